@@ -1,0 +1,148 @@
+"""API plumbing shared by every app: error shape, pagination, decimal output, routers."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from oms_site.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
+    (exceptions.ValidationError, "validation_error"),
+    (exceptions.ParseError, "validation_error"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "not_authenticated"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "rate_limited"),
+]
+
+
+def error_body(
+    code: str, message: str, fields: dict[str, list[str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = fields
+    body: dict[str, Any] = {"error": error}
+    body.update(extra)
+    return body
+
+
+def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF nests errors for nested serializers and lists; the contract wants field → messages."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and not prefix:
+                name = "non_field_errors"
+            out.update(_flatten_fields(value, name))
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                out.update(_flatten_fields(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return {key: value for key, value in out.items() if value}
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    if not fields:
+        return "The request is not valid."
+    name, messages = next(iter(fields.items()))
+    if name == "non_field_errors":
+        return messages[0]
+    return f"{name}: {messages[0]}"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The one place where errors become the contract's `{"error": {...}}` shape."""
+    if isinstance(exc, ApplicationError):
+        body = error_body(exc.code, exc.message, exc.fields or None, **exc.extra)
+        return Response(body, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # an unexpected error: Django logs it and answers 500
+    code = "error"
+    for exc_type, mapped in _DRF_CODES:
+        if isinstance(exc, exc_type):
+            code = mapped
+            break
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten_fields(exc.detail)
+        response.data = error_body(code, _validation_message(fields), fields)
+    else:
+        detail = getattr(exc, "detail", str(exc))
+        response.data = error_body(code, str(detail))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.status_code = 401
+    return response
+
+
+class OmsPagination(LimitOffsetPagination):
+    default_limit = 100
+    max_limit = 1000
+
+
+class DecimalString(serializers.DecimalField):
+    """Decimals in and out as plain strings without trailing zeros ("10.05", "100").
+
+    Input: a string or JSON number; floats from the JSON parser arrive as their repr and are
+    converted via str() so 10.05 stays 10.05.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_digits", 28)
+        kwargs.setdefault("decimal_places", 8)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, float):
+            data = repr(data)
+        return super().to_internal_value(data)
+
+    def to_representation(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return format_decimal(Decimal(value))
+
+
+def format_decimal(value: Decimal) -> str:
+    """Canonical decimal string: no exponent, no trailing zeros."""
+    normalized = value.normalize()
+    text = format(normalized, "f")
+    return "0" if text in ("-0", "") else text
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """The contract makes trailing slashes optional on every endpoint."""
+
+    include_root_view = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"

@@ -1,0 +1,31 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from oms_site.health import healthz
+
+api_v1 = [
+    path("", include("accounts.api_urls")),
+    path("", include("marketdata.api_urls")),
+    path("", include("orders.api_urls")),
+    path("", include("execution.api_urls")),
+    path("", include("pnl.api_urls")),
+    path("", include("strategies.api_urls")),
+    path("", include("notifications.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("", include("accounts.urls")),
+    path("", include("marketdata.urls")),
+    path("", include("orders.urls")),
+    path("", include("execution.urls")),
+    path("", include("pnl.urls")),
+    path("", include("strategies.urls")),
+    path("", include("notifications.urls")),
+]

@@ -1,0 +1,53 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from oms_site.celery import app as celery_app
+from tests.factories import ApiKeyFactory, UserFactory
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    # Unit and API tests run tasks inline; tests under tests/integration start real workers.
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_key_client():
+    """A factory: an APIClient authenticated with a fresh API key of `user`."""
+
+    def _make(user) -> APIClient:
+        issued = ApiKeyFactory.issue(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {issued.raw_key}")
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def admin_user():
+    return UserFactory(role="admin", username="admin1")
+
+
+@pytest.fixture
+def trader():
+    return UserFactory(role="trader", username="trader1")
