@@ -1,0 +1,133 @@
+"""The broker adapter contract: plain dataclasses in, execution reports out.
+
+orders/ builds `OrderRequest`s from its Order rows and applies every `ExecutionReport` through
+one idempotent service. Adapters answer synchronously (the reports `submit` returns) and/or
+asynchronously (reports handed to `execution.registry.emit_reports`, e.g. a paper fill on a
+tick or a trade on the internal exchange). Execution never imports orders/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+
+class ReportType:
+    ACK = "ack"
+    FILL = "fill"  # a fill that completes the order
+    PARTIAL_FILL = "partial_fill"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REPLACED = "replaced"  # a modification accepted by the venue
+    MODIFY_REJECTED = "modify_rejected"
+    CANCEL_REJECTED = "cancel_rejected"
+
+    ALL = (
+        ACK,
+        FILL,
+        PARTIAL_FILL,
+        CANCELED,
+        REJECTED,
+        EXPIRED,
+        REPLACED,
+        MODIFY_REJECTED,
+        CANCEL_REJECTED,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a venue needs to work one order. Stops are held by OMS and arrive as market/limit."""
+
+    order_id: str
+    account_id: str
+    broker: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    type: str  # "market" | "limit"
+    qty: Decimal  # total quantity of the order
+    limit_price: Decimal | None
+    time_in_force: str  # "day" | "gtc" | "gtd" | "ioc" | "fok"
+    display_qty: Decimal | None = None
+    expire_at: datetime | None = None
+    filled_qty: Decimal = Decimal("0")  # already filled (re-submission after a restart)
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyRequest:
+    order_id: str
+    account_id: str
+    symbol: str
+    new_qty: Decimal | None = None  # new TOTAL quantity (filled part included)
+    new_limit_price: Decimal | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionReport:
+    """One event from a venue. `report_id` is unique: applying it twice changes nothing."""
+
+    report_id: str
+    order_id: str
+    type: str  # one of ReportType
+    ts: datetime
+    fill_qty: Decimal | None = None
+    fill_price: Decimal | None = None
+    fee: Decimal = Decimal("0")
+    liquidity: str | None = None  # "maker" | "taker" | None
+    leaves_qty: Decimal | None = None
+    reason: str = ""
+    broker_order_id: str = ""
+    trade_id: str = ""
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrderView:
+    """An open order as the venue sees it (for reconciliation)."""
+
+    order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    filled_qty: Decimal
+    limit_price: Decimal | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class VenuePosition:
+    account_id: str
+    symbol: str
+    qty: Decimal  # signed
+
+
+class TransientBrokerError(Exception):
+    """A named, retryable failure (timeout, connection reset, 5xx). Retried with backoff."""
+
+
+class PermanentBrokerError(Exception):
+    """The venue refused for good (bad credentials, unknown symbol): never retried."""
+
+
+class BrokerUnavailableError(Exception):
+    """The circuit breaker is open or retries ran out: report `broker_unavailable`."""
+
+
+@runtime_checkable
+class BrokerAdapter(Protocol):
+    name: str
+
+    def submit(self, request: OrderRequest) -> list[ExecutionReport]: ...
+
+    def modify(self, request: ModifyRequest) -> list[ExecutionReport]: ...
+
+    def cancel(self, *, order_id: str, account_id: str, symbol: str) -> list[ExecutionReport]: ...
+
+    def open_orders(self, *, account_id: str) -> list[VenueOrderView]: ...
+
+    def positions(self, *, account_id: str) -> list[VenuePosition]: ...

@@ -1,0 +1,48 @@
+"""Adapters by broker kind, and the sink that receives asynchronous execution reports.
+
+orders/ registers its report service as the sink from its AppConfig.ready(): execution
+must not import orders (DESIGN.md), but every venue's reports must reach it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from execution.protocol import BrokerAdapter, ExecutionReport
+
+ReportSink = Callable[[ExecutionReport], object]
+
+_adapter_factories: dict[str, Callable[[], BrokerAdapter]] = {}
+_adapters: dict[str, BrokerAdapter] = {}
+_report_sinks: list[ReportSink] = []
+
+
+def register_adapter(broker: str, factory: Callable[[], BrokerAdapter]) -> None:
+    _adapter_factories[broker] = factory
+    _adapters.pop(broker, None)
+
+
+def broker_kinds() -> list[str]:
+    return sorted(_adapter_factories)
+
+
+def get_adapter(broker: str) -> BrokerAdapter:
+    adapter = _adapters.get(broker)
+    if adapter is None:
+        try:
+            factory = _adapter_factories[broker]
+        except KeyError as exc:
+            raise LookupError(f"no broker adapter registered for {broker!r}") from exc
+        adapter = _adapters[broker] = factory()
+    return adapter
+
+
+def register_report_sink(sink: ReportSink) -> None:
+    if sink not in _report_sinks:
+        _report_sinks.append(sink)
+
+
+def emit_reports(reports: Iterable[ExecutionReport]) -> None:
+    for report in reports:
+        for sink in _report_sinks:
+            sink(report)
