@@ -24,6 +24,25 @@ app.conf.task_routes = {
 app.autodiscover_tasks()
 
 
+def _collect_beat_schedule() -> dict:
+    """Each app lists its periodic jobs in `<app>/schedules.py` as BEAT_SCHEDULE."""
+    import importlib
+
+    schedule: dict = {}
+    for app_name in ("accounts", "marketdata", "execution", "orders", "pnl", "notifications"):
+        try:
+            module = importlib.import_module(f"{app_name}.schedules")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{app_name}.schedules":
+                raise
+            continue
+        schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+    return schedule
+
+
+app.conf.beat_schedule = _collect_beat_schedule()
+
+
 @app.task(name="oms_site.ping", queue="monitoring")
 def ping() -> str:
     """Used by /healthz to prove a worker consumes the monitoring queue."""
