@@ -42,6 +42,16 @@ class AccountStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# The one table of allowed account status changes (`accounts.services.account_set_status`
+# enforces it and writes the audit entry). Closed is final; going back to active is an
+# admin-only reactivation.
+ACCOUNT_STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    AccountStatus.ACTIVE: frozenset({AccountStatus.SUSPENDED, AccountStatus.CLOSED}),
+    AccountStatus.SUSPENDED: frozenset({AccountStatus.ACTIVE, AccountStatus.CLOSED}),
+    AccountStatus.CLOSED: frozenset(),
+}
+
+
 class ConnectionStatus(models.TextChoices):
     NOT_REQUIRED = "not_required", "Not required"
     UNKNOWN = "unknown", "Not checked yet"
@@ -121,6 +131,9 @@ class TradingAccount(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == AccountStatus.ACTIVE
+
+    def can_transition_to(self, status: str) -> bool:
+        return status in ACCOUNT_STATUS_TRANSITIONS.get(self.status, frozenset())
 
 
 class MembershipRole(models.TextChoices):
@@ -220,6 +233,7 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

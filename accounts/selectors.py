@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from accounts import registry
+from accounts import crypto, registry
 from accounts.models import (
     AccountMembership,
+    AccountStatus,
     ApiKey,
+    BrokerConnection,
+    GlobalKillSwitch,
     MembershipRole,
     RiskLimits,
     TradingAccount,
@@ -85,3 +91,78 @@ def account_buying_power(*, account: TradingAccount) -> Decimal:
 
 def api_key_list(*, user: User) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def account_roles_for_user(*, user: User, account_ids: Iterable[object]) -> dict[str, str]:
+    """Effective role per account id (admins: owner everywhere) in one query."""
+    ids = [str(pk) for pk in account_ids]
+    if user.is_oms_admin:
+        return dict.fromkeys(ids, MembershipRole.OWNER)
+    rows = AccountMembership.objects.filter(user=user, account_id__in=ids).values_list(
+        "account_id", "role"
+    )
+    return {str(account_id): role for account_id, role in rows}
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    account: TradingAccount
+    my_role: str | None
+    buying_power: Decimal
+
+    @property
+    def can_trade(self) -> bool:
+        return self.my_role in (MembershipRole.OWNER, MembershipRole.TRADE)
+
+
+def account_overview_for_user(*, user: User) -> list[AccountOverview]:
+    accounts = list(account_list_for_user(user=user).select_related("connection"))
+    roles = account_roles_for_user(user=user, account_ids=[a.pk for a in accounts])
+    return [
+        AccountOverview(
+            account=account,
+            my_role=roles.get(str(account.pk)),
+            buying_power=account_buying_power(account=account),
+        )
+        for account in accounts
+    ]
+
+
+def account_status_counts(*, overviews: Iterable[AccountOverview]) -> dict[str, int]:
+    counts = dict.fromkeys(AccountStatus.values, 0)
+    for overview in overviews:
+        counts[overview.account.status] = counts.get(overview.account.status, 0) + 1
+    return counts
+
+
+def account_members(*, account: TradingAccount) -> QuerySet[AccountMembership]:
+    return (
+        AccountMembership.objects.filter(account=account)
+        .select_related("user")
+        .order_by("role", "user__username")
+    )
+
+
+def api_key_get_for_user(*, user: User, key_id: object) -> ApiKey:
+    """The user's own key; anyone else's (or a malformed id) is NotFound."""
+    try:
+        return ApiKey.objects.get(pk=key_id, user=user)
+    except (ApiKey.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("API key not found.") from exc
+
+
+def api_key_active_count(*, user: User) -> int:
+    return (
+        ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .count()
+    )
+
+
+def broker_connection_credentials(*, connection: BrokerConnection) -> dict[str, Any]:
+    """Decrypted credentials for a broker adapter. Never return them from an API or page."""
+    return crypto.decrypt_credentials(connection.credentials_encrypted)
+
+
+def global_kill_switch_engaged() -> bool:
+    return GlobalKillSwitch.objects.filter(pk=1, engaged=True).exists()

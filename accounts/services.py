@@ -1,18 +1,40 @@
-"""Writes for accounts: API keys, accounts, memberships, limits, the audit log."""
+"""Writes for accounts: API keys, users, accounts, memberships, broker connections, the audit log.
+
+Risk limits and kill switches live in `accounts/risk_services.py`. `actor=None` means the
+system itself (management commands, seeding): permission checks apply to real users only.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from cryptography.fernet import InvalidToken
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from accounts.models import ApiKey, AuditLogEntry, User
+from accounts import crypto, registry, selectors
+from accounts.models import (
+    AccountMembership,
+    AccountStatus,
+    ApiKey,
+    AuditLogEntry,
+    BrokerConnection,
+    ConnectionStatus,
+    MembershipRole,
+    RiskLimits,
+    Role,
+    TradingAccount,
+    User,
+)
+from oms_site.errors import InvalidState, PermissionDenied, ValidationFailed
 
 API_KEY_PREFIX_LEN = 8
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -98,3 +120,356 @@ def audit_log_record(
         object_repr=str(obj)[:200],
         data=data or {},
     )
+
+
+# --- Users ------------------------------------------------------------------------------
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    role: str = Role.TRADER,
+    email: str = "",
+    password: str | None = None,
+    is_superuser: bool = False,
+    actor: User | None = None,
+) -> User:
+    """A new login. Admins get staff access to the back office; no password → API-only user."""
+    username = username.strip()
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = ["This field may not be blank."]
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = ["A user with that username already exists."]
+    if role not in Role.values:
+        errors["role"] = [f"Must be one of: {', '.join(Role.values)}."]
+    if errors:
+        raise ValidationFailed("The user cannot be created.", fields=errors)
+    user = User(
+        username=username,
+        email=email,
+        role=role,
+        is_staff=role == Role.ADMIN or is_superuser,
+        is_superuser=is_superuser,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    audit_log_record(actor=actor, action="user.create", obj=user, data={"role": role})
+    return user
+
+
+# --- Broker connections -----------------------------------------------------------------
+def _credentials_clean(credentials: Any) -> dict[str, Any]:
+    if not isinstance(credentials, dict):
+        raise ValidationFailed(
+            "Credentials must be a JSON object.",
+            fields={"credentials": ["Must be a JSON object."]},
+        )
+    return credentials
+
+
+@sensitive_variables("credentials")
+@transaction.atomic
+def broker_connection_create(
+    *,
+    name: str,
+    broker: str,
+    owner: User | None,
+    credentials: dict[str, Any] | None = None,
+    actor: User | None = None,
+) -> BrokerConnection:
+    if broker not in registry.broker_kinds():
+        raise ValidationFailed(
+            "Unknown broker.", fields={"broker": [f"Unknown broker kind {broker!r}."]}
+        )
+    connection = BrokerConnection.objects.create(
+        name=name[:120],
+        broker=broker,
+        owner=owner,
+        credentials_encrypted=crypto.encrypt_credentials(_credentials_clean(credentials or {})),
+        status=ConnectionStatus.UNKNOWN,
+    )
+    audit_log_record(
+        actor=actor,
+        action="broker_connection.create",
+        obj=connection,
+        data={"broker": broker, "has_credentials": connection.has_credentials},
+    )
+    return connection
+
+
+@sensitive_variables("credentials")
+@transaction.atomic
+def broker_connection_set_credentials(
+    *, connection: BrokerConnection, credentials: dict[str, Any], actor: User | None
+) -> BrokerConnection:
+    """Replace the stored credentials (encrypted with the primary key). Never audited in clear."""
+    token = crypto.encrypt_credentials(_credentials_clean(credentials))
+    BrokerConnection.objects.filter(pk=connection.pk).update(
+        credentials_encrypted=token, status=ConnectionStatus.UNKNOWN, last_error=""
+    )
+    connection.refresh_from_db()
+    audit_log_record(
+        actor=actor,
+        action="broker_connection.credentials_set",
+        obj=connection,
+        data={"has_credentials": connection.has_credentials},
+    )
+    return connection
+
+
+@transaction.atomic
+def broker_connection_rotate_all(*, actor: User | None = None) -> int:
+    """Re-encrypt every stored token with the primary key (after a new key was prepended).
+
+    Raises `crypto.CredentialsUnreadable` (and rolls everything back) if a token was made with
+    a key that is no longer configured.
+    """
+    rotated = 0
+    connections = (
+        BrokerConnection.objects.select_for_update()
+        .exclude(credentials_encrypted="")
+        .order_by("pk")
+    )
+    for connection in connections:
+        try:
+            token = crypto.rotate_token(connection.credentials_encrypted)
+        except InvalidToken as exc:
+            raise crypto.CredentialsUnreadable(
+                f"broker connection {connection.pk} cannot be decrypted with the configured keys"
+            ) from exc
+        BrokerConnection.objects.filter(pk=connection.pk).update(credentials_encrypted=token)
+        rotated += 1
+    if rotated:
+        AuditLogEntry.objects.create(
+            actor=actor,
+            action="broker_connection.rotate_all",
+            object_type=BrokerConnection._meta.label_lower,
+            object_id="*",
+            object_repr="all broker connections",
+            data={"rotated": rotated},
+        )
+    return rotated
+
+
+# --- Trading accounts -------------------------------------------------------------------
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_MONEY_MAX = Decimal("1e16")  # MoneyField: 24 digits, 8 of them decimals
+
+
+def _require_account_level(*, actor: User | None, account: TradingAccount, level: str) -> None:
+    if actor is not None:
+        selectors.account_get_for_user(user=actor, account_id=account.pk, level=level)
+
+
+def account_fields_errors(
+    *, name: str, broker: str, starting_cash: Decimal, currency: str
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["This field may not be blank."]
+    elif len(name.strip()) > 120:
+        errors["name"] = ["Ensure this field has no more than 120 characters."]
+    kinds = registry.broker_kinds()
+    if broker not in kinds:
+        errors["broker"] = [f"Unknown broker kind {broker!r}; known: {', '.join(kinds)}."]
+    if not isinstance(starting_cash, Decimal) or not starting_cash.is_finite():
+        errors["starting_cash"] = ["A valid number is required."]
+    elif starting_cash < 0:
+        errors["starting_cash"] = ["Must not be negative."]
+    elif starting_cash >= _MONEY_MAX or -starting_cash.as_tuple().exponent > 8:
+        errors["starting_cash"] = ["Too large or too precise (max 16 digits, 8 decimals)."]
+    if not _CURRENCY_RE.match(currency):
+        errors["currency"] = ["A three-letter ISO code in capitals, e.g. INR."]
+    return errors
+
+
+def can_open_accounts(*, user: User) -> bool:
+    return user.is_oms_admin or user.role == Role.TRADER
+
+
+def require_can_open_accounts(*, actor: User | None) -> None:
+    if actor is not None and not can_open_accounts(user=actor):
+        raise PermissionDenied("Only admins and traders may open trading accounts.")
+
+
+@sensitive_variables("credentials")
+@transaction.atomic
+def account_create(
+    *,
+    actor: User | None,
+    name: str,
+    broker: str,
+    starting_cash: Decimal,
+    currency: str = "INR",
+    credentials: dict[str, Any] | None = None,
+    owner: User | None = None,
+    connection: BrokerConnection | None = None,
+) -> TradingAccount:
+    """A new trading account with its owner membership, default risk limits and audit entry.
+
+    Admins and traders may create accounts (the creator becomes the owner unless `owner` is
+    given); dealers and viewers may not. Credentials, if any, go into a new BrokerConnection.
+    """
+    require_can_open_accounts(actor=actor)
+    owner = owner or actor
+    if owner is None:
+        raise ValueError("account_create needs an owner when there is no actor")
+    errors = account_fields_errors(
+        name=name, broker=broker, starting_cash=starting_cash, currency=currency
+    )
+    if credentials is not None and not isinstance(credentials, dict):
+        errors["credentials"] = ["Must be a JSON object."]
+    if connection is not None and connection.broker != broker:
+        errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
+    if errors:
+        raise ValidationFailed("The account cannot be created.", fields=errors)
+    name = name.strip()
+    if credentials and connection is None:
+        connection = broker_connection_create(
+            name=f"{name} ({broker})",
+            broker=broker,
+            owner=owner,
+            credentials=credentials,
+            actor=actor,
+        )
+    account = TradingAccount.objects.create(
+        name=name,
+        broker=broker,
+        connection=connection,
+        currency=currency,
+        starting_cash=starting_cash,
+        cash=starting_cash,
+        created_by=actor,
+    )
+    AccountMembership.objects.create(user=owner, account=account, role=MembershipRole.OWNER)
+    RiskLimits.objects.create(account=account)
+    audit_log_record(
+        actor=actor,
+        action="account.create",
+        obj=account,
+        data={
+            "broker": broker,
+            "currency": currency,
+            "starting_cash": str(starting_cash),
+            "owner": str(owner.pk),
+            "connection": str(connection.pk) if connection else None,
+        },
+    )
+    return account
+
+
+@transaction.atomic
+def account_set_status(
+    *, actor: User | None, account: TradingAccount, status: str, reason: str = ""
+) -> TradingAccount:
+    """The one lifecycle function for account status (table: models.ACCOUNT_STATUS_TRANSITIONS).
+
+    Setting the current status again is a no-op. Closed is final (409 invalid_state);
+    reactivating a suspended account is admin-only (403).
+    """
+    if status not in AccountStatus.values:
+        raise ValidationFailed(
+            "Unknown status.",
+            fields={"status": [f"Must be one of: {', '.join(AccountStatus.values)}."]},
+        )
+    locked = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    if locked.status == status:
+        return locked
+    if not locked.can_transition_to(status):
+        raise InvalidState(f"A {locked.status} account cannot become {status}.")
+    if status == AccountStatus.ACTIVE and actor is not None and not actor.is_oms_admin:
+        raise PermissionDenied("Only an admin may reactivate an account.")
+    old = locked.status
+    locked.status = status
+    locked.save(update_fields=["status", "updated_at"])
+    audit_log_record(
+        actor=actor,
+        action="account.status",
+        obj=locked,
+        data={"old": old, "new": status, "reason": reason},
+    )
+    return locked
+
+
+@transaction.atomic
+def account_update(
+    *,
+    actor: User | None,
+    account: TradingAccount,
+    name: str | None = None,
+    status: str | None = None,
+) -> TradingAccount:
+    """Rename and/or change the status of an account (owners and admins)."""
+    _require_account_level(actor=actor, account=account, level="owner")
+    account = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    if name is not None:
+        new_name = name.strip()
+        if not new_name or len(new_name) > 120:
+            raise ValidationFailed(
+                "The name is not valid.",
+                fields={"name": ["Between 1 and 120 characters, not only spaces."]},
+            )
+        if new_name != account.name:
+            old = account.name
+            account.name = new_name
+            account.save(update_fields=["name", "updated_at"])
+            audit_log_record(
+                actor=actor,
+                action="account.rename",
+                obj=account,
+                data={"old": old, "new": new_name},
+            )
+    if status is not None:
+        account = account_set_status(actor=actor, account=account, status=status)
+    return account
+
+
+# --- Memberships ------------------------------------------------------------------------
+@transaction.atomic
+def membership_set(
+    *, actor: User | None, account: TradingAccount, user: User, role: str
+) -> AccountMembership:
+    """Give `user` `role` on `account` (owners and admins). Idempotent."""
+    if role not in MembershipRole.values:
+        raise ValidationFailed(
+            "Unknown role.",
+            fields={"role": [f"Must be one of: {', '.join(MembershipRole.values)}."]},
+        )
+    _require_account_level(actor=actor, account=account, level="owner")
+    membership = AccountMembership.objects.filter(user=user, account=account).first()
+    if membership is not None and membership.role == role:
+        return membership
+    old = membership.role if membership else None
+    try:
+        with transaction.atomic():
+            membership, _ = AccountMembership.objects.update_or_create(
+                user=user, account=account, defaults={"role": role}
+            )
+    except IntegrityError as exc:  # a concurrent insert of the same pair
+        raise InvalidState("The membership changed meanwhile; try again.") from exc
+    audit_log_record(
+        actor=actor,
+        action="membership.set",
+        obj=membership,
+        data={"user": str(user.pk), "account": str(account.pk), "old": old, "new": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: User | None, membership: AccountMembership) -> None:
+    _require_account_level(actor=actor, account=membership.account, level="owner")
+    audit_log_record(
+        actor=actor,
+        action="membership.remove",
+        obj=membership,
+        data={
+            "user": str(membership.user_id),
+            "account": str(membership.account_id),
+            "role": membership.role,
+        },
+    )
+    membership.delete()

@@ -1,0 +1,154 @@
+"""API keys: shown once, stored hashed, found by prefix, revocable, expiring, private."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts import services
+from accounts.models import ApiKey, AuditLogEntry
+from tests.factories import ApiKeyFactory
+
+pytestmark = pytest.mark.django_db
+
+KEY_KEYS = {
+    "id",
+    "name",
+    "prefix",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "revoked_at",
+    "scopes",
+}
+
+
+def _token_client(raw_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw_key}")
+    return client
+
+
+def test_new_key_is_shown_once_and_works(make_key_client, trader):
+    # When a trader creates a key
+    response = make_key_client(trader).post("/api/v1/api-keys", {"name": "algo box"}, format="json")
+    # Then the raw key is in this response only
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == KEY_KEYS | {"key"}
+    raw = body["key"]
+    assert raw.startswith(f"oms_{body['prefix']}_")
+    # And the key authenticates as the trader
+    me = _token_client(raw).get("/api/v1/me")
+    assert me.status_code == 200 and me.json()["username"] == trader.username
+    # And the list never shows the secret or its hash
+    listing = make_key_client(trader).get("/api/v1/api-keys/")
+    rows = listing.json()["results"]
+    assert all(set(row) == KEY_KEYS for row in rows)
+    assert raw not in listing.content.decode()
+    stored = ApiKey.objects.get(pk=body["id"])
+    assert stored.key_hash not in listing.content.decode()
+
+
+def test_raw_key_is_not_stored(trader):
+    # Given an issued key
+    issued = ApiKeyFactory.issue(user=trader, name="x")
+    # When the table is read raw
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM accounts_apikey")
+        dump = repr(cursor.fetchall())
+    # Then neither the key nor its secret part is there; the prefix is (for lookup)
+    secret_part = issued.raw_key.split("_", 2)[2]
+    assert issued.raw_key not in dump
+    assert secret_part not in dump
+    assert issued.api_key.prefix in dump
+
+
+def test_lookup_is_by_prefix_and_needs_the_whole_key(trader):
+    issued = ApiKeyFactory.issue(user=trader)
+    assert services.api_key_authenticate(raw_key=issued.raw_key).pk == issued.api_key.pk
+    # Same prefix, wrong secret
+    forged = issued.raw_key[:-3] + ("aaa" if not issued.raw_key.endswith("aaa") else "bbb")
+    assert services.api_key_authenticate(raw_key=forged) is None
+    assert services.api_key_authenticate(raw_key="garbage") is None
+
+
+def test_revoked_key_is_401(make_key_client, trader):
+    # Given a key in use
+    issued = ApiKeyFactory.issue(user=trader, name="old")
+    client = _token_client(issued.raw_key)
+    assert client.get("/api/v1/accounts").status_code == 200
+    # When its owner revokes it
+    response = make_key_client(trader).delete(f"/api/v1/api-keys/{issued.api_key.pk}")
+    assert response.status_code == 200
+    assert response.json()["revoked_at"] is not None
+    # Then it no longer authenticates, in the error shape
+    refused = client.get("/api/v1/accounts")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert AuditLogEntry.objects.filter(action="api_key.revoke").count() == 1
+
+
+def test_expired_key_is_401(trader):
+    issued = ApiKeyFactory.issue(user=trader, expires_at=timezone.now() + timedelta(days=1))
+    ApiKey.objects.filter(pk=issued.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert _token_client(issued.raw_key).get("/api/v1/me").status_code == 401
+
+
+def test_key_of_inactive_user_is_401(trader):
+    issued = ApiKeyFactory.issue(user=trader)
+    trader.is_active = False
+    trader.save()
+    assert _token_client(issued.raw_key).get("/api/v1/me").status_code == 401
+
+
+def test_someone_elses_key_cannot_be_revoked_or_seen(make_key_client, trader, other_trader):
+    # Given another user's key
+    theirs = ApiKeyFactory.issue(user=other_trader, name="theirs")
+    client = make_key_client(trader)
+    # When the trader tries to revoke it, or lists keys
+    response = client.delete(f"/api/v1/api-keys/{theirs.api_key.pk}/")
+    listing = client.get("/api/v1/api-keys").json()
+    # Then it is 404, it stays usable, and it is not listed
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert services.api_key_authenticate(raw_key=theirs.raw_key) is not None
+    assert str(theirs.api_key.pk) not in [row["id"] for row in listing["results"]]
+    assert client.delete("/api/v1/api-keys/not-a-uuid").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "k", "expires_at": "yesterday"}, "expires_at"),
+        ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "k", "scopes": ["admin"]}, "scopes"),
+    ],
+)
+def test_bad_key_requests_are_400(make_key_client, trader, payload, field):
+    client = make_key_client(trader)
+    before = ApiKey.objects.count()
+    response = client.post("/api/v1/api-keys", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    assert ApiKey.objects.count() == before
+
+
+def test_key_with_future_expiry(make_key_client, trader):
+    expires = (timezone.now() + timedelta(days=30)).replace(microsecond=0)
+    body = (
+        make_key_client(trader)
+        .post(
+            "/api/v1/api-keys", {"name": "month", "expires_at": expires.isoformat()}, format="json"
+        )
+        .json()
+    )
+    assert body["expires_at"].startswith(expires.strftime("%Y-%m-%dT%H:%M:%S"))
