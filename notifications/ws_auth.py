@@ -1,3 +1,103 @@
-from channels.auth import AuthMiddlewareStack
+"""WebSocket authentication: a browser session, or an API key.
 
-ApiKeyOrSessionAuthMiddlewareStack = AuthMiddlewareStack
+The key comes from `?token=<key>` (browsers cannot set headers on a WebSocket) or from an
+`Authorization: Token <key>` header (preferred for programs: query strings end up in access
+logs). When a key is given it decides alone: a bad key is anonymous even with a session.
+`scope["oms_auth"]` records how the user got in, so the consumer can re-check it later
+(logout, revoked key, deactivated user end the stream at the next heartbeat).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from accounts.models import ApiKey, User
+from accounts.services import api_key_authenticate
+
+AUTH_API_KEY = "api_key"
+AUTH_SESSION = "session"
+AUTH_INVALID_KEY = "invalid_api_key"
+
+
+def api_key_from_scope(scope: dict[str, Any]) -> str | None:
+    """The raw API key offered by the client, if any (header first, then ?token=)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"authorization":
+            parts = value.decode("latin-1").split()
+            if len(parts) == 2 and parts[0].lower() == "token":
+                return parts[1]
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    tokens = query.get("token")
+    if tokens and tokens[0]:
+        return tokens[0]
+    return None
+
+
+def _user_for_key(raw_key: str) -> tuple[User | None, str | None]:
+    api_key = api_key_authenticate(raw_key=raw_key)
+    if api_key is None or not api_key.user.is_active:
+        return None, None
+    return api_key.user, str(api_key.pk)
+
+
+class ApiKeyAuthMiddleware(BaseMiddleware):
+    """Runs inside AuthMiddleware: replaces the session user when a key is offered."""
+
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope)
+        raw_key = api_key_from_scope(scope)
+        if raw_key is None:
+            session = scope.get("session")
+            scope["oms_auth"] = {
+                "method": AUTH_SESSION,
+                "session_key": getattr(session, "session_key", None),
+            }
+        else:
+            user, key_id = await database_sync_to_async(_user_for_key)(raw_key)
+            if user is None:
+                scope["user"] = AnonymousUser()
+                scope["oms_auth"] = {"method": AUTH_INVALID_KEY}
+            else:
+                scope["user"] = user
+                scope["oms_auth"] = {"method": AUTH_API_KEY, "key_id": key_id}
+        return await super().__call__(scope, receive, send)
+
+
+def ApiKeyOrSessionAuthMiddlewareStack(inner):  # named like Channels' AuthMiddlewareStack
+    return AuthMiddlewareStack(ApiKeyAuthMiddleware(inner))
+
+
+def _session_still_valid(*, session_key: str | None, user: User) -> bool:
+    if not session_key:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    if str(store.get(SESSION_KEY)) != str(user.pk):
+        return False  # logged out, expired, or someone else now
+    stored_hash = store.get(HASH_SESSION_KEY)
+    return bool(stored_hash) and constant_time_compare(stored_hash, user.get_session_auth_hash())
+
+
+def still_authenticated(*, auth: dict[str, Any], user_id: object) -> User | None:
+    """The fresh user if the credentials the stream was opened with are still good."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    method = auth.get("method")
+    if method == AUTH_API_KEY:
+        key = ApiKey.objects.filter(pk=auth.get("key_id"), user=user).first()
+        return user if key is not None and key.is_usable(timezone.now()) else None
+    if method == AUTH_SESSION:
+        valid = _session_still_valid(session_key=auth.get("session_key"), user=user)
+        return user if valid else None
+    return None

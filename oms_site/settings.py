@@ -124,6 +124,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, cache, Celery broker -----------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# A parallel test run (pytest-xdist worker gwN) uses Redis database <base>+N, so one worker's
+# cache.clear() (FLUSHDB) and channel groups never reach another worker's tests.
+_XDIST_WORKER = env.str("PYTEST_XDIST_WORKER", default="")
+if REDIS_URL and _XDIST_WORKER.startswith("gw") and _XDIST_WORKER[2:].isdigit():
+    from urllib.parse import urlsplit, urlunsplit
+
+    _redis_parts = urlsplit(REDIS_URL)
+    _redis_db = (int(_redis_parts.path.strip("/") or 0) + int(_XDIST_WORKER[2:])) % 16
+    REDIS_URL = urlunsplit(_redis_parts._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -153,6 +162,10 @@ CELERY_TASK_DEFAULT_QUEUE = "execution"
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# Live stream (/ws/stream/): server heartbeat period; access is re-checked on each beat.
+OMS_WS_HEARTBEAT_SECS = env.float("OMS_WS_HEARTBEAT_SECS", default=20.0)
+OMS_NOTIFICATION_RETENTION_DAYS = env.int("OMS_NOTIFICATION_RETENTION_DAYS", default=90)
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -258,3 +271,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Execution (paper broker, internal exchange, per-broker resilience) -------------------
+OMS_PAPER_SLIPPAGE_BPS = env.str("OMS_PAPER_SLIPPAGE_BPS", default="0")
+OMS_PAPER_FEE_BPS = env.str("OMS_PAPER_FEE_BPS", default="0")
+OMS_PAPER_FEE_FIXED = env.str("OMS_PAPER_FEE_FIXED", default="0")
+OMS_EXCHANGE_SHARDS = env.int("OMS_EXCHANGE_SHARDS", default=1)
+OMS_EXCHANGE_FEE_BPS = {
+    "maker": env.str("OMS_EXCHANGE_MAKER_FEE_BPS", default="0"),
+    "taker": env.str("OMS_EXCHANGE_TAKER_FEE_BPS", default="0"),
+}
+OMS_EXCHANGE_LEASE_TTL_S = env.int("OMS_EXCHANGE_LEASE_TTL_S", default=15)
+# Per broker kind overrides of execution/resilience.py's BrokerPolicy fields, e.g.
+# {"paper": {"rate_per_s": 500, "burst": 1000}}; the "*" entry applies to every broker.
+OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})

@@ -1,0 +1,243 @@
+"""The live stream: `/ws/stream/` (API.md "Live updates").
+
+Protocol (JSON text frames):
+    client → {"action": "subscribe",   "channels": ["orders", "quotes:ACME", ...]}
+           ← {"event": "subscribed", "data": {"channels": [accepted], "rejected": [names]}}
+    client → {"action": "unsubscribe", "channels": [...]}
+           ← {"event": "unsubscribed", "data": {"channels": [...]}}
+    client → {"action": "ping"}        ← {"event": "pong", "data": {"ts": ...}}
+    server → {"event": "heartbeat", "data": {"ts": ..., "interval": N}} every N seconds
+    server → {"channel": "<name as subscribed>", "event": "order.updated", "data": {...}}
+    server → {"event": "error", "data": {"code": ..., "message": ...}} on a bad message
+Unauthenticated: accepted, sent an error with code `not_authenticated`, closed with 4401.
+Credentials that stop being valid (logout, revoked key) close the stream the same way at
+the next heartbeat. Lost access to an account removes its events at the next heartbeat
+and sends `unsubscribed` with `"reason": "access_revoked"` for `<kind>:<account_id>` channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from notifications.selectors import stream_access_for_user
+from notifications.stream import (
+    ChannelSpec,
+    StreamAccess,
+    desired_groups,
+    event_visible,
+    parse_channel,
+    spec_allowed,
+)
+from notifications.ws_auth import still_authenticated
+
+logger = logging.getLogger(__name__)
+
+CLOSE_NOT_AUTHENTICATED = 4401
+MAX_CHANNELS_PER_CONNECTION = 500
+MAX_CHANNELS_PER_MESSAGE = 200
+MAX_FRAME_CHARS = 64 * 1024
+# Channels-redis forgets group members after a day; long-lived streams re-join hourly.
+GROUP_RENEW_SECS = 3600
+GROUP_OP_BATCH = 32
+
+
+async def _in_batches(calls: list[Callable[[], Awaitable[Any]]]) -> None:
+    """Run layer calls concurrently, a bounded batch at a time: a dealer with hundreds of
+    accounts joins hundreds of groups, without opening hundreds of Redis connections."""
+    for start in range(0, len(calls), GROUP_OP_BATCH):
+        await asyncio.gather(*(call() for call in calls[start : start + GROUP_OP_BATCH]))
+
+
+def heartbeat_interval() -> float:
+    return float(getattr(settings, "OMS_WS_HEARTBEAT_SECS", 20))
+
+
+def _now() -> str:
+    return timezone.now().isoformat()
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        self.specs: dict[str, ChannelSpec] = {}
+        self.groups_joined: dict[str, frozenset[str]] = {}
+        self.access: StreamAccess | None = None
+        self.state_lock = asyncio.Lock()
+        self.heartbeat_task: asyncio.Task | None = None
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self._close_unauthenticated()
+            return
+        self.user_id = user.pk
+        self.access = await database_sync_to_async(stream_access_for_user)(user=user)
+        self.heartbeat_task = asyncio.create_task(self._heartbeat_loop())
+
+    async def disconnect(self, code: int) -> None:
+        task = getattr(self, "heartbeat_task", None)
+        if task is not None:
+            task.cancel()
+            # return_exceptions: a beat that failed to send to a closing socket is moot now
+            await asyncio.gather(task, return_exceptions=True)
+        groups = list(getattr(self, "groups_joined", {}))
+        self.groups_joined = {}
+        layer, me = self.channel_layer, self.channel_name
+        await _in_batches([partial(layer.group_discard, group, me) for group in groups])
+
+    # --- client messages --------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.access is None:
+            return  # closing: an unauthenticated socket gets no service
+        if text_data is None:
+            await self._error("validation_error", "Send JSON text frames.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self._error("validation_error", "Message too large.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("validation_error", "Message is not valid JSON.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        action = content.get("action") if isinstance(content, dict) else None
+        if action == "ping":
+            await self.send_json({"event": "pong", "data": {"ts": _now()}})
+            return
+        if action not in ("subscribe", "unsubscribe"):
+            await self._error(
+                "validation_error", "Unknown action: use subscribe, unsubscribe or ping."
+            )
+            return
+        channels = content.get("channels")
+        if isinstance(channels, str):
+            channels = [channels]
+        if not isinstance(channels, list) or len(channels) > MAX_CHANNELS_PER_MESSAGE:
+            await self._error(
+                "validation_error",
+                f"`channels` must be a list of at most {MAX_CHANNELS_PER_MESSAGE} names.",
+            )
+            return
+        if action == "subscribe":
+            await self._subscribe(channels)
+        else:
+            await self._unsubscribe(channels)
+
+    async def _subscribe(self, names: list[Any]) -> None:
+        accepted: list[str] = []
+        rejected: list[Any] = []
+        async with self.state_lock:
+            for name in dict.fromkeys(n if isinstance(n, str) else repr(n) for n in names):
+                spec = parse_channel(name)
+                if spec is None or not spec_allowed(spec, self.access):
+                    rejected.append(name)  # an invisible account looks like an unknown one
+                elif name not in self.specs and len(self.specs) >= MAX_CHANNELS_PER_CONNECTION:
+                    rejected.append(name)
+                else:
+                    self.specs[name] = spec
+                    accepted.append(name)
+            await self._sync_groups()
+        await self.send_json(
+            {"event": "subscribed", "data": {"channels": accepted, "rejected": rejected}}
+        )
+
+    async def _unsubscribe(self, names: list[Any]) -> None:
+        removed: list[str] = []
+        async with self.state_lock:
+            for name in names:
+                if isinstance(name, str) and self.specs.pop(name, None) is not None:
+                    removed.append(name)
+            await self._sync_groups()
+        await self.send_json({"event": "unsubscribed", "data": {"channels": removed}})
+
+    async def _sync_groups(self, *, renew: bool = False) -> None:
+        """Join/leave groups so membership matches subscriptions × access. Hold state_lock."""
+        wanted = desired_groups(self.specs.values(), self.access)
+        joined = self.groups_joined.keys()
+        to_add = wanted.keys() - joined if not renew else wanted.keys()
+        to_drop = joined - wanted.keys()
+        layer, me = self.channel_layer, self.channel_name
+        await _in_batches(
+            [partial(layer.group_add, group, me) for group in to_add]
+            + [partial(layer.group_discard, group, me) for group in to_drop]
+        )
+        self.groups_joined = wanted
+
+    # --- server side ------------------------------------------------------------------
+
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        """A published event: forward it on every subscribed channel it is for and allowed on."""
+        access = self.access
+        if access is None:
+            return
+        for name in sorted(self.groups_joined.get(message.get("via"), ())):
+            spec = self.specs.get(name)
+            if spec is not None and event_visible(spec, message, access):
+                await self.send_json(
+                    {"channel": name, "event": message["event"], "data": message["data"]}
+                )
+
+    async def _heartbeat_loop(self) -> None:
+        interval = heartbeat_interval()
+        last_renew = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_json(
+                {"event": "heartbeat", "data": {"ts": _now(), "interval": interval}}
+            )
+            renew = time.monotonic() - last_renew >= GROUP_RENEW_SECS
+            try:
+                still_in = await self._refresh_access(renew=renew)
+            except Exception:  # DB hiccup: keep streaming on the last access; reported
+                logger.exception("Live stream access refresh failed for user %s", self.user_id)
+                continue
+            if not still_in:
+                await self._close_unauthenticated()
+                return
+            if renew:
+                last_renew = time.monotonic()
+
+    async def _refresh_access(self, *, renew: bool) -> bool:
+        user = await database_sync_to_async(still_authenticated)(
+            auth=self.scope.get("oms_auth", {}), user_id=self.user_id
+        )
+        if user is None:
+            return False
+        access = await database_sync_to_async(stream_access_for_user)(user=user)
+        revoked: list[str] = []
+        async with self.state_lock:
+            self.access = access
+            for name, spec in list(self.specs.items()):
+                if not spec_allowed(spec, access):
+                    del self.specs[name]
+                    revoked.append(name)
+            await self._sync_groups(renew=renew)
+        if revoked:
+            await self.send_json(
+                {
+                    "event": "unsubscribed",
+                    "data": {"channels": revoked, "reason": "access_revoked"},
+                }
+            )
+        return True
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"event": "error", "data": {"code": code, "message": message}})
+
+    async def _close_unauthenticated(self) -> None:
+        self.access = None
+        await self._error("not_authenticated", "Log in or pass ?token=<api key>.")
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)

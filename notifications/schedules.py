@@ -1,0 +1,11 @@
+"""Periodic jobs of the notifications app (collected by oms_site/celery.py)."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "notifications-purge-old": {
+        "task": "notifications.purge_old",
+        "schedule": crontab(hour=3, minute=15),
+        "options": {"queue": "notifications"},
+    },
+}

@@ -1,0 +1,261 @@
+"""Writes for notifications, and the ONE publish function every app uses for live events.
+
+Publishing:
+    publish(channel="orders", event="order.updated", data=OrderSerializer(order).data,
+            account_id=order.account_id)
+        → delivered after the surrounding transaction commits (immediately when there is
+          none); nothing is sent if it rolls back.
+    publish_now(channel="quotes:ACME", event="quote", data={...})   # hot paths, no transaction
+    await apublish(...)                                               # from async code
+
+Channels: account-scoped kinds (`orders`, `positions`, `fills`, `accounts`, `gtt`) need
+`account_id`; `notifications` needs `user_id` (use `notify`, not publish, for those);
+market channels are `quotes:<SYMBOL>` / `book:<SYMBOL>` without ids.
+A live push is best effort: the database is the truth and clients re-read it over REST
+after a reconnect, so a channel-layer failure is logged, never raised into the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import TradingAccount, User
+from accounts.selectors import account_ids_for_user
+from notifications.models import Notification, NotificationLevel
+from notifications.selectors import (
+    account_recipients,
+    notification_get,
+    notification_unread_count,
+)
+from notifications.serializers import NotificationSerializer
+from notifications.stream import NOTIFICATIONS, json_safe, normalize_id, publish_route
+
+logger = logging.getLogger(__name__)
+
+STREAM_MESSAGE_TYPE = "stream.event"  # handled by StreamConsumer.stream_event
+_TITLE_MAX = 200
+_KIND_MAX = 64
+
+Envelope = tuple[str, dict[str, Any]]
+
+
+def build_envelopes(
+    *,
+    channel: str,
+    event: str,
+    data: Mapping[str, Any],
+    account_id: object = None,
+    user_id: object = None,
+) -> list[Envelope]:
+    """(group, channel-layer message) pairs for one event; validates and JSON-converts."""
+    if not isinstance(event, str) or not event or len(event) > 64:
+        raise ValueError(f"Invalid stream event name {event!r}.")
+    if not isinstance(data, Mapping):
+        raise TypeError("Stream event data must be a mapping (a REST object).")
+    route = publish_route(channel=channel, account_id=account_id, user_id=user_id)
+    message = {
+        "type": STREAM_MESSAGE_TYPE,
+        "kind": route.kind,
+        "event": event,
+        "data": json_safe(data),
+        "account_id": route.account_id,
+        "user_id": route.user_id,
+        "symbol": route.symbol,
+    }
+    # `via` tells the consumer which of its groups a copy came through, so a client that is
+    # in two groups carrying the same event (admin: `all.orders` and `acct.X.orders`) gets
+    # each subscribed channel exactly once.
+    return [(group, {**message, "via": group}) for group in route.groups]
+
+
+async def _send_all(envelopes: list[Envelope]) -> None:
+    layer = get_channel_layer()
+    for group, message in envelopes:
+        await layer.group_send(group, message)
+
+
+def _deliver(envelopes: list[Envelope]) -> None:
+    try:
+        async_to_sync(_send_all)(envelopes)
+    except Exception:  # best-effort push: the DB is the truth; reported, not raised
+        logger.exception("Live push to %s failed", [group for group, _ in envelopes])
+
+
+def _refuse_event_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{name}() called from async code; use `await apublish(...)`.")
+
+
+def publish(
+    *,
+    channel: str,
+    event: str,
+    data: Mapping[str, Any],
+    account_id: object = None,
+    user_id: object = None,
+) -> None:
+    """Push `{"channel", "event", "data"}` to everyone allowed, once the transaction commits.
+
+    Validates and converts `data` now (Decimal → "10.5", datetime → ISO UTC, UUID → str), so
+    a bad call fails loudly in the caller; ValueError for an unknown channel or missing id.
+    """
+    _refuse_event_loop("publish")
+    envelopes = build_envelopes(
+        channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
+    )
+    transaction.on_commit(partial(_deliver, envelopes))
+
+
+def publish_now(
+    *,
+    channel: str,
+    event: str,
+    data: Mapping[str, Any],
+    account_id: object = None,
+    user_id: object = None,
+) -> None:
+    """Same as publish, sent right away (ticks and other paths outside a transaction)."""
+    _refuse_event_loop("publish_now")
+    _deliver(
+        build_envelopes(
+            channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
+        )
+    )
+
+
+async def apublish(
+    *,
+    channel: str,
+    event: str,
+    data: Mapping[str, Any],
+    account_id: object = None,
+    user_id: object = None,
+) -> None:
+    """publish_now for async code (feeds running in an event loop)."""
+    envelopes = build_envelopes(
+        channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
+    )
+    try:
+        await _send_all(envelopes)
+    except Exception:  # best-effort push: the DB is the truth; reported, not raised
+        logger.exception("Live push to %s failed", [group for group, _ in envelopes])
+
+
+# --- In-app notifications ---------------------------------------------------------------
+
+
+def _publish_to_user(*, user_id: object, event: str, data: Mapping[str, Any]) -> None:
+    publish(channel=NOTIFICATIONS, event=event, data=data, user_id=user_id)
+
+
+@transaction.atomic
+def notify(
+    *,
+    user: User | None = None,
+    account: TradingAccount | None = None,
+    kind: str,
+    title: str,
+    body: str = "",
+    data: Mapping[str, Any] | None = None,
+    level: str = NotificationLevel.INFO,
+) -> list[Notification]:
+    """THE entry point for telling people something (email/webhooks will hang off here).
+
+    `user` given: that user only (`account`, if also given, is what it is about and must be
+    visible to them). Only `account`: every active member of the account. Stores one row per
+    recipient and pushes `notification.created` to each on commit.
+    """
+    if user is None and account is None:
+        raise ValueError("notify() needs a user or an account.")
+    if not kind or len(kind) > _KIND_MAX:
+        raise ValueError(f"Invalid notification kind {kind!r}.")
+    if level not in NotificationLevel.values:
+        raise ValueError(f"Invalid notification level {level!r}.")
+    if user is not None:
+        if account is not None and normalize_id(account.pk) not in account_ids_for_user(user=user):
+            raise ValueError("notify(): the user may not see this account.")
+        recipients = [user] if user.is_active else []
+    else:
+        assert account is not None
+        recipients = account_recipients(account=account)
+
+    if len(title) > _TITLE_MAX:
+        title = title[: _TITLE_MAX - 1] + "…"
+    safe_data = json_safe(dict(data or {}))
+    now = timezone.now()
+    rows = [
+        Notification(
+            user=recipient,
+            account=account,
+            kind=kind,
+            level=level,
+            title=title,
+            body=body,
+            data=safe_data,
+            created_at=now,
+        )
+        for recipient in recipients
+    ]
+    Notification.objects.bulk_create(rows)
+    for row in rows:
+        _publish_to_user(
+            user_id=row.user_id, event="notification.created", data=NotificationSerializer(row).data
+        )
+    return rows
+
+
+@transaction.atomic
+def notification_mark_read(*, user: User, notification_id: object) -> Notification:
+    """Mark one of the user's own notifications read (idempotent). Others' → NotFound."""
+    notification = notification_get(user=user, notification_id=notification_id)
+    if notification.read_at is None:
+        now = timezone.now()
+        updated = Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=now
+        )
+        if updated:
+            notification.read_at = now
+            _publish_to_user(
+                user_id=user.pk,
+                event="notification.read",
+                data={"ids": [notification.pk], "unread": notification_unread_count(user=user)},
+            )
+        else:
+            notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
+@transaction.atomic
+def notification_mark_all_read(*, user: User) -> int:
+    """Mark every unread notification of the user read; returns how many changed."""
+    updated = Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if updated:
+        _publish_to_user(
+            user_id=user.pk,
+            event="notification.read_all",
+            data={"updated": updated, "unread": notification_unread_count(user=user)},
+        )
+    return updated
+
+
+@transaction.atomic
+def notification_purge(*, older_than: timedelta) -> int:
+    """Delete notifications (read or not) created before now − older_than."""
+    cutoff = timezone.now() - older_than
+    deleted, _ = Notification.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
