@@ -1,0 +1,29 @@
+"""Periodic jobs of the orders app (collected by oms_site/celery.py)."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # No order is lost if a worker dies between commit and submit.
+    "orders-sweep-pending-new": {
+        "task": "orders.sweep_pending_new",
+        "schedule": 15.0,
+        "options": {"queue": "monitoring"},
+    },
+    # day orders at their session close, gtd orders at expire_at.
+    "orders-expire-due": {
+        "task": "orders.expire_due",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
+    # Orders queued outside market hours go out at the open.
+    "orders-release-queued-for-open": {
+        "task": "orders.release_queued_for_open",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
+    "orders-purge-idempotency-keys": {
+        "task": "orders.purge_idempotency_keys",
+        "schedule": crontab(minute=40),
+        "options": {"queue": "monitoring"},
+    },
+}

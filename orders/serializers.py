@@ -1,0 +1,260 @@
+"""API shapes of orders (API.md § Orders). Input serializers parse types only; the rules
+(lot/tick grid, required prices, TIF, risk) live in orders/risk.py and the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from oms_site.api import DecimalString
+from orders.models import (
+    Order,
+    OrderClass,
+    OrderEvent,
+    OrderSide,
+    OrderType,
+    Product,
+    TimeInForce,
+)
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """Times go out in UTC whatever TIME_ZONE says (API.md)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(**kwargs)
+
+
+def _decimal(**kwargs: Any) -> DecimalString:
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_null", True)
+    kwargs.setdefault("default", None)
+    return DecimalString(max_digits=20, decimal_places=8, **kwargs)
+
+
+class StrictFieldsMixin:
+    """Unknown input keys are an error (400), not silently ignored."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().validate(attrs)
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+class LegInputSerializer(serializers.Serializer):
+    limit_price = _decimal()
+    stop_price = _decimal()
+
+
+class OrderInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    """POST /api/v1/orders. Decimals: strings or JSON numbers."""
+
+    account = serializers.CharField()
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=OrderSide.choices)
+    type = serializers.ChoiceField(choices=OrderType.choices)
+    qty = DecimalString(max_digits=20, decimal_places=8)
+    limit_price = _decimal()
+    stop_price = _decimal()
+    trail_price = _decimal()
+    trail_percent = DecimalString(
+        max_digits=9, decimal_places=4, required=False, allow_null=True, default=None
+    )
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, default=TimeInForce.DAY)
+    expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    display_qty = _decimal()
+    order_class = serializers.ChoiceField(choices=OrderClass.choices, default=OrderClass.SIMPLE)
+    take_profit = LegInputSerializer(required=False, allow_null=True, default=None)
+    stop_loss = LegInputSerializer(required=False, allow_null=True, default=None)
+    client_order_id = serializers.CharField(
+        max_length=64, required=False, allow_null=True, allow_blank=False, default=None
+    )
+    tag = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    product = serializers.ChoiceField(choices=Product.choices, default=Product.DELIVERY)
+
+    def to_service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.validated_data)
+        data["account_id"] = data.pop("account")
+        data["order_type"] = data.pop("type")
+        for leg in ("take_profit", "stop_loss"):
+            if data.get(leg) is not None:
+                data[leg] = dict(data[leg])
+        return data
+
+
+class OrderBatchInputSerializer(StrictFieldsMixin, serializers.Serializer):
+    orders = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=100)
+
+
+class OrderModifySerializer(StrictFieldsMixin, serializers.Serializer):
+    """PATCH /api/v1/orders/{id}: only the fields to change."""
+
+    qty = _decimal()
+    limit_price = _decimal()
+    stop_price = _decimal()
+    trail_price = _decimal()
+    trail_percent = DecimalString(
+        max_digits=9, decimal_places=4, required=False, allow_null=True, default=None
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not any(value is not None for value in attrs.values()):
+            raise serializers.ValidationError(
+                "Give at least one of qty, limit_price, stop_price, trail_price, trail_percent."
+            )
+        return attrs
+
+
+# --- output -----------------------------------------------------------------------------
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """The order object of API.md (plus display_qty, tag, product, version, hold_reason,
+    submitted_at)."""
+
+    id = serializers.CharField(read_only=True)
+    account = serializers.CharField(source="account_id", read_only=True)
+    parent_id = serializers.SerializerMethodField()
+    qty = DecimalString(read_only=True)
+    filled_qty = DecimalString(read_only=True)
+    avg_fill_price = DecimalString(read_only=True, allow_null=True)
+    limit_price = DecimalString(read_only=True, allow_null=True)
+    stop_price = DecimalString(read_only=True, allow_null=True)
+    trail_price = DecimalString(read_only=True, allow_null=True)
+    trail_percent = DecimalString(read_only=True, allow_null=True)
+    display_qty = DecimalString(read_only=True, allow_null=True)
+    expire_at = UtcDateTimeField(read_only=True, allow_null=True)
+    created_at = UtcDateTimeField(read_only=True)
+    updated_at = UtcDateTimeField(read_only=True)
+    submitted_at = UtcDateTimeField(read_only=True, allow_null=True)
+    filled_at = UtcDateTimeField(read_only=True, allow_null=True)
+    canceled_at = UtcDateTimeField(read_only=True, allow_null=True)
+    legs = serializers.SerializerMethodField()
+    seq = serializers.IntegerField(
+        source="event_seq",
+        read_only=True,
+        help_text="Number of the order's latest audit event: of two copies, the higher is newer.",
+    )
+    reject_reason = serializers.SerializerMethodField()
+    hold_reason = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "client_order_id",
+            "account",
+            "symbol",
+            "side",
+            "type",
+            "qty",
+            "filled_qty",
+            "avg_fill_price",
+            "limit_price",
+            "stop_price",
+            "trail_price",
+            "trail_percent",
+            "time_in_force",
+            "expire_at",
+            "display_qty",
+            "order_class",
+            "parent_id",
+            "legs",
+            "status",
+            "reject_reason",
+            "hold_reason",
+            "product",
+            "tag",
+            "version",
+            "seq",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "filled_at",
+            "canceled_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_reject_reason(self, order: Order) -> str | None:
+        return order.reject_reason or None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_hold_reason(self, order: Order) -> str | None:
+        """Why a held order waits: `trigger` (its stop) or `queued_for_open`."""
+        return order.hold_reason or None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_parent_id(self, order: Order) -> str | None:
+        return None if order.parent_id is None else str(order.parent_id)
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_legs(self, order: Order) -> list[dict[str, Any]]:
+        if order.order_class == OrderClass.SIMPLE:
+            return []  # simple orders have no legs: no query
+        legs = Order.objects.filter(parent=order).order_by("created_at", "id")
+        return OrderSerializer(legs, many=True, context=self.context).data
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    at = UtcDateTimeField(read_only=True)
+    actor = serializers.JSONField(read_only=True)
+    data = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = OrderEvent
+        fields = ["seq", "type", "at", "actor", "data"]
+        read_only_fields = fields
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    order = OrderSerializer(required=False)
+    error = serializers.DictField(required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True)
+
+
+class CancelAllResultSerializer(serializers.Serializer):
+    canceled = serializers.ListField(child=serializers.CharField())
+    failed = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class RiskCheckSerializer(serializers.Serializer):
+    check = serializers.CharField()
+    result = serializers.ChoiceField(choices=["pass", "fail"])
+    message = serializers.CharField()
+
+
+class PreviewResultSerializer(serializers.Serializer):
+    """POST /api/v1/orders/preview: what placing this order would do, nothing stored."""
+
+    ok = serializers.BooleanField()
+    outcome = serializers.ChoiceField(
+        choices=["accepted", "held", "queued_for_open", "rejected"],
+        help_text="What placing it now would do.",
+    )
+    message = serializers.CharField(help_text="The risk check's answer in plain words.")
+    reason = serializers.CharField(allow_blank=True)
+    symbol = serializers.CharField()
+    est_price = DecimalString(allow_null=True)
+    est_value = DecimalString(allow_null=True)
+    buying_power = DecimalString(allow_null=True)
+    last = DecimalString(allow_null=True)
+    bid = DecimalString(allow_null=True)
+    ask = DecimalString(allow_null=True)
+    checks = RiskCheckSerializer(many=True)

@@ -1,0 +1,541 @@
+"""Placing orders: validation, pre-trade risk, persistence, enqueueing the submission; the
+release of held orders (trigger fired, market opened) through the same risk checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, TradingAccount, User
+from accounts.selectors import account_get_for_user
+from marketdata.calendar import next_open, session_close, trading_date
+from marketdata.models import Instrument
+from marketdata.selectors import instrument_get, quote_latest
+from oms_site.api import format_decimal
+from oms_site.errors import (
+    ApplicationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RiskRejected,
+    ValidationFailed,
+)
+from orders import risk
+from orders.lifecycle import Actor, actor_for, order_event_created, order_transition
+from orders.models import (
+    TRIGGERED_TYPES,
+    HoldReason,
+    Order,
+    OrderEventType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from orders.publish import order_publish
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: Order
+    created: bool  # False: an idempotent replay of an existing client_order_id
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _account_for_trading(*, user: User | None, account_id: object) -> TradingAccount:
+    """The account to place on. Not visible → 400 naming `account` (API.md); view-only → 403."""
+    if user is None:
+        account = TradingAccount.objects.filter(pk=account_id).first()
+        if account is None:
+            raise ValidationFailed(
+                "account: unknown account.", fields={"account": ["Unknown account."]}
+            )
+        return account
+    try:
+        return account_get_for_user(user=user, account_id=account_id, level="trade")
+    except NotFound as exc:
+        raise ValidationFailed(
+            "account: unknown account.", fields={"account": ["Unknown account."]}
+        ) from exc
+    except PermissionDenied as exc:
+        raise PermissionDenied("You may only view this account, not trade on it.") from exc
+
+
+def _instrument_for_trading(symbol: str) -> Instrument:
+    try:
+        return instrument_get(symbol=symbol)
+    except NotFound as exc:
+        raise ValidationFailed(
+            f"symbol: unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}
+        ) from exc
+
+
+def instrument_rules(instrument: Instrument) -> risk.InstrumentRules:
+    return risk.InstrumentRules(
+        symbol=instrument.symbol,
+        tick_size=instrument.tick_size,
+        lot_size=instrument.lot_size,
+        tradable=instrument.tradable,
+        price_band_pct=instrument.price_band_pct,
+    )
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in sorted(value.items())}
+    return value
+
+
+def request_hash(values: dict[str, Any]) -> str:
+    """Fingerprint of an order request: same values (however spelled) → same hash."""
+    payload = json.dumps(_canonical(values), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _good_till(
+    *, instrument: Instrument, tif: str, expire_at: datetime | None, now: datetime, queued: bool
+) -> datetime | None:
+    """When the order stops being good: gtd → expire_at; day → the close of its trading day
+    (for SIM, open 24×7, the next UTC midnight: the SIM "day" is the UTC calendar day)."""
+    if tif == TimeInForce.GTD:
+        return expire_at
+    if tif != TimeInForce.DAY:
+        return None
+    start = now
+    if queued:
+        start = next_open(instrument_or_exchange=instrument, at=now) or now
+    day = trading_date(instrument_or_exchange=instrument, at=start)
+    return session_close(instrument_or_exchange=instrument, on=day)
+
+
+def _check_stop_side(draft: risk.OrderDraft, last: Decimal | None, symbol: str) -> None:
+    """A stop the market has already crossed would fire at once: refuse it (400)."""
+    if last is None or draft.stop_price is None:
+        return
+    if draft.side == OrderSide.BUY and draft.stop_price <= last:
+        raise ValidationFailed(
+            f"stop_price: a buy stop must be above the last price {format_decimal(last)}.",
+            fields={"stop_price": [f"Must be above the last price {format_decimal(last)}."]},
+        )
+    if draft.side == OrderSide.SELL and draft.stop_price >= last:
+        raise ValidationFailed(
+            f"stop_price: a sell stop must be below the last price {format_decimal(last)}.",
+            fields={"stop_price": [f"Must be below the last price {format_decimal(last)}."]},
+        )
+
+
+def _trailing_start(
+    draft: risk.OrderDraft, instrument: Instrument, last: Decimal | None
+) -> Decimal:
+    from orders.triggers import trailing_stop_price
+    from orders.triggers.trailing import Side
+
+    if last is None:
+        raise ValidationFailed(
+            f"trail_price: there is no last price for {instrument.symbol} yet to trail from.",
+            fields={"trail_price": ["No last price to trail from yet."]},
+        )
+    return trailing_stop_price(
+        Side(draft.side),
+        last,
+        instrument.tick_size,
+        trail_price=draft.trail_price,
+        trail_percent=draft.trail_percent,
+    )
+
+
+def enqueue_submit(order_id: object, *, resubmit: bool = False) -> None:
+    """After commit: hand the order to the execution queue."""
+    from orders.tasks import order_submit_task
+
+    order_id = str(order_id)
+    transaction.on_commit(lambda: order_submit_task.delay(order_id, resubmit=resubmit))
+
+
+# --- preparing a placement (shared by place and preview) ---------------------------------------
+
+
+@dataclass(slots=True)
+class _Prepared:
+    account: TradingAccount
+    instrument: Instrument
+    draft: risk.OrderDraft
+    quote: Any
+    now: datetime
+    hash: str
+
+
+def _prepare(
+    *,
+    user: User | None,
+    account_id: object,
+    symbol: str,
+    side: str,
+    order_type: str,
+    qty: Decimal,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+    trail_price: Decimal | None,
+    trail_percent: Decimal | None,
+    time_in_force: str,
+    expire_at: datetime | None,
+    display_qty: Decimal | None,
+    order_class: str,
+    take_profit: dict | None,
+    stop_loss: dict | None,
+    client_order_id: str | None,
+    tag: str,
+    product: str,
+) -> _Prepared:
+    now = timezone.now()
+    account = _account_for_trading(user=user, account_id=account_id)
+    instrument = _instrument_for_trading(symbol)
+    draft = risk.OrderDraft(
+        side=side,
+        type=order_type,
+        qty=qty,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        trail_price=trail_price,
+        trail_percent=trail_percent,
+        time_in_force=time_in_force,
+        expire_at=expire_at,
+        display_qty=display_qty,
+        order_class=order_class,
+        take_profit=take_profit,
+        stop_loss=stop_loss,
+        product=product,
+    )
+    risk.validate_order(draft, instrument_rules(instrument), now=now)
+    fingerprint = request_hash(
+        {
+            "account": str(account.pk),
+            "symbol": instrument.symbol,
+            "side": side,
+            "type": order_type,
+            "qty": qty,
+            "limit_price": limit_price,
+            "stop_price": stop_price,
+            "trail_price": trail_price,
+            "trail_percent": trail_percent,
+            "time_in_force": time_in_force,
+            "expire_at": expire_at,
+            "display_qty": display_qty,
+            "order_class": order_class,
+            "take_profit": take_profit,
+            "stop_loss": stop_loss,
+            "client_order_id": client_order_id,
+            "tag": tag,
+            "product": product,
+        }
+    )
+    quote = quote_latest(symbol=instrument.symbol)
+    last = getattr(quote, "last", None)
+    if order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
+        _check_stop_side(draft, last, instrument.symbol)
+    elif order_type == OrderType.TRAILING_STOP:
+        draft.stop_price = _trailing_start(draft, instrument, last)
+    return _Prepared(account, instrument, draft, quote, now, fingerprint)
+
+
+def _existing_for_client_order_id(
+    *, account: TradingAccount, client_order_id: str | None, fingerprint: str
+) -> Order | None:
+    if not client_order_id:
+        return None
+    existing = Order.objects.filter(account=account, client_order_id=client_order_id).first()
+    if existing is None:
+        return None
+    if existing.request_hash != fingerprint:
+        raise Conflict(
+            f"client_order_id {client_order_id!r} was already used with a different order.",
+            extra={"order_id": str(existing.pk)},
+        )
+    return existing
+
+
+# --- place -------------------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    actor: Actor | None = None,
+    account_id: object,
+    symbol: str,
+    side: str,
+    order_type: str,
+    qty: Decimal,
+    limit_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+    trail_price: Decimal | None = None,
+    trail_percent: Decimal | None = None,
+    time_in_force: str = TimeInForce.DAY,
+    expire_at: datetime | None = None,
+    display_qty: Decimal | None = None,
+    order_class: str = "simple",
+    take_profit: dict | None = None,
+    stop_loss: dict | None = None,
+    client_order_id: str | None = None,
+    tag: str = "",
+    product: str = "delivery",
+) -> PlaceResult:
+    """Validate, risk-check and persist one order; submit it after commit.
+
+    Raises ValidationFailed (400, nothing stored), PermissionDenied (403, nothing stored),
+    Conflict (409: client_order_id reused with another body), RiskRejected (422: the order
+    IS stored as rejected; `extra["order_id"]`). A repeated client_order_id with the same
+    body returns the existing order with created=False.
+
+    `user` None = a system placement (strategies, automation): no membership check; pass
+    `actor` to name who placed it.
+    """
+    prepared = _prepare(
+        user=user,
+        account_id=account_id,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        qty=qty,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        trail_price=trail_price,
+        trail_percent=trail_percent,
+        time_in_force=time_in_force,
+        expire_at=expire_at,
+        display_qty=display_qty,
+        order_class=order_class,
+        take_profit=take_profit,
+        stop_loss=stop_loss,
+        client_order_id=client_order_id,
+        tag=tag,
+        product=product,
+    )
+    existing = _existing_for_client_order_id(
+        account=prepared.account, client_order_id=client_order_id, fingerprint=prepared.hash
+    )
+    if existing is not None:
+        return PlaceResult(order=existing, created=False)
+
+    actor = actor or actor_for(user=user, api_key=api_key)
+    per_minute = risk.rate_window_count(account_id=prepared.account.pk, now=prepared.now)
+    try:
+        order, decision = _place_locked(
+            prepared,
+            actor=actor,
+            user=user,
+            api_key=api_key,
+            client_order_id=client_order_id,
+            tag=tag,
+            per_minute=per_minute,
+        )
+    except IntegrityError:
+        # Two requests with one client_order_id raced past the first lookup: the unique
+        # constraint let one in; answer the other as a replay (or a conflict).
+        existing = _existing_for_client_order_id(
+            account=prepared.account, client_order_id=client_order_id, fingerprint=prepared.hash
+        )
+        if existing is None:
+            raise
+        return PlaceResult(order=existing, created=False)
+    if order.status == OrderStatus.REJECTED:
+        raise RiskRejected(decision.message, fields=None, extra={"order_id": str(order.pk)})
+    return PlaceResult(order=order, created=True)
+
+
+@transaction.atomic
+def _place_locked(
+    prepared: _Prepared,
+    *,
+    actor: Actor,
+    user: User | None,
+    api_key: ApiKey | None,
+    client_order_id: str | None,
+    tag: str,
+    per_minute: int,
+) -> tuple[Order, risk.RiskDecision]:
+    # The account row lock serialises this account's placements: buying power, open-order
+    # and per-day counts are judged against a stable picture.
+    account = TradingAccount.objects.select_for_update().get(pk=prepared.account.pk)
+    existing = _existing_for_client_order_id(
+        account=account, client_order_id=client_order_id, fingerprint=prepared.hash
+    )
+    if existing is not None:
+        return existing, risk.RiskDecision(ok=True)
+    instrument, draft, now = prepared.instrument, prepared.draft, prepared.now
+    ctx = risk.risk_context_build(
+        account=account,
+        instrument=instrument,
+        draft=draft,
+        quote=prepared.quote,
+        now=now,
+        orders_this_minute=per_minute,
+    )
+    decision = risk.risk_evaluate(draft, instrument.symbol, ctx)
+    held_for_trigger = draft.type in TRIGGERED_TYPES
+    queued = decision.ok and decision.queue_for_open and not held_for_trigger
+    status = (
+        OrderStatus.HELD
+        if decision.ok and (held_for_trigger or queued)
+        else (OrderStatus.PENDING_NEW)
+    )
+    order = Order(
+        account=account,
+        instrument=instrument,
+        symbol=instrument.symbol,
+        side=draft.side,
+        type=draft.type,
+        qty=draft.qty,
+        limit_price=draft.limit_price,
+        stop_price=draft.stop_price,
+        trail_price=draft.trail_price,
+        trail_percent=draft.trail_percent,
+        time_in_force=draft.time_in_force,
+        expire_at=draft.expire_at,
+        display_qty=draft.display_qty,
+        order_class=draft.order_class,
+        status=status,
+        hold_reason=(
+            HoldReason.TRIGGER
+            if status == OrderStatus.HELD and held_for_trigger
+            else HoldReason.QUEUED_FOR_OPEN
+            if status == OrderStatus.HELD
+            else ""
+        ),
+        client_order_id=client_order_id,
+        request_hash=prepared.hash,
+        tag=tag,
+        product=draft.product,
+        broker=account.broker,
+        est_price=decision.est_price,
+        good_till=_good_till(
+            instrument=instrument,
+            tif=draft.time_in_force,
+            expire_at=draft.expire_at,
+            now=now,
+            queued=not ctx.market_open,
+        ),
+        created_by=user if user is not None and user.pk else None,
+        api_key=api_key,
+        created_at=now,
+        updated_at=now,
+        event_seq=1,
+    )
+    order.save(force_insert=True)
+    order_event_created(
+        order=order,
+        actor=actor,
+        data={"hold_reason": order.hold_reason} if order.hold_reason else None,
+    )
+    if not decision.ok:
+        order.reject_reason = decision.reject_reason
+        order_transition(
+            order=order,
+            to_status=OrderStatus.REJECTED,
+            event_type=OrderEventType.REJECTED,
+            actor=actor,
+            data={"reason": order.reject_reason, "checks": decision.checks},
+            update_fields=["reject_reason"],
+        )
+    elif held_for_trigger:
+        from orders.trigger_engine import trigger_create_for_order
+
+        trigger_create_for_order(order=order, last=getattr(prepared.quote, "last", None))
+    # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
+    # stream before anything the submission publishes (clients also order by `seq`).
+    order_publish(order)
+    if decision.ok and not held_for_trigger and not queued:
+        enqueue_submit(order.pk)
+    return order, decision
+
+
+def order_place_batch(
+    *, user: User | None, api_key: ApiKey | None = None, orders: list[dict[str, Any]]
+) -> list[tuple[int, Order | None, ApplicationError | None]]:
+    """Place up to 100 orders, each judged on its own: [(http status, order, error)].
+
+    Each item is its own transaction; one failing never affects another. Items arrive as
+    service kwargs (already type-parsed by the caller).
+    """
+    if len(orders) > 100:
+        raise ValidationFailed(
+            "orders: at most 100 orders per batch.", fields={"orders": ["At most 100."]}
+        )
+    results: list[tuple[int, Order | None, ApplicationError | None]] = []
+    for kwargs in orders:
+        try:
+            result = order_place(user=user, api_key=api_key, **kwargs)
+        except RiskRejected as exc:
+            order = Order.objects.filter(pk=exc.extra.get("order_id")).first()
+            results.append((exc.status, order, exc))
+        except ApplicationError as exc:
+            results.append((exc.status, None, exc))
+        else:
+            results.append((201 if result.created else 200, result.order, None))
+    return results
+
+
+def order_preview(
+    *, user: User | None, account_id: object, **values: Any
+) -> tuple[risk.RiskDecision, risk.RiskContext, Instrument]:
+    """Run validation and every risk check of `order_place` without storing anything.
+
+    Raises the same 400/403 errors as placing; a risk failure is returned, not raised.
+    """
+    values.pop("client_order_id", None)
+    prepared = _prepare(
+        user=user,
+        account_id=account_id,
+        client_order_id=None,
+        **{
+            "limit_price": None,
+            "stop_price": None,
+            "trail_price": None,
+            "trail_percent": None,
+            "time_in_force": TimeInForce.DAY,
+            "expire_at": None,
+            "display_qty": None,
+            "order_class": "simple",
+            "take_profit": None,
+            "stop_loss": None,
+            "tag": "",
+            "product": "delivery",
+            **values,
+        },
+    )
+    per_minute = risk.rate_window_count(
+        account_id=prepared.account.pk, now=prepared.now, bump=False
+    )
+    ctx = risk.risk_context_build(
+        account=prepared.account,
+        instrument=prepared.instrument,
+        draft=prepared.draft,
+        quote=prepared.quote,
+        now=prepared.now,
+        orders_this_minute=per_minute + 1,
+    )
+    if ctx.buying_power is None:
+        from accounts.selectors import account_buying_power
+
+        ctx.buying_power = account_buying_power(account=prepared.account)
+    decision = risk.risk_evaluate(prepared.draft, prepared.instrument.symbol, ctx)
+    return decision, ctx, prepared.instrument

@@ -1,0 +1,112 @@
+"""The release of held orders (a stop trigger fired, the market opened) through the same
+pre-trade risk checks as a new order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import TradingAccount
+from marketdata.models import Instrument
+from marketdata.selectors import quote_latest
+from orders import risk
+from orders.lifecycle import Actor, order_record_event, order_transition
+from orders.models import HoldReason, Order, OrderEventType, OrderSide, OrderStatus, OrderType
+from orders.publish import order_publish
+from orders.services_place import enqueue_submit
+from orders.trigger_engine import triggers_cancel_for_order
+
+ZERO = Decimal("0")
+
+
+@transaction.atomic
+def order_release(
+    *,
+    order_id: object,
+    actor: Actor,
+    event_type: str = OrderEventType.RELEASED,
+    data: dict[str, Any] | None = None,
+) -> Order | None:
+    """A held order goes live: re-run the risk checks (market price, buying power, limits;
+    not the placement counters), then held → pending_new and submit after commit.
+
+    A risk failure rejects it; a closed market (with after-market orders allowed) keeps it
+    held as queued_for_open. Returns None when the order is not held any more.
+    Lock order: the order row, then the account row.
+    """
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.HELD:
+        return None
+    account = TradingAccount.objects.select_for_update().get(pk=order.account_id)
+    instrument = Instrument.objects.select_related("exchange").get(pk=order.instrument_id)
+    quote = quote_latest(symbol=order.symbol)
+    now = timezone.now()
+    draft = risk.OrderDraft(
+        side=order.side,
+        type=order.type,
+        qty=order.qty - order.filled_qty,
+        limit_price=order.limit_price,
+        stop_price=None
+        if order.type in (OrderType.STOP, OrderType.TRAILING_STOP)
+        else (order.stop_price),
+        time_in_force=order.time_in_force,
+    )
+    own = (
+        (order.qty - order.filled_qty) * (order.est_price or ZERO)
+        if order.side == OrderSide.BUY
+        else ZERO
+    )
+    ctx = risk.risk_context_build(
+        account=account,
+        instrument=instrument,
+        draft=draft,
+        quote=quote,
+        now=now,
+        exclude_order_id=order.pk,
+        own_commitment=own,
+        counting_checks=False,
+    )
+    decision = risk.risk_evaluate(draft, order.symbol, ctx)
+    payload = {**(data or {}), "checks": decision.checks}
+    if not decision.ok:
+        order.reject_reason = decision.reject_reason
+        triggers_cancel_for_order(order=order)
+        order_transition(
+            order=order,
+            to_status=OrderStatus.REJECTED,
+            event_type=OrderEventType.REJECTED,
+            actor=actor,
+            data={**payload, "reason": order.reject_reason},
+            update_fields=["reject_reason"],
+        )
+        order_publish(order)
+        return order
+    if decision.queue_for_open:
+        if order.hold_reason != HoldReason.QUEUED_FOR_OPEN:
+            order.hold_reason = HoldReason.QUEUED_FOR_OPEN
+            order_record_event(
+                order=order,
+                event_type=OrderEventType.QUEUED_FOR_OPEN,
+                actor=actor,
+                data=payload,
+                update_fields=["hold_reason"],
+            )
+            order_publish(order)
+        return order
+    order.hold_reason = ""
+    if decision.est_price is not None:
+        order.est_price = decision.est_price
+    order_transition(
+        order=order,
+        to_status=OrderStatus.PENDING_NEW,
+        event_type=event_type,
+        actor=actor,
+        data=payload,
+        update_fields=["hold_reason", "est_price"],
+    )
+    order_publish(order)  # before the submission's own pushes (on-commit order)
+    enqueue_submit(order.pk)
+    return order

@@ -1,0 +1,340 @@
+"""Applying execution reports: the one idempotent path from any venue to order state.
+
+`order_apply_report(report)` is registered as execution's report sink in
+OrdersConfig.ready(), and the submit/modify/cancel services feed it the reports a venue
+answers synchronously. Per report, in one transaction: lock the order row, skip a report
+id already applied (ProcessedReport), update the order through the lifecycle, book a
+fill in the ledger (pnl.services.fill_record), push `order.updated` / `fill.created` on
+commit. Applying the same report twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from execution.protocol import ExecutionReport, ReportType
+from oms_site.api import format_decimal
+from orders.lifecycle import (
+    SYSTEM_VENUE,
+    can_transition,
+    order_record_event,
+    order_transition,
+    weighted_average,
+)
+from orders.models import (
+    TERMINAL_STATUSES,
+    Order,
+    OrderEventType,
+    OrderStatus,
+    ProcessedReport,
+)
+from orders.publish import fill_publish, order_publish
+from pnl.services import fill_record
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0")
+
+# Outcomes recorded on ProcessedReport (and returned, for tests and logs).
+APPLIED = "applied"
+IGNORED = "ignored"
+DUPLICATE = "duplicate"
+UNKNOWN_ORDER = "unknown_order"
+
+
+def order_apply_report(report: ExecutionReport) -> str:
+    """Apply one execution report; returns applied | ignored | duplicate | unknown_order."""
+    try:
+        order_pk = uuid.UUID(str(report.order_id))
+    except ValueError:
+        order_pk = None
+    with transaction.atomic():
+        order = None
+        if order_pk is not None:
+            order = Order.objects.select_for_update().filter(pk=order_pk).first()
+        if order is None:
+            logger.error(
+                "Execution report %s names unknown order %s", report.report_id, report.order_id
+            )
+            return UNKNOWN_ORDER
+        if ProcessedReport.objects.filter(pk=report.report_id).exists():
+            return DUPLICATE
+        handler = _HANDLERS.get(report.type)
+        if handler is None:
+            logger.error("Execution report %s has unknown type %r", report.report_id, report.type)
+            outcome = IGNORED
+        else:
+            outcome = handler(order, report)
+        ProcessedReport.objects.create(
+            report_id=report.report_id, order=order, type=report.type, outcome=outcome
+        )
+        if outcome == APPLIED:
+            order_publish(order)
+        return outcome
+
+
+def order_apply_reports(reports: list[ExecutionReport]) -> list[str]:
+    return [order_apply_report(report) for report in reports]
+
+
+def _data(report: ExecutionReport, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"report_id": report.report_id}
+    if report.reason:
+        data["reason"] = report.reason
+    if report.leaves_qty is not None:
+        data["leaves_qty"] = report.leaves_qty
+    data.update(extra)
+    return data
+
+
+def _working_status(order: Order) -> str:
+    """Where an order goes back to when its cancel is refused."""
+    if order.filled_qty > 0:
+        return OrderStatus.PARTIALLY_FILLED
+    if order.accepted_at is not None:
+        return OrderStatus.NEW
+    return OrderStatus.PENDING_NEW
+
+
+def _on_ack(order: Order, report: ExecutionReport) -> str:
+    if order.accepted_at is not None or order.status in TERMINAL_STATUSES:
+        return IGNORED
+    order.accepted_at = report.ts or timezone.now()
+    if report.broker_order_id:
+        order.broker_order_id = report.broker_order_id
+    fields = ["accepted_at", "broker_order_id"]
+    data = _data(report, broker_order_id=report.broker_order_id)
+    if order.status == OrderStatus.PENDING_NEW:
+        order_transition(
+            order=order,
+            to_status=OrderStatus.NEW,
+            event_type=OrderEventType.ACCEPTED,
+            actor=SYSTEM_VENUE,
+            data=data,
+            update_fields=fields,
+        )
+    else:  # e.g. pending_cancel: the venue acknowledged it before seeing the cancel
+        order_record_event(
+            order=order,
+            event_type=OrderEventType.ACCEPTED,
+            actor=SYSTEM_VENUE,
+            data=data,
+            update_fields=fields,
+        )
+    return APPLIED
+
+
+def _on_fill(order: Order, report: ExecutionReport) -> str:
+    qty, price = report.fill_qty, report.fill_price
+    if qty is None or price is None or qty <= 0 or price < 0:
+        logger.error(
+            "Fill report %s has no valid qty/price (%s @ %s)", report.report_id, qty, price
+        )
+        return IGNORED
+    fill = fill_record(
+        order_id=order.pk,
+        account_id=order.account_id,
+        instrument_id=order.instrument_id,
+        symbol=order.symbol,
+        side=order.side,
+        qty=qty,
+        price=price,
+        fee=report.fee or ZERO,
+        liquidity=report.liquidity or None,
+        ts=report.ts or timezone.now(),
+        report_id=report.report_id,
+        trade_id=report.trade_id,
+    )
+    order.filled_qty += qty
+    order.filled_notional += qty * price
+    order.avg_fill_price = weighted_average(order.filled_notional, order.filled_qty)
+    fields = ["filled_qty", "filled_notional", "avg_fill_price"]
+    if order.accepted_at is None and order.status not in TERMINAL_STATUSES:
+        order.accepted_at = fill.ts
+        fields.append("accepted_at")
+    data = _data(
+        report,
+        fill_id=str(fill.pk),
+        fill_qty=qty,
+        fill_price=price,
+        fee=fill.fee,
+        liquidity=fill.liquidity,
+        filled_qty=order.filled_qty,
+        avg_fill_price=order.avg_fill_price,
+    )
+    if order.filled_qty > order.qty:
+        logger.error("Order %s overfilled: %s of %s", order.pk, order.filled_qty, order.qty)
+    if order.filled_qty >= order.qty:
+        to_status, event_type = OrderStatus.FILLED, OrderEventType.FILL
+    elif order.status == OrderStatus.PENDING_CANCEL:
+        # A partial fill racing the cancel: the fill counts, the cancel goes on for the rest.
+        to_status, event_type = OrderStatus.PENDING_CANCEL, OrderEventType.PARTIAL_FILL
+    else:
+        to_status, event_type = OrderStatus.PARTIALLY_FILLED, OrderEventType.PARTIAL_FILL
+    if can_transition(order.status, to_status):
+        order_transition(
+            order=order,
+            to_status=to_status,
+            event_type=event_type,
+            actor=SYSTEM_VENUE,
+            data=data,
+            update_fields=fields,
+        )
+    else:
+        # The venue filled an order OMS considers closed (or held): the ledger must still
+        # hold the truth. Booked, noted, status untouched, and loudly reported.
+        logger.error("Fill %s on order %s in status %s", report.report_id, order.pk, order.status)
+        order_record_event(
+            order=order,
+            event_type=OrderEventType.LATE_FILL,
+            actor=SYSTEM_VENUE,
+            data={**data, "status": order.status},
+            update_fields=fields,
+        )
+    fill_publish(fill)
+    return APPLIED
+
+
+def _on_canceled(order: Order, report: ExecutionReport) -> str:
+    if order.status in TERMINAL_STATUSES:
+        return IGNORED
+    expiring = order.cancel_reason == "expired"
+    to_status = OrderStatus.EXPIRED if expiring else OrderStatus.CANCELED
+    event_type = OrderEventType.EXPIRED if expiring else OrderEventType.CANCELED
+    from orders.trigger_engine import triggers_cancel_for_order
+
+    triggers_cancel_for_order(order=order)
+    order_transition(
+        order=order,
+        to_status=to_status,
+        event_type=event_type,
+        actor=SYSTEM_VENUE,
+        data=_data(report),
+    )
+    return APPLIED
+
+
+def _on_expired(order: Order, report: ExecutionReport) -> str:
+    if order.status in TERMINAL_STATUSES:
+        return IGNORED
+    order_transition(
+        order=order,
+        to_status=OrderStatus.EXPIRED,
+        event_type=OrderEventType.EXPIRED,
+        actor=SYSTEM_VENUE,
+        data=_data(report),
+    )
+    return APPLIED
+
+
+def _on_rejected(order: Order, report: ExecutionReport) -> str:
+    if order.status in TERMINAL_STATUSES:
+        return IGNORED
+    reason = report.reason or "rejected by the venue"
+    if can_transition(order.status, OrderStatus.REJECTED):
+        order.reject_reason = reason[:300]
+        order_transition(
+            order=order,
+            to_status=OrderStatus.REJECTED,
+            event_type=OrderEventType.REJECTED,
+            actor=SYSTEM_VENUE,
+            data=_data(report, reason=reason),
+            update_fields=["reject_reason"],
+        )
+    else:  # partly filled already: what is left is canceled, the fills stand
+        order_transition(
+            order=order,
+            to_status=OrderStatus.CANCELED,
+            event_type=OrderEventType.CANCELED,
+            actor=SYSTEM_VENUE,
+            data=_data(report, reason=reason),
+        )
+    return APPLIED
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def _on_replaced(order: Order, report: ExecutionReport) -> str:
+    if order.status in TERMINAL_STATUSES:
+        return IGNORED
+    pending = dict(order.pending_modify or {})
+    new_qty = _decimal_or_none(report.data.get("new_qty", pending.get("qty")))
+    new_limit = _decimal_or_none(report.data.get("new_limit_price", pending.get("limit_price")))
+    changes: dict[str, list[str | None]] = {}
+    if new_qty is not None and new_qty != order.qty:
+        changes["qty"] = [format_decimal(order.qty), format_decimal(new_qty)]
+        order.qty = new_qty
+    if new_limit is not None and new_limit != order.limit_price:
+        old = None if order.limit_price is None else format_decimal(order.limit_price)
+        changes["limit_price"] = [old, format_decimal(new_limit)]
+        order.limit_price = new_limit
+    if pending.get("est_price"):
+        order.est_price = Decimal(pending["est_price"])
+    order.pending_modify = None
+    order.version += 1
+    order_record_event(
+        order=order,
+        event_type=OrderEventType.MODIFIED,
+        actor=SYSTEM_VENUE,
+        data=_data(report, changes=changes, version=order.version),
+        update_fields=["qty", "limit_price", "est_price", "pending_modify", "version"],
+    )
+    if order.filled_qty >= order.qty and order.status != OrderStatus.FILLED:
+        order_transition(
+            order=order,
+            to_status=OrderStatus.FILLED,
+            event_type=OrderEventType.FILL,
+            actor=SYSTEM_VENUE,
+            data={"fill_qty": "0", "fill_price": "0", "reason": "quantity reduced to filled"},
+        )
+    return APPLIED
+
+
+def _on_modify_rejected(order: Order, report: ExecutionReport) -> str:
+    if order.status in TERMINAL_STATUSES or order.pending_modify is None:
+        return IGNORED
+    order.pending_modify = None
+    order_record_event(
+        order=order,
+        event_type=OrderEventType.MODIFY_REJECTED,
+        actor=SYSTEM_VENUE,
+        data=_data(report),
+        update_fields=["pending_modify"],
+    )
+    return APPLIED
+
+
+def _on_cancel_rejected(order: Order, report: ExecutionReport) -> str:
+    if order.status != OrderStatus.PENDING_CANCEL:
+        return IGNORED
+    order.cancel_reason = ""
+    order_transition(
+        order=order,
+        to_status=_working_status(order),
+        event_type=OrderEventType.CANCEL_REJECTED,
+        actor=SYSTEM_VENUE,
+        data=_data(report),
+        update_fields=["cancel_reason"],
+    )
+    return APPLIED
+
+
+_HANDLERS = {
+    ReportType.ACK: _on_ack,
+    ReportType.FILL: _on_fill,
+    ReportType.PARTIAL_FILL: _on_fill,
+    ReportType.CANCELED: _on_canceled,
+    ReportType.EXPIRED: _on_expired,
+    ReportType.REJECTED: _on_rejected,
+    ReportType.REPLACED: _on_replaced,
+    ReportType.MODIFY_REJECTED: _on_modify_rejected,
+    ReportType.CANCEL_REJECTED: _on_cancel_rejected,
+}

@@ -1,0 +1,206 @@
+"""Getting orders to the venue and the time-driven jobs: submission (the execution task's
+body), the pending_new sweeper, day/gtd expiry, and the release of orders queued for the
+market open."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from execution.protocol import (
+    BrokerUnavailableError,
+    OrderRequest,
+    PermanentBrokerError,
+    TransientBrokerError,
+)
+from execution.services import broker_submit
+from marketdata.calendar import is_market_open
+from oms_site.errors import ApplicationError
+from orders.lifecycle import actor_system, order_record_event, order_transition
+from orders.models import (
+    OPEN_STATUSES,
+    HoldReason,
+    Order,
+    OrderEventType,
+    OrderStatus,
+)
+from orders.publish import order_publish
+from orders.services_reports import order_apply_reports
+
+logger = logging.getLogger(__name__)
+
+SUBMIT_ACTOR = actor_system("submitter")
+SWEEPER_ACTOR = actor_system("sweeper")
+EXPIRY_ACTOR = actor_system("expiry")
+OPEN_ACTOR = actor_system("market_open")
+
+JOB_BATCH = 500
+
+
+def sweep_after() -> timedelta:
+    return timedelta(seconds=getattr(settings, "OMS_SWEEP_PENDING_AFTER_S", 15))
+
+
+def order_request_build(order: Order) -> OrderRequest:
+    return OrderRequest(
+        order_id=str(order.pk),
+        account_id=str(order.account_id),
+        broker=order.broker,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.venue_type,
+        qty=order.qty,
+        limit_price=order.limit_price if order.venue_type == "limit" else None,
+        time_in_force=order.time_in_force,
+        display_qty=order.display_qty,
+        expire_at=order.expire_at,
+        filled_qty=order.filled_qty,
+        version=order.version,
+    )
+
+
+@transaction.atomic
+def _claim_for_submit(*, order_id: object, resubmit: bool) -> OrderRequest | None:
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.PENDING_NEW:
+        return None  # vanished, canceled meanwhile, or already answered: nothing to do
+    if order.submitted_at is not None and not resubmit:
+        return None  # another worker has it (the sweeper re-sends if it got lost)
+    if not order.broker:
+        order.broker = order.account.broker
+    first = order.submitted_at is None
+    order.submitted_at = timezone.now()
+    order_record_event(
+        order=order,
+        event_type=OrderEventType.SUBMITTED if first else OrderEventType.RESUBMITTED,
+        actor=SUBMIT_ACTOR,
+        data={"broker": order.broker},
+        update_fields=["submitted_at", "broker"],
+    )
+    return order_request_build(order)
+
+
+def order_submit(*, order_id: object, resubmit: bool = False) -> list[str]:
+    """Send a pending_new order to its account's venue and apply the answer.
+
+    Safe to run twice (the sweeper and a re-delivered task may): the claim is made under
+    the row lock and `broker_submit` is idempotent by order id. Broker unavailable →
+    the order is rejected with reason `broker_unavailable`; the venue refusing for good →
+    rejected with `broker_error`. Returns the outcomes of the applied reports.
+    """
+    request = _claim_for_submit(order_id=order_id, resubmit=resubmit)
+    if request is None:
+        return []
+    try:
+        reports = broker_submit(request)
+    except BrokerUnavailableError as exc:
+        _reject_unsent(order_id=order_id, reason=f"broker_unavailable: {exc}")
+        return []
+    except PermanentBrokerError as exc:
+        _reject_unsent(order_id=order_id, reason=f"broker_error: {exc}")
+        return []
+    except TransientBrokerError as exc:
+        # Normally retried inside broker_submit; one that escapes leaves the order
+        # pending_new with submitted_at set, and the sweeper sends it again.
+        logger.warning("Submission of order %s failed transiently: %s", order_id, exc)
+        return []
+    return order_apply_reports(reports)
+
+
+@transaction.atomic
+def _reject_unsent(*, order_id: object, reason: str) -> None:
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.PENDING_NEW:
+        return
+    order.reject_reason = reason[:300]
+    order_transition(
+        order=order,
+        to_status=OrderStatus.REJECTED,
+        event_type=OrderEventType.REJECTED,
+        actor=SUBMIT_ACTOR,
+        data={"reason": order.reject_reason},
+        update_fields=["reject_reason"],
+    )
+    order_publish(order)
+
+
+def orders_sweep_pending_new(*, now: datetime | None = None) -> list[str]:
+    """Re-enqueue orders stuck in pending_new (a worker died between commit and submit, or
+    the submission got no answer). Each is claimed by bumping updated_at (compare-and-set),
+    so overlapping sweeps enqueue an order once."""
+    from orders.tasks import order_submit_task
+
+    now = now or timezone.now()
+    cutoff = now - sweep_after()
+    stuck = list(
+        Order.objects.filter(status=OrderStatus.PENDING_NEW, updated_at__lt=cutoff)
+        .order_by("updated_at")
+        .values_list("id", flat=True)[:JOB_BATCH]
+    )
+    enqueued: list[str] = []
+    for order_id in stuck:
+        claimed = Order.objects.filter(
+            pk=order_id, status=OrderStatus.PENDING_NEW, updated_at__lt=cutoff
+        ).update(updated_at=now)
+        if claimed:
+            logger.warning("Sweeper re-enqueues order %s stuck in pending_new", order_id)
+            order_submit_task.delay(str(order_id), resubmit=True)
+            enqueued.append(str(order_id))
+    return enqueued
+
+
+def orders_expire_due(*, now: datetime | None = None) -> list[str]:
+    """Expire open orders whose `good_till` passed (day orders at their session close —
+    SIM's day is the UTC calendar day — and gtd orders at expire_at). Held ones expire at
+    once; live ones get a venue cancel whose answer makes them `expired`."""
+    from orders.services_manage import order_cancel
+
+    now = now or timezone.now()
+    due = list(
+        Order.objects.filter(status__in=OPEN_STATUSES, good_till__lte=now)
+        .exclude(status=OrderStatus.PENDING_CANCEL)
+        .order_by("good_till")
+        .values_list("id", flat=True)[:JOB_BATCH]
+    )
+    done: list[str] = []
+    for order_id in due:
+        try:
+            order_cancel(user=None, actor=EXPIRY_ACTOR, order_id=order_id, reason="expired")
+        except ApplicationError as exc:  # filled meanwhile / venue down: next run retries
+            logger.warning("Could not expire order %s: %s", order_id, exc.message)
+            continue
+        done.append(str(order_id))
+    return done
+
+
+def orders_release_queued_for_open(*, now: datetime | None = None) -> list[str]:
+    """Release orders queued outside market hours once their market is open."""
+    from orders.services_release import order_release
+
+    now = now or timezone.now()
+    queued = (
+        Order.objects.filter(status=OrderStatus.HELD, hold_reason=HoldReason.QUEUED_FOR_OPEN)
+        .select_related("instrument__exchange")
+        .order_by("created_at")[:JOB_BATCH]
+    )
+    released: list[str] = []
+    open_cache: dict[str, bool] = {}
+    for order in queued:
+        exchange = order.instrument.exchange_id
+        if exchange not in open_cache:
+            open_cache[exchange] = is_market_open(instrument_or_exchange=order.instrument, at=now)
+        if not open_cache[exchange]:
+            continue
+        result = order_release(
+            order_id=order.pk,
+            actor=OPEN_ACTOR,
+            event_type=OrderEventType.RELEASED,
+            data={"reason": "market_open"},
+        )
+        if result is not None and result.status == OrderStatus.PENDING_NEW:
+            released.append(str(order.pk))
+    return released

@@ -1,0 +1,42 @@
+"""Celery tasks of orders. Tasks take ids, re-fetch, return quietly on a vanished row and
+call one service (DESIGN.md)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orders import services_submit
+
+
+@shared_task(name="orders.submit", queue="execution")
+def order_submit_task(order_id: str, resubmit: bool = False) -> list[str]:
+    """Send one pending_new order to its venue (enqueued on commit by order_place)."""
+    return services_submit.order_submit(order_id=order_id, resubmit=resubmit)
+
+
+@shared_task(name="orders.sweep_pending_new", queue="monitoring")
+def orders_sweep_pending_new_task() -> list[str]:
+    return services_submit.orders_sweep_pending_new()
+
+
+@shared_task(name="orders.expire_due", queue="monitoring")
+def orders_expire_due_task() -> list[str]:
+    return services_submit.orders_expire_due()
+
+
+@shared_task(name="orders.release_queued_for_open", queue="monitoring")
+def orders_release_queued_for_open_task() -> list[str]:
+    return services_submit.orders_release_queued_for_open()
+
+
+@shared_task(name="orders.purge_idempotency_keys", queue="monitoring")
+def orders_purge_idempotency_keys_task() -> int:
+    """Idempotency-Key answers are kept one day (OMS_IDEMPOTENCY_TTL_HOURS)."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from orders.idempotency import idempotency_purge
+
+    hours = int(getattr(settings, "OMS_IDEMPOTENCY_TTL_HOURS", 24))
+    return idempotency_purge(older_than=timedelta(hours=hours))

@@ -1,0 +1,327 @@
+"""REST endpoints of orders (API.md § Orders). Thin: parse, call one service, shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from oms_site.api import error_body, format_decimal
+from oms_site.errors import ApplicationError, ValidationFailed
+from orders import selectors, services
+from orders.idempotency import idempotent_post
+from orders.models import Order
+from orders.serializers import (
+    BatchResultSerializer,
+    CancelAllResultSerializer,
+    OrderBatchInputSerializer,
+    OrderEventSerializer,
+    OrderInputSerializer,
+    OrderModifySerializer,
+    OrderSerializer,
+    PreviewResultSerializer,
+)
+
+_ERRORS = {
+    400: OpenApiResponse(description="validation_error"),
+    401: OpenApiResponse(description="not_authenticated"),
+    403: OpenApiResponse(description="permission_denied (view-only membership)"),
+    404: OpenApiResponse(description="not_found"),
+    409: OpenApiResponse(description="conflict / invalid_state"),
+    422: OpenApiResponse(description="risk_rejected (the order is stored; body has order_id)"),
+    503: OpenApiResponse(description="broker_unavailable"),
+}
+_ORDER_ID = OpenApiParameter("order_id", str, OpenApiParameter.PATH, description="Order id")
+_IDEMPOTENCY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Same key + same body replays the stored answer; another body → 409.",
+)
+
+
+def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: _ERRORS[code] for code in codes}
+
+
+def _datetime_param(request: Request, name: str):
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    parsed = parse_datetime(value.replace(" ", "+"))
+    if parsed is None:
+        raise ValidationFailed(
+            f"{name}: not an ISO 8601 time.",
+            fields={name: ["Use ISO 8601, e.g. 2025-01-31T09:15:00Z."]},
+        )
+    return parsed
+
+
+def _api_key(request: Request):
+    from accounts.models import ApiKey
+
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
+class OrderListCreateView(GenericAPIView):
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()  # schema only; reads go through selectors
+
+    @extend_schema(
+        summary="The blotter: orders of the accounts the caller may see, newest first",
+        parameters=[
+            OpenApiParameter("account", str, description="Account id"),
+            OpenApiParameter("symbol", str),
+            OpenApiParameter("status", str, description="open | closed | all | <status>"),
+            OpenApiParameter("side", str, enum=["buy", "sell"]),
+            OpenApiParameter("after", str, description="created at or after (ISO 8601)"),
+            OpenApiParameter("until", str, description="created at or before (ISO 8601)"),
+        ],
+        responses={200: OrderSerializer(many=True), **_errors(400, 401)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = {
+            "account": request.query_params.get("account"),
+            "symbol": request.query_params.get("symbol"),
+            "status": request.query_params.get("status"),
+            "side": request.query_params.get("side"),
+            "after": _datetime_param(request, "after"),
+            "until": _datetime_param(request, "until"),
+        }
+        page = self.paginate_queryset(selectors.order_list(user=request.user, filters=filters))
+        return self.get_paginated_response(OrderSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Place an order",
+        description=(
+            "Validated (lot/tick grid, required prices per type, TIF rules) and risk-checked "
+            "before anything is sent. 201: accepted (pending_new, or held for a stop trigger "
+            "or the market open). 200: the same client_order_id and body again. 422: stored "
+            "as rejected, the body carries order_id."
+        ),
+        parameters=[_IDEMPOTENCY],
+        request=OrderInputSerializer,
+        responses={
+            201: OrderSerializer,
+            200: OrderSerializer,
+            **_errors(400, 401, 403, 409, 422),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        def place() -> Response:
+            serializer = OrderInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            result = services.order_place(
+                user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
+            )
+            return Response(
+                OrderSerializer(result.order).data, status=201 if result.created else 200
+            )
+
+        return idempotent_post(request, self, place)
+
+    @extend_schema(
+        operation_id="orders_cancel_all",
+        summary="Cancel all open orders of an account (optionally one symbol)",
+        parameters=[
+            OpenApiParameter("account", str, required=True, description="Account id"),
+            OpenApiParameter("symbol", str),
+        ],
+        responses={200: CancelAllResultSerializer, **_errors(400, 401, 403, 404)},
+    )
+    def delete(self, request: Request) -> Response:
+        account_id = request.query_params.get("account")
+        if not account_id:
+            raise ValidationFailed(
+                "account: required to cancel all orders.", fields={"account": ["Required."]}
+            )
+        result = services.order_cancel_all(
+            user=request.user,
+            api_key=_api_key(request),
+            account_id=account_id,
+            symbol=request.query_params.get("symbol") or None,
+        )
+        body: dict[str, Any] = {"canceled": result.canceled}
+        if result.failed:
+            body["failed"] = result.failed
+        return Response(body)
+
+
+class OrderDetailView(GenericAPIView):
+    serializer_class = OrderSerializer
+    queryset = Order.objects.none()
+
+    @extend_schema(
+        summary="One order, with its legs",
+        parameters=[_ORDER_ID],
+        responses={200: OrderSerializer, **_errors(401, 404)},
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        operation_id="orders_modify",
+        summary="Modify in place (the id stays, version goes up)",
+        parameters=[_ORDER_ID],
+        request=OrderModifySerializer,
+        responses={200: OrderSerializer, **_errors(400, 401, 403, 404, 409, 422, 503)},
+    )
+    def patch(self, request: Request, order_id: str) -> Response:
+        serializer = OrderModifySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = services.order_modify(
+            user=request.user,
+            api_key=_api_key(request),
+            order_id=order_id,
+            **serializer.validated_data,
+        )
+        return Response(OrderSerializer(order).data)
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel (200 with the order: pending_cancel or canceled)",
+        parameters=[_ORDER_ID],
+        request=None,
+        responses={200: OrderSerializer, **_errors(401, 403, 404, 409, 503)},
+    )
+    def delete(self, request: Request, order_id: str) -> Response:
+        order = services.order_cancel(
+            user=request.user, api_key=_api_key(request), order_id=order_id
+        )
+        return Response(OrderSerializer(order).data)
+
+
+class OrderEventsView(GenericAPIView):
+    serializer_class = OrderEventSerializer
+    queryset = Order.objects.none()
+
+    @extend_schema(
+        summary="The order's append-only audit trail, oldest first",
+        parameters=[_ORDER_ID],
+        responses={200: OrderEventSerializer(many=True), **_errors(401, 404)},
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        order = selectors.order_get_for_user(user=request.user, order_id=order_id)
+        page = self.paginate_queryset(selectors.order_events(order=order))
+        return self.get_paginated_response(OrderEventSerializer(page, many=True).data)
+
+
+def _item_error(exc: ApplicationError) -> dict[str, Any]:
+    body = error_body(exc.code, exc.message, exc.fields or None)
+    return body["error"]
+
+
+class OrderBatchView(GenericAPIView):
+    serializer_class = BatchResultSerializer
+    queryset = Order.objects.none()
+
+    @extend_schema(
+        summary="Place up to 100 orders, each judged on its own (207)",
+        parameters=[_IDEMPOTENCY],
+        request=OrderBatchInputSerializer,
+        responses={207: BatchResultSerializer, **_errors(400, 401)},
+    )
+    def post(self, request: Request) -> Response:
+        def place_all() -> Response:
+            batch = OrderBatchInputSerializer(data=request.data)
+            batch.is_valid(raise_exception=True)
+            parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
+            for index, item in enumerate(batch.validated_data["orders"]):
+                serializer = OrderInputSerializer(data=item)
+                if serializer.is_valid():
+                    parsed.append((index, serializer.to_service_kwargs(), None))
+                else:
+                    parsed.append((index, None, _serializer_error(serializer.errors)))
+            kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
+            placed = iter(
+                services.order_place_batch(
+                    user=request.user, api_key=_api_key(request), orders=kwargs_list
+                )
+            )
+            results = []
+            for _index, kwargs, error in parsed:
+                if kwargs is None:
+                    results.append({"status": 400, "error": error})
+                    continue
+                status, order, exc = next(placed)
+                item: dict[str, Any] = {"status": status}
+                if order is not None:
+                    item["order"] = OrderSerializer(order).data
+                if exc is not None:
+                    item["error"] = _item_error(exc)
+                    if "order_id" in exc.extra:
+                        item["order_id"] = exc.extra["order_id"]
+                results.append(item)
+            return Response({"results": results}, status=207)
+
+        return idempotent_post(request, self, place_all)
+
+
+def _serializer_error(errors: Any) -> dict[str, Any]:
+    from oms_site.api import _flatten_fields, _validation_message
+
+    fields = _flatten_fields(errors)
+    return error_body("validation_error", _validation_message(fields), fields)["error"]
+
+
+class OrderPreviewView(GenericAPIView):
+    serializer_class = PreviewResultSerializer
+    queryset = Order.objects.none()
+
+    @extend_schema(
+        operation_id="orders_preview",
+        summary="Dry run: validation and every risk check, nothing stored",
+        description=(
+            "Same body as placing. 400/403 exactly as placing; otherwise 200 with `ok`, "
+            "the outcome placing would have, the risk check's answer in plain words, the "
+            "estimated value and the buying power."
+        ),
+        request=OrderInputSerializer,
+        responses={200: PreviewResultSerializer, **_errors(400, 401, 403)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = OrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        kwargs = serializer.to_service_kwargs()
+        decision, ctx, instrument = services.order_preview(user=request.user, **kwargs)
+        if not decision.ok:
+            outcome = "rejected"
+        elif kwargs["order_type"] in ("stop", "stop_limit", "trailing_stop"):
+            outcome = "held"
+        elif decision.queue_for_open:
+            outcome = "queued_for_open"
+        else:
+            outcome = "accepted"
+        message = (
+            decision.message
+            or {
+                "accepted": "All risk checks pass: the order would be sent now.",
+                "held": "All risk checks pass: the order would be held until its stop triggers.",
+                "queued_for_open": "All risk checks pass: the order would wait for the open.",
+            }[outcome]
+        )
+
+        def dec(value):
+            return None if value is None else format_decimal(value)
+
+        body = {
+            "ok": decision.ok,
+            "outcome": outcome,
+            "message": message,
+            "reason": decision.code,
+            "symbol": instrument.symbol,
+            "est_price": dec(decision.est_price),
+            "est_value": dec(decision.est_value),
+            "buying_power": dec(ctx.buying_power),
+            "last": dec(ctx.last),
+            "bid": dec(ctx.bid),
+            "ask": dec(ctx.ask),
+            "checks": decision.checks,
+        }
+        return Response(body)

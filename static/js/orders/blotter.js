@@ -1,0 +1,280 @@
+/* The order blotter: open / filled / all, filters, live status and fill updates from the
+ * stream without reload, cancel and modify in place. */
+(function () {
+  "use strict";
+  const table = document.getElementById("blotter");
+  if (!table) return;
+  const O = OMS.orders;
+  const el = O.el;
+  const body = document.getElementById("blotter-body");
+  const moreBtn = document.getElementById("load-more");
+  const filtersForm = document.getElementById("blotter-filters");
+  const accounts = JSON.parse(document.getElementById("blotter-accounts").textContent);
+  const accountNames = new Map(accounts.map(function (a) { return [a.id, a.name]; }));
+  const canTrade = new Set(accounts.filter(function (a) { return a.can_trade; }).map(function (a) { return a.id; }));
+  const rows = new Map(); // order id → {order, tr}
+  let tab = table.dataset.tab;
+  let nextUrl = null;
+  let loadSeq = 0;
+
+  function filters() {
+    const data = new FormData(filtersForm);
+    return {
+      account: data.get("account") || "",
+      symbol: (data.get("symbol") || "").trim().toUpperCase(),
+      side: data.get("side") || "",
+    };
+  }
+
+  function statusQuery() {
+    return tab === "open" ? "open" : tab === "filled" ? "filled" : "all";
+  }
+
+  function matches(order) {
+    const f = filters();
+    if (f.account && order.account !== f.account) return false;
+    if (f.symbol && order.symbol !== f.symbol) return false;
+    if (f.side && order.side !== f.side) return false;
+    if (tab === "open") return !O.isTerminal(order);
+    if (tab === "filled") return order.status === "filled";
+    return true;
+  }
+
+  /* --- rendering ------------------------------------------------------------------------------ */
+  function actionsCell(order) {
+    const cell = el("td", { class: "actions" });
+    if (!canTrade.has(order.account)) return cell;
+    if (O.canModify(order)) {
+      cell.appendChild(el("button", { type: "button", class: "btn btn-sm", text: "Modify", "data-action": "modify" }));
+    }
+    if (O.canCancel(order)) {
+      cell.appendChild(el("button", { type: "button", class: "btn btn-sm btn-danger", text: "Cancel", "data-action": "cancel" }));
+    }
+    return cell;
+  }
+
+  function statusCell(order) {
+    const children = [O.badge(order.status)];
+    const reason = order.reject_reason ? order.reject_reason.replace(/^[a-z_]+: /, "") : null;
+    const why = reason || (order.hold_reason === "queued_for_open" ? "queued for the open" : null);
+    if (why) children.push(el("span", { class: "reason", text: why }));
+    return el("td", { "data-col": "status" }, children);
+  }
+
+  function stopText(order) {
+    if (order.type === "trailing_stop") {
+      const trail = order.trail_percent !== null ? order.trail_percent + "%" : order.trail_price;
+      return O.num(order.stop_price) + " (trail " + trail + ")";
+    }
+    return O.num(order.stop_price);
+  }
+
+  function renderRow(order) {
+    const tr = el("tr", { "data-id": order.id, class: O.isTerminal(order) ? "closed" : "" }, [
+      el("td", { class: "mono", title: order.created_at, text: O.time(order.created_at) }),
+      el("td", { text: accountNames.get(order.account) || order.account.slice(0, 8) }),
+      el("td", {}, [el("a", { href: "/orders/" + order.id + "/", class: "mono", text: order.symbol })]),
+      el("td", {}, [el("span", { class: "badge badge-" + order.side, text: order.side })]),
+      el("td", { text: O.label(order.type) }),
+      el("td", { class: "num", "data-col": "qty", text: order.qty }),
+      el("td", { class: "num", "data-col": "filled_qty", text: order.filled_qty }),
+      el("td", { class: "num", "data-col": "avg_fill_price", text: O.num(order.avg_fill_price) }),
+      el("td", { class: "num", "data-col": "limit_price", text: O.num(order.limit_price) }),
+      el("td", { class: "num", "data-col": "stop_price", text: stopText(order) }),
+      el("td", { text: order.time_in_force }),
+      statusCell(order),
+      actionsCell(order),
+    ]);
+    return tr;
+  }
+
+  function placeholder(text) {
+    body.replaceChildren(el("tr", { class: "placeholder" }, [el("td", { colspan: "13", class: "empty", text: text })]));
+  }
+
+  function dropPlaceholder() {
+    const p = body.querySelector("tr.placeholder");
+    if (p) p.remove();
+  }
+
+  function upsert(order, { prepend, flash } = {}) {
+    const existing = rows.get(order.id);
+    // Pushes can overtake each other: never replace a newer state with an older one.
+    if (existing && existing.order.seq > order.seq) return;
+    const tr = renderRow(order);
+    if (existing) {
+      const before = existing.order;
+      existing.tr.replaceWith(tr);
+      if (flash) {
+        if (before.status !== order.status) OMS.flash(tr.querySelector('[data-col="status"]'), O.isTerminal(order) && order.status !== "filled" ? -1 : 1);
+        if (before.filled_qty !== order.filled_qty) OMS.flash(tr.querySelector('[data-col="filled_qty"]'), 1);
+      }
+    } else {
+      dropPlaceholder();
+      if (prepend) body.insertBefore(tr, body.firstChild);
+      else body.appendChild(tr);
+      if (flash) OMS.flash(tr, 1);
+    }
+    rows.set(order.id, { order: order, tr: tr });
+  }
+
+  function removeLater(id) {
+    setTimeout(function () {
+      const row = rows.get(id);
+      if (row && !matches(row.order)) {
+        row.tr.remove();
+        rows.delete(id);
+        if (!rows.size) placeholder(emptyText());
+      }
+    }, 4000);
+  }
+
+  function emptyText() {
+    return tab === "open" ? "No open orders." : tab === "filled" ? "No filled orders yet." : "No orders yet.";
+  }
+
+  /* --- loading -------------------------------------------------------------------------------- */
+  function listUrl() {
+    const f = filters();
+    const q = new URLSearchParams({ status: statusQuery(), limit: "100" });
+    Object.entries(f).forEach(function ([k, v]) { if (v) q.set(k, v); });
+    return "/api/v1/orders?" + q.toString();
+  }
+
+  async function load(url, append) {
+    const seq = ++loadSeq;
+    const resp = await OMS.api("GET", url);
+    if (seq !== loadSeq) return;
+    if (!resp.ok) {
+      placeholder(O.errorText(resp));
+      return;
+    }
+    if (!append) {
+      rows.clear();
+      body.replaceChildren();
+    }
+    resp.data.results.forEach(function (order) { upsert(order, {}); });
+    if (!rows.size) placeholder(emptyText());
+    nextUrl = resp.data.next;
+    moreBtn.hidden = !nextUrl;
+  }
+
+  function reload() {
+    const f = filters();
+    const q = new URLSearchParams({ tab: tab });
+    Object.entries(f).forEach(function ([k, v]) { if (v) q.set(k, v); });
+    history.replaceState(null, "", "?" + q.toString());
+    load(listUrl(), false);
+  }
+
+  /* --- live updates -------------------------------------------------------------------------- */
+  function onStream(msg) {
+    if (msg.event === "order.updated") {
+      const order = msg.data;
+      if (matches(order)) {
+        upsert(order, { prepend: true, flash: true });
+      } else if (rows.has(order.id)) {
+        upsert(order, { flash: true });
+        removeLater(order.id);
+      }
+    } else if (msg.event === "fill.created") {
+      const fill = msg.data;
+      OMS.toast("Fill: " + fill.side + " " + fill.qty + " " + fill.symbol + " @ " + fill.price);
+    }
+  }
+
+  if (OMS.stream) {
+    OMS.stream.subscribe(["orders", "fills"], onStream);
+    // After a reconnect the stream may have missed updates: re-read the truth.
+    let connectedOnce = false;
+    OMS.stream.on("open", function () {
+      if (connectedOnce) load(listUrl(), false);
+      connectedOnce = true;
+    });
+  }
+
+  /* --- actions -------------------------------------------------------------------------------- */
+  function startModify(row) {
+    const order = row.order;
+    const inputs = {};
+    O.editableFields(order).forEach(function (name) {
+      const col = name === "trail_price" || name === "trail_percent" ? "stop_price" : name;
+      const cell = row.tr.querySelector('[data-col="' + col + '"]');
+      const input = el("input", { type: "text", class: "edit", inputmode: "decimal", value: order[name] === null ? "" : order[name], "aria-label": O.label(name), title: name });
+      cell.replaceChildren(input);
+      inputs[name] = input;
+    });
+    const actions = row.tr.querySelector("td.actions");
+    actions.replaceChildren(
+      el("button", { type: "button", class: "btn btn-sm btn-primary", text: "Save", "data-action": "save" }),
+      el("button", { type: "button", class: "btn btn-sm", text: "Back", "data-action": "back" }),
+    );
+    row.inputs = inputs;
+    const first = Object.values(inputs)[0];
+    if (first) { first.focus(); first.select(); }
+  }
+
+  async function saveModify(row) {
+    const changes = {};
+    Object.entries(row.inputs || {}).forEach(function ([name, input]) { changes[name] = input.value.trim(); });
+    const resp = await O.modifyOrder(row.order, changes);
+    if (resp.ok) {
+      upsert(resp.data, { flash: !resp.unchanged });
+    }
+  }
+
+  body.addEventListener("click", async function (ev) {
+    const button = ev.target.closest("button[data-action]");
+    if (!button) return;
+    const tr = button.closest("tr");
+    const row = rows.get(tr.dataset.id);
+    if (!row) return;
+    const action = button.dataset.action;
+    if (action === "modify") startModify(row);
+    else if (action === "back") upsert(row.order, {});
+    else if (action === "save") {
+      button.disabled = true;
+      await saveModify(row);
+      button.disabled = false;
+    } else if (action === "cancel") {
+      if (!window.confirm("Cancel " + row.order.side + " " + row.order.qty + " " + row.order.symbol + "?")) return;
+      button.disabled = true;
+      const resp = await O.cancelOrder(row.order);
+      if (resp.ok) {
+        upsert(resp.data, { flash: true });
+        if (!matches(resp.data)) removeLater(resp.data.id);
+      } else {
+        button.disabled = false;
+      }
+    }
+  });
+  body.addEventListener("keydown", function (ev) {
+    if (ev.target.matches("input.edit") && ev.key === "Enter") {
+      const row = rows.get(ev.target.closest("tr").dataset.id);
+      if (row) saveModify(row);
+    } else if (ev.target.matches("input.edit") && ev.key === "Escape") {
+      const row = rows.get(ev.target.closest("tr").dataset.id);
+      if (row) upsert(row.order, {});
+    }
+  });
+
+  document.querySelectorAll(".tabs a[data-tab]").forEach(function (a) {
+    a.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      tab = a.dataset.tab;
+      document.querySelectorAll(".tabs a").forEach(function (x) { x.removeAttribute("aria-current"); });
+      a.setAttribute("aria-current", "page");
+      filtersForm.querySelector("input[name=tab]").value = tab;
+      reload();
+    });
+  });
+  let filterTimer = null;
+  filtersForm.addEventListener("input", function () {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(reload, 250);
+  });
+  filtersForm.addEventListener("submit", function (ev) { ev.preventDefault(); reload(); });
+  moreBtn.addEventListener("click", function () { if (nextUrl) load(nextUrl, true); });
+
+  load(listUrl(), false);
+})();

@@ -1,0 +1,171 @@
+/* One order: its state, fills and audit trail, kept live from the stream (the REST API is
+ * re-read whenever this order changes, so the page always shows the stored truth). */
+(function () {
+  "use strict";
+  const dataNode = document.getElementById("order-data");
+  if (!dataNode) return;
+  const O = OMS.orders;
+  const el = O.el;
+  const meta = document.getElementById("order-meta");
+  const canTrade = meta.dataset.canTrade === "1";
+  let order = JSON.parse(dataNode.textContent);
+  let events = JSON.parse(document.getElementById("order-events").textContent);
+  let fills = JSON.parse(document.getElementById("order-fills").textContent);
+  const seen = new Set(events.map(function (e) { return e.seq; }));
+
+  function kv(pairs) {
+    const dl = document.getElementById("o-kv");
+    dl.replaceChildren();
+    pairs.forEach(function ([key, value]) {
+      if (value === null || value === undefined || value === "") return;
+      dl.appendChild(el("dt", { text: key }));
+      dl.appendChild(el("dd", { text: String(value) }));
+    });
+  }
+
+  function renderOrder() {
+    const status = document.getElementById("o-status");
+    status.replaceChildren(O.badge(order.status));
+    document.getElementById("o-filled").textContent = order.filled_qty + " / " + order.qty;
+    document.getElementById("o-avg").textContent = O.num(order.avg_fill_price);
+    document.getElementById("o-version").textContent = "v" + order.version;
+    kv([
+      ["Order id", order.id],
+      ["Account", meta.dataset.accountName],
+      ["Type", O.label(order.type)],
+      ["Limit price", order.limit_price],
+      ["Stop price", order.stop_price],
+      ["Trail", order.trail_percent !== null ? order.trail_percent + "%" : order.trail_price],
+      ["Time in force", order.time_in_force],
+      ["Good till", order.expire_at],
+      ["Display qty", order.display_qty],
+      ["Held because", order.hold_reason === "queued_for_open" ? "queued for the market open" : order.hold_reason === "trigger" ? "waiting for its stop" : null],
+      ["Rejected because", order.reject_reason],
+      ["Client order id", order.client_order_id],
+      ["Tag", order.tag],
+      ["Product", order.product],
+      ["Created", order.created_at],
+      ["Sent", order.submitted_at],
+      ["Filled", order.filled_at],
+      ["Canceled", order.canceled_at],
+    ]);
+    renderActions();
+  }
+
+  function renderActions() {
+    const box = document.getElementById("o-edit");
+    box.replaceChildren();
+    if (!canTrade) return;
+    const row = el("div", { class: "edit-row" });
+    if (O.canModify(order)) {
+      O.editableFields(order).forEach(function (name) {
+        row.appendChild(el("div", { class: "f" }, [
+          el("label", { for: "edit-" + name, text: O.label(name) }),
+          el("input", { type: "text", id: "edit-" + name, name: name, inputmode: "decimal", value: order[name] === null ? "" : order[name] }),
+        ]));
+      });
+      row.appendChild(el("button", { type: "button", class: "btn btn-primary", text: "Modify", onclick: modify }));
+    }
+    if (O.canCancel(order)) {
+      row.appendChild(el("button", { type: "button", class: "btn btn-danger", text: "Cancel order", onclick: cancel }));
+    }
+    if (row.children.length) box.appendChild(row);
+  }
+
+  async function modify() {
+    const changes = {};
+    document.querySelectorAll("#o-edit input").forEach(function (input) { changes[input.name] = input.value.trim(); });
+    const resp = await O.modifyOrder(order, changes);
+    if (resp.ok) refresh();
+  }
+
+  async function cancel() {
+    if (!window.confirm("Cancel this order?")) return;
+    const resp = await O.cancelOrder(order);
+    if (resp.ok) refresh();
+  }
+
+  function actorText(actor) {
+    if (!actor) return "";
+    return actor.type === "system" ? "system · " + actor.name : actor.name;
+  }
+
+  function detailsText(e) {
+    const d = Object.assign({}, e.data);
+    delete d.from; delete d.to; delete d.checks;
+    if (e.type === "created") return Object.entries(d.order || {}).filter(function ([, v]) { return v !== null; }).map(function ([k, v]) { return k + " " + v; }).join(", ");
+    if (e.type === "modified" && d.changes) {
+      return Object.entries(d.changes).map(function ([k, [a, b]]) { return k + " " + O.num(a) + " → " + O.num(b); }).join(", ");
+    }
+    if (d.fill_qty) return d.fill_qty + " @ " + d.fill_price + (d.fee && d.fee !== "0" ? " (fee " + d.fee + ")" : "");
+    return Object.entries(d).map(function ([k, v]) { return k + ": " + (typeof v === "object" ? JSON.stringify(v) : v); }).join(", ");
+  }
+
+  function renderEvents() {
+    const body = document.querySelector("#events tbody");
+    body.replaceChildren.apply(body, events.map(function (e) {
+      const tr = el("tr", { class: seen.has(e.seq) ? "" : "new-event" }, [
+        el("td", { class: "num", text: String(e.seq) }),
+        el("td", { class: "mono", title: e.at, text: O.time(e.at) }),
+        el("td", { text: O.label(e.type).replace(/_/g, " ") }),
+        el("td", {}, e.data && e.data.to ? [O.badge(e.data.to)] : []),
+        el("td", { text: actorText(e.actor) }),
+        el("td", { class: "data", text: detailsText(e) }),
+      ]);
+      seen.add(e.seq);
+      return tr;
+    }));
+  }
+
+  function renderFills() {
+    const body = document.querySelector("#fills tbody");
+    if (!fills.length) {
+      body.replaceChildren(el("tr", {}, [el("td", { colspan: "5", class: "empty", text: "No fills yet." })]));
+      return;
+    }
+    body.replaceChildren.apply(body, fills.map(function (f) {
+      return el("tr", {}, [
+        el("td", { class: "mono", title: f.ts, text: O.time(f.ts) }),
+        el("td", { class: "num", text: f.qty }),
+        el("td", { class: "num", text: f.price }),
+        el("td", { class: "num", text: f.fee }),
+        el("td", { text: f.liquidity || "—" }),
+      ]);
+    }));
+  }
+
+  let refreshing = null;
+  async function refresh() {
+    if (refreshing) return refreshing;
+    refreshing = (async function () {
+      const [o, ev, fl] = await Promise.all([
+        OMS.api("GET", "/api/v1/orders/" + order.id),
+        OMS.api("GET", "/api/v1/orders/" + order.id + "/events?limit=1000"),
+        OMS.api("GET", "/api/v1/fills?order=" + order.id + "&limit=1000"),
+      ]);
+      if (o.ok) {
+        const before = order;
+        order = o.data;
+        renderOrder();
+        if (before.status !== order.status) OMS.flash(document.getElementById("o-status"), 1);
+        if (before.filled_qty !== order.filled_qty) OMS.flash(document.getElementById("o-filled"), 1);
+      }
+      if (ev.ok) { events = ev.data.results; renderEvents(); }
+      if (fl.ok) { fills = fl.data.results.slice().reverse(); renderFills(); }
+    })();
+    try { await refreshing; } finally { refreshing = null; }
+  }
+
+  if (OMS.stream) {
+    OMS.stream.subscribe(["orders", "fills"], function (msg) {
+      const id = msg.event === "fill.created" ? msg.data.order_id : msg.data.id;
+      if (id === order.id) refresh();
+    });
+    let connectedOnce = false;
+    OMS.stream.on("open", function () { if (connectedOnce) refresh(); connectedOnce = true; });
+  }
+
+  renderOrder();
+  renderEvents();
+  renderFills();
+})();

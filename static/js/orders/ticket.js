@@ -1,0 +1,276 @@
+/* The order ticket: fields per order type, grid checks as you type, a dry run of the risk
+ * checks (POST /api/v1/orders/preview) answered in plain words, then the real placement. */
+(function () {
+  "use strict";
+  const form = document.getElementById("ticket");
+  if (!form) return;
+  const O = OMS.orders;
+  const instruments = JSON.parse(document.getElementById("ticket-instruments").textContent);
+  const accounts = JSON.parse(document.getElementById("ticket-accounts").textContent);
+  const bySymbol = new Map(instruments.map(function (i) { return [i.symbol, i]; }));
+  const byAccount = new Map(accounts.map(function (a) { return [a.id, a]; }));
+  const $ = function (id) { return document.getElementById(id); };
+  const f = {
+    account: $("f-account"), symbol: $("f-symbol"), type: $("f-type"), qty: $("f-qty"),
+    limit: $("f-limit"), stop: $("f-stop"), trailKind: $("f-trail-kind"), trail: $("f-trail"),
+    tif: $("f-tif"), expire: $("f-expire"), display: $("f-display"), coid: $("f-coid"), tag: $("f-tag"),
+  };
+  const placeBtn = $("place-btn");
+  const previewBtn = $("preview-btn");
+  const verdict = $("verdict");
+  const checks = $("checks");
+  const result = $("ticket-result");
+  let previewTimer = null;
+  let previewSeq = 0;
+  let quoteSymbol = null;
+
+  function side() {
+    return form.querySelector("input[name=side]:checked").value;
+  }
+
+  function instrument() {
+    return bySymbol.get(f.symbol.value.trim().toUpperCase()) || null;
+  }
+
+  /* --- exact decimal grid checks (strings → BigInt, never floats) ------------------------ */
+  function scaled(text, places) {
+    const m = /^(\d*)(?:\.(\d*))?$/.exec(text);
+    if (!m) return null;
+    const frac = (m[2] || "").padEnd(places, "0");
+    if (frac.length > places) return null;
+    return BigInt((m[1] || "0") + frac);
+  }
+  function decimals(text) {
+    const i = text.indexOf(".");
+    return i < 0 ? 0 : text.length - i - 1;
+  }
+  function onGrid(value, step) {
+    const places = Math.max(decimals(value), decimals(step));
+    const v = scaled(value, places);
+    const s = scaled(step, places);
+    if (v === null || s === null || s === 0n) return true;
+    return v % s === 0n;
+  }
+  function positive(text) {
+    return /^\d*\.?\d+$/.test(text) && /[1-9]/.test(text);
+  }
+
+  /* --- fields per type ---------------------------------------------------------------------- */
+  function syncFields() {
+    const type = f.type.value;
+    form.querySelectorAll("[data-for-types]").forEach(function (node) {
+      node.hidden = !node.dataset.forTypes.split(" ").includes(type);
+    });
+    const immediateOk = type === "market" || type === "limit";
+    Array.from(f.tif.options).forEach(function (opt) {
+      opt.disabled = (opt.value === "ioc" || opt.value === "fok") && !immediateOk;
+    });
+    if (f.tif.selectedOptions[0].disabled) f.tif.value = "day";
+    $("expire-field").hidden = f.tif.value !== "gtd";
+    const s = side();
+    const sym = instrument() ? instrument().symbol : "";
+    placeBtn.textContent = (s === "buy" ? "Buy " : "Sell ") + sym;
+    placeBtn.className = "btn " + (s === "buy" ? "btn-buy" : "btn-sell");
+    const inst = instrument();
+    $("symbol-rules").textContent = inst
+      ? inst.name + " · " + inst.exchange + " · tick " + inst.tick_size + " · lot " + inst.lot_size
+      : "";
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach(function (ul) { ul.replaceChildren(); });
+  }
+
+  function showErrors(fields) {
+    Object.entries(fields || {}).forEach(function ([name, messages]) {
+      const ul = form.querySelector('[data-error-for="' + name + '"]')
+        || form.querySelector('[data-error-for="non_field_errors"]');
+      messages.forEach(function (m) {
+        ul.appendChild(O.el("li", { text: (ul.dataset.errorFor === name ? "" : name + ": ") + m }));
+      });
+    });
+  }
+
+  /* What the trader typed, checked locally first (the server checks everything again). */
+  function collect() {
+    const errors = {};
+    const type = f.type.value;
+    const inst = instrument();
+    const body = {
+      account: f.account.value,
+      symbol: f.symbol.value.trim().toUpperCase(),
+      side: side(),
+      type: type,
+      qty: f.qty.value.trim(),
+      time_in_force: f.tif.value,
+    };
+    if (!body.symbol) errors.symbol = ["Choose a symbol."];
+    else if (!inst) errors.symbol = ["Unknown symbol."];
+    if (!positive(body.qty)) errors.qty = ["Enter a positive quantity."];
+    else if (inst && !onGrid(body.qty, inst.lot_size)) errors.qty = ["Must be a multiple of the lot size " + inst.lot_size + "."];
+    function price(name, input, required) {
+      const value = input.value.trim();
+      if (!value) { if (required) errors[name] = ["Required for " + O.label(type) + " orders."]; return; }
+      if (!positive(value)) { errors[name] = ["Enter a positive price."]; return; }
+      if (inst && name !== "trail_percent" && !onGrid(value, inst.tick_size)) { errors[name] = ["Must be a multiple of the tick size " + inst.tick_size + "."]; return; }
+      body[name] = value;
+    }
+    price("limit_price", f.limit, type === "limit" || type === "stop_limit");
+    price("stop_price", f.stop, type === "stop" || type === "stop_limit");
+    if (type === "trailing_stop") price(f.trailKind.value, f.trail, true);
+    if (f.tif.value === "gtd") {
+      if (!f.expire.value) errors.expire_at = ["Choose until when the order is good."];
+      else body.expire_at = new Date(f.expire.value).toISOString();
+    }
+    if (type === "limit" && f.display.value.trim()) body.display_qty = f.display.value.trim();
+    if (f.coid.value.trim()) body.client_order_id = f.coid.value.trim();
+    if (f.tag.value.trim()) body.tag = f.tag.value.trim();
+    return { body: body, errors: errors };
+  }
+
+  /* --- quote --------------------------------------------------------------------------------- */
+  function renderQuote(q) {
+    ["last", "bid", "ask"].forEach(function (k) {
+      const node = $("q-" + k);
+      const next = O.num(q ? q[k] : null);
+      if (node.textContent !== next && node.textContent !== "—" && q && q[k] !== null) {
+        OMS.flash(node, Number(q[k]) - Number(node.textContent));
+      }
+      node.textContent = next;
+    });
+  }
+  function onQuote(msg) {
+    if (msg.data && msg.data.symbol === quoteSymbol) renderQuote(msg.data);
+  }
+  async function watchQuote() {
+    const inst = instrument();
+    const symbol = inst ? inst.symbol : null;
+    if (symbol === quoteSymbol) return;
+    if (quoteSymbol && OMS.stream) OMS.stream.unsubscribe(["quotes:" + quoteSymbol], onQuote);
+    quoteSymbol = symbol;
+    renderQuote(null);
+    if (!symbol) return;
+    if (OMS.stream) OMS.stream.subscribe(["quotes:" + symbol], onQuote);
+    const resp = await OMS.api("GET", "/api/v1/market-data?symbols=" + encodeURIComponent(symbol));
+    if (resp.ok && resp.data && resp.data.results && resp.data.results.length && quoteSymbol === symbol) {
+      renderQuote(resp.data.results[0]);
+    }
+  }
+
+  /* --- the risk checks' answer ------------------------------------------------------------------ */
+  function renderVerdict(ok, message) {
+    verdict.className = "verdict " + (ok ? "ok" : "bad");
+    verdict.textContent = message;
+  }
+
+  function renderChecks(list) {
+    checks.replaceChildren.apply(checks, (list || []).map(function (c) {
+      return O.el("li", { class: c.result }, [
+        O.el("span", { class: "mark", text: c.result === "pass" ? "✓" : "✗", "aria-hidden": "true" }),
+        O.el("span", { text: c.message }),
+      ]);
+    }));
+  }
+
+  function showBuyingPower() {
+    const acct = byAccount.get(f.account.value);
+    $("buying-power").textContent = acct ? acct.buying_power + " " + acct.currency : "—";
+  }
+
+  async function preview(explicit) {
+    clearErrors();
+    const { body, errors } = collect();
+    if (Object.keys(errors).length) {
+      if (explicit) showErrors(errors);
+      const missing = Object.keys(errors).map(function (name) { return O.label(name).replace(/_/g, " "); });
+      renderVerdict(false, explicit ? "Fix the highlighted fields first." : "Still needed before the risk checks can answer: " + missing.join(", ") + ".");
+      verdict.className = "verdict" + (explicit ? " bad" : "");
+      renderChecks([]);
+      $("est-value").textContent = "—";
+      return null;
+    }
+    const seq = ++previewSeq;
+    const resp = await OMS.api("POST", "/api/v1/orders/preview", body);
+    if (seq !== previewSeq) return null; // a newer check is on its way
+    if (!resp.ok) {
+      showErrors(resp.data && resp.data.error && resp.data.error.fields);
+      renderVerdict(false, O.errorText(resp));
+      renderChecks([]);
+      return null;
+    }
+    const p = resp.data;
+    $("est-value").textContent = p.est_value === null ? "—" : p.est_value;
+    if (p.buying_power !== null) {
+      const acct = byAccount.get(f.account.value);
+      $("buying-power").textContent = p.buying_power + (acct ? " " + acct.currency : "");
+    }
+    if (p.last !== null) renderQuote({ last: p.last, bid: p.bid, ask: p.ask });
+    renderVerdict(p.ok, p.message);
+    renderChecks(p.checks);
+    return p;
+  }
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(function () { preview(false); }, 350);
+  }
+
+  async function place(ev) {
+    ev.preventDefault();
+    clearErrors();
+    const { body, errors } = collect();
+    if (Object.keys(errors).length) {
+      showErrors(errors);
+      renderVerdict(false, "Fix the highlighted fields first.");
+      return;
+    }
+    placeBtn.disabled = true;
+    try {
+      const resp = await OMS.api("POST", "/api/v1/orders", body);
+      result.replaceChildren();
+      if (resp.ok) {
+        const order = resp.data;
+        const words = order.status === "held"
+          ? (order.hold_reason === "queued_for_open" ? "queued for the market open" : "held until its stop triggers")
+          : "sent (" + O.label(order.status) + ")";
+        renderVerdict(true, (resp.status === 200 ? "Already placed: " : "Placed: ") + order.side + " " + order.qty + " " + order.symbol + " — " + words + ".");
+        result.appendChild(O.el("p", {}, [
+          O.badge(order.status), " ",
+          O.el("a", { href: "/orders/" + order.id + "/", text: "Follow this order" }), " · ",
+          O.el("a", { href: "/orders/", text: "all orders" }),
+        ]));
+        result.dataset.orderId = order.id;
+        OMS.toast("Order placed: " + order.side + " " + order.qty + " " + order.symbol);
+        f.coid.value = "";
+        return;
+      }
+      const err = resp.data && resp.data.error;
+      if (resp.status === 422 && resp.data.order_id) {
+        renderVerdict(false, "Rejected by the risk checks: " + err.message);
+        result.appendChild(O.el("p", {}, [
+          O.el("a", { href: "/orders/" + resp.data.order_id + "/", text: "The rejected order is kept in the audit trail" }),
+        ]));
+      } else {
+        showErrors(err && err.fields);
+        renderVerdict(false, O.errorText(resp));
+      }
+    } finally {
+      placeBtn.disabled = false;
+    }
+  }
+
+  form.addEventListener("submit", place);
+  previewBtn.addEventListener("click", function () { preview(true); });
+  form.addEventListener("input", function () { syncFields(); schedulePreview(); });
+  form.addEventListener("change", function (ev) {
+    syncFields();
+    if (ev.target === f.symbol) watchQuote();
+    if (ev.target === f.account) showBuyingPower();
+    schedulePreview();
+  });
+  f.symbol.addEventListener("input", function () { if (instrument()) watchQuote(); });
+
+  syncFields();
+  showBuyingPower();
+  watchQuote();
+})();

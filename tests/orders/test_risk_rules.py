@@ -1,0 +1,183 @@
+"""The pure checks of orders/risk.py: input validation and risk_evaluate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from oms_site.errors import ValidationFailed
+from orders.risk import (
+    InstrumentRules,
+    Limits,
+    OrderDraft,
+    RiskContext,
+    risk_evaluate,
+    validate_order,
+)
+
+NOW = datetime(2025, 1, 6, 10, 0, tzinfo=UTC)
+RULES = InstrumentRules(symbol="ACME", tick_size=Decimal("0.05"), lot_size=Decimal("5"))
+
+
+def draft(**kw) -> OrderDraft:
+    values = {"side": "buy", "type": "limit", "qty": Decimal("10"), "limit_price": Decimal("100")}
+    values.update(kw)
+    return OrderDraft(**values)
+
+
+def fields_of(d: OrderDraft) -> dict:
+    with pytest.raises(ValidationFailed) as info:
+        validate_order(d, RULES, now=NOW)
+    return info.value.fields
+
+
+def test_a_good_limit_order_passes():
+    assert validate_order(draft(), RULES, now=NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"qty": Decimal("0")}, "qty"),
+        ({"qty": Decimal("-5")}, "qty"),
+        ({"qty": Decimal("7")}, "qty"),  # off the lot of 5
+        ({"limit_price": Decimal("100.03")}, "limit_price"),  # off the 0.05 tick
+        ({"limit_price": Decimal("0")}, "limit_price"),
+        ({"limit_price": None}, "limit_price"),  # a limit needs its price
+        ({"type": "stop", "limit_price": None}, "stop_price"),
+        (
+            {"type": "stop_limit", "stop_price": Decimal("101")} | {"limit_price": None},
+            "limit_price",
+        ),
+        ({"type": "market"}, "limit_price"),  # a market order has no limit
+        ({"type": "trailing_stop", "limit_price": None}, "trail_price"),
+        (
+            {
+                "type": "trailing_stop",
+                "limit_price": None,
+                "trail_price": Decimal("1"),
+                "trail_percent": Decimal("1"),
+            },
+            "trail_price",
+        ),
+        (
+            {"type": "trailing_stop", "limit_price": None, "trail_percent": Decimal("100")},
+            "trail_percent",
+        ),
+        (
+            {
+                "type": "stop",
+                "limit_price": None,
+                "stop_price": Decimal("99"),
+                "time_in_force": "ioc",
+            },
+            "time_in_force",
+        ),
+        ({"time_in_force": "gtd"}, "expire_at"),
+        ({"time_in_force": "gtd", "expire_at": NOW - timedelta(seconds=1)}, "expire_at"),
+        ({"expire_at": NOW + timedelta(days=1)}, "expire_at"),  # only with gtd
+        ({"display_qty": Decimal("15")}, "display_qty"),
+        ({"order_class": "bracket"}, "order_class"),
+        ({"take_profit": {"limit_price": "110"}}, "take_profit"),
+    ],
+)
+def test_bad_input_names_the_field(overrides, field):
+    assert field in fields_of(draft(**overrides))
+
+
+def ctx(**kw) -> RiskContext:
+    values = {
+        "limits": Limits(),
+        "last": Decimal("100"),
+        "bid": Decimal("99.95"),
+        "ask": Decimal("100.05"),
+        "buying_power": Decimal("1000000"),
+    }
+    values.update(kw)
+    return RiskContext(**values)
+
+
+def test_market_buy_is_valued_at_the_ask():
+    decision = risk_evaluate(draft(type="market", limit_price=None), "ACME", ctx())
+    assert decision.ok
+    assert decision.est_price == Decimal("100.05")
+    assert decision.est_value == Decimal("1000.50")
+
+
+@pytest.mark.parametrize(
+    ("d", "c", "code"),
+    [
+        (draft(), ctx(global_kill_switch=True), "kill_switch"),
+        (draft(), ctx(limits=Limits(kill_switch=True)), "kill_switch"),
+        (draft(), ctx(account_active=False, account_status="suspended"), "account_inactive"),
+        (draft(), ctx(limits=Limits(allowed_symbols=["FOO"])), "symbol_not_allowed"),
+        (draft(), ctx(market_open=False), "market_closed"),
+        (draft(), ctx(limits=Limits(max_order_qty=Decimal("5"))), "max_order_qty"),
+        (draft(), ctx(limits=Limits(max_order_value=Decimal("999"))), "max_order_value"),
+        (
+            draft(limit_price=Decimal("120")),
+            ctx(limits=Limits(price_band_pct=Decimal("10"))),
+            "price_band",
+        ),
+        (
+            draft(limit_price=Decimal("120")),
+            ctx(instrument_price_band_pct=Decimal("5")),
+            "price_band",
+        ),
+        (draft(), ctx(limits=Limits(max_orders_per_minute=3), orders_this_minute=4), "rate_limit"),
+        (draft(), ctx(limits=Limits(max_orders_per_day=2), orders_today=2), "max_orders_per_day"),
+        (draft(), ctx(limits=Limits(max_open_orders=1), open_orders=1), "max_open_orders"),
+        (
+            draft(side="sell"),
+            ctx(position_qty=Decimal("5"), open_sell_qty=Decimal("0")),
+            "short_selling",
+        ),
+        (draft(), ctx(buying_power=Decimal("999.95")), "buying_power"),
+        (draft(type="market", limit_price=None), ctx(last=None, bid=None, ask=None), "no_price"),
+        (
+            draft(),
+            ctx(limits=Limits(max_daily_loss=Decimal("500")), realized_today=Decimal("-500")),
+            "max_daily_loss",
+        ),
+    ],
+)
+def test_each_risk_check_rejects_with_its_reason(d, c, code):
+    decision = risk_evaluate(d, "ACME", c)
+    assert not decision.ok
+    assert decision.code == code
+    assert decision.message
+    assert decision.checks[-1] == {"check": code, "result": "fail", "message": decision.message}
+
+
+def test_closed_market_queues_when_after_market_orders_are_allowed():
+    decision = risk_evaluate(draft(), "ACME", ctx(market_open=False, allow_after_market=True))
+    assert decision.ok and decision.queue_for_open
+
+
+def test_ioc_cannot_wait_for_the_open():
+    decision = risk_evaluate(
+        draft(time_in_force="ioc"), "ACME", ctx(market_open=False, allow_after_market=True)
+    )
+    assert not decision.ok and decision.code == "market_closed"
+
+
+def test_selling_what_is_held_passes_and_short_selling_when_allowed():
+    held = ctx(position_qty=Decimal("10"), open_sell_qty=Decimal("0"))
+    assert risk_evaluate(draft(side="sell"), "ACME", held).ok
+    # other open sells already claim part of the position
+    claimed = ctx(position_qty=Decimal("10"), open_sell_qty=Decimal("5"))
+    assert risk_evaluate(draft(side="sell"), "ACME", claimed).code == "short_selling"
+    short_ok = ctx(limits=Limits(allow_short=True))
+    assert risk_evaluate(draft(side="sell"), "ACME", short_ok).ok
+
+
+def test_placement_counters_are_skipped_when_releasing_a_held_order():
+    c = ctx(limits=Limits(max_orders_per_day=1), orders_today=5, counting_checks=False)
+    assert risk_evaluate(draft(), "ACME", c).ok
+
+
+def test_price_band_inside_passes():
+    c = ctx(limits=Limits(price_band_pct=Decimal("5")))
+    assert risk_evaluate(draft(limit_price=Decimal("104.95")), "ACME", c).ok
