@@ -1,8 +1,16 @@
 """Tick listeners: upper layers subscribe from AppConfig.ready(); every applied tick, from any
-source, is handed to each of them in registration order (DESIGN.md: no hidden signals)."""
+source, is handed to each of them in registration order (DESIGN.md: no hidden signals).
+
+`marketdata.ingest.ticks_ingest` calls `dispatch_tick` in the ingesting process (a feed
+process, or the web process that took an API push), synchronously, once per applied tick in
+time order, after the quote and bar writes have committed. A listener that raises is logged
+and skipped; the tick stays applied and the other listeners still run. Keep listeners fast
+(index lookups, enqueue work) — they run on the tick path.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +50,12 @@ def tick_listeners() -> tuple[TickListener, ...]:
     return tuple(fn for _, fn in _listeners)
 
 
+logger = logging.getLogger(__name__)
+
+
 def dispatch_tick(tick: AppliedTick) -> None:
-    for _, listener in _listeners:
-        listener(tick)
+    for name, listener in tuple(_listeners):
+        try:
+            listener(tick)
+        except Exception:
+            logger.exception("Tick listener %s failed on %s @ %s", name, tick.symbol, tick.ts)

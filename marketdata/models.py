@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -82,3 +83,80 @@ class Instrument(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+
+class Quote(models.Model):
+    """The latest applied tick of an instrument plus the day's running figures.
+
+    One row per instrument, written only by `marketdata.services.ticks_ingest` (the row is
+    locked for the batch so ticks of one symbol are applied in order). `trading_date` is the
+    exchange-local date of `ts`; `volume` is the cumulative volume of that date and
+    `prev_close` the last price of the previous trading date seen.
+    """
+
+    instrument = models.OneToOneField(
+        Instrument, on_delete=models.CASCADE, primary_key=True, related_name="quote"
+    )
+    symbol = models.CharField(max_length=32, unique=True)
+    last = PriceField(null=True, blank=True)
+    bid = PriceField(null=True, blank=True)
+    ask = PriceField(null=True, blank=True)
+    volume = QtyField(default=Decimal("0"))
+    ts = models.DateTimeField(null=True, blank=True)
+    trading_date = models.DateField(null=True, blank=True)
+    day_open = PriceField(null=True, blank=True)
+    day_high = PriceField(null=True, blank=True)
+    day_low = PriceField(null=True, blank=True)
+    prev_close = PriceField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.last} @ {self.ts}"
+
+
+class Bar(models.Model):
+    """A 1-minute OHLCV bar; `ts` is the minute's start (UTC). Higher intervals are derived."""
+
+    id = models.BigAutoField(primary_key=True)
+    instrument = models.ForeignKey(Instrument, on_delete=models.CASCADE, related_name="bars")
+    ts = models.DateTimeField()
+    open = PriceField()
+    high = PriceField()
+    low = PriceField()
+    close = PriceField()
+    volume = QtyField(default=Decimal("0"))
+
+    class Meta:
+        ordering = ["instrument", "ts"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "ts"], name="uniq_bar_instrument_ts")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.ts:%Y-%m-%d %H:%M} {self.close}"
+
+
+class WatchlistItem(models.Model):
+    """One symbol on a user's watchlist (each user has one list, ordered by `position`)."""
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watchlist_items"
+    )
+    instrument = models.ForeignKey(
+        Instrument, on_delete=models.CASCADE, related_name="watchlist_items"
+    )
+    position = models.PositiveIntegerField(default=0)
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["user", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "instrument"], name="uniq_watchlist_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.instrument_id}"

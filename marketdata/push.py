@@ -1,0 +1,246 @@
+"""Live quote push: every applied tick's quote goes to the Channels group `quotes.<SYMBOL>`.
+
+Message (the notifications consumer's `stream_event` handler forwards it to subscribed
+browsers as `{"channel", "event", "data"}`; marketdata may not import notifications, so the
+envelope and group naming are mirrored here by contract — see notifications/stream.py):
+    {"type": "stream.event", "kind": "quotes", "channel": "quotes:ACME", "symbol": "ACME",
+     "event": "quote", "data": {...}, "account_id": None, "user_id": None,
+     "via": "quotes.ACME"}
+
+Throttled per symbol to `OMS_QUOTE_PUSH_INTERVAL` (default 0.1 s → ≤ 10 updates/s per
+client): a burst is coalesced to its newest quote and the final quote of a burst is always
+delivered. The throttle state lives in each ingesting process (a feed process and every web
+process pushing ticks each throttle on their own), which bounds the rate per process; the
+browser code coalesces again per animation frame.
+
+With a Redis channel layer the sends run on one background event loop per process, so the
+ingest path never waits for Redis. With the in-memory layer (tests, bare `manage.py`
+without REDIS_URL) they run inline through `async_to_sync` in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from django.conf import settings
+
+from marketdata.throttle import CoalescingThrottle
+
+logger = logging.getLogger(__name__)
+
+# Same rule as notifications.stream.symbol_token: readable symbols keep their name, anything
+# else (M&M, spaces, unicode) becomes "_" + a hash, so names stay valid and collision-free.
+_READABLE_SYMBOL = re.compile(r"^[A-Za-z0-9.\-]+$")
+
+
+def quotes_group(symbol: str) -> str:
+    """Channels group of a symbol's quotes: `quotes.<symbol token>`."""
+    if _READABLE_SYMBOL.match(symbol):
+        return f"quotes.{symbol}"
+    return "quotes._" + hashlib.sha256(symbol.encode()).hexdigest()[:40]
+
+
+def quote_message(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "stream.event",
+        "kind": "quotes",
+        "channel": f"quotes:{symbol}",
+        "symbol": symbol,
+        "event": "quote",
+        "data": data,
+        "account_id": None,
+        "user_id": None,
+        "via": quotes_group(symbol),
+    }
+
+
+Sender = Callable[[str, dict[str, Any]], None]
+
+
+class QuotePublisher:
+    """Throttles per symbol and hands messages to `send(group, message)`.
+
+    `clock` and `schedule(delay, fn)` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        send: Sender,
+        min_interval: float,
+        schedule: Callable[[float, Callable[[], None]], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._send = send
+        self._schedule = schedule
+        self._clock = clock
+        self._throttle = CoalescingThrottle(min_interval)
+        self._lock = threading.Lock()
+        self._flush_scheduled = False
+        self.sent = 0
+        self.coalesced = 0
+
+    def publish(self, symbol: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            send_now = self._throttle.offer(symbol, data, self._clock())
+            if not send_now:
+                self.coalesced += 1
+                self._ensure_flush_locked()
+        if send_now:
+            self._deliver(symbol, data)
+
+    def flush(self) -> None:
+        """Deliver held quotes that are due; reschedule for the rest."""
+        with self._lock:
+            self._flush_scheduled = False
+            ready = self._throttle.due(self._clock())
+            self._ensure_flush_locked()
+        for symbol, data in ready:
+            self._deliver(symbol, data)
+
+    def _ensure_flush_locked(self) -> None:
+        delay = self._throttle.next_due_in(self._clock())
+        if delay is not None and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._schedule(delay, self.flush)
+
+    def _deliver(self, symbol: str, data: dict[str, Any]) -> None:
+        self.sent += 1
+        try:
+            self._send(quotes_group(symbol), quote_message(symbol, data))
+        except Exception:
+            logger.exception("Quote push for %s failed", symbol)
+
+
+class _LoopThread:
+    """One daemon thread running an event loop with its own channel layer instance, so its
+    Redis connections belong to that loop alone (the shared `get_channel_layer()` object is
+    used from other loops by consumers and tests)."""
+
+    def __init__(self) -> None:
+        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="quote-push", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def send(self, group: str, message: dict[str, Any]) -> None:
+        future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)
+        future.add_done_callback(_log_failure)
+
+    async def _drain(self) -> None:
+        """Let queued sends finish, then close this loop's connections."""
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        close = getattr(self.layer, "close_pools", None)
+        if close is not None:
+            await close()
+
+    def stop(self) -> None:
+        """Drain and stop the loop thread (tests, and a publisher being replaced)."""
+        try:
+            asyncio.run_coroutine_threadsafe(self._drain(), self.loop).result(timeout=5)
+        except (TimeoutError, OSError, RuntimeError, ConnectionError) as exc:
+            logger.warning("Closing the quote push connections failed: %r", exc)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=2)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
+        # The flush itself only submits coroutines, so it may run on the loop thread.
+        self.loop.call_soon_threadsafe(self.loop.call_later, delay, fn)
+
+
+def _log_failure(future: Any) -> None:
+    exc = future.exception()
+    if exc is not None:
+        logger.error("Quote push failed: %r", exc)
+
+
+def _inline_send(group: str, message: dict[str, Any]) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, message)
+
+
+class _TimerScheduler:
+    """Trailing flushes on timer threads (in-memory layer only); `stop` cancels them."""
+
+    def __init__(self) -> None:
+        self._timers: set[threading.Timer] = set()
+        self._lock = threading.Lock()
+
+    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
+        def run() -> None:
+            with self._lock:
+                self._timers.discard(timer)
+            fn()
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        with self._lock:
+            self._timers.add(timer)
+        timer.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, set()
+        for timer in timers:
+            timer.cancel()
+
+
+_publisher: QuotePublisher | None = None
+_publisher_pid: int | None = None
+_publisher_lock = threading.Lock()
+
+
+def _build_publisher() -> QuotePublisher:
+    interval = float(getattr(settings, "OMS_QUOTE_PUSH_INTERVAL", 0.1))
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        timers = _TimerScheduler()
+        publisher = QuotePublisher(
+            send=_inline_send, min_interval=interval, schedule=timers.schedule
+        )
+        publisher.stop = timers.stop  # type: ignore[attr-defined]
+        return publisher
+    loop_thread = _LoopThread()
+    publisher = QuotePublisher(
+        send=loop_thread.send, min_interval=interval, schedule=loop_thread.schedule
+    )
+    publisher.stop = loop_thread.stop  # type: ignore[attr-defined]
+    return publisher
+
+
+def quote_publisher() -> QuotePublisher:
+    """This process's publisher (rebuilt after a fork: threads do not survive one)."""
+    global _publisher, _publisher_pid
+    with _publisher_lock:
+        if _publisher is None or _publisher_pid != os.getpid():
+            _publisher = _build_publisher()
+            _publisher_pid = os.getpid()
+        return _publisher
+
+
+def reset_quote_publisher() -> None:
+    """Forget the publisher and its throttle state (tests; settings changes)."""
+    global _publisher, _publisher_pid
+    with _publisher_lock:
+        stop = getattr(_publisher, "stop", None)
+        if stop is not None and _publisher_pid == os.getpid():
+            stop()
+        _publisher = None
+        _publisher_pid = None
