@@ -65,6 +65,7 @@ class ModifyRequest:
     new_qty: Decimal | None = None  # new TOTAL quantity (filled part included)
     new_limit_price: Decimal | None = None
     version: int = 1
+    broker: str = ""  # the broker kind; when empty, broker_modify looks it up from VenueOrder
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +132,12 @@ class BrokerAdapter(Protocol):
     def open_orders(self, *, account_id: str) -> list[VenueOrderView]: ...
 
     def positions(self, *, account_id: str) -> list[VenuePosition]: ...
+
+
+class BrokerTimeoutError(TransientBrokerError):
+    """A call to the venue did not answer within the broker's execution timeout."""
+
+
+class BrokerRateLimitedError(BrokerUnavailableError):
+    """Our own per-broker rate limit had no token within the allowed wait: not sent at all.
+    A subclass of BrokerUnavailableError so callers treat it the same (try again later)."""

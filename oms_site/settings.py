@@ -108,7 +108,8 @@ if "mysql" in _db["ENGINE"]:
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update({"charset": "utf8mb4", "isolation_level": "read committed"})
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
-    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    # Under ASGI each request may run on a new thread: persistent connections leak there.
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     _db["CONN_HEALTH_CHECKS"] = True
 elif "sqlite" in _db["ENGINE"]:
     # WAL + a busy timeout let the web process, workers and the feed share one file.

@@ -1,0 +1,476 @@
+"""Benchmark placing orders through the HTTP API of the running stack (MariaDB + Redis).
+
+    python bench/orders_api.py [--clients 16] [--duration 20] [--max-orders 20000]
+                               [--port 8169] [--web-workers 4] [--worker-concurrency 4]
+    python bench/orders_api.py --expect-running --base-url http://127.0.0.1:8000 \
+                               --api-key KEY --account ID[,ID...] --symbol ACME
+    python bench/orders_api.py --accounts 16   # spread the clients over 16 paper accounts
+
+By default it starts its own stack (`python -m oms_site.run`) on
+`DATABASE_URL=mysql://root@127.0.0.1:3306/oms_bench` and its own Redis db (BENCH_REDIS_URL,
+default redis://127.0.0.1:6379/6), with no market feed; migrates and seeds it; creates a bench
+user with an API key, a paper account with ample cash and a quote for the symbol; then N
+concurrent clients (threads, keep-alive HTTP, localhost only) POST market buy orders for a
+bounded time / count while one WebSocket (`/ws/stream/?token=...`, channel `orders`) records
+when each order's fill arrives. It stops its stack at the end (also on errors / Ctrl-C).
+
+Prints ONE JSON object: accepted orders/s, p50/p95/p99 latency of POST /api/v1/orders (ms),
+p50/p95 time from the POST to the `order.updated` push with status `filled` (ms), counts.
+Not a test: nothing is asserted; the numbers are for reading (targets: >= 300 orders/s,
+p95 < 50 ms, p95 to fill < 250 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DEFAULT_DB = "mysql://root@127.0.0.1:3306/oms_bench"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/6"
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return round(ordered[index], 2)
+
+
+# ----------------------------------------------------------------------------- HTTP
+
+
+class Api:
+    """A tiny keep-alive JSON client (one per thread: http.client is not thread-safe)."""
+
+    def __init__(self, base_url: str, key: str | None) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise SystemExit("the bench only talks to a stack on localhost")
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.key = key
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Accept": "application/json"}
+        if self.key:
+            headers["Authorization"] = f"Token {self.key}"
+        payload = None
+        if body is not None:
+            payload = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt:
+                    raise
+        try:
+            data = json.loads(raw) if raw else None
+        except ValueError:
+            data = raw.decode(errors="replace")[:200]
+        return response.status, data
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# ----------------------------------------------------------------------------- the stack
+
+
+@dataclass
+class Stack:
+    base_url: str
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [PYTHON, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode:
+            raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+        return result.stdout
+
+    def prepare(self) -> None:
+        log("creating / migrating / seeding the bench database")
+        subprocess.run(
+            [PYTHON, "-m", "oms_site.run", "--ensure-database"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        self.manage("migrate", "--noinput")
+        self.manage("seed_demo")
+
+    def start(self, *, timeout: float = 120) -> None:
+        self.log_path = ROOT / "var" / "bench_orders_api_stack.log"
+        handle = self.log_path.open("w")
+        log(f"starting the stack on {self.base_url} (log: {self.log_path})")
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "oms_site.run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as a whole
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(
+                    f"the stack exited early (code {self.process.returncode}); see {self.log_path}"
+                )
+            if "OMS is running at" in self.log_path.read_text(errors="replace"):
+                return
+            time.sleep(0.5)
+        raise SystemExit(f"the stack did not come up in {timeout:g}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        log("stopping the stack")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def setup_trading(stack: Stack, symbol: str, accounts: int = 1) -> tuple[str, list[str]]:
+    """A bench user with an API key, paper account(s) with ample cash, a quote.
+    → (key, account ids)."""
+    suffix = uuid.uuid4().hex[:6]
+    admin_key = (
+        stack.manage("issue_api_key", f"benchadmin{suffix}", "--create", "--role", "admin")
+        .strip()
+        .splitlines()[-1]
+    )
+    user_key = (
+        stack.manage("issue_api_key", f"bench{suffix}", "--create", "--role", "trader")
+        .strip()
+        .splitlines()[-1]
+    )
+    admin, user = Api(stack.base_url, admin_key), Api(stack.base_url, user_key)
+    account_ids = []
+    for index in range(max(1, accounts)):
+        status, body = user.call(
+            "POST",
+            "/api/v1/accounts",
+            {
+                "name": f"Bench {suffix} #{index}",
+                "broker": "paper",
+                "starting_cash": "100000000000",
+            },
+        )
+        if status != 201:
+            raise SystemExit(f"could not create the bench account: {status} {body}")
+        account_ids.append(body["id"])
+    status, body = admin.call(
+        "POST",
+        "/api/v1/market-data/ticks",
+        {"symbol": symbol, "last": "100.00", "bid": "99.95", "ask": "100.05", "volume": 1},
+    )
+    if status not in (200, 201, 202):
+        raise SystemExit(f"could not post the quote: {status} {body}")
+    admin.close()
+    user.close()
+    return user_key, account_ids
+
+
+# ----------------------------------------------------------------------------- WebSocket
+
+
+@dataclass
+class FillWatcher:
+    """Records when each order's `filled` update arrives on the live stream."""
+
+    ws_url: str
+    filled_at: dict[str, float] = field(default_factory=dict)
+    ready: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception as exc:  # noqa: BLE001 - reported in the JSON output
+            self.error = repr(exc)
+            self.ready.set()
+
+    async def _main(self) -> None:
+        import websockets
+
+        # The stream checks Origin against ALLOWED_HOSTS (AllowedHostsOriginValidator).
+        origin = self.ws_url.replace("ws://", "http://", 1).split("/ws/", 1)[0]
+        async with websockets.connect(
+            self.ws_url, max_size=2**22, open_timeout=15, origin=origin
+        ) as ws:
+            await ws.send(json.dumps({"action": "subscribe", "channels": ["orders"]}))
+            while not self.stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                except TimeoutError:
+                    continue
+                now = time.perf_counter()
+                message = json.loads(raw)
+                if message.get("event") == "subscribed":
+                    self.ready.set()
+                    continue
+                data = message.get("data") or {}
+                if message.get("event") == "order.updated" and data.get("status") == "filled":
+                    with self.lock:
+                        self.filled_at.setdefault(data.get("id"), now)
+
+
+# ----------------------------------------------------------------------------- load
+
+
+@dataclass
+class Sample:
+    started: float
+    latency_ms: float
+    status: int
+    order_id: str | None
+
+
+def client_loop(
+    base_url: str,
+    key: str,
+    body: dict,
+    deadline: float,
+    budget: list[int],
+    lock: threading.Lock,
+    out: list[Sample],
+) -> None:
+    api = Api(base_url, key)
+    try:
+        while time.perf_counter() < deadline:
+            with lock:
+                if budget[0] <= 0:
+                    return
+                budget[0] -= 1
+            started = time.perf_counter()
+            status, data = api.call("POST", "/api/v1/orders", body)
+            latency = (time.perf_counter() - started) * 1000
+            order_id = data.get("id") if isinstance(data, dict) else None
+            out.append(Sample(started, latency, status, order_id))
+    finally:
+        api.close()
+
+
+def run_load(
+    *,
+    base_url: str,
+    key: str,
+    accounts: list[str],
+    symbol: str,
+    clients: int,
+    duration: float,
+    max_orders: int,
+) -> tuple[list[Sample], float]:
+    def body(index: int) -> dict:
+        # Client i trades account i mod len(accounts): one account = one serialised row lock.
+        return {
+            "account": accounts[index % len(accounts)],
+            "symbol": symbol,
+            "side": "buy",
+            "type": "market",
+            "qty": "1",
+            "time_in_force": "day",
+        }
+
+    samples: list[Sample] = []
+    budget, lock = [max_orders], threading.Lock()
+    started = time.perf_counter()
+    deadline = started + duration
+    threads = [
+        threading.Thread(
+            target=client_loop,
+            args=(base_url, key, body(index), deadline, budget, lock, samples),
+            daemon=True,
+        )
+        for index in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (bounded)")
+    parser.add_argument("--max-orders", type=int, default=20000)
+    parser.add_argument(
+        "--warmup", type=int, default=100, help="orders sent (and not counted) first"
+    )
+    parser.add_argument("--symbol", default="ACME")
+    parser.add_argument("--port", type=int, default=8169)
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--fill-grace", type=float, default=10.0, help="seconds to wait for late fills"
+    )
+    parser.add_argument(
+        "--expect-running", action="store_true", help="use a stack that is already up"
+    )
+    parser.add_argument("--base-url", default=None)
+    parser.add_argument("--api-key", default=None)
+    parser.add_argument("--account", default=None, help="with --expect-running: comma-separated")
+    parser.add_argument(
+        "--accounts", type=int, default=1, help="paper accounts the clients spread over"
+    )
+    args = parser.parse_args()
+    args.clients = max(1, min(args.clients, 256))
+    args.duration = max(1.0, min(args.duration, 300.0))
+
+    stack: Stack | None = None
+    if args.expect_running:
+        if not (args.base_url and args.api_key and args.account):
+            raise SystemExit("--expect-running needs --base-url, --api-key and --account")
+        base_url, key = args.base_url, args.api_key
+        accounts = [a.strip() for a in args.account.split(",") if a.strip()]
+    else:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB),
+                "REDIS_URL": os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
+                "HOST": "127.0.0.1",
+                "PORT": str(args.port),
+                "WEB_CONCURRENCY": str(args.web_workers),
+                "OMS_WORKER_CONCURRENCY": str(args.worker_concurrency),
+                "OMS_FEED": "none",
+                "OMS_API_USER_RATE": "10000000/min",  # measure the system, not the API throttle
+                # Django under ASGI leaks persistent DB connections (one per request context)
+                # until MariaDB refuses new ones ("Too many connections"): no persistence.
+                "DB_CONN_MAX_AGE": os.environ.get("BENCH_DB_CONN_MAX_AGE", "0"),
+                "CELERY_LOG_LEVEL": "WARNING",
+                "LOG_LEVEL": "WARNING",
+                "DJANGO_SETTINGS_MODULE": "oms_site.settings",
+            }
+        )
+        base_url = f"http://127.0.0.1:{args.port}"
+        stack = Stack(base_url=base_url, env=env)
+    watcher_thread = None
+    watcher: FillWatcher | None = None
+    try:
+        if stack is not None:
+            stack.prepare()
+            stack.start()
+            key, accounts = setup_trading(stack, args.symbol, args.accounts)
+        ws_base = base_url.replace("http://", "ws://", 1)
+        watcher = FillWatcher(ws_url=f"{ws_base}/ws/stream/?token={urllib.parse.quote(key)}")
+        watcher_thread = threading.Thread(target=watcher.run, daemon=True)
+        watcher_thread.start()
+        if not watcher.ready.wait(15) or watcher.error:
+            raise SystemExit(f"the WebSocket did not subscribe: {watcher.error}")
+        log(f"warm-up: {args.warmup} orders")
+        run_load(
+            base_url=base_url,
+            key=key,
+            accounts=accounts,
+            symbol=args.symbol,
+            clients=min(args.clients, 4),
+            duration=30,
+            max_orders=args.warmup,
+        )
+        log(f"load: {args.clients} clients for up to {args.duration:g}s / {args.max_orders} orders")
+        samples, elapsed = run_load(
+            base_url=base_url,
+            key=key,
+            accounts=accounts,
+            symbol=args.symbol,
+            clients=args.clients,
+            duration=args.duration,
+            max_orders=args.max_orders,
+        )
+        accepted = [s for s in samples if s.status == 201 and s.order_id]
+        grace_end = time.perf_counter() + args.fill_grace
+        wanted = {s.order_id for s in accepted}
+        while time.perf_counter() < grace_end:
+            with watcher.lock:
+                if wanted <= watcher.filled_at.keys():
+                    break
+            time.sleep(0.2)
+        with watcher.lock:
+            filled_at = dict(watcher.filled_at)
+        push_ms = [
+            (filled_at[s.order_id] - s.started) * 1000 for s in accepted if s.order_id in filled_at
+        ]
+        latencies = [s.latency_ms for s in accepted]
+        statuses: dict[str, int] = {}
+        for sample in samples:
+            statuses[str(sample.status)] = statuses.get(str(sample.status), 0) + 1
+        result = {
+            "orders_per_s": round(len(accepted) / elapsed, 1) if elapsed else 0.0,
+            "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95),
+            "p99_ms": percentile(latencies, 99),
+            "fill_push_p50_ms": percentile(push_ms, 50),
+            "fill_push_p95_ms": percentile(push_ms, 95),
+            "accepted": len(accepted),
+            "sent": len(samples),
+            "statuses": statuses,
+            "fills_pushed": len(push_ms),
+            "fills_missing": len(accepted) - len(push_ms),
+            "clients": args.clients,
+            "accounts": len(accounts),
+            "elapsed_s": round(elapsed, 2),
+            "web_workers": None if stack is None else args.web_workers,
+            "worker_concurrency": None if stack is None else args.worker_concurrency,
+            "cpus": os.cpu_count(),
+            "targets": {"orders_per_s": 300, "p95_ms": 50, "fill_push_p95_ms": 250},
+        }
+        print(json.dumps(result))
+        return 0
+    finally:
+        if watcher is not None:
+            watcher.stop.set()
+        if watcher_thread is not None:
+            watcher_thread.join(timeout=5)
+        if stack is not None:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

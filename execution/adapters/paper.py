@@ -1,0 +1,392 @@
+"""`paper`: a simulated broker that fills against the latest market quote.
+
+- Market orders fill at once: a buy at the ask, a sell at the bid, moved against the trader by
+  `OMS_PAPER_SLIPPAGE_BPS` and rounded onto the instrument's tick grid against the trader
+  (buy up, sell down). A quote side that is missing falls back to the last price; no quote at
+  all → `rejected` ("no market quote for ACME ...").
+- Limit orders are acknowledged and rest in the venue's own book (`VenueOrder`). A tick fills
+  them when it crosses (buy: ask <= limit, sell: bid >= limit), at the quote price — the limit
+  or better — as maker. A limit that is already marketable when it arrives fills at once at
+  the quote price as taker. No slippage on limit fills (they never trade through the limit).
+- ioc / fok: fill now against the current quote or cancel the rest. The quote carries no
+  size, so it is treated as unlimited: fok therefore fills whenever ioc would (all or nothing
+  is always "all").
+- Iceberg (`display_qty`) is informational only: a crossing fills the whole remainder.
+- Fees per fill: notional × `OMS_PAPER_FEE_BPS` / 10 000 + `OMS_PAPER_FEE_FIXED`, exact in
+  Decimal, quantized to 2 dp (paisa) with ROUND_HALF_UP (execution/pricing.py).
+
+Tick fills are found by an indexed range query on (venue, symbol, status, side, limit_price)
+and taken with a compare-and-set on the row's `rev`, so two processes handling ticks of the
+same symbol never fill an order twice, and a concurrent modify or cancel wins cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from execution import conf
+from execution.adapters.records import (
+    fill_record,
+    fill_report,
+    new_report_id,
+    open_orders_view,
+    positions_view,
+    reports_of_order,
+    reports_store,
+    simple_report,
+)
+from execution.models import Venue, VenueFill, VenueOrder, VenueOrderStatus
+from execution.pricing import fill_fee, round_to_tick, slipped_price
+from execution.protocol import (
+    ExecutionReport,
+    ModifyRequest,
+    OrderRequest,
+    ReportType,
+    VenueOrderView,
+    VenuePosition,
+)
+from execution.registry import emit_reports
+from marketdata.listeners import AppliedTick
+from oms_site.api import format_decimal
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "pp"  # report ids: "pp-<uuid hex>"
+_OPEN = VenueOrderStatus.OPEN
+
+
+def _quote_prices(symbol: str) -> tuple[Decimal | None, Decimal | None] | None:
+    """(bid, ask) of the latest quote, a missing side replaced by the last price; None when
+    the symbol has no quote at all."""
+    from marketdata.selectors import quote_latest
+
+    quote = quote_latest(symbol=symbol)
+    if quote is None:
+        return None
+    bid = quote.bid if quote.bid is not None else quote.last
+    ask = quote.ask if quote.ask is not None else quote.last
+    if bid is None and ask is None:
+        return None
+    return bid, ask
+
+
+def _tick_size(symbol: str) -> Decimal:
+    from marketdata.models import Instrument
+
+    tick = Instrument.objects.filter(symbol=symbol).values_list("tick_size", flat=True).first()
+    return tick if tick is not None else Decimal("0")
+
+
+def _crossing_price(side: str, limit: Decimal, bid: Decimal | None, ask: Decimal | None):
+    """The quote price a limit order would fill at now, or None when it does not cross."""
+    if side == "buy":
+        return ask if ask is not None and ask <= limit else None
+    return bid if bid is not None and bid >= limit else None
+
+
+class PaperBroker:
+    name = Venue.PAPER
+    in_process = True  # works in the caller's DB transaction: no timeout thread
+
+    # ------------------------------------------------------------------ commands
+
+    def submit(self, request: OrderRequest) -> list[ExecutionReport]:
+        try:
+            with transaction.atomic():
+                return self._submit(request)
+        except IntegrityError:
+            # A concurrent submit of the same order won the insert: answer as a re-submission.
+            return reports_of_order(order_id=request.order_id)
+
+    def _submit(self, request: OrderRequest) -> list[ExecutionReport]:
+        if VenueOrder.objects.filter(pk=request.order_id).exists():
+            # A re-submission (crash between our commit and the caller's): same answers.
+            return reports_of_order(order_id=request.order_id)
+        now = timezone.now()
+        order = VenueOrder(
+            order_id=request.order_id,
+            venue=Venue.PAPER,
+            account_id=request.account_id,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            qty=request.qty,
+            filled_qty=Decimal("0"),
+            visible_qty=request.qty,
+            limit_price=request.limit_price,
+            tif=request.time_in_force,
+            display_qty=request.display_qty,
+            status=_OPEN,
+            created_at=now,
+            updated_at=now,
+        )
+        problem = _request_problem(request)
+        if problem:
+            return self._finish_new(order, [self._reject(order, problem)])
+
+        prices = _quote_prices(request.symbol)
+        if request.type == "market":
+            side_price = (
+                None if prices is None else (prices[1] if request.side == "buy" else prices[0])
+            )
+            if side_price is None:
+                reason = (
+                    f"No market quote for {request.symbol}: a paper market order needs a "
+                    f"{'ask' if request.side == 'buy' else 'bid'} to fill against."
+                )
+                return self._finish_new(order, [self._reject(order, reason)])
+            price = round_to_tick(
+                slipped_price(
+                    side_price, side=request.side, slippage_bps=conf.paper_slippage_bps()
+                ),
+                _tick_size(request.symbol),
+                side=request.side,
+            )
+            reports = [simple_report(order, ReportType.ACK, prefix=PREFIX, ts=now)]
+            reports.append(self._fill(order, price=price, liquidity="taker"))
+            return self._finish_new(order, reports)
+
+        reports = [simple_report(order, ReportType.ACK, prefix=PREFIX, ts=now)]
+        cross = None
+        if prices is not None:
+            cross = _crossing_price(request.side, request.limit_price, *prices)
+        if cross is not None:
+            reports.append(self._fill(order, price=cross, liquidity="taker"))
+        elif request.time_in_force in ("ioc", "fok"):
+            order.status = VenueOrderStatus.CANCELED
+            order.reason = (
+                f"{request.time_in_force}: the limit does not cross the current quote"
+                if prices is not None
+                else f"{request.time_in_force}: no market quote for {request.symbol}"
+            )
+            order.visible_qty = Decimal("0")
+            reports.append(
+                simple_report(order, ReportType.CANCELED, prefix=PREFIX, reason=order.reason)
+            )
+        return self._finish_new(order, reports)
+
+    @transaction.atomic
+    def modify(self, request: ModifyRequest) -> list[ExecutionReport]:
+        order = VenueOrder.objects.select_for_update().filter(pk=request.order_id).first()
+        if order is None or order.venue != Venue.PAPER:
+            return [self._unknown(request.order_id, ReportType.MODIFY_REJECTED)]
+        if order.status != _OPEN:
+            reports = [
+                simple_report(
+                    order,
+                    ReportType.MODIFY_REJECTED,
+                    prefix=PREFIX,
+                    reason=f"The order is {order.display_status}; it can no longer be modified.",
+                )
+            ]
+            reports_store(venue=Venue.PAPER, reports=reports)
+            return reports
+        problem = _modify_problem(order, request)
+        if problem:
+            reports = [
+                simple_report(order, ReportType.MODIFY_REJECTED, prefix=PREFIX, reason=problem)
+            ]
+            reports_store(venue=Venue.PAPER, reports=reports)
+            return reports
+        old = {"qty": format_decimal(order.qty), "limit_price": _text(order.limit_price)}
+        if request.new_qty is not None:
+            order.qty = request.new_qty
+            order.visible_qty = request.new_qty - order.filled_qty
+        if request.new_limit_price is not None:
+            order.limit_price = request.new_limit_price
+        order.rev += 1
+        order.updated_at = timezone.now()
+        new = {"qty": format_decimal(order.qty), "limit_price": _text(order.limit_price)}
+        reports = [
+            simple_report(order, ReportType.REPLACED, prefix=PREFIX, data={"old": old, "new": new})
+        ]
+        prices = _quote_prices(order.symbol)
+        cross = None
+        if prices is not None and order.type == "limit":
+            cross = _crossing_price(order.side, order.limit_price, *prices)
+        if cross is not None:
+            reports.append(self._fill(order, price=cross, liquidity="taker"))
+        order.save()
+        self._store_fills(order, reports)
+        reports_store(venue=Venue.PAPER, reports=reports)
+        return reports
+
+    @transaction.atomic
+    def cancel(self, *, order_id: str, account_id: str, symbol: str) -> list[ExecutionReport]:
+        order = VenueOrder.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.venue != Venue.PAPER:
+            return [self._unknown(order_id, ReportType.CANCEL_REJECTED)]
+        if order.status != _OPEN:
+            report = simple_report(
+                order,
+                ReportType.CANCEL_REJECTED,
+                prefix=PREFIX,
+                reason=f"The order is {order.display_status}; there is nothing to cancel.",
+            )
+        else:
+            order.status = VenueOrderStatus.CANCELED
+            order.visible_qty = Decimal("0")
+            order.reason = "canceled by request"
+            order.rev += 1
+            order.updated_at = timezone.now()
+            order.save(update_fields=["status", "visible_qty", "reason", "rev", "updated_at"])
+            report = simple_report(order, ReportType.CANCELED, prefix=PREFIX, reason=order.reason)
+        reports_store(venue=Venue.PAPER, reports=[report])
+        return [report]
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def open_orders(self, *, account_id: str) -> list[VenueOrderView]:
+        return open_orders_view(venue=Venue.PAPER, account_id=account_id)
+
+    def positions(self, *, account_id: str) -> list[VenuePosition]:
+        return positions_view(venue=Venue.PAPER, account_id=account_id)
+
+    # ------------------------------------------------------------------ ticks
+
+    def on_tick(self, tick: AppliedTick) -> int:
+        """Fill every working paper limit order the tick crosses; returns how many filled."""
+        buy_at = tick.ask if tick.ask is not None else tick.last
+        sell_at = tick.bid if tick.bid is not None else tick.last
+        base = VenueOrder.objects.filter(venue=Venue.PAPER, symbol=tick.symbol, status=_OPEN)
+        candidates: list[tuple[str, int, Decimal]] = []
+        if buy_at is not None:
+            rows = base.filter(side="buy", limit_price__gte=buy_at).order_by(
+                "-limit_price", "created_at"
+            )
+            candidates += [(pk, rev, buy_at) for pk, rev in rows.values_list("order_id", "rev")]
+        if sell_at is not None:
+            rows = base.filter(side="sell", limit_price__lte=sell_at).order_by(
+                "limit_price", "created_at"
+            )
+            candidates += [(pk, rev, sell_at) for pk, rev in rows.values_list("order_id", "rev")]
+        filled = 0
+        for order_id, rev, price in candidates:
+            try:
+                filled += self._fill_resting(order_id=order_id, rev=rev, price=price)
+            except Exception:
+                # others or the tick path; the order stays open and the next tick retries it.
+                logger.exception(
+                    "paper fill of order %s on a %s tick failed", order_id, tick.symbol
+                )
+        return filled
+
+    @transaction.atomic
+    def _fill_resting(self, *, order_id: str, rev: int, price: Decimal) -> int:
+        # Compare-and-set: only the process that moves `rev` on fills; a modify/cancel/fill
+        # that got there first leaves 0 rows updated and this candidate is skipped.
+        taken = VenueOrder.objects.filter(pk=order_id, status=_OPEN, rev=rev).update(
+            rev=F("rev") + 1
+        )
+        if not taken:
+            return 0
+        order = VenueOrder.objects.get(pk=order_id)
+        report = self._fill(order, price=price, liquidity="maker")
+        order.save()
+        self._store_fills(order, [report])
+        reports_store(venue=Venue.PAPER, reports=[report])
+        emit_reports([report])
+        return 1
+
+    # ------------------------------------------------------------------ internals
+
+    def _finish_new(
+        self, order: VenueOrder, reports: list[ExecutionReport]
+    ) -> list[ExecutionReport]:
+        order.save(force_insert=True)
+        self._store_fills(order, reports)
+        reports_store(venue=Venue.PAPER, reports=reports)
+        return reports
+
+    @staticmethod
+    def _store_fills(order: VenueOrder, reports: list[ExecutionReport]) -> None:
+        fills = [
+            fill_record(venue_order=order, report=r)
+            for r in reports
+            if r.type in (ReportType.FILL, ReportType.PARTIAL_FILL)
+        ]
+        if fills:
+            VenueFill.objects.bulk_create(fills)
+
+    @staticmethod
+    def _fill(order: VenueOrder, *, price: Decimal, liquidity: str) -> ExecutionReport:
+        """Fill the whole remainder of `order` at `price` (mutates the row, caller saves)."""
+        qty = order.qty - order.filled_qty
+        fee = fill_fee(qty=qty, price=price, bps=conf.paper_fee_bps(), fixed=conf.paper_fee_fixed())
+        order.avg_fill_price = price
+        order.filled_qty = order.qty
+        order.visible_qty = Decimal("0")
+        order.status = VenueOrderStatus.FILLED
+        order.updated_at = timezone.now()
+        report_id = new_report_id(PREFIX)
+        return fill_report(
+            order,
+            report_id=report_id,
+            qty=qty,
+            price=price,
+            fee=fee,
+            liquidity=liquidity,
+            trade_id=report_id,
+            ts=order.updated_at,
+        )
+
+    @staticmethod
+    def _reject(order: VenueOrder, reason: str) -> ExecutionReport:
+        order.status = VenueOrderStatus.REJECTED
+        order.visible_qty = Decimal("0")
+        order.reason = reason[:200]
+        return simple_report(order, ReportType.REJECTED, prefix=PREFIX, reason=reason)
+
+    @staticmethod
+    def _unknown(order_id: str, report_type: str) -> ExecutionReport:
+        return ExecutionReport(
+            report_id=new_report_id(PREFIX),
+            order_id=order_id,
+            type=report_type,
+            ts=timezone.now(),
+            reason="The paper broker has no such order.",
+        )
+
+
+def _request_problem(request: OrderRequest) -> str:
+    if request.side not in ("buy", "sell"):
+        return f"Unknown side {request.side!r}."
+    if request.type not in ("market", "limit"):
+        return f"The paper broker works market and limit orders, not {request.type!r}."
+    if request.qty is None or request.qty <= 0:
+        return "Quantity must be positive."
+    if request.type == "limit" and (request.limit_price is None or request.limit_price <= 0):
+        return "A limit order needs a positive limit price."
+    if request.time_in_force not in ("day", "gtc", "gtd", "ioc", "fok"):
+        return f"Unknown time in force {request.time_in_force!r}."
+    return ""
+
+
+def _modify_problem(order: VenueOrder, request: ModifyRequest) -> str:
+    if request.new_qty is None and request.new_limit_price is None:
+        return "Nothing to modify."
+    if request.new_qty is not None and request.new_qty <= order.filled_qty:
+        return "The new quantity must be above the filled quantity."
+    if request.new_limit_price is not None:
+        if order.type != "limit":
+            return "Only a limit order has a limit price to modify."
+        if request.new_limit_price <= 0:
+            return "The limit price must be positive."
+    return ""
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def paper_on_tick(tick: AppliedTick) -> None:
+    """The tick listener registered as "execution.paper"."""
+    from execution.registry import get_adapter
+
+    adapter = get_adapter(Venue.PAPER)
+    adapter.on_tick(tick)

@@ -1,0 +1,173 @@
+"""What orders/ (and reconciliation) call to reach a venue.
+
+Each function looks up the adapter of the broker kind and calls it through that broker's
+resilience wrapper (`execution/resilience.py`: token-bucket rate limit, retries with backoff
+for `TransientBrokerError` only, execution timeout, circuit breaker shared through the cache).
+
+Errors the caller must handle:
+- `BrokerUnavailableError` (breaker open, retries exhausted; `BrokerRateLimitedError` is a
+  subclass): nothing was done at the venue that the caller doesn't know of — try again later
+  (the API answers 503 `broker_unavailable`).
+- `PermanentBrokerError`: the venue refused for good (unknown broker kind, bad credentials).
+Business refusals (no quote, unknown order) are `rejected` / `*_rejected` execution reports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+from execution import conf
+from execution.protocol import (
+    BrokerAdapter,
+    ExecutionReport,
+    ModifyRequest,
+    OrderRequest,
+    PermanentBrokerError,
+    VenueOrderView,
+    VenuePosition,
+)
+from execution.registry import get_adapter
+from execution.resilience import (
+    DEFAULT_POLICIES,
+    DEFAULT_POLICY,
+    BrokerPolicy,
+    Bucket,
+    CircuitBreaker,
+    RedisTokenBucket,
+    ResilientCaller,
+    TokenBucket,
+)
+
+T = TypeVar("T")
+
+_callers: dict[tuple[str, BrokerPolicy, str], ResilientCaller] = {}
+_callers_lock = threading.Lock()
+_redis_clients: dict[str, object] = {}
+
+
+def broker_policy(*, broker: str) -> BrokerPolicy:
+    base = DEFAULT_POLICIES.get(broker, DEFAULT_POLICY)
+    return base.with_overrides(conf.broker_policy_overrides(broker))
+
+
+def _redis_client(url: str):
+    client = _redis_clients.get(url)
+    if client is None:
+        import redis
+
+        client = _redis_clients[url] = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=2
+        )
+    return client
+
+
+def _make_bucket(broker: str, policy: BrokerPolicy, redis_url: str) -> Bucket:
+    if redis_url:
+        return RedisTokenBucket(
+            client=_redis_client(redis_url),
+            key=f"oms:exec:rl:{broker}",
+            rate_per_s=policy.rate_per_s,
+            burst=policy.burst,
+        )
+    return TokenBucket(rate_per_s=policy.rate_per_s, burst=policy.burst)
+
+
+def broker_caller(*, broker: str) -> ResilientCaller:
+    """The (process-wide) resilience wrapper of `broker`; rebuilt when its policy changes."""
+    policy = broker_policy(broker=broker)
+    redis_url = settings.REDIS_URL
+    key = (broker, policy, redis_url)
+    caller = _callers.get(key)
+    if caller is None:
+        with _callers_lock:
+            caller = _callers.get(key)
+            if caller is None:
+                breaker = CircuitBreaker(
+                    broker,
+                    cache=cache,
+                    threshold=policy.failure_threshold,
+                    cooldown_s=policy.cooldown_s,
+                    probe_ttl_s=policy.timeout_s * 2,
+                )
+                caller = _callers[key] = ResilientCaller(
+                    broker,
+                    policy=policy,
+                    breaker=breaker,
+                    bucket=_make_bucket(broker, policy, redis_url),
+                )
+    return caller
+
+
+def broker_callers_reset() -> None:
+    """Forget the per-process wrappers (token buckets); the shared breaker state stays."""
+    with _callers_lock:
+        _callers.clear()
+
+
+def _adapter(broker: str) -> BrokerAdapter:
+    try:
+        return get_adapter(broker)
+    except LookupError as exc:
+        raise PermanentBrokerError(f"No broker adapter for {broker!r}.") from exc
+
+
+def _guarded(broker: str, what: str, fn: Callable[[BrokerAdapter], T]) -> T:
+    adapter = _adapter(broker)
+    in_process = bool(getattr(adapter, "in_process", False))
+    return broker_caller(broker=broker).call(lambda: fn(adapter), what=what, in_process=in_process)
+
+
+def _checked(reports: list[ExecutionReport]) -> list[ExecutionReport]:
+    ids = [report.report_id for report in reports]
+    if len(set(ids)) != len(ids) or not all(ids):
+        raise AssertionError(f"an adapter returned reports without unique ids: {ids}")
+    return reports
+
+
+def broker_submit(request: OrderRequest) -> list[ExecutionReport]:
+    """Send a new order. Safe to repeat for the same order id (a re-submission after a crash
+    returns the reports already produced, with the same report ids)."""
+    return _checked(
+        _guarded(request.broker, f"submit {request.order_id}", lambda a: a.submit(request))
+    )
+
+
+def broker_modify(request: ModifyRequest) -> list[ExecutionReport]:
+    """Modify a working order in place (`new_qty` is the new TOTAL quantity). When
+    `request.broker` is empty the kind is looked up from the venue's record of the order."""
+    kind = request.broker or _broker_of(request.order_id)
+    return _checked(_guarded(kind, f"modify {request.order_id}", lambda a: a.modify(request)))
+
+
+def broker_cancel(
+    *, order_id: str, account_id: str, symbol: str, broker: str
+) -> list[ExecutionReport]:
+    return _checked(
+        _guarded(
+            broker,
+            f"cancel {order_id}",
+            lambda a: a.cancel(order_id=order_id, account_id=account_id, symbol=symbol),
+        )
+    )
+
+
+def broker_open_orders(*, broker: str, account_id: str) -> list[VenueOrderView]:
+    return _guarded(broker, "open orders", lambda a: a.open_orders(account_id=account_id))
+
+
+def broker_positions(*, broker: str, account_id: str) -> list[VenuePosition]:
+    return _guarded(broker, "positions", lambda a: a.positions(account_id=account_id))
+
+
+def _broker_of(order_id: str) -> str:
+    from execution.models import VenueOrder
+
+    venue = VenueOrder.objects.filter(order_id=order_id).values_list("venue", flat=True).first()
+    if venue is None:
+        raise PermanentBrokerError(f"Order {order_id} is unknown to every venue.")
+    return venue

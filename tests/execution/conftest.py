@@ -1,0 +1,88 @@
+"""Fixtures for execution tests: instruments, quotes, a collecting report sink, clean shards."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from execution import registry
+from execution.exchange.shard import shard_states_reset
+from execution.services import broker_callers_reset
+from marketdata import listeners
+from marketdata.push import reset_quote_publisher
+from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_execution_state():
+    # Per-process state (shard books, token buckets, quote throttle) must not leak between tests.
+    shard_states_reset()
+    broker_callers_reset()
+    reset_quote_publisher()
+    yield
+    shard_states_reset()
+    broker_callers_reset()
+    reset_quote_publisher()
+
+
+class ReportCollector:
+    def __init__(self) -> None:
+        self.reports = []
+
+    def __call__(self, report) -> None:
+        self.reports.append(report)
+
+    def of(self, order_id: str, report_type: str | None = None) -> list:
+        return [
+            r
+            for r in self.reports
+            if r.order_id == order_id and (report_type is None or r.type == report_type)
+        ]
+
+    def types(self, order_id: str) -> list[str]:
+        return [r.type for r in self.of(order_id)]
+
+
+@pytest.fixture
+def sink():
+    """The only report sink while the test runs (orders' sink, if registered, is set aside)."""
+    collector = ReportCollector()
+    saved = list(registry._report_sinks)
+    registry._report_sinks[:] = [collector]
+    yield collector
+    registry._report_sinks[:] = saved
+
+
+@pytest.fixture
+def only_paper_listener():
+    """Ticks reach only the paper broker's listener (other apps' listeners set aside)."""
+    from execution.adapters.paper import paper_on_tick
+
+    saved = list(listeners._listeners)
+    listeners._listeners[:] = [("execution.paper", paper_on_tick)]
+    yield
+    listeners._listeners[:] = saved
+
+
+@pytest.fixture
+def sim_exchange(db):
+    return ExchangeFactory()
+
+
+@pytest.fixture
+def acme(sim_exchange):
+    return InstrumentFactory(symbol="ACME", exchange=sim_exchange, tick_size=Decimal("0.05"))
+
+
+@pytest.fixture
+def tick():
+    """Apply a tick through the one tick path: tick(symbol, last=, bid=, ask=)."""
+    from marketdata.services import tick_ingest
+
+    def _tick(symbol: str, *, last: str, bid: str | None = None, ask: str | None = None):
+        result = tick_ingest(symbol=symbol, last=last, bid=bid, ask=ask, volume=0, source="test")
+        assert result.applied, result
+        return result
+
+    return _tick
