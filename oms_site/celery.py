@@ -3,14 +3,16 @@
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
 
 app = Celery("oms")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Each queue on its own direct exchange so a routing key reaches exactly one queue.
 app.conf.task_queues = [
-    Queue(name) for name in ("execution", "marketdata", "monitoring", "notifications")
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("execution", "marketdata", "monitoring", "notifications")
 ]
 # Tasks declare their queue where they are defined; these routes are the defaults per app.
 app.conf.task_routes = {

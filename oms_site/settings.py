@@ -106,7 +106,9 @@ DATABASES = {
 _db = DATABASES["default"]
 if "mysql" in _db["ENGINE"]:
     _db.setdefault("OPTIONS", {})
-    _db["OPTIONS"].update({"charset": "utf8mb4", "isolation_level": "read committed"})
+    _db["OPTIONS"].update(
+        {"charset": "utf8mb4", "isolation_level": "read committed", "connect_timeout": 5}
+    )
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     # Under ASGI each request may run on a new thread: persistent connections leak there.
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
@@ -244,6 +246,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
