@@ -2,7 +2,9 @@
 
 A live Django server (pytest-django's `live_server`: WSGI in a thread, static files served,
 test database shared) and Chromium driven by Playwright's sync API. Pages that need the
-ASGI stack (WebSockets) should start their own server; everything else can use these.
+ASGI stack (WebSockets) use `asgi_server` (uvicorn in a thread on the real ASGI app, same
+test database: mark such tests `django_db(transaction=True)`) and `asgi_context` (a browser
+context whose relative URLs go to it); everything else can use the WSGI live server.
 
     @pytest.mark.e2e
     def test_something(logged_in_page, trader, screenshot):
@@ -16,6 +18,9 @@ ASGI stack (WebSockets) should start their own server; everything else can use t
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,3 +119,62 @@ def screenshot() -> Callable[..., Path]:
         return path
 
     return _shot
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server() -> Iterator[str]:
+    """The real ASGI application (HTTP + WebSocket) served by uvicorn in a thread."""
+    import uvicorn
+
+    from oms_site.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def asgi_context(browser, asgi_server) -> Iterator[object]:
+    context = browser.new_context(base_url=asgi_server, viewport=VIEWPORT)
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def asgi_logged_in_page(asgi_context, asgi_server) -> Callable[..., object]:
+    """A page on the ASGI server with `user` signed in by session cookie."""
+
+    def _make(user):
+        client = Client()
+        client.force_login(user)
+        asgi_context.add_cookies(
+            [
+                {
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                    "url": asgi_server,
+                }
+            ]
+        )
+        return asgi_context.new_page()
+
+    return _make
