@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import risk_services, selectors, services
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.models import ApiKey, TradingAccount
 from accounts.serializers import (
     AccountCreateSerializer,
@@ -56,9 +57,11 @@ class AccountListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="Open a trading account (admins and traders; the caller becomes its owner)",
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=AccountCreateSerializer,
         responses={201: AccountSerializer, **_errors(400, 401, 403)},
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         services.require_can_open_accounts(actor=request.user)
         serializer = AccountCreateSerializer(data=request.data)
@@ -142,9 +145,12 @@ class ApiKeyListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="Issue an API key; the response carries the secret `key`, shown once",
+        description="A replay (same Idempotency-Key and body) returns the key without `key`.",
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=ApiKeyCreateSerializer,
         responses={201: ApiKeyIssuedSerializer, **_errors(400, 401)},
     )
+    @idempotent_post(redact=("key",))
     def post(self, request: Request) -> Response:
         serializer = ApiKeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

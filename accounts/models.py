@@ -266,3 +266,29 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type} {self.object_repr}"
+
+
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` of a POST outside orders (API.md: "does the same for any POST"):
+    the same caller, key and body replay the stored answer; another body is 409 `conflict`.
+
+    The row is inserted (unique per user + key) before the work runs, so two concurrent
+    requests with one key cannot both run. `status_code` null: the first is still in flight.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    path = models.CharField(max_length=300)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="uniq_accounts_idem_user_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.status_code})"

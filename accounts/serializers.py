@@ -13,15 +13,7 @@ from rest_framework import serializers
 from accounts import registry, selectors
 from accounts.models import AccountStatus, ApiKey, BrokerConnection, RiskLimits, TradingAccount
 from accounts.risk_services import RISK_LIMIT_FIELDS
-from oms_site.api import DecimalString
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """Times go out in UTC whatever TIME_ZONE says (API.md)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
+from oms_site.api import DecimalString, UtcDateTimeField
 
 
 class StrictCharField(serializers.CharField):

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from marketdata import selectors, services
 from marketdata.bars import INTERVALS
 from marketdata.serializers import (
@@ -54,7 +55,12 @@ class InstrumentListCreateView(ListAPIView):
         params = self.request.query_params
         return selectors.instrument_list(exchange=params.get("exchange"), q=params.get("q"))
 
-    @extend_schema(request=InstrumentCreateSerializer, responses={201: InstrumentSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=InstrumentCreateSerializer,
+        responses={201: InstrumentSerializer},
+    )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         if not _is_admin(request):
             raise PermissionDenied("Only administrators may create instruments.")
@@ -172,7 +178,12 @@ class CanPushTicks(permissions.BasePermission):
 class TickPushView(APIView):
     permission_classes = [permissions.IsAuthenticated, CanPushTicks]
 
-    @extend_schema(request=TickSerializer(many=True), responses={202: TickPushResponseSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=TickSerializer(many=True),
+        responses={202: TickPushResponseSerializer},
+    )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         payload = request.data
         ticks = payload if isinstance(payload, list) else [payload]
@@ -202,7 +213,12 @@ class WatchlistView(APIView):
         items = selectors.watchlist_items(user=request.user)
         return Response({"results": WatchlistItemSerializer(items, many=True).data})
 
-    @extend_schema(request=WatchlistAddSerializer, responses={201: WatchlistItemSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=WatchlistAddSerializer,
+        responses={201: WatchlistItemSerializer},
+    )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         serializer = WatchlistAddSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

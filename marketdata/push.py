@@ -15,7 +15,8 @@ browser code coalesces again per animation frame.
 
 With a Redis channel layer the sends run on one background event loop per process, so the
 ingest path never waits for Redis. With the in-memory layer (tests, bare `manage.py`
-without REDIS_URL) they run inline through `async_to_sync` in the caller's thread.
+without REDIS_URL) they run inline through `async_to_sync` in the caller's thread, unthrottled
+(see `_build_publisher`).
 """
 
 from __future__ import annotations
@@ -211,10 +212,12 @@ _publisher_lock = threading.Lock()
 def _build_publisher() -> QuotePublisher:
     interval = float(getattr(settings, "OMS_QUOTE_PUSH_INTERVAL", 0.1))
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # The in-memory layer's queues belong to the consumers' event loop. A trailing flush
+        # from a timer thread would put into them from a foreign loop and need not wake the
+        # receiver, losing the final quote of a burst. This layer only serves tests and a bare
+        # single-process runserver, so every quote goes out inline, unthrottled.
         timers = _TimerScheduler()
-        publisher = QuotePublisher(
-            send=_inline_send, min_interval=interval, schedule=timers.schedule
-        )
+        publisher = QuotePublisher(send=_inline_send, min_interval=0.0, schedule=timers.schedule)
         publisher.stop = timers.stop  # type: ignore[attr-defined]
         return publisher
     loop_thread = _LoopThread()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from marketdata.models import Instrument
-from oms_site.api import DecimalString
+from oms_site.api import DecimalString, UtcDateTimeField
 
 
 class InstrumentSerializer(serializers.ModelSerializer):
@@ -54,14 +54,14 @@ class QuoteSerializer(serializers.Serializer):
     bid = DecimalString(allow_null=True)
     ask = DecimalString(allow_null=True)
     volume = DecimalString()
-    ts = serializers.DateTimeField(allow_null=True)
+    ts = UtcDateTimeField(allow_null=True)
     prev_close = DecimalString(allow_null=True)
     change = DecimalString(allow_null=True)
     change_pct = DecimalString(allow_null=True)
 
 
 class BarSerializer(serializers.Serializer):
-    ts = serializers.DateTimeField()
+    ts = UtcDateTimeField()
     open = DecimalString()
     high = DecimalString()
     low = DecimalString()
@@ -77,7 +77,7 @@ class TickSerializer(serializers.Serializer):
     bid = DecimalString(required=False, allow_null=True)
     ask = DecimalString(required=False, allow_null=True)
     volume = DecimalString(required=False)
-    ts = serializers.DateTimeField(required=False)
+    ts = UtcDateTimeField(required=False)
 
 
 class TickResultSerializer(serializers.Serializer):
@@ -85,7 +85,7 @@ class TickResultSerializer(serializers.Serializer):
     applied = serializers.BooleanField()
     reason = serializers.CharField(required=False)
     message = serializers.CharField(required=False)
-    ts = serializers.DateTimeField(allow_null=True)
+    ts = UtcDateTimeField(allow_null=True)
 
 
 class TickPushResponseSerializer(serializers.Serializer):
@@ -98,7 +98,7 @@ class WatchlistItemSerializer(serializers.Serializer):
     symbol = serializers.CharField(source="instrument.symbol")
     name = serializers.CharField(source="instrument.name")
     exchange = serializers.CharField(source="instrument.exchange_id")
-    added_at = serializers.DateTimeField()
+    added_at = UtcDateTimeField()
 
 
 class WatchlistAddSerializer(serializers.Serializer):

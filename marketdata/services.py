@@ -25,6 +25,7 @@ __all__ = [
     "instruments_import_csv",
     "seed_demo_instruments",
     "seed_demo_watchlists",
+    "sim_exchange_ensure",
     "tick_ingest",
     "ticks_ingest",
     "watchlist_add",
@@ -104,9 +105,33 @@ def _clean_instrument(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, l
     return clean, errors
 
 
+SIM_EXCHANGE: dict[str, Any] = {
+    "code": "SIM",
+    "name": "Simulated exchange (24×7)",
+    "timezone": "UTC",
+    "always_open": True,
+    "open_time": None,
+    "close_time": None,
+    "trading_weekdays": "0123456",
+    "holiday_calendar": "",
+}
+
+
+def sim_exchange_ensure() -> Exchange:
+    """`SIM` is part of the API contract ("always open, no holidays; demos and tests use it"),
+    so it exists on every install, seeded or not (a data migration creates it too; this
+    brings it back should someone delete it)."""
+    exchange, _ = Exchange.objects.get_or_create(
+        code=SIM_EXCHANGE["code"],
+        defaults={k: v for k, v in SIM_EXCHANGE.items() if k != "code"},
+    )
+    return exchange
+
+
 @transaction.atomic
 def instrument_create(**data: Any) -> Instrument:
     """Create an instrument; ValidationFailed on bad fields, Conflict if the symbol exists."""
+    sim_exchange_ensure()
     clean, errors = _clean_instrument(data)
     if errors:
         name, messages = next(iter(errors.items()))
@@ -152,6 +177,7 @@ def instruments_import_csv(*, text: str) -> ImportReport:
     All or nothing: if any line is invalid, nothing is written and every bad line is
     reported with its line number.
     """
+    sim_exchange_ensure()
     report = ImportReport()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -232,16 +258,7 @@ def watchlist_remove(*, user, symbol: str) -> None:
 # --- Demo data ---------------------------------------------------------------------------
 
 DEMO_EXCHANGES = [
-    {
-        "code": "SIM",
-        "name": "Simulated exchange (24×7)",
-        "timezone": "UTC",
-        "always_open": True,
-        "open_time": None,
-        "close_time": None,
-        "trading_weekdays": "0123456",
-        "holiday_calendar": "",
-    },
+    SIM_EXCHANGE,
     {
         "code": "NSE",
         "name": "National Stock Exchange of India",

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from notifications import selectors, services
 from notifications.models import Notification
 from notifications.serializers import (
@@ -46,14 +47,20 @@ class NotificationViewSet(
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=None, responses=NotificationSerializer)
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER], request=None, responses=NotificationSerializer
+    )
     @action(detail=True, methods=["post"])
+    @idempotent_post()
     def read(self, request: Request, pk: str) -> Response:
         notification = services.notification_mark_read(user=request.user, notification_id=pk)
         return Response(NotificationSerializer(notification).data)
 
-    @extend_schema(request=None, responses=ReadAllResultSerializer)
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER], request=None, responses=ReadAllResultSerializer
+    )
     @action(detail=False, methods=["post"], url_path="read-all")
+    @idempotent_post()
     def read_all(self, request: Request) -> Response:
         updated = services.notification_mark_all_read(user=request.user)
         unread = selectors.notification_unread_count(user=request.user)

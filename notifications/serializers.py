@@ -5,12 +5,15 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from notifications.models import Notification
+from oms_site.api import UtcDateTimeField
 
 
 class NotificationSerializer(serializers.ModelSerializer):
     account = serializers.UUIDField(source="account_id", read_only=True, allow_null=True)
     account_name = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
+    created_at = UtcDateTimeField(read_only=True)
+    read_at = UtcDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Notification

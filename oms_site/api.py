@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -101,6 +102,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Unknown paths under /api/v1/ answer in the error shape too (not Django's HTML page)."""
+    body = error_body("not_found", f"No endpoint at {request.path}.")
+    return JsonResponse(body, status=404)
+
+
 class OmsPagination(LimitOffsetPagination):
     default_limit = 100
     max_limit = 1000
@@ -129,6 +136,14 @@ class DecimalString(serializers.DecimalField):
         if value is None:
             return None
         return format_decimal(Decimal(value))
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """ISO 8601 in UTC on output whatever TIME_ZONE says (API.md: "UTC on output")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(**kwargs)
 
 
 def format_decimal(value: Decimal) -> str:

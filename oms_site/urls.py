@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from oms_site.api import api_not_found
 from oms_site.health import healthz
 
 api_v1 = [
@@ -12,8 +13,8 @@ api_v1 = [
     path("", include("pnl.api_urls")),
     path("", include("strategies.api_urls")),
     path("", include("notifications.api_urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 urlpatterns = [
@@ -21,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
+    re_path(r"^api/v1/", api_not_found),  # unknown API paths: JSON 404 in the error shape
     path("", include("accounts.urls")),
     path("", include("marketdata.urls")),
     path("", include("orders.urls")),

@@ -1,12 +1,25 @@
-"""`manage.py issue_api_key USERNAME [--create] [--role ROLE]`: the raw key is the last line."""
+"""`manage.py issue_api_key USERNAME [--create] [--role ROLE] [--scope SCOPE ...]`: the raw key
+is the last line. `--scope marketdata:push` issues a feed key (API.md: ticks may be pushed by
+"admin or a feed key")."""
 
 from __future__ import annotations
+
+import argparse
+import re
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
 from accounts.models import Role, User
 from oms_site.errors import ValidationFailed
+
+_SCOPE = re.compile(r"^[a-z][a-z_]*:[a-z][a-z_]*$")
+
+
+def _scope(value: str) -> str:
+    if not _SCOPE.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a scope like marketdata:push")
+    return value
 
 
 class Command(BaseCommand):
@@ -24,8 +37,25 @@ class Command(BaseCommand):
             help="Role of a user created with --create (default: trader).",
         )
         parser.add_argument("--name", default="", help="A label for the key.")
+        parser.add_argument(
+            "--scope",
+            dest="scopes",
+            action="append",
+            type=_scope,
+            default=[],
+            help="Grant a scope to the key (repeatable), e.g. marketdata:push for a feed key.",
+        )
 
-    def handle(self, *args, username: str, create: bool, role: str, name: str, **options):
+    def handle(
+        self,
+        *args,
+        username: str,
+        create: bool,
+        role: str,
+        name: str,
+        scopes: list[str],
+        **options,
+    ):
         user = User.objects.filter(username=username).first()
         if user is None:
             if not create:
@@ -37,6 +67,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Created user {user.username} (role {user.role}, API-only login).")
         elif not user.is_active:
             raise CommandError(f"User {username!r} is inactive.")
-        issued = services.api_key_create(user=user, name=name or "issued by manage.py")
+        issued = services.api_key_create(
+            user=user, name=name or "issued by manage.py", scopes=sorted(set(scopes))
+        )
         self.stdout.write(f"API key {issued.api_key.prefix}… for {user.username}:")
         self.stdout.write(issued.raw_key)

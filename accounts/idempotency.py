@@ -1,0 +1,141 @@
+"""`Idempotency-Key` for the POSTs of the lower apps (accounts, marketdata, notifications).
+
+API.md: "An `Idempotency-Key` header does the same for any POST": the same caller, key and
+body get the first answer again (a 201 replays as 200, like a re-posted client_order_id);
+the same key with another body or path is 409 `conflict`; while the first request is still
+running, a second one is 409 too. Error answers (4xx) are kept and replayed; 5xx are not
+(they are worth retrying). orders keeps its own table (orders.idempotency) with the same rules.
+
+Usage on a DRF view method: `@idempotent_post()` or `@idempotent_post(redact=("key",))` for
+answers holding a secret that must be shown once (the replay omits it).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import IdempotencyKey
+from oms_site.api import exception_handler
+from oms_site.errors import ApplicationError, Conflict, ValidationFailed
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+
+
+def _body_hash(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def idempotency_claim(
+    *, user: Any, key: str, path: str, request_hash: str
+) -> IdempotencyKey | tuple[int, Any]:
+    """Claim `key` for this request (the new row) or return the (status, body) to replay."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            f"{HEADER} must be 1–{MAX_KEY_LENGTH} characters.",
+            fields={HEADER: [f"1–{MAX_KEY_LENGTH} characters."]},
+        )
+    try:
+        with transaction.atomic():
+            return IdempotencyKey.objects.create(
+                user=user, key=key, path=path, request_hash=request_hash
+            )
+    except IntegrityError:
+        pass
+    existing = IdempotencyKey.objects.filter(user=user, key=key).first()
+    if existing is None:  # purged between the insert and this read: a retry will work
+        raise Conflict(f"The {HEADER} is being reused right now; retry.")
+    if existing.path != path or existing.request_hash != request_hash:
+        raise Conflict(f"This {HEADER} was already used with a different request.")
+    if existing.status_code is None:
+        raise Conflict(f"A request with this {HEADER} is still in progress.")
+    status = 200 if existing.status_code == 201 else existing.status_code
+    return status, existing.response_body
+
+
+def idempotency_finish(
+    *, record: IdempotencyKey, status_code: int, body: Any, redact: Iterable[str] = ()
+) -> None:
+    if status_code >= 500:
+        record.delete()
+        return
+    stored = json.loads(json.dumps(body, default=str))
+    if isinstance(stored, dict):
+        for name in redact:
+            stored.pop(name, None)
+    record.status_code = status_code
+    record.response_body = stored
+    record.save(update_fields=["status_code", "response_body"])
+
+
+def idempotency_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
+def idempotent_post(*, redact: Iterable[str] = ()) -> Callable:
+    """Decorate a DRF view's POST handler so an `Idempotency-Key` header makes it safe to retry."""
+    redacted = tuple(redact)
+
+    def decorator(handler: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(handler)
+        def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+            key = request.headers.get(HEADER)
+            if key is None:
+                return handler(view, request, *args, **kwargs)
+            claimed = idempotency_claim(
+                user=request.user,
+                key=key,
+                path=request.path,
+                request_hash=_body_hash(request.data),
+            )
+            if isinstance(claimed, tuple):
+                status, body = claimed
+                return Response(body, status=status)
+            try:
+                response = handler(view, request, *args, **kwargs)
+            except (ApplicationError, APIException) as exc:
+                response = exception_handler(exc, {"view": view, "request": request})
+            except BaseException:
+                claimed.delete()
+                raise
+            idempotency_finish(
+                record=claimed,
+                status_code=response.status_code,
+                body=response.data,
+                redact=redacted,
+            )
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+# For drf-spectacular: `@extend_schema(parameters=[IDEMPOTENCY_PARAMETER])` on the POST.
+def _schema_parameter() -> Any:
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(
+        HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        required=False,
+        description="Same key + same body replays the first answer (201 → 200); "
+        "another body → 409 conflict.",
+    )
+
+
+IDEMPOTENCY_PARAMETER = _schema_parameter()
