@@ -94,8 +94,11 @@ class RunningStack:
                 pytest.fail(f"the stack exited with {self.process.returncode}:\n{self.log}")
             status, body = fetch_health(self.health_url, timeout=3)
             # Green, and the supervisor has seen every worker it started answer (its banner).
-            if status == 200 and "OMS is running at" in self.log:
-                return fetch_health(self.health_url, timeout=3)[1]
+            # /healthz reuses a good worker list for a few seconds: wait for the shared worker.
+            workers = body.get("checks", {}).get("celery", {}).get("workers", [])
+            ready = any(name.startswith("worker@") for name in workers)
+            if status == 200 and "OMS is running at" in self.log and ready:
+                return body
             time.sleep(0.5)
         pytest.fail(f"/healthz not green in {START_TIMEOUT}s: {body}\n{self.log}")
 
