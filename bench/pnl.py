@@ -8,6 +8,21 @@ core_fills_per_s  incremental ``PositionState.apply`` (Match objects built) on a
                   stream mixing opens, partial closes and flips; best of several runs.
 rebuild_1m_s      ``rebuild()`` of one account from 1,000,000 in-memory Fill objects.
                   Building the Fill objects (i.e. loading rows) is NOT timed.
+service_fills_per_s  fills booked one by one through ``pnl.services.fill_record``, each
+                  its own transaction (fill row, locked position, lots, realized matches,
+                  account cash, commit) on a fresh SQLite file; the core's stream.
+service_fills_per_s_batched  the same, 100 fills per transaction (a burst of reports
+                  applied together): the service's cost without a commit per fill.
+service_fills_per_s_with_push  one transaction per fill with the lead's publisher
+                  (notifications.services.publish) registered: the push runs on commit.
+..._mysql         each of the above against MariaDB/MySQL (database ``oms_pnl_bench``,
+                  dropped and created afresh each run; null when the server is unreachable).
+host_cpus, host_load_1m  the machine the figures were taken on (a shared, loaded machine
+                  gives lower figures: read them together).
+service_rebuild_identical  after the service runs, ``position_rebuild(write=False)``
+                  found nothing to change (the incremental result equals the rebuild).
+
+Options: ``--service-fills N`` (default 20,000), ``--only service`` to skip the core runs.
 
 Each benchmark is a function returning ``{key: value}``; ``main`` merges them, so a DB
 benchmark (e.g. ``bench_service`` -> "service_fills_per_s") slots in beside them.
@@ -15,10 +30,14 @@ benchmark (e.g. ``bench_service`` -> "service_fills_per_s") slots in beside them
 
 from __future__ import annotations
 
+import argparse
 import gc
 import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -34,6 +53,9 @@ SEED = 20_240_601
 CORE_FILLS = 200_000
 CORE_RUNS = 5
 REBUILD_FILLS = 1_000_000
+SERVICE_FILLS = 20_000
+SERVICE_WARMUP = 500
+MYSQL_URL = os.environ.get("BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/oms_pnl_bench")
 
 
 def generate_fills(count: int, *, seed: int = SEED) -> list[Fill]:
@@ -113,13 +135,171 @@ def bench_rebuild() -> dict[str, float]:
     return {"rebuild_1m_s": round(elapsed, 3)}
 
 
-BENCHMARKS: tuple[Callable[[], dict[str, float]], ...] = (bench_core, bench_rebuild)
+def _service_child(count: int) -> dict[str, object]:
+    """Runs in a subprocess whose DATABASE_URL names the database to measure. Three runs,
+    each on a fresh account and instrument with the same generated stream:
+    commit_each (one transaction per fill, the real path), batched (100 fills per
+    transaction: a burst applied together), with_push (commit_each plus the
+    notifications publisher the lead wires, on a quarter of the fills)."""
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import transaction
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from accounts.models import TradingAccount
+    from marketdata.models import Exchange, Instrument
+    from notifications.services import publish
+    from pnl import registry
+    from pnl.services import fill_record, position_rebuild
+
+    exchange, _ = Exchange.objects.get_or_create(
+        code="SIM", defaults={"always_open": True, "trading_weekdays": "0123456"}
+    )
+    stream = generate_fills(count + SERVICE_WARMUP)
+    start = datetime.now(UTC) - timedelta(days=1)
+    accounts = []
+
+    def run(total: int, *, batch: int) -> float:
+        tag = uuid.uuid4().hex[:8]
+        instrument = Instrument.objects.create(
+            symbol=f"B{tag}".upper(), exchange=exchange, tick_size=Decimal("0.01")
+        )
+        account = TradingAccount.objects.create(
+            name=f"bench {tag}", broker="paper", cash=Decimal("1000000000")
+        )
+        accounts.append(account.pk)
+
+        def book(index: int, fill: Fill) -> None:
+            fill_record(
+                order_id=uuid.uuid4(),
+                account_id=account.pk,
+                instrument_id=instrument.pk,
+                symbol=instrument.symbol,
+                side=fill.side,
+                qty=fill.qty,
+                price=fill.price,
+                fee=fill.fee,
+                ts=start + timedelta(milliseconds=index),
+                report_id=f"bench-{tag}-{index}",
+            )
+
+        for index, fill in enumerate(stream[:SERVICE_WARMUP]):
+            book(index, fill)
+        measured = list(enumerate(stream[SERVICE_WARMUP : SERVICE_WARMUP + total], SERVICE_WARMUP))
+        started = time.perf_counter()
+        for offset in range(0, len(measured), batch):
+            chunk = measured[offset : offset + batch]
+            if batch == 1:
+                book(*chunk[0])
+                continue
+            with transaction.atomic():
+                for index, fill in chunk:
+                    book(index, fill)
+        return round(total / (time.perf_counter() - started))
+
+    wired = registry.hooks_snapshot()  # OrdersConfig.ready() registered the lead's hooks
+    registry.hooks_restore({})
+    commit_each = run(count, batch=1)
+    batched = run(count, batch=100)
+    registry.hooks_restore(wired)
+    registry.register_position_publisher(publish)  # as OrdersConfig.ready() wires it
+    with_push = run(max(1, count // 4), batch=1)
+    identical = all(position_rebuild(account_id=pk, write=False).identical for pk in accounts)
+    return {
+        "commit_each": commit_each,
+        "batched": batched,
+        "with_push": with_push,
+        "rebuild_identical": identical,
+    }
+
+
+def _run_service_child(database_url: str, count: int) -> dict[str, object] | None:
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": "", "LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, __file__, "--service-child", "--service-fills", str(count)]
+    done = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(
+            f"bench/pnl.py: service run on {database_url} failed:\n{done.stderr[-2000:]}",
+            file=sys.stderr,
+        )
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _mysql_reachable() -> bool:
+    from urllib.parse import urlparse
+
+    try:
+        import MySQLdb
+    except ImportError:
+        return False
+    url = urlparse(MYSQL_URL)
+    try:
+        conn = MySQLdb.connect(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 3306,
+            user=url.username or "root",
+            passwd=url.password or "",
+            connect_timeout=3,
+        )
+        # A database of its own, recreated each run: results never depend on leftovers.
+        name = url.path.lstrip("/")
+        cursor = conn.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        conn.close()
+    except MySQLdb.Error as exc:
+        print(f"bench/pnl.py: MariaDB unreachable ({exc}); mysql figure = null", file=sys.stderr)
+        return False
+    return True
+
+
+def bench_service(count: int = SERVICE_FILLS) -> dict[str, object]:
+    """Fills booked per second through the Django service, on SQLite and MariaDB."""
+    out: dict[str, object] = {}
+    runs: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = _run_service_child(f"sqlite:///{tmp}/bench.sqlite3", count)
+    mysql = _run_service_child(MYSQL_URL, count) if _mysql_reachable() else None
+    for suffix, result in (("", sqlite), ("_mysql", mysql)):
+        result = result or {}
+        out[f"service_fills_per_s{suffix}"] = result.get("commit_each")
+        out[f"service_fills_per_s_batched{suffix}"] = result.get("batched")
+        out[f"service_fills_per_s_with_push{suffix}"] = result.get("with_push")
+        if result:
+            runs.append(result)
+    out["service_rebuild_identical"] = bool(runs) and all(r["rebuild_identical"] for r in runs)
+    return out
+
+
+BENCHMARKS: tuple[Callable[[], dict[str, float]], ...] = (bench_core, bench_rebuild, bench_service)
 
 
 def main() -> None:
-    results: dict[str, float] = {}
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--service-fills", type=int, default=SERVICE_FILLS)
+    parser.add_argument("--service-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["core", "service"])
+    args = parser.parse_args()
+    if args.service_child:
+        print(json.dumps(_service_child(args.service_fills)))
+        return
+    results: dict[str, object] = {
+        "host_cpus": os.cpu_count(),
+        "host_load_1m": round(os.getloadavg()[0], 2),
+    }
     for benchmark in BENCHMARKS:
-        results.update(benchmark())
+        if benchmark is bench_service:
+            if args.only != "core":
+                results.update(bench_service(args.service_fills))
+        elif args.only != "service":
+            results.update(benchmark())
     print(json.dumps(results))
 
 

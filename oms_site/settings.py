@@ -289,3 +289,11 @@ OMS_EXCHANGE_LEASE_TTL_S = env.int("OMS_EXCHANGE_LEASE_TTL_S", default=15)
 # Per broker kind overrides of execution/resilience.py's BrokerPolicy fields, e.g.
 # {"paper": {"rate_per_s": 500, "burst": 1000}}; the "*" entry applies to every broker.
 OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})
+
+# --- Automation (orders: square-off, re-entry, algos) ------------------------------------
+# Intraday positions are squared off this many minutes before their exchange's close;
+# SIM (always open) squares off daily at OMS_SIM_SQUARE_OFF_UTC (HH:MM, UTC).
+OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE = env.int("OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE", default=15)
+OMS_SIM_SQUARE_OFF_UTC = env.str("OMS_SIM_SQUARE_OFF_UTC", default="23:45")
+OMS_REENTRY_DELAY_SECS = env.float("OMS_REENTRY_DELAY_SECS", default=1.0)
+OMS_VWAP_LOOKBACK_DAYS = env.int("OMS_VWAP_LOOKBACK_DAYS", default=5)

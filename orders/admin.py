@@ -3,12 +3,21 @@ action is a cancel, through `order_cancel`, recorded in the audit trail as the a
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from oms_site.errors import ApplicationError
 from orders.lifecycle import actor_for
-from orders.models import IdempotencyRecord, Order, OrderEvent, Trigger
+from orders.models import (
+    Gtt,
+    GttEvent,
+    IdempotencyRecord,
+    Order,
+    OrderEvent,
+    ScheduledOrder,
+    Trigger,
+)
 from orders.services import order_cancel
 from pnl.selectors import fill_list_for_order
 
@@ -39,6 +48,7 @@ class OrderEventInline(ReadOnlyInline):
 
 class TriggerInline(ReadOnlyInline):
     model = Trigger
+    fk_name = "order"
     fields = ("kind", "direction", "price", "mark", "status", "fired_at", "fired_price")
     readonly_fields = fields
 
@@ -74,8 +84,19 @@ class OrderAdmin(admin.ModelAdmin):
         "limit_price",
         "stop_price",
         "status",
+        "order_class",
+        "leg_role",
+        "algo_state",
     )
-    list_filter = ("status", "side", "type", "time_in_force", "product")
+    list_filter = (
+        "status",
+        "side",
+        "type",
+        "time_in_force",
+        "product",
+        "order_class",
+        "algo_state",
+    )
     search_fields = ("id", "symbol", "client_order_id", "account__name", "tag")
     date_hierarchy = "created_at"
     list_select_related = ("account",)
@@ -130,3 +151,154 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+# --- automation -------------------------------------------------------------------------------
+
+
+class GttEventInline(ReadOnlyInline):
+    model = GttEvent
+    fields = ("seq", "type", "at", "actor", "data")
+    readonly_fields = fields
+    ordering = ("seq",)
+    verbose_name = "event"
+    verbose_name_plural = "Status history"
+
+
+class GttTriggerInline(ReadOnlyInline):
+    model = Trigger
+    fk_name = "gtt"
+    fields = ("leg", "direction", "price", "status", "fired_at", "fired_price")
+    readonly_fields = fields
+
+
+@admin.action(description="Disable selected active GTTs")
+def disable_gtts(modeladmin, request, queryset) -> None:
+    from orders.services_gtt import gtt_disable
+
+    actor = actor_for(user=request.user)
+    done = 0
+    for gtt_id in queryset.filter(status="active").values_list("id", flat=True):
+        try:
+            gtt_disable(actor=actor, gtt_id=gtt_id)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{gtt_id}: {exc.message}", messages.WARNING)
+        else:
+            done += 1
+    modeladmin.message_user(request, f"Disabled {done} GTT(s).", messages.SUCCESS)
+
+
+@admin.register(Gtt)
+class GttAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "account",
+        "symbol",
+        "trigger_type",
+        "trigger_values",
+        "status",
+        "expires_at",
+    )
+    list_filter = ("status", "trigger_type")
+    search_fields = ("id", "symbol", "account__name", "tag")
+    list_select_related = ("account",)
+    actions = [disable_gtts]
+    inlines = [GttTriggerInline, GttEventInline]
+    readonly_fields = [field.name for field in Gtt._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ScheduledOrderAdminForm(forms.ModelForm):
+    """The same checks as the API: the order template and the timing."""
+
+    class Meta:
+        model = ScheduledOrder
+        fields = ("name", "account", "order", "kind", "run_at", "cron", "tz", "enabled")
+
+    def clean(self):
+        from orders import risk
+        from orders.services_schedule import _clean_schedule, _clean_template
+
+        data = super().clean()
+        errors = risk.FieldErrors()
+        template = _clean_template(errors, data.get("order"))
+        if data.get("kind") == "cron":
+            data["run_at"] = None
+        else:
+            data["cron"] = ""
+        _clean_schedule(
+            errors,
+            data.get("kind"),
+            data.get("run_at"),
+            data.get("cron") or "",
+            data.get("tz") or "UTC",
+        )
+        for name, messages_ in errors.fields.items():
+            field = name.split(".")[0]
+            self.add_error(field if field in self.fields else None, f"{name}: {messages_[0]}")
+        if template:
+            data["order"] = template
+        return data
+
+
+@admin.register(ScheduledOrder)
+class ScheduledOrderAdmin(admin.ModelAdmin):
+    """Editable: saving (or deleting) keeps the row's beat task (PeriodicTask) in step."""
+
+    form = ScheduledOrderAdminForm
+
+    list_display = ("name", "account", "kind", "run_at", "cron", "tz", "enabled", "last_run_at")
+    list_filter = ("kind", "enabled")
+    search_fields = ("name", "account__name")
+    list_select_related = ("account",)
+    readonly_fields = (
+        "periodic_task",
+        "run_count",
+        "last_run_at",
+        "last_order",
+        "last_error",
+        "created_by",
+        "created_at",
+        "updated_at",
+    )
+    fields = (
+        "name",
+        "account",
+        "order",
+        "kind",
+        "run_at",
+        "cron",
+        "tz",
+        "enabled",
+        *readonly_fields,
+    )
+
+    def save_model(self, request, obj, form, change) -> None:
+        from django.utils import timezone
+
+        from orders.services_schedule import scheduled_order_sync
+
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        scheduled_order_sync(schedule=obj)
+
+    def delete_model(self, request, obj) -> None:
+        from orders.services_schedule import scheduled_order_delete
+
+        scheduled_order_delete(user=None, schedule_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        from orders.services_schedule import scheduled_order_delete
+
+        for schedule_id in queryset.values_list("id", flat=True):
+            scheduled_order_delete(user=None, schedule_id=schedule_id)

@@ -17,3 +17,22 @@ class OrdersConfig(AppConfig):
         register_commitment_provider(open_buy_commitment)
         register_report_sink(order_apply_report)
         register_tick_listener("orders.triggers", triggers_on_tick)
+        self._wire_pnl()
+
+    @staticmethod
+    def _wire_pnl() -> None:
+        """pnl reaches upward through pnl.registry (pnl/registry.py): live position pushes,
+        the order placer of POST /positions/close, the venue's positions for the
+        reconciliation beat job, the notifier of reconciliation alerts."""
+        from execution.services import broker_positions
+        from notifications.services import notify, publish
+        from orders.serializers import OrderSerializer
+        from orders.services_place import order_place
+        from pnl import registry as pnl_registry
+
+        pnl_registry.register_position_publisher(publish)
+        pnl_registry.register_order_placer(
+            place=order_place, serialize=lambda order: OrderSerializer(order).data
+        )
+        pnl_registry.register_position_source(broker_positions)
+        pnl_registry.register_alert_notifier(notify)

@@ -77,8 +77,25 @@ NOTE_EVENTS = frozenset(
         OrderEventType.STOP_MOVED,
         OrderEventType.QUEUED_FOR_OPEN,
         OrderEventType.LATE_FILL,
+        OrderEventType.LEGS_LIVE,
+        OrderEventType.ALGO_STARTED,
+        OrderEventType.ALGO_PAUSED,
+        OrderEventType.ALGO_RESUMED,
+        OrderEventType.SLICE_PLACED,
     }
 )
+
+
+def _automated(order: Order) -> bool:
+    """Orders whose changes concern other orders or a GTT (see orders/automation.py)."""
+    return bool(
+        order.parent_id
+        or order.leg_spec
+        or order.oco_group
+        or order.algo
+        or order.reentry_max
+        or order.gtt_id
+    )
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -207,6 +224,10 @@ def order_transition(
         payload.setdefault("reason", order.reject_reason)
     event = _append_event(order=order, event_type=event_type, actor=actor, data=payload)
     order.save(update_fields=sorted(fields))
+    if _automated(order):
+        from orders.automation import after_change
+
+        after_change(order=order, from_status=from_status, event_type=event_type, data=payload)
     return event
 
 
@@ -224,7 +245,10 @@ def order_record_event(
     """
     if event_type not in NOTE_EVENTS:
         raise ValueError(f"{event_type} changes the status; use order_transition")
-    if order.status in TERMINAL_STATUSES and event_type != OrderEventType.LATE_FILL:
+    if order.status in TERMINAL_STATUSES and event_type not in (
+        OrderEventType.LATE_FILL,
+        OrderEventType.LEGS_LIVE,
+    ):
         raise InvalidState(
             f"The order is {order.status}; it cannot change any more.",
             extra={"order_id": str(order.pk)},
@@ -232,6 +256,12 @@ def order_record_event(
     order.updated_at = timezone.now()
     event = _append_event(order=order, event_type=event_type, actor=actor, data=data)
     order.save(update_fields=sorted({"updated_at", "event_seq", *update_fields}))
+    if event_type == OrderEventType.LATE_FILL and _automated(order):
+        from orders.automation import after_change
+
+        after_change(
+            order=order, from_status=order.status, event_type=event_type, data=dict(data or {})
+        )
     return event
 
 

@@ -84,6 +84,30 @@ LIVE_STATUSES = frozenset(
 class HoldReason(models.TextChoices):
     TRIGGER = "trigger", "Waiting for its stop trigger"
     QUEUED_FOR_OPEN = "queued_for_open", "Queued for the market open"
+    PARENT = "parent", "Waiting for its parent"
+
+
+class LegRole(models.TextChoices):
+    """How a child order relates to its parent (`Order.parent`)."""
+
+    NONE = "", "—"
+    TAKE_PROFIT = "take_profit", "Take-profit leg"
+    STOP_LOSS = "stop_loss", "Stop-loss leg"
+    SLICE = "slice", "Algo child (slice)"
+
+
+class AlgoType(models.TextChoices):
+    TWAP = "twap", "TWAP"
+    VWAP = "vwap", "VWAP"
+    ICEBERG = "iceberg", "Iceberg"
+
+
+class AlgoState(models.TextChoices):
+    NONE = "", "—"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    DONE = "done", "Done"
+    STOPPED = "stopped", "Stopped"
 
 
 class Order(models.Model):
@@ -114,6 +138,29 @@ class Order(models.Model):
     )
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="legs"
+    )
+    # take_profit / stop_loss for contingent legs, slice for an algo's child orders.
+    leg_role = models.CharField(max_length=12, choices=LegRole.choices, blank=True, default="")
+    # The two members of an OCO pair share this id: one filling cancels/resizes the other.
+    oco_group = models.UUIDField(null=True, blank=True, db_index=True)
+    # A bracket/oto entry's exit legs, created when (and sized to what) the entry fills:
+    # {"take_profit": {"limit_price"}, "stop_loss": {"stop_price", "limit_price"?}}.
+    leg_spec = models.JSONField(null=True, blank=True)
+    # Execution algorithm of a parent order: its parameters and progress (orders/algos.py).
+    algo = models.JSONField(null=True, blank=True)
+    algo_state = models.CharField(max_length=8, choices=AlgoState.choices, blank=True, default="")
+    algo_next_at = models.DateTimeField(null=True, blank=True)
+    # The GTT that placed this order.
+    gtt = models.ForeignKey(
+        "orders.Gtt", null=True, blank=True, on_delete=models.SET_NULL, related_name="placed"
+    )
+    # Re-entry of a rejected entry: retry up to reentry_max times, re-priced by
+    # reentry_ticks ticks each time (towards the market); attempt 0 is the original.
+    reentry_max = models.PositiveSmallIntegerField(default=0)
+    reentry_ticks = models.PositiveSmallIntegerField(default=0)
+    reentry_attempt = models.PositiveSmallIntegerField(default=0)
+    reentry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reentries"
     )
     status = models.CharField(
         max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING_NEW
@@ -170,6 +217,8 @@ class Order(models.Model):
             models.Index(fields=["symbol", "status"], name="order_symbol_status"),
             models.Index(fields=["status", "updated_at"], name="order_status_updated"),
             models.Index(fields=["status", "good_till"], name="order_status_good_till"),
+            models.Index(fields=["algo_state", "algo_next_at"], name="order_algo_due"),
+            models.Index(fields=["parent", "leg_role"], name="order_parent_role"),
         ]
 
     def __str__(self) -> str:
@@ -203,6 +252,14 @@ class Order(models.Model):
         return self.status == OrderStatus.HELD
 
     @property
+    def is_algo_parent(self) -> bool:
+        return bool(self.algo)
+
+    @property
+    def is_slice(self) -> bool:
+        return self.leg_role == LegRole.SLICE
+
+    @property
     def venue_type(self) -> str:
         """What a venue works: stops are released as market, stop-limits as limit."""
         if self.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
@@ -231,6 +288,11 @@ class OrderEventType(models.TextChoices):
     EXPIRED = "expired", "Expired"
     STOP_MOVED = "stop_moved", "Trailing stop moved"
     RESUBMITTED = "resubmitted", "Re-sent by the sweeper"
+    LEGS_LIVE = "legs_live", "Exit legs went live"
+    ALGO_STARTED = "algo_started", "Algorithm started"
+    ALGO_PAUSED = "algo_paused", "Algorithm paused"
+    ALGO_RESUMED = "algo_resumed", "Algorithm resumed"
+    SLICE_PLACED = "slice_placed", "Child order placed"
 
 
 class OrderEvent(models.Model):
@@ -271,6 +333,7 @@ class ProcessedReport(models.Model):
 class TriggerKind(models.TextChoices):
     STOP = "stop", "Stop"
     TRAILING = "trailing", "Trailing stop"
+    GTT = "gtt", "GTT"
 
 
 class TriggerDirection(models.TextChoices):
@@ -285,11 +348,19 @@ class TriggerStatus(models.TextChoices):
 
 
 class Trigger(models.Model):
-    """A held order's price trigger. Ticks find crossed ones by an indexed range query on
+    """A price trigger: a held order's stop (stop, stop-limit, trailing stop, a contingent
+    stop-loss leg) or one leg of a GTT. Ticks find crossed ones by an indexed range query on
     (symbol, status, direction, price); firing is a compare-and-set on `status`."""
 
     id = models.BigAutoField(primary_key=True)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="triggers")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+    )
+    gtt = models.ForeignKey(
+        "orders.Gtt", null=True, blank=True, on_delete=models.CASCADE, related_name="triggers"
+    )
+    # A GTT's leg: 0 = its single/lower trigger, 1 = the upper trigger of an oco.
+    leg = models.PositiveSmallIntegerField(default=0)
     symbol = models.CharField(max_length=32)
     kind = models.CharField(max_length=8, choices=TriggerKind.choices, default=TriggerKind.STOP)
     direction = models.CharField(max_length=4, choices=TriggerDirection.choices)
@@ -319,6 +390,156 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.direction} {self.price} ({self.status})"
+
+
+# --- GTT ------------------------------------------------------------------------------------
+
+
+class GttType(models.TextChoices):
+    SINGLE = "single", "Single"
+    OCO = "oco", "OCO"
+
+
+class GttStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    TRIGGERED = "triggered", "Triggered"
+    CANCELLED = "cancelled", "Cancelled"  # API.md spells it this way for GTTs
+    EXPIRED = "expired", "Expired"
+    REJECTED = "rejected", "Rejected"
+    DISABLED = "disabled", "Disabled"
+
+
+GTT_FINAL = frozenset(
+    {
+        GttStatus.TRIGGERED,
+        GttStatus.CANCELLED,
+        GttStatus.EXPIRED,
+        GttStatus.REJECTED,
+        GttStatus.DISABLED,
+    }
+)
+
+
+class Gtt(models.Model):
+    """A good-till-triggered instruction: one (single) or two (oco) price triggers, each
+    with the order it places. Its triggers are `Trigger` rows of kind `gtt`; a trigger's
+    direction comes from the last price when the GTT was created (or last modified)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.PROTECT, related_name="gtts"
+    )
+    instrument = models.ForeignKey(
+        "marketdata.Instrument", on_delete=models.PROTECT, related_name="gtts"
+    )
+    symbol = models.CharField(max_length=32)
+    trigger_type = models.CharField(max_length=8, choices=GttType.choices)
+    # Decimal strings, lower first for oco.
+    trigger_values = models.JSONField(default=list)
+    # [{"side", "qty", "type", "limit_price", "product"}], one per trigger, same order.
+    orders = models.JSONField(default=list)
+    last_price = PriceField()
+    status = models.CharField(max_length=10, choices=GttStatus.choices, default=GttStatus.ACTIVE)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    order_ids = models.JSONField(default=list, blank=True)
+    triggered_leg = models.PositiveSmallIntegerField(null=True, blank=True)
+    triggered_price = PriceField(null=True, blank=True)
+    tag = models.CharField(max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField()
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event_seq = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "GTT"
+        verbose_name_plural = "GTTs"
+        indexes = [
+            models.Index(fields=["account", "status", "created_at"], name="gtt_account_status"),
+            models.Index(fields=["status", "expires_at"], name="gtt_status_expires"),
+        ]
+
+    def __str__(self) -> str:
+        return f"GTT {self.trigger_type} {self.symbol} {self.trigger_values} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == GttStatus.ACTIVE
+
+
+class GttEvent(models.Model):
+    """A GTT's status history (append-only; `seq` from 1 without gaps)."""
+
+    id = models.BigAutoField(primary_key=True)
+    gtt = models.ForeignKey(Gtt, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=16)
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.JSONField(default=dict)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["gtt", "seq"]
+        constraints = [models.UniqueConstraint(fields=["gtt", "seq"], name="uniq_gtt_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.gtt_id} #{self.seq} {self.type}"
+
+
+# --- scheduled orders -------------------------------------------------------------------------
+
+
+class ScheduleKind(models.TextChoices):
+    ONCE = "once", "Once, at a time"
+    CRON = "cron", "On a cron schedule"
+
+
+class ScheduledOrder(models.Model):
+    """An order template placed at a time or on a cron schedule. Each row owns one
+    django-celery-beat PeriodicTask (kept in step by orders.services_schedule)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    account = models.ForeignKey(
+        "accounts.TradingAccount", on_delete=models.CASCADE, related_name="scheduled_orders"
+    )
+    # The order body as POST /api/v1/orders takes it (without account / client_order_id).
+    order = models.JSONField(default=dict)
+    kind = models.CharField(max_length=4, choices=ScheduleKind.choices, default=ScheduleKind.ONCE)
+    run_at = models.DateTimeField(null=True, blank=True)
+    # "minute hour day-of-month month day-of-week", e.g. "15 9 * * 1-5"
+    cron = models.CharField(max_length=100, blank=True, default="")
+    # The zone `cron` is read in (IANA name).
+    tz = models.CharField(max_length=64, default="UTC")
+    enabled = models.BooleanField(default=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    run_count = models.PositiveIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class IdempotencyRecord(models.Model):

@@ -67,6 +67,7 @@ class OrderDraft:
     take_profit: dict | None = None
     stop_loss: dict | None = None
     product: str = Product.DELIVERY
+    algo: dict | None = None
 
 
 class FieldErrors:
@@ -207,15 +208,19 @@ def validate_order(draft: OrderDraft, rules: InstrumentRules, *, now: datetime) 
             if draft.qty is not None and draft.display_qty > draft.qty:
                 errors.add("display_qty", "Must not exceed qty.")
 
-    if draft.order_class != OrderClass.SIMPLE:
-        errors.add(
-            "order_class",
-            "Only simple orders are supported yet; bracket, oco and oto come with automation.",
-        )
-    for leg in ("take_profit", "stop_loss"):
-        if getattr(draft, leg) is not None and draft.order_class == OrderClass.SIMPLE:
-            errors.add(leg, "Only used by bracket, oco and oto orders.")
+    from orders.risk_classes import check_algo, check_order_class
+
+    check_order_class(errors, draft, rules)
+    if draft.algo is not None:
+        check_algo(errors, draft, rules)
     errors.raise_if_any()
+
+
+def check_contingent_prices(draft: OrderDraft, last: Decimal | None) -> None:
+    """Exit legs on the right side of the reference price (orders/risk_classes.py)."""
+    from orders.risk_classes import check_contingent_prices as check
+
+    check(draft, last)
 
 
 # --- pre-trade risk -----------------------------------------------------------------------

@@ -21,6 +21,24 @@ BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "monitoring"},
     },
+    # Execution algorithms: place the slices that are due (idempotent per slice).
+    "orders-algos-run-due": {
+        "task": "orders.algos_run_due",
+        "schedule": 2.0,
+        "options": {"queue": "execution"},
+    },
+    "orders-gtt-expire-due": {
+        "task": "orders.gtt_expire_due",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
+    # Intraday positions are closed OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE before the close
+    # (SIM: at OMS_SIM_SQUARE_OFF_UTC); checked every minute, idempotent.
+    "orders-square-off-intraday": {
+        "task": "orders.square_off_intraday",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
     "orders-purge-idempotency-keys": {
         "task": "orders.purge_idempotency_keys",
         "schedule": crontab(minute=40),

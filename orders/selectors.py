@@ -7,19 +7,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_get_for_user, account_list_for_user
+from oms_site.api import format_decimal
 from oms_site.errors import NotFound, ValidationFailed
 from orders.models import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
+    AlgoState,
+    Gtt,
+    GttEvent,
+    GttStatus,
+    HoldReason,
+    LegRole,
     Order,
     OrderEvent,
     OrderSide,
     OrderStatus,
+    ScheduledOrder,
 )
 
 ZERO = Decimal("0")
@@ -65,7 +73,9 @@ def order_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet
     """The blotter: orders of the accounts `user` may see, newest first.
 
     filters: account, symbol, status (open|closed|all|<status>), side, after, until
-    (created_at bounds, datetimes). Unknown enum values → 400 naming the field.
+    (created_at bounds, datetimes), parent (an order id: its legs / algo children),
+    top_level (truthy: only orders without a parent). Unknown enum values → 400 naming
+    the field.
     """
     filters = filters or {}
     qs = order_visible_qs(user=user).select_related("account")
@@ -79,6 +89,16 @@ def order_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet
         qs = qs.filter(account_id=pk)
     if filters.get("symbol"):
         qs = qs.filter(symbol=str(filters["symbol"]).upper())
+    parent = filters.get("parent")
+    if parent:
+        parent_pk = _parse_uuid(parent)
+        if parent_pk is None:
+            raise ValidationFailed(
+                "parent: not a valid id.", fields={"parent": ["Not a valid id."]}
+            )
+        qs = qs.filter(parent_id=parent_pk)
+    elif filters.get("top_level"):
+        qs = qs.filter(parent__isnull=True)
     status = filters.get("status") or "all"
     if status in STATUS_GROUPS:
         qs = qs.filter(status__in=STATUS_GROUPS[status])
@@ -105,10 +125,21 @@ def order_events(*, order: Order) -> QuerySet[OrderEvent]:
     return OrderEvent.objects.filter(order=order).order_by("seq")
 
 
+LEG_ROLES = (LegRole.TAKE_PROFIT, LegRole.STOP_LOSS)
+
+
 def order_legs(*, order: Order) -> list[Order]:
-    if order.order_class == "simple" and order.parent_id is None:
+    """A contingent order's exit legs (take-profit / stop-loss), oldest first."""
+    if order.order_class == "simple":
         return []
-    return list(Order.objects.filter(parent=order).order_by("created_at", "id"))
+    return list(
+        Order.objects.filter(parent=order, leg_role__in=LEG_ROLES).order_by("created_at", "id")
+    )
+
+
+def order_children(*, order: Order) -> QuerySet[Order]:
+    """An algo parent's child orders (slices), oldest first."""
+    return Order.objects.filter(parent=order, leg_role=LegRole.SLICE).order_by("created_at", "id")
 
 
 # --- aggregates for pre-trade risk ----------------------------------------------------------
@@ -118,6 +149,26 @@ _REMAINING_VALUE = ExpressionWrapper(
     output_field=DecimalField(max_digits=38, decimal_places=8),
 )
 
+# Orders whose quantity another open order already stands for: an algo's child slices
+# (the parent commits the whole quantity), the held member of an OCO pair (its live
+# sibling covers the same quantity; only one of the two can ever execute) and exit legs
+# still waiting for their entry to fill.
+_COVERED = (
+    Q(leg_role=LegRole.SLICE)
+    | Q(oco_group__isnull=False, status=OrderStatus.HELD)
+    | Q(status=OrderStatus.HELD, hold_reason=HoldReason.PARENT)
+)
+
+
+def _excluding(qs: QuerySet[Order], exclude_order_id: object) -> QuerySet[Order]:
+    """exclude_order_id: None, one id, or a collection of ids."""
+    if exclude_order_id is None:
+        return qs
+    if isinstance(exclude_order_id, list | tuple | set | frozenset):
+        ids = [pk for pk in exclude_order_id if pk is not None]
+        return qs.exclude(pk__in=ids) if ids else qs
+    return qs.exclude(pk=exclude_order_id)
+
 
 def open_buy_commitment(
     account: TradingAccount, *, exclude_order_id: object | None = None
@@ -125,40 +176,178 @@ def open_buy_commitment(
     """What the account's open buy orders still commit: Σ leaves qty × valuation price.
 
     Registered as the buying-power commitment provider (accounts.registry) by
-    OrdersConfig.ready(), so `account_buying_power` = cash − this.
+    OrdersConfig.ready(), so `account_buying_power` = cash − this. Algo slices and the
+    held member of an OCO pair are covered by another open order and not counted twice.
     """
     qs = Order.objects.filter(account_id=account.pk, side=OrderSide.BUY, status__in=OPEN_STATUSES)
-    if exclude_order_id is not None:
-        qs = qs.exclude(pk=exclude_order_id)
+    qs = _excluding(qs.exclude(_COVERED), exclude_order_id)
     total = qs.aggregate(v=Sum(_REMAINING_VALUE))["v"]
     return Decimal(total or 0)
 
 
 def open_sell_qty(*, account_id: object, symbol: str, exclude_order_id: object = None) -> Decimal:
-    """Quantity the account's open sell orders of `symbol` may still sell."""
+    """Quantity the account's open sell orders of `symbol` may still sell (each quantity
+    once: see open_buy_commitment)."""
     qs = Order.objects.filter(
         account_id=account_id, symbol=symbol, side=OrderSide.SELL, status__in=OPEN_STATUSES
     )
-    if exclude_order_id is not None:
-        qs = qs.exclude(pk=exclude_order_id)
+    qs = _excluding(qs.exclude(_COVERED), exclude_order_id)
     total = qs.aggregate(q=Sum(F("qty") - F("filled_qty")))["q"]
     return Decimal(total or 0)
 
 
 def open_order_count(*, account_id: object, exclude_order_id: object = None) -> int:
-    qs = Order.objects.filter(account_id=account_id, status__in=OPEN_STATUSES)
-    if exclude_order_id is not None:
-        qs = qs.exclude(pk=exclude_order_id)
-    return qs.count()
+    """Open orders of the account; an algo's slices count as part of their parent."""
+    qs = Order.objects.filter(account_id=account_id, status__in=OPEN_STATUSES).exclude(
+        leg_role=LegRole.SLICE
+    )
+    return _excluding(qs, exclude_order_id).count()
 
 
 def orders_since_count(
     *, account_id: object, since: datetime, exclude_order_id: object = None
 ) -> int:
-    """Orders the account placed since `since` that were not rejected."""
-    qs = Order.objects.filter(account_id=account_id, created_at__gte=since).exclude(
-        status=OrderStatus.REJECTED
+    """Orders the account placed since `since` that were not rejected (algo slices and
+    exit legs are part of the order that made them)."""
+    qs = (
+        Order.objects.filter(account_id=account_id, created_at__gte=since)
+        .exclude(status=OrderStatus.REJECTED)
+        .exclude(parent__isnull=False)
     )
-    if exclude_order_id is not None:
-        qs = qs.exclude(pk=exclude_order_id)
-    return qs.count()
+    return _excluding(qs, exclude_order_id).count()
+
+
+# --- GTT ----------------------------------------------------------------------------------------
+
+
+def gtt_get_for_user(*, user: User, gtt_id: object, level: str = "view") -> Gtt:
+    """The GTT if `user` may see its account (404 otherwise); level="trade" → 403 for a
+    view-only member."""
+    pk = _parse_uuid(gtt_id)
+    gtt = None if pk is None else Gtt.objects.select_related("instrument").filter(pk=pk).first()
+    if gtt is None:
+        raise NotFound("GTT not found.")
+    try:
+        account_get_for_user(user=user, account_id=gtt.account_id, level=level)
+    except NotFound as exc:
+        raise NotFound("GTT not found.") from exc
+    return gtt
+
+
+def gtt_list(*, user: User, filters: dict[str, Any] | None = None) -> QuerySet[Gtt]:
+    """GTTs of the accounts `user` may see, newest first; filters: account, symbol,
+    status (a GTT status, or `open` = active)."""
+    filters = filters or {}
+    qs = Gtt.objects.all()
+    if not user.is_oms_admin:
+        qs = qs.filter(account__in=account_list_for_user(user=user).values("id"))
+    if filters.get("account"):
+        pk = _parse_uuid(filters["account"])
+        if pk is None:
+            raise ValidationFailed(
+                "account: not a valid id.", fields={"account": ["Not a valid id."]}
+            )
+        qs = qs.filter(account_id=pk)
+    if filters.get("symbol"):
+        qs = qs.filter(symbol=str(filters["symbol"]).upper())
+    status = filters.get("status")
+    if status == "open":
+        qs = qs.filter(status=GttStatus.ACTIVE)
+    elif status and status != "all":
+        if status not in GttStatus.values:
+            raise ValidationFailed(
+                f"status: unknown status {status!r}.",
+                fields={"status": ["Use open, all or a GTT status."]},
+            )
+        qs = qs.filter(status=status)
+    return qs.order_by("-created_at", "-id")
+
+
+def gtt_events(*, gtt: Gtt) -> QuerySet[GttEvent]:
+    return GttEvent.objects.filter(gtt=gtt).order_by("seq")
+
+
+# --- scheduled orders ---------------------------------------------------------------------------
+
+
+def scheduled_order_list(
+    *, user: User, filters: dict[str, Any] | None = None
+) -> QuerySet[ScheduledOrder]:
+    filters = filters or {}
+    qs = ScheduledOrder.objects.select_related("account", "last_order")
+    if not user.is_oms_admin:
+        qs = qs.filter(account__in=account_list_for_user(user=user).values("id"))
+    if filters.get("account"):
+        pk = _parse_uuid(filters["account"])
+        if pk is None:
+            raise ValidationFailed(
+                "account: not a valid id.", fields={"account": ["Not a valid id."]}
+            )
+        qs = qs.filter(account_id=pk)
+    return qs.order_by("-created_at", "-id")
+
+
+def scheduled_order_get_for_user(
+    *, user: User, schedule_id: object, level: str = "view"
+) -> ScheduledOrder:
+    pk = _parse_uuid(schedule_id)
+    row = None if pk is None else ScheduledOrder.objects.filter(pk=pk).first()
+    if row is None:
+        raise NotFound("Schedule not found.")
+    try:
+        account_get_for_user(user=user, account_id=row.account_id, level=level)
+    except NotFound as exc:
+        raise NotFound("Schedule not found.") from exc
+    return row
+
+
+# --- progress (read side) ------------------------------------------------------------------
+
+
+def order_algo_progress(order: Order) -> dict[str, Any] | None:
+    """What the API shows of an algo parent: parameters, state, filled / scheduled /
+    remaining. scheduled = what its children have filled or still work."""
+    if not order.algo:
+        return None
+    algo = order.algo
+    children = list(
+        Order.objects.filter(parent=order, leg_role=LegRole.SLICE).values_list(
+            "qty", "filled_qty", "status"
+        )
+    )
+    working = sum((q - f for q, f, st in children if st in OPEN_STATUSES), ZERO)
+    scheduled = order.filled_qty + working
+    out = {
+        key: algo.get(key)
+        for key in (
+            "type",
+            "horizon_secs",
+            "interval_secs",
+            "limit_price",
+            "display_qty",
+            "randomize_pct",
+            "slices_total",
+        )
+        if key in algo
+    }
+    from orders.services_algo import algo_ends_at
+
+    ends = algo_ends_at(algo)
+    out.update(
+        {
+            "state": order.algo_state,
+            "slices_sent": algo.get("sent", 0),
+            "children": len(children),
+            "filled_qty": format_decimal(order.filled_qty),
+            "scheduled_qty": format_decimal(scheduled),
+            "working_qty": format_decimal(working),
+            "remaining_qty": format_decimal(max(order.qty - order.filled_qty, ZERO)),
+            "started_at": algo.get("starts_at"),
+            "ends_at": None if ends is None else ends.isoformat(),
+            "next_slice_at": None
+            if order.algo_next_at is None or order.algo_state != AlgoState.RUNNING
+            else order.algo_next_at.isoformat(),
+            "reason": algo.get("reason"),
+        }
+    )
+    return out

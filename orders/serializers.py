@@ -57,6 +57,50 @@ class LegInputSerializer(serializers.Serializer):
     stop_price = _decimal()
 
 
+class AlgoSchemaSerializer(serializers.Serializer):
+    """`algo` of POST /api/v1/orders: the order becomes a parent that releases children."""
+
+    type = serializers.ChoiceField(
+        choices=["twap", "vwap", "iceberg"],
+        help_text="twap: even slices over the horizon (sizes randomised ±randomize_pct); "
+        "vwap: slices weighted by the instrument's intraday volume profile (1-minute bars of "
+        "the last days); iceberg: one child of display_qty at a time.",
+    )
+    horizon_secs = serializers.IntegerField(
+        required=False, help_text="twap/vwap: seconds the parent runs."
+    )
+    interval_secs = serializers.IntegerField(
+        required=False, help_text="twap/vwap: seconds between slices (≤ horizon_secs)."
+    )
+    limit_price = DecimalString(
+        required=False, help_text="twap/vwap: children are limit orders at this price."
+    )
+    randomize_pct = DecimalString(
+        required=False, help_text="twap/vwap: slice size randomisation, default 20 (%)."
+    )
+    display_qty = DecimalString(required=False, help_text="iceberg: size of each child.")
+
+
+class ReentrySchemaSerializer(serializers.Serializer):
+    """`reentry` of POST /api/v1/orders: retry a rejected entry order."""
+
+    max_retries = serializers.IntegerField(help_text="1–10 new attempts after a rejection.")
+    reprice_ticks = serializers.IntegerField(
+        required=False,
+        help_text="Each attempt moves the limit this many ticks towards the market.",
+    )
+
+
+@extend_schema_field(AlgoSchemaSerializer)
+class AlgoField(serializers.JSONField):
+    """Checked by orders.algos.parse_algo (errors name `algo.<key>`)."""
+
+
+@extend_schema_field(ReentrySchemaSerializer)
+class ReentryField(serializers.JSONField):
+    pass
+
+
 class OrderInputSerializer(StrictFieldsMixin, serializers.Serializer):
     """POST /api/v1/orders. Decimals: strings or JSON numbers."""
 
@@ -82,6 +126,8 @@ class OrderInputSerializer(StrictFieldsMixin, serializers.Serializer):
     )
     tag = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     product = serializers.ChoiceField(choices=Product.choices, default=Product.DELIVERY)
+    algo = AlgoField(required=False, allow_null=True, default=None)
+    reentry = ReentryField(required=False, allow_null=True, default=None)
 
     def to_service_kwargs(self) -> dict[str, Any]:
         data = dict(self.validated_data)
@@ -89,7 +135,10 @@ class OrderInputSerializer(StrictFieldsMixin, serializers.Serializer):
         data["order_type"] = data.pop("type")
         for leg in ("take_profit", "stop_loss"):
             if data.get(leg) is not None:
-                data[leg] = dict(data[leg])
+                data[leg] = {k: v for k, v in dict(data[leg]).items() if v is not None}
+        for name in ("algo", "reentry"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 
@@ -149,6 +198,11 @@ class OrderSerializer(serializers.ModelSerializer):
     )
     reject_reason = serializers.SerializerMethodField()
     hold_reason = serializers.SerializerMethodField()
+    leg_role = serializers.SerializerMethodField()
+    oco_group = serializers.SerializerMethodField()
+    gtt_id = serializers.SerializerMethodField()
+    reentry_of = serializers.SerializerMethodField()
+    algo = serializers.SerializerMethodField()
 
     class Meta:
         model = Order
@@ -172,6 +226,12 @@ class OrderSerializer(serializers.ModelSerializer):
             "order_class",
             "parent_id",
             "legs",
+            "leg_role",
+            "oco_group",
+            "algo",
+            "gtt_id",
+            "reentry_of",
+            "reentry_attempt",
             "status",
             "reject_reason",
             "hold_reason",
@@ -202,10 +262,42 @@ class OrderSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_legs(self, order: Order) -> list[dict[str, Any]]:
-        if order.order_class == OrderClass.SIMPLE:
-            return []  # simple orders have no legs: no query
-        legs = Order.objects.filter(parent=order).order_by("created_at", "id")
-        return OrderSerializer(legs, many=True, context=self.context).data
+        """Exit legs (take_profit / stop_loss) of a bracket / oco / oto order. A bracket's
+        legs appear when its entry fills, sized to the filled quantity."""
+        if order.order_class == OrderClass.SIMPLE or order.parent_id is not None:
+            return []  # simple orders and legs have no legs: no query
+        from orders.selectors import order_legs
+
+        return OrderSerializer(order_legs(order=order), many=True, context=self.context).data
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_leg_role(self, order: Order) -> str | None:
+        """take_profit / stop_loss (contingent legs), slice (an algo's child)."""
+        return order.leg_role or None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_oco_group(self, order: Order) -> str | None:
+        """Members of one OCO pair share it: one filling cancels (or resizes) the other."""
+        return None if order.oco_group is None else str(order.oco_group)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_gtt_id(self, order: Order) -> str | None:
+        return None if order.gtt_id is None else str(order.gtt_id)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_reentry_of(self, order: Order) -> str | None:
+        return None if order.reentry_of_id is None else str(order.reentry_of_id)
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_algo(self, order: Order) -> dict[str, Any] | None:
+        """Algo parents: parameters, state (running/paused/done/stopped), slices_total,
+        slices_sent, children, filled_qty / scheduled_qty / working_qty / remaining_qty,
+        started_at, ends_at, next_slice_at."""
+        if not order.algo:
+            return None
+        from orders.selectors import order_algo_progress
+
+        return order_algo_progress(order)
 
 
 class OrderEventSerializer(serializers.ModelSerializer):

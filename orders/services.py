@@ -29,13 +29,9 @@ from orders.lifecycle import (
     order_replay,
     order_transition,
 )
+from orders.services_batch import order_place_batch, order_preview
 from orders.services_manage import CancelAllResult, order_cancel, order_cancel_all, order_modify
-from orders.services_place import (
-    PlaceResult,
-    order_place,
-    order_place_batch,
-    order_preview,
-)
+from orders.services_place import PlacementLinks, PlaceResult, order_place
 from orders.services_release import order_release
 from orders.services_reports import order_apply_report, order_apply_reports
 from orders.services_submit import (
@@ -50,6 +46,7 @@ __all__ = [
     "Actor",
     "CancelAllResult",
     "PlaceResult",
+    "PlacementLinks",
     "actor_for",
     "actor_system",
     "order_apply_report",

@@ -151,7 +151,9 @@ def order_modify(
     }
     if not requested:
         raise ValidationFailed("Give at least one field to modify.")
-    plan = _modify_locked(order_id=order_id, requested=requested, actor=actor)
+    plan = _modify_locked(
+        order_id=order_id, requested=requested, actor=actor, by_system=user is None
+    )
     if plan.risk_message:
         raise RiskRejected(plan.risk_message, extra={"order_id": str(plan.order.pk)})
     if plan.venue_request is None:
@@ -175,10 +177,22 @@ def order_modify(
 
 
 @transaction.atomic
-def _modify_locked(*, order_id: object, requested: dict[str, Any], actor: Actor) -> _ModifyPlan:
+def _modify_locked(
+    *, order_id: object, requested: dict[str, Any], actor: Actor, by_system: bool = False
+) -> _ModifyPlan:
     order = _locked(order_id)
     if order.status in TERMINAL_STATUSES:
         raise _closed_error(order, "modified")
+    if order.algo:
+        raise InvalidState(
+            "An algo parent cannot be modified; pause or cancel it and place a new one.",
+            extra={"order_id": str(order.pk)},
+        )
+    if "qty" in requested and not by_system and (order.oco_group or order.leg_spec):
+        raise ValidationFailed(
+            "qty: the quantity of a contingent order follows its entry / OCO pair.",
+            fields={"qty": ["Follows the entry / OCO pair; it cannot be changed by hand."]},
+        )
     if not order.can_modify() or order.pending_modify:
         raise InvalidState(
             f"The order is {order.status.replace('_', ' ')}"
@@ -335,6 +349,10 @@ def order_cancel(
         order_get_for_user(user=user, order_id=order_id, level="trade")
     actor = actor or actor_for(user=user, api_key=api_key)
     order, send = _cancel_locked(order_id=order_id, actor=actor, reason=reason)
+    if order.algo:
+        from orders.services_algo import algo_children_cancel
+
+        algo_children_cancel(parent_id=order.pk)
     if not send:
         return order
     try:
@@ -362,19 +380,29 @@ def _cancel_locked(*, order_id: object, actor: Actor, reason: str) -> tuple[Orde
     if order.status == OrderStatus.PENDING_CANCEL:
         return order, False
     expiring = reason == "expired"
-    local = order.status == OrderStatus.HELD or (
-        order.status == OrderStatus.PENDING_NEW and order.submitted_at is None
+    local = (
+        order.status == OrderStatus.HELD
+        or (order.status == OrderStatus.PENDING_NEW and order.submitted_at is None)
+        or bool(order.algo)  # an algo parent lives in OMS only; its children are withdrawn
     )
     if local:
+        from orders.models import AlgoState
         from orders.trigger_engine import triggers_cancel_for_order
 
         triggers_cancel_for_order(order=order)
+        order.cancel_reason = reason[:32]
+        fields = ["cancel_reason"]
+        if order.algo:
+            order.algo_state = AlgoState.STOPPED
+            order.algo_next_at = None
+            fields += ["algo_state", "algo_next_at"]
         order_transition(
             order=order,
             to_status=OrderStatus.EXPIRED if expiring else OrderStatus.CANCELED,
             event_type=OrderEventType.EXPIRED if expiring else OrderEventType.CANCELED,
             actor=actor,
             data={"reason": reason},
+            update_fields=fields,
         )
         order_publish(order)
         return order, False

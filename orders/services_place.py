@@ -21,7 +21,6 @@ from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quote_latest
 from oms_site.api import format_decimal
 from oms_site.errors import (
-    ApplicationError,
     Conflict,
     NotFound,
     PermissionDenied,
@@ -34,12 +33,14 @@ from orders.models import (
     TRIGGERED_TYPES,
     HoldReason,
     Order,
+    OrderClass,
     OrderEventType,
     OrderSide,
     OrderStatus,
     OrderType,
     TimeInForce,
 )
+from orders.placement import PlacementLinks, _apply_class_fields, _check_reentry
 from orders.publish import order_publish
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class _Prepared:
     quote: Any
     now: datetime
     hash: str
+    reentry: dict | None = None
 
 
 def _prepare(
@@ -204,10 +206,15 @@ def _prepare(
     client_order_id: str | None,
     tag: str,
     product: str,
+    algo: dict | None = None,
+    reentry: dict | None = None,
 ) -> _Prepared:
     now = timezone.now()
     account = _account_for_trading(user=user, account_id=account_id)
     instrument = _instrument_for_trading(symbol)
+    if order_class == "oco" and limit_price is None and isinstance(take_profit, dict):
+        # An oco order is its take-profit limit: the leg's price is the order's limit.
+        limit_price = take_profit.get("limit_price")
     draft = risk.OrderDraft(
         side=side,
         type=order_type,
@@ -223,10 +230,18 @@ def _prepare(
         take_profit=take_profit,
         stop_loss=stop_loss,
         product=product,
+        algo=algo,
     )
     risk.validate_order(draft, instrument_rules(instrument), now=now)
+    _check_reentry(reentry, draft)
+    extra_hash: dict[str, Any] = {}
+    if algo is not None:
+        extra_hash["algo"] = algo
+    if reentry is not None:
+        extra_hash["reentry"] = reentry
     fingerprint = request_hash(
         {
+            **extra_hash,
             "account": str(account.pk),
             "symbol": instrument.symbol,
             "side": side,
@@ -253,7 +268,9 @@ def _prepare(
         _check_stop_side(draft, last, instrument.symbol)
     elif order_type == OrderType.TRAILING_STOP:
         draft.stop_price = _trailing_start(draft, instrument, last)
-    return _Prepared(account, instrument, draft, quote, now, fingerprint)
+    if order_class != "simple":
+        risk.check_contingent_prices(draft, last)
+    return _Prepared(account, instrument, draft, quote, now, fingerprint, reentry)
 
 
 def _existing_for_client_order_id(
@@ -298,6 +315,9 @@ def order_place(
     client_order_id: str | None = None,
     tag: str = "",
     product: str = "delivery",
+    algo: dict | None = None,
+    reentry: dict | None = None,
+    links: PlacementLinks | None = None,
 ) -> PlaceResult:
     """Validate, risk-check and persist one order; submit it after commit.
 
@@ -307,8 +327,15 @@ def order_place(
     body returns the existing order with created=False.
 
     `user` None = a system placement (strategies, automation): no membership check; pass
-    `actor` to name who placed it.
+    `actor` to name who placed it, and `links` to attach it to a parent / GTT.
+
+    order_class bracket/oto: the exit legs are created when the entry fills (sized to the
+    filled quantity; orders/contingent.py). oco: the order is the take-profit limit and a
+    held stop-loss leg is created with it. `algo` ({"type": "twap"|"vwap"|"iceberg", ...})
+    makes it a parent order that releases child orders (orders/services_algo.py).
+    `reentry` ({"max_retries", "reprice_ticks"}) re-enters it if it is rejected.
     """
+    links = links or PlacementLinks()
     prepared = _prepare(
         user=user,
         account_id=account_id,
@@ -329,6 +356,8 @@ def order_place(
         client_order_id=client_order_id,
         tag=tag,
         product=product,
+        algo=algo,
+        reentry=reentry,
     )
     existing = _existing_for_client_order_id(
         account=prepared.account, client_order_id=client_order_id, fingerprint=prepared.hash
@@ -337,7 +366,11 @@ def order_place(
         return PlaceResult(order=existing, created=False)
 
     actor = actor or actor_for(user=user, api_key=api_key)
-    per_minute = risk.rate_window_count(account_id=prepared.account.pk, now=prepared.now)
+    per_minute = (
+        risk.rate_window_count(account_id=prepared.account.pk, now=prepared.now)
+        if links.counting_checks
+        else None
+    )
     try:
         order, decision = _place_locked(
             prepared,
@@ -347,6 +380,7 @@ def order_place(
             client_order_id=client_order_id,
             tag=tag,
             per_minute=per_minute,
+            links=links,
         )
     except IntegrityError:
         # Two requests with one client_order_id raced past the first lookup: the unique
@@ -371,7 +405,8 @@ def _place_locked(
     api_key: ApiKey | None,
     client_order_id: str | None,
     tag: str,
-    per_minute: int,
+    per_minute: int | None,
+    links: PlacementLinks,
 ) -> tuple[Order, risk.RiskDecision]:
     # The account row lock serialises this account's placements: buying power, open-order
     # and per-day counts are judged against a stable picture.
@@ -389,8 +424,21 @@ def _place_locked(
         quote=prepared.quote,
         now=now,
         orders_this_minute=per_minute,
+        counting_checks=links.counting_checks,
+        exclude_order_id=list(links.risk_exclude_ids) or None,
+        own_commitment=links.own_commitment,
     )
     decision = risk.risk_evaluate(draft, instrument.symbol, ctx)
+    if decision.ok and decision.queue_for_open and draft.algo is not None:
+        decision = risk.RiskDecision(
+            ok=False,
+            code="market_closed",
+            message=f"The market for {instrument.symbol} is closed; an algo starts only "
+            "while it is open.",
+            est_price=decision.est_price,
+            est_value=decision.est_value,
+            checks=decision.checks,
+        )
     held_for_trigger = draft.type in TRIGGERED_TYPES
     queued = decision.ok and decision.queue_for_open and not held_for_trigger
     status = (
@@ -439,13 +487,36 @@ def _place_locked(
         created_at=now,
         updated_at=now,
         event_seq=1,
+        parent_id=links.parent_id,
+        leg_role=links.leg_role,
+        oco_group=links.oco_group,
+        gtt_id=links.gtt_id,
+        reentry_of_id=links.reentry_of_id,
+        reentry_attempt=links.reentry_attempt,
     )
+    _apply_class_fields(order, draft, prepared.reentry)
+    algo_start = decision.ok and draft.algo is not None
+    if algo_start:
+        from orders.services_algo import algo_plan
+
+        # The parent never goes to a venue: it is working from the start.
+        order.status = OrderStatus.NEW
+        order.accepted_at = now
+        algo_plan(order=order, raw=draft.algo, instrument=instrument, now=now)
     order.save(force_insert=True)
-    order_event_created(
-        order=order,
-        actor=actor,
-        data={"hold_reason": order.hold_reason} if order.hold_reason else None,
-    )
+    created: dict[str, Any] = {"hold_reason": order.hold_reason} if order.hold_reason else {}
+    for name, value in (
+        ("parent_id", links.parent_id),
+        ("leg_role", links.leg_role),
+        ("gtt_id", links.gtt_id),
+        ("reentry_of", links.reentry_of_id),
+        ("reentry_attempt", links.reentry_attempt or None),
+        ("order_class", draft.order_class if draft.order_class != "simple" else None),
+        ("algo", order.algo and {k: order.algo.get(k) for k in ("type", "slices_total")}),
+    ):
+        if value:
+            created[name] = str(value) if name in ("parent_id", "gtt_id", "reentry_of") else value
+    order_event_created(order=order, actor=actor, data=created or None)
     if not decision.ok:
         order.reject_reason = decision.reject_reason
         order_transition(
@@ -460,82 +531,30 @@ def _place_locked(
         from orders.trigger_engine import trigger_create_for_order
 
         trigger_create_for_order(order=order, last=getattr(prepared.quote, "last", None))
+    if decision.ok and draft.order_class == OrderClass.OCO:
+        from orders.contingent import oco_stop_leg_create
+
+        oco_stop_leg_create(parent=order, spec=draft.stop_loss, actor=actor)
+    elif decision.ok and draft.order_class in (OrderClass.BRACKET, OrderClass.OTO):
+        from orders.contingent import bracket_legs_create
+
+        bracket_legs_create(entry=order, actor=actor)
     # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
     # stream before anything the submission publishes (clients also order by `seq`).
     order_publish(order)
-    if decision.ok and not held_for_trigger and not queued:
+    if algo_start:
+        from orders.services_algo import enqueue_algo_step
+
+        enqueue_algo_step(order.pk)
+    elif decision.ok and not held_for_trigger and not queued:
         enqueue_submit(order.pk)
     return order, decision
 
 
-def order_place_batch(
-    *, user: User | None, api_key: ApiKey | None = None, orders: list[dict[str, Any]]
-) -> list[tuple[int, Order | None, ApplicationError | None]]:
-    """Place up to 100 orders, each judged on its own: [(http status, order, error)].
+def __getattr__(name: str):
+    # order_place_batch / order_preview moved to orders.services_batch; old imports work.
+    if name in ("order_place_batch", "order_preview"):
+        from orders import services_batch
 
-    Each item is its own transaction; one failing never affects another. Items arrive as
-    service kwargs (already type-parsed by the caller).
-    """
-    if len(orders) > 100:
-        raise ValidationFailed(
-            "orders: at most 100 orders per batch.", fields={"orders": ["At most 100."]}
-        )
-    results: list[tuple[int, Order | None, ApplicationError | None]] = []
-    for kwargs in orders:
-        try:
-            result = order_place(user=user, api_key=api_key, **kwargs)
-        except RiskRejected as exc:
-            order = Order.objects.filter(pk=exc.extra.get("order_id")).first()
-            results.append((exc.status, order, exc))
-        except ApplicationError as exc:
-            results.append((exc.status, None, exc))
-        else:
-            results.append((201 if result.created else 200, result.order, None))
-    return results
-
-
-def order_preview(
-    *, user: User | None, account_id: object, **values: Any
-) -> tuple[risk.RiskDecision, risk.RiskContext, Instrument]:
-    """Run validation and every risk check of `order_place` without storing anything.
-
-    Raises the same 400/403 errors as placing; a risk failure is returned, not raised.
-    """
-    values.pop("client_order_id", None)
-    prepared = _prepare(
-        user=user,
-        account_id=account_id,
-        client_order_id=None,
-        **{
-            "limit_price": None,
-            "stop_price": None,
-            "trail_price": None,
-            "trail_percent": None,
-            "time_in_force": TimeInForce.DAY,
-            "expire_at": None,
-            "display_qty": None,
-            "order_class": "simple",
-            "take_profit": None,
-            "stop_loss": None,
-            "tag": "",
-            "product": "delivery",
-            **values,
-        },
-    )
-    per_minute = risk.rate_window_count(
-        account_id=prepared.account.pk, now=prepared.now, bump=False
-    )
-    ctx = risk.risk_context_build(
-        account=prepared.account,
-        instrument=prepared.instrument,
-        draft=prepared.draft,
-        quote=prepared.quote,
-        now=prepared.now,
-        orders_this_minute=per_minute + 1,
-    )
-    if ctx.buying_power is None:
-        from accounts.selectors import account_buying_power
-
-        ctx.buying_power = account_buying_power(account=prepared.account)
-    decision = risk.risk_evaluate(prepared.draft, prepared.instrument.symbol, ctx)
-    return decision, ctx, prepared.instrument
+        return getattr(services_batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,23 @@ from orders.trigger_engine import triggers_cancel_for_order
 ZERO = Decimal("0")
 
 
+def _own_commitment(order: Order, siblings: list[Order]) -> Decimal:
+    """Buying power the order being released (and the OCO siblings it replaces) already
+    hold in the account's commitment: it may use it again. A held OCO member is not in the
+    commitment (its sibling stands for it: orders.selectors)."""
+    total = ZERO
+    covered = order.oco_group is not None
+    for member in (order, *siblings):
+        if member.side != OrderSide.BUY:
+            continue
+        if member is order and covered:
+            continue
+        if member is not order and member.status == OrderStatus.HELD:
+            continue
+        total += (member.qty - member.filled_qty) * (member.est_price or ZERO)
+    return total
+
+
 @transaction.atomic
 def order_release(
     *,
@@ -29,6 +46,7 @@ def order_release(
     actor: Actor,
     event_type: str = OrderEventType.RELEASED,
     data: dict[str, Any] | None = None,
+    locked: Order | None = None,
 ) -> Order | None:
     """A held order goes live: re-run the risk checks (market price, buying power, limits;
     not the placement counters), then held → pending_new and submit after commit.
@@ -37,9 +55,34 @@ def order_release(
     held as queued_for_open. Returns None when the order is not held any more.
     Lock order: the order row, then the account row.
     """
-    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    # `locked`: the caller holds this row's lock in the current transaction already.
+    order = (
+        locked
+        if locked is not None
+        else (Order.objects.select_for_update().filter(pk=order_id).first())
+    )
     if order is None or order.status != OrderStatus.HELD:
         return None
+    siblings: list[Order] = []
+    if order.oco_group is not None:
+        from orders.contingent import OCO_REASON, oco_open_siblings, pair_remaining
+
+        remaining = pair_remaining(order)
+        if remaining is not None and remaining <= 0:
+            # Its OCO sibling executed everything meanwhile: nothing left to protect.
+            triggers_cancel_for_order(order=order)
+            order.cancel_reason = OCO_REASON
+            order_transition(
+                order=order,
+                to_status=OrderStatus.CANCELED,
+                event_type=OrderEventType.CANCELED,
+                actor=actor,
+                data={**(data or {}), "reason": OCO_REASON},
+                update_fields=["cancel_reason"],
+            )
+            order_publish(order)
+            return order
+        siblings = oco_open_siblings(order)
     account = TradingAccount.objects.select_for_update().get(pk=order.account_id)
     instrument = Instrument.objects.select_related("exchange").get(pk=order.instrument_id)
     quote = quote_latest(symbol=order.symbol)
@@ -54,19 +97,14 @@ def order_release(
         else (order.stop_price),
         time_in_force=order.time_in_force,
     )
-    own = (
-        (order.qty - order.filled_qty) * (order.est_price or ZERO)
-        if order.side == OrderSide.BUY
-        else ZERO
-    )
     ctx = risk.risk_context_build(
         account=account,
         instrument=instrument,
         draft=draft,
         quote=quote,
         now=now,
-        exclude_order_id=order.pk,
-        own_commitment=own,
+        exclude_order_id=[order.pk, *(s.pk for s in siblings)],
+        own_commitment=_own_commitment(order, siblings),
         counting_checks=False,
     )
     decision = risk.risk_evaluate(draft, order.symbol, ctx)

@@ -150,6 +150,7 @@ def _on_fill(order: Order, report: ExecutionReport) -> str:
         ts=report.ts or timezone.now(),
         report_id=report.report_id,
         trade_id=report.trade_id,
+        tag=order.tag or "",
     )
     order.filled_qty += qty
     order.filled_notional += qty * price

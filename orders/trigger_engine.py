@@ -1,18 +1,25 @@
-"""The trigger engine: held stop / stop-limit / trailing-stop orders released by ticks.
+"""The trigger engine: held orders (stop, stop-limit, trailing stop, the stop-loss leg of
+a bracket / OCO) and GTTs, released by ticks.
 
-Correctness across processes first: ticks arrive in the feed (or marketdata worker)
-process while orders are created in web processes, so the database is the index. A tick
-finds the crossed triggers of its symbol with two indexed range queries on
-(symbol, status, direction, price) — never a scan of all triggers — and each fires
-exactly once: the order row is locked, then `UPDATE trigger SET status='fired' WHERE
-id=… AND status='active'` must change one row, and the release happens in that same
-transaction (a crash rolls both back; the trigger fires on the next crossing tick).
+Correctness across processes first: ticks arrive in the feed / exchange worker processes
+while orders and GTTs are created in web processes, so the database is the index (no
+per-process copy that could miss a trigger another process just created). A tick costs
+one round trip: a UNION of four range scans of two composite indexes —
+(symbol, status, direction, price) for crossings and (symbol, status, kind, direction,
+mark) for trailing marks to move — O(log n + hits), never a scan of all triggers.
 
-Trailing stops first move their marks (the high-water mark of a sell, the low-water mark
-of a buy, found by an indexed range on `mark`), tightening the stop with the pure
-`orders.triggers.trailing_stop_price`; then the crossing check runs on the new stops.
+Each crossed trigger fires exactly once: its owner row is locked (the order, or the GTT),
+then `UPDATE trigger SET status='fired' WHERE id=… AND status='active' AND price <crosses>`
+must change one row, and the release (or the GTT's order placement) happens in that same
+transaction — a crash rolls both back and the trigger fires on the next crossing tick;
+a second process or a duplicated tick finds it fired and does nothing.
 
-Lock order everywhere: order row → trigger row → account row.
+Trailing stops move their marks (high-water for a sell, low-water for a buy) with a
+compare-and-set on the mark, tightening the stop with the pure
+`orders.triggers.trailing_stop_price` (never loosening); a moved stop is written to the
+order with a `stop_moved` event.
+
+Lock order everywhere: order (or GTT) row → trigger row → account row.
 """
 
 from __future__ import annotations
@@ -96,17 +103,88 @@ def trigger_reprice_for_order(*, order: Order) -> None:
 
 # --- ticks ------------------------------------------------------------------------------------
 
+_CROSSED_UP, _CROSSED_DOWN, _MARK_DOWN, _MARK_UP = 0, 1, 2, 3
+
+
+def _scan_sql() -> str:
+    from django.db import connection
+
+    qn = connection.ops.quote_name
+    table = qn(Trigger._meta.db_table)
+    cols = f"{qn('id')}, %s, {qn('price')}, {qn('gtt_id')}, {qn('order_id')}"
+    # Only quoted identifiers of this model are interpolated; every value is a parameter.
+    base = f"SELECT {cols} FROM {table} WHERE {qn('symbol')} = %s AND {qn('status')} = %s"  # noqa: S608
+    return " UNION ALL ".join(
+        [
+            f"{base} AND {qn('direction')} = %s AND {qn('price')} <= %s",
+            f"{base} AND {qn('direction')} = %s AND {qn('price')} >= %s",
+            f"{base} AND {qn('kind')} = %s AND {qn('direction')} = %s AND {qn('mark')} < %s",
+            f"{base} AND {qn('kind')} = %s AND {qn('direction')} = %s AND {qn('mark')} > %s",
+        ]
+    )
+
+
+_SQL_CACHE: dict[str, str] = {}
+
+
+def trigger_scan(*, symbol: str, last: Decimal) -> tuple[list[tuple], list[int]]:
+    """One round trip: (crossed triggers as (id, is_gtt, order_id, direction) in the order
+    the market reaches them, trailing stops whose mark `last` moves)."""
+    from django.db import connection
+
+    sql = _SQL_CACHE.get(connection.vendor)
+    if sql is None:
+        sql = _SQL_CACHE[connection.vendor] = _scan_sql()
+    active = TriggerStatus.ACTIVE
+    trailing = TriggerKind.TRAILING
+    params = [
+        _CROSSED_UP, symbol, active, TriggerDirection.UP, last,
+        _CROSSED_DOWN, symbol, active, TriggerDirection.DOWN, last,
+        _MARK_DOWN, symbol, active, trailing, TriggerDirection.DOWN, last,
+        _MARK_UP, symbol, active, trailing, TriggerDirection.UP, last,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    up, down, marks = [], [], []
+    for trigger_id, tag, price, gtt_id, order_id in rows:
+        if tag == _CROSSED_UP:
+            up.append((Decimal(str(price)), trigger_id, gtt_id is not None, order_id))
+        elif tag == _CROSSED_DOWN:
+            down.append((-Decimal(str(price)), trigger_id, gtt_id is not None, order_id))
+        else:
+            marks.append(trigger_id)
+    up.sort(key=lambda row: row[:2])
+    down.sort(key=lambda row: row[:2])
+    crossed = [(tid, is_gtt, oid, TriggerDirection.UP) for _, tid, is_gtt, oid in up] + [
+        (tid, is_gtt, oid, TriggerDirection.DOWN) for _, tid, is_gtt, oid in down
+    ]
+    return crossed, marks
+
 
 def triggers_on_tick(tick: AppliedTick) -> list[str]:
-    """The tick listener (registered in OrdersConfig.ready()). Returns released order ids."""
+    """The tick listener (registered in OrdersConfig.ready()). Returns the ids of the orders
+    it released or placed (GTTs)."""
     last = tick.last
     if last is None:
         return []
-    _move_trailing_marks(tick.symbol, last)
-    released: list[str] = []
-    for trigger_id in crossed_trigger_ids(symbol=tick.symbol, last=last):
+    crossed, marks = trigger_scan(symbol=tick.symbol, last=last)
+    for trigger_id in marks:
         try:
-            order_id = trigger_fire(trigger_id=trigger_id, last=last)
+            trailing_mark_move(trigger_id=trigger_id, last=last)
+        except Exception:
+            logger.exception(
+                "Trailing stop %s failed to move on %s @ %s", trigger_id, tick.symbol, last
+            )
+    released: list[str] = []
+    for trigger_id, is_gtt, order_id, direction in crossed:
+        try:
+            if is_gtt:
+                from orders.services_gtt import gtt_fire
+
+                released.extend(gtt_fire(trigger_id=trigger_id, last=last))
+                continue
+            order_id = trigger_fire(trigger_id=trigger_id, last=last, known=(order_id, direction))
         except Exception:
             logger.exception("Trigger %s failed to fire on %s @ %s", trigger_id, tick.symbol, last)
             continue
@@ -117,33 +195,44 @@ def triggers_on_tick(tick: AppliedTick) -> list[str]:
 
 def crossed_trigger_ids(*, symbol: str, last: Decimal) -> list[int]:
     """Active triggers of `symbol` that `last` crosses, in the order the market reaches
-    them: two range scans of the (symbol, status, direction, price) index."""
-    base = Trigger.objects.filter(symbol=symbol, status=TriggerStatus.ACTIVE)
-    up = base.filter(direction=TriggerDirection.UP, price__lte=last).order_by(
-        "price", "created_at", "id"
-    )
-    down = base.filter(direction=TriggerDirection.DOWN, price__gte=last).order_by(
-        "-price", "created_at", "id"
-    )
-    return list(up.values_list("id", flat=True)) + list(down.values_list("id", flat=True))
+    them (up: lowest price first; then down: highest first)."""
+    crossed, _marks = trigger_scan(symbol=symbol, last=last)
+    return [row[0] for row in crossed]
 
 
-def trigger_fire(*, trigger_id: int, last: Decimal, actor: Actor = TRIGGER_ACTOR) -> str | None:
-    """Fire one trigger exactly once and release its order. Returns the order id when this
-    call fired it, None when it was already fired/canceled (another process won)."""
+def crossing_filter(direction: str, last: Decimal) -> dict[str, Decimal]:
+    """The condition under which a trigger of `direction` is crossed by `last` (part of the
+    compare-and-set: a trigger repriced after the scan does not fire at its old price)."""
+    return {"price__lte": last} if direction == TriggerDirection.UP else {"price__gte": last}
+
+
+def trigger_fire(
+    *,
+    trigger_id: int,
+    last: Decimal,
+    actor: Actor = TRIGGER_ACTOR,
+    known: tuple[object, str] | None = None,
+) -> str | None:
+    """Fire one order trigger exactly once and release its order. Returns the order id when
+    this call fired it, None when it was already fired/canceled (another process won) or
+    is no longer crossed. `known`: (order id, direction) as the scan read them (saves a
+    read; the compare-and-set below decides anyway)."""
     from orders.services_release import order_release
 
-    order_id = Trigger.objects.filter(pk=trigger_id).values_list("order_id", flat=True).first()
-    if order_id is None:
+    row = known
+    if row is None:
+        row = Trigger.objects.filter(pk=trigger_id).values_list("order_id", "direction").first()
+    if row is None or row[0] is None:
         return None
+    order_id, direction = row
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
             return None
         now = timezone.now()
-        won = Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).update(
-            status=TriggerStatus.FIRED, fired_at=now, fired_price=last
-        )
+        won = Trigger.objects.filter(
+            pk=trigger_id, status=TriggerStatus.ACTIVE, **crossing_filter(direction, last)
+        ).update(status=TriggerStatus.FIRED, fired_at=now, fired_price=last)
         if won != 1:
             return None
         if order.status != OrderStatus.HELD:
@@ -157,24 +246,9 @@ def trigger_fire(*, trigger_id: int, last: Decimal, actor: Actor = TRIGGER_ACTOR
             actor=actor,
             event_type=OrderEventType.TRIGGERED,
             data={"trigger_id": trigger_id, "last": last, "stop_price": order.stop_price},
+            locked=order,
         )
         return str(order.pk)
-
-
-def _move_trailing_marks(symbol: str, last: Decimal) -> None:
-    base = Trigger.objects.filter(
-        symbol=symbol, status=TriggerStatus.ACTIVE, kind=TriggerKind.TRAILING
-    )
-    # A sell trails below its high-water mark, a buy above its low-water mark.
-    raised = base.filter(direction=TriggerDirection.DOWN, mark__lt=last)
-    lowered = base.filter(direction=TriggerDirection.UP, mark__gt=last)
-    for trigger_id in list(raised.values_list("id", flat=True)) + list(
-        lowered.values_list("id", flat=True)
-    ):
-        try:
-            trailing_mark_move(trigger_id=trigger_id, last=last)
-        except Exception:
-            logger.exception("Trailing stop %s failed to move on %s @ %s", trigger_id, symbol, last)
 
 
 @transaction.atomic

@@ -81,6 +81,12 @@ class OrderListCreateView(GenericAPIView):
             OpenApiParameter("side", str, enum=["buy", "sell"]),
             OpenApiParameter("after", str, description="created at or after (ISO 8601)"),
             OpenApiParameter("until", str, description="created at or before (ISO 8601)"),
+            OpenApiParameter(
+                "parent", str, description="an order id: its exit legs and algo children"
+            ),
+            OpenApiParameter(
+                "top_level", bool, description="1: only orders without a parent (no legs/slices)"
+            ),
         ],
         responses={200: OrderSerializer(many=True), **_errors(400, 401)},
     )
@@ -92,6 +98,8 @@ class OrderListCreateView(GenericAPIView):
             "side": request.query_params.get("side"),
             "after": _datetime_param(request, "after"),
             "until": _datetime_param(request, "until"),
+            "parent": request.query_params.get("parent"),
+            "top_level": request.query_params.get("top_level") in ("1", "true", "yes"),
         }
         page = self.paginate_queryset(selectors.order_list(user=request.user, filters=filters))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)
@@ -102,7 +110,19 @@ class OrderListCreateView(GenericAPIView):
             "Validated (lot/tick grid, required prices per type, TIF rules) and risk-checked "
             "before anything is sent. 201: accepted (pending_new, or held for a stop trigger "
             "or the market open). 200: the same client_order_id and body again. 422: stored "
-            "as rejected, the body carries order_id."
+            "as rejected, the body carries order_id.\n\n"
+            "order_class bracket: entry + take_profit {limit_price} + stop_loss {stop_price, "
+            "limit_price?}; the exit legs are created when the entry fills, for the filled "
+            "quantity, and live as an OCO pair (a buy bracket's take-profit above the entry "
+            "price and stop below; a sell bracket mirrored). oco: type limit; the order is the "
+            "take-profit limit (take_profit.limit_price) with a held stop-loss leg. oto: entry "
+            "+ one of take_profit / stop_loss.\n\n"
+            "algo {type: twap|vwap, horizon_secs, interval_secs, limit_price?, randomize_pct?} "
+            "or {type: iceberg, display_qty}: the order becomes a parent (status new) that "
+            "releases child orders (parent_id = it); `algo` in the answer shows progress. "
+            "Pause/resume: POST /orders/{id}/pause, /resume.\n\n"
+            "reentry {max_retries, reprice_ticks?}: a rejected order is placed again up to "
+            "max_retries times, its limit moved reprice_ticks ticks towards the market each time."
         ),
         parameters=[_IDEMPOTENCY],
         request=OrderInputSerializer,

@@ -1,4 +1,5 @@
-"""API shapes of pnl (API.md § Fills, positions and PnL)."""
+"""API shapes of pnl (API.md § Fills, positions and PnL). Decimals go out as exact strings
+("320", "10.05"); nothing is rounded on the way out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from oms_site.api import DecimalString
+from oms_site.api import DecimalString, format_decimal
 from pnl.models import Fill
 
 
@@ -15,6 +16,11 @@ class UtcDateTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default_timezone", dt.UTC)
         super().__init__(**kwargs)
+
+
+def _amount(**kwargs: Any) -> DecimalString:
+    # PnL amounts carry up to 24 decimal places (pnl.models.AmountField).
+    return DecimalString(max_digits=50, decimal_places=24, read_only=True, **kwargs)
 
 
 class FillSerializer(serializers.ModelSerializer):
@@ -45,3 +51,105 @@ class FillSerializer(serializers.ModelSerializer):
             "ts",
         ]
         read_only_fields = fields
+
+
+class PositionSerializer(serializers.Serializer):
+    """`{"account", "symbol", "qty", "avg_entry_price", "market_price", "market_value",
+    "unrealized_pnl", "realized_pnl", "fees"}`: qty signed (short < 0); avg_entry_price null
+    when flat; market_price/market_value/unrealized_pnl null for an open position whose
+    symbol has no quote yet; realized_pnl and fees cumulative."""
+
+    account = serializers.CharField(source="account_id", read_only=True)
+    symbol = serializers.CharField(read_only=True)
+    qty = DecimalString(read_only=True)
+    avg_entry_price = DecimalString(read_only=True, allow_null=True)
+    market_price = DecimalString(read_only=True, allow_null=True)
+    market_value = _amount(allow_null=True)
+    unrealized_pnl = _amount(allow_null=True)
+    realized_pnl = _amount()
+    fees = _amount()
+
+
+def position_payload(view: Any) -> dict[str, Any]:
+    """PositionSerializer(view).data built directly: the live push after every fill uses
+    it (a DRF serializer costs more than the rest of the push). Same keys, same strings."""
+
+    def text(value: Any) -> str | None:
+        return None if value is None else format_decimal(value)
+
+    return {
+        "account": view.account_id,
+        "symbol": view.symbol,
+        "qty": text(view.qty),
+        "avg_entry_price": text(view.avg_entry_price),
+        "market_price": text(view.market_price),
+        "market_value": text(view.market_value),
+        "unrealized_pnl": text(view.unrealized_pnl),
+        "realized_pnl": text(view.realized_pnl),
+        "fees": text(view.fees),
+    }
+
+
+class PositionCloseInputSerializer(serializers.Serializer):
+    account = serializers.UUIDField()
+    symbol = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
+
+class PositionCloseOutputSerializer(serializers.Serializer):
+    orders = serializers.ListField(child=serializers.DictField(), read_only=True)
+    errors = serializers.ListField(child=serializers.DictField(), read_only=True, required=False)
+
+
+class PnlSymbolSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    qty = DecimalString()
+    realized_pnl = _amount()
+    unrealized_pnl = _amount()
+    fees = _amount()
+    net_pnl = _amount()
+
+
+class PnlTagSerializer(serializers.Serializer):
+    tag = serializers.CharField()
+    realized_pnl = _amount()
+    unrealized_pnl = _amount()
+    fees = _amount()
+    net_pnl = _amount()
+
+
+class PnlDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    realized_pnl = _amount()
+    unrealized_pnl = _amount()
+    fees = _amount()
+    net_pnl = _amount()
+
+
+class PnlReportSerializer(serializers.Serializer):
+    """`{"realized_pnl", "unrealized_pnl", "fees", "net_pnl", "by_symbol", "by_tag",
+    "daily"}` — see pnl/reports.py for the exact meaning of each figure."""
+
+    realized_pnl = _amount()
+    unrealized_pnl = _amount()
+    fees = _amount()
+    net_pnl = _amount()
+    by_symbol = PnlSymbolSerializer(many=True)
+    by_tag = PnlTagSerializer(many=True)
+    daily = PnlDaySerializer(many=True)
+
+
+class SnapshotInputSerializer(serializers.Serializer):
+    date = serializers.DateField(required=False, allow_null=True)
+    account = serializers.UUIDField(required=False, allow_null=True)
+
+
+class SnapshotOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    accounts = serializers.IntegerField()
+    rows = serializers.IntegerField()

@@ -117,3 +117,29 @@ def order_body(account_, **overrides):
     }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not ...}
+
+
+@pytest.fixture
+def paper(trader):
+    """The trader's account at the paper broker (fills against the quote), short selling
+    allowed so exits of positions built in a test are never blocked by it."""
+    account = account_with_member(
+        user=trader, role="owner", broker="paper", cash=Decimal("1000000"), name="Paper"
+    )
+    from accounts.models import RiskLimits
+
+    RiskLimits.objects.update_or_create(account=account, defaults={"allow_short": True})
+    return account
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """Live pushes of orders and GTTs, as (channel, event, data) in publish order."""
+    sent: list[tuple[str, str, dict]] = []
+
+    def _publish(**kw):
+        sent.append((kw["channel"], kw["event"], kw["data"]))
+
+    monkeypatch.setattr("orders.publish.publish", _publish)
+    monkeypatch.setattr("orders.services_gtt.publish", _publish)
+    return sent

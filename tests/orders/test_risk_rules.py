@@ -79,7 +79,16 @@ def test_a_good_limit_order_passes():
         ({"time_in_force": "gtd", "expire_at": NOW - timedelta(seconds=1)}, "expire_at"),
         ({"expire_at": NOW + timedelta(days=1)}, "expire_at"),  # only with gtd
         ({"display_qty": Decimal("15")}, "display_qty"),
-        ({"order_class": "bracket"}, "order_class"),
+        ({"order_class": "bracket"}, "take_profit"),  # a bracket needs both exit legs
+        ({"order_class": "oco", "take_profit": {"limit_price": Decimal("110")}}, "stop_loss"),
+        (
+            {
+                "order_class": "bracket",
+                "take_profit": {"limit_price": Decimal("110.01")},  # off the 0.05 grid
+                "stop_loss": {"stop_price": Decimal("95")},
+            },
+            "take_profit.limit_price",
+        ),
         ({"take_profit": {"limit_price": "110"}}, "take_profit"),
     ],
 )

@@ -1,5 +1,7 @@
 /* The order blotter: open / filled / all, filters, live status and fill updates from the
- * stream without reload, cancel and modify in place. */
+ * stream without reload, cancel and modify in place. Brackets / OCO / OTO orders show as a
+ * tree (exit legs indented under their parent); algo parents carry a live progress bar
+ * (filled / working / remaining) and pause / resume buttons. */
 (function () {
   "use strict";
   const table = document.getElementById("blotter");
@@ -12,7 +14,8 @@
   const accounts = JSON.parse(document.getElementById("blotter-accounts").textContent);
   const accountNames = new Map(accounts.map(function (a) { return [a.id, a.name]; }));
   const canTrade = new Set(accounts.filter(function (a) { return a.can_trade; }).map(function (a) { return a.id; }));
-  const rows = new Map(); // order id → {order, tr}
+  const rows = new Map(); // top-level order id → {order, tr, legs: Map(id → {order, tr})}
+  const legOf = new Map(); // leg id → parent id
   let tab = table.dataset.tab;
   let nextUrl = null;
   let loadSeq = 0;
@@ -44,7 +47,14 @@
   function actionsCell(order) {
     const cell = el("td", { class: "actions" });
     if (!canTrade.has(order.account)) return cell;
-    if (O.canModify(order)) {
+    if (order.algo && !O.isTerminal(order)) {
+      if (order.algo.state === "running") {
+        cell.appendChild(el("button", { type: "button", class: "btn btn-sm", text: "Pause", "data-action": "pause" }));
+      } else if (order.algo.state === "paused") {
+        cell.appendChild(el("button", { type: "button", class: "btn btn-sm", text: "Resume", "data-action": "resume" }));
+      }
+    }
+    if (O.canModify(order) && !order.algo) {
       cell.appendChild(el("button", { type: "button", class: "btn btn-sm", text: "Modify", "data-action": "modify" }));
     }
     if (O.canCancel(order)) {
@@ -56,9 +66,24 @@
   function statusCell(order) {
     const children = [O.badge(order.status)];
     const reason = order.reject_reason ? order.reject_reason.replace(/^[a-z_]+: /, "") : null;
-    const why = reason || (order.hold_reason === "queued_for_open" ? "queued for the open" : null);
+    const held = { queued_for_open: "queued for the open", parent: "waits for the entry" };
+    const why = reason || held[order.hold_reason] || null;
     if (why) children.push(el("span", { class: "reason", text: why }));
+    if (order.algo) children.push(O.algoProgress(order));
     return el("td", { "data-col": "status" }, children);
+  }
+
+  const ROLE = { take_profit: "take profit", stop_loss: "stop loss" };
+
+  function typeCell(order, child) {
+    if (child) {
+      return el("td", { class: "leg-type" }, [
+        el("span", { class: "tree", "aria-hidden": "true", text: "└ " }),
+        el("span", { text: (ROLE[order.leg_role] || "leg") + " · " + O.label(order.type) }),
+      ]);
+    }
+    const extra = order.algo ? order.algo.type : order.order_class !== "simple" ? order.order_class : null;
+    return el("td", {}, [O.label(order.type), extra ? el("span", { class: "badge class-badge", text: extra }) : null]);
   }
 
   function stopText(order) {
@@ -69,13 +94,14 @@
     return O.num(order.stop_price);
   }
 
-  function renderRow(order) {
-    const tr = el("tr", { "data-id": order.id, class: O.isTerminal(order) ? "closed" : "" }, [
+  function renderRow(order, child) {
+    const classes = [O.isTerminal(order) ? "closed" : "", child ? "leg" : "", order.legs && order.legs.length ? "has-legs" : ""];
+    const tr = el("tr", { "data-id": order.id, "data-parent": child ? order.parent_id : null, class: classes.join(" ").trim() }, [
       el("td", { class: "mono", title: order.created_at, text: O.time(order.created_at) }),
       el("td", { text: accountNames.get(order.account) || order.account.slice(0, 8) }),
       el("td", {}, [el("a", { href: "/orders/" + order.id + "/", class: "mono", text: order.symbol })]),
       el("td", {}, [el("span", { class: "badge badge-" + order.side, text: order.side })]),
-      el("td", { text: O.label(order.type) }),
+      typeCell(order, child),
       el("td", { class: "num", "data-col": "qty", text: order.qty }),
       el("td", { class: "num", "data-col": "filled_qty", text: order.filled_qty }),
       el("td", { class: "num", "data-col": "avg_fill_price", text: O.num(order.avg_fill_price) }),
@@ -97,25 +123,78 @@
     if (p) p.remove();
   }
 
+  function flashChanges(before, order, tr) {
+    if (before.status !== order.status) OMS.flash(tr.querySelector('[data-col="status"]'), O.isTerminal(order) && order.status !== "filled" ? -1 : 1);
+    if (before.filled_qty !== order.filled_qty) OMS.flash(tr.querySelector('[data-col="filled_qty"]'), 1);
+    if (before.stop_price !== order.stop_price) OMS.flash(tr.querySelector('[data-col="stop_price"]'), 1);
+  }
+
+  /* The exit legs of a parent, right under it (in the order the API lists them). */
+  function renderLegs(row, flash) {
+    const old = row.legs || new Map();
+    row.legs = new Map();
+    let anchor = row.tr;
+    (row.order.legs || []).forEach(function (leg) {
+      const previous = old.get(leg.id);
+      const current = previous && previous.order.seq > leg.seq ? previous.order : leg;
+      const tr = renderRow(current, true);
+      if (previous) {
+        previous.tr.remove();
+        if (flash) flashChanges(previous.order, current, tr);
+      }
+      anchor.after(tr);
+      anchor = tr;
+      row.legs.set(leg.id, { order: current, tr: tr });
+      legOf.set(leg.id, row.order.id);
+    });
+    old.forEach(function (leg, id) { if (!row.legs.has(id)) leg.tr.remove(); });
+  }
+
+  function upsertLeg(order, flash) {
+    const parentId = legOf.get(order.id) || order.parent_id;
+    const row = rows.get(parentId);
+    if (!row) return false;
+    const legs = (row.order.legs || []).slice();
+    const at = legs.findIndex(function (l) { return l.id === order.id; });
+    if (at >= 0 && legs[at].seq > order.seq) return true;
+    if (at >= 0) legs[at] = order; else legs.push(order);
+    row.order = Object.assign({}, row.order, { legs: legs });
+    renderLegs(row, flash);
+    return true;
+  }
+
   function upsert(order, { prepend, flash } = {}) {
+    if (order.parent_id) {
+      // A leg shows under its parent; an algo's child is summed up in its parent's bar.
+      if (order.leg_role === "take_profit" || order.leg_role === "stop_loss") upsertLeg(order, flash);
+      return;
+    }
     const existing = rows.get(order.id);
     // Pushes can overtake each other: never replace a newer state with an older one.
     if (existing && existing.order.seq > order.seq) return;
-    const tr = renderRow(order);
+    if (existing && order.legs && existing.order.legs && order.order_class !== "simple") {
+      // A parent's push carries its legs as of then; keep a leg state that is newer.
+      order = Object.assign({}, order, {
+        legs: order.legs.map(function (leg) {
+          const known = existing.legs && existing.legs.get(leg.id);
+          return known && known.order.seq > leg.seq ? known.order : leg;
+        }),
+      });
+    }
+    const tr = renderRow(order, false);
     if (existing) {
       const before = existing.order;
       existing.tr.replaceWith(tr);
-      if (flash) {
-        if (before.status !== order.status) OMS.flash(tr.querySelector('[data-col="status"]'), O.isTerminal(order) && order.status !== "filled" ? -1 : 1);
-        if (before.filled_qty !== order.filled_qty) OMS.flash(tr.querySelector('[data-col="filled_qty"]'), 1);
-      }
+      if (flash) flashChanges(before, order, tr);
     } else {
       dropPlaceholder();
       if (prepend) body.insertBefore(tr, body.firstChild);
       else body.appendChild(tr);
       if (flash) OMS.flash(tr, 1);
     }
-    rows.set(order.id, { order: order, tr: tr });
+    const row = { order: order, tr: tr, legs: existing ? existing.legs : new Map() };
+    rows.set(order.id, row);
+    renderLegs(row, flash);
   }
 
   function removeLater(id) {
@@ -123,6 +202,7 @@
       const row = rows.get(id);
       if (row && !matches(row.order)) {
         row.tr.remove();
+        if (row.legs) row.legs.forEach(function (leg) { leg.tr.remove(); });
         rows.delete(id);
         if (!rows.size) placeholder(emptyText());
       }
@@ -136,7 +216,7 @@
   /* --- loading -------------------------------------------------------------------------------- */
   function listUrl() {
     const f = filters();
-    const q = new URLSearchParams({ status: statusQuery(), limit: "100" });
+    const q = new URLSearchParams({ status: statusQuery(), limit: "100", top_level: "1" });
     Object.entries(f).forEach(function ([k, v]) { if (v) q.set(k, v); });
     return "/api/v1/orders?" + q.toString();
   }
@@ -151,6 +231,7 @@
     }
     if (!append) {
       rows.clear();
+      legOf.clear();
       body.replaceChildren();
     }
     resp.data.results.forEach(function (order) { upsert(order, {}); });
@@ -171,7 +252,9 @@
   function onStream(msg) {
     if (msg.event === "order.updated") {
       const order = msg.data;
-      if (matches(order)) {
+      if (order.parent_id) {
+        upsert(order, { flash: true });
+      } else if (matches(order)) {
         upsert(order, { prepend: true, flash: true });
       } else if (rows.has(order.id)) {
         upsert(order, { flash: true });
@@ -194,6 +277,12 @@
   }
 
   /* --- actions -------------------------------------------------------------------------------- */
+  function rowFor(tr) {
+    if (!tr) return null;
+    const parentRow = tr.dataset.parent ? rows.get(tr.dataset.parent) : null;
+    return parentRow ? parentRow.legs.get(tr.dataset.id) : rows.get(tr.dataset.id);
+  }
+
   function startModify(row) {
     const order = row.order;
     const inputs = {};
@@ -226,10 +315,16 @@
   body.addEventListener("click", async function (ev) {
     const button = ev.target.closest("button[data-action]");
     if (!button) return;
-    const tr = button.closest("tr");
-    const row = rows.get(tr.dataset.id);
+    const row = rowFor(button.closest("tr"));
     if (!row) return;
     const action = button.dataset.action;
+    if (action === "pause" || action === "resume") {
+      button.disabled = true;
+      const resp = await OMS.api("POST", "/api/v1/orders/" + row.order.id + "/" + action);
+      if (resp.ok) upsert(resp.data, { flash: true });
+      else { OMS.toast(O.errorText(resp), "error"); button.disabled = false; }
+      return;
+    }
     if (action === "modify") startModify(row);
     else if (action === "back") upsert(row.order, {});
     else if (action === "save") {
@@ -250,10 +345,10 @@
   });
   body.addEventListener("keydown", function (ev) {
     if (ev.target.matches("input.edit") && ev.key === "Enter") {
-      const row = rows.get(ev.target.closest("tr").dataset.id);
+      const row = rowFor(ev.target.closest("tr"));
       if (row) saveModify(row);
     } else if (ev.target.matches("input.edit") && ev.key === "Escape") {
-      const row = rows.get(ev.target.closest("tr").dataset.id);
+      const row = rowFor(ev.target.closest("tr"));
       if (row) upsert(row.order, {});
     }
   });

@@ -10,6 +10,7 @@
     qty: "Quantity", limit_price: "Limit price", stop_price: "Stop price",
     trail_price: "Trail (price)", trail_percent: "Trail (%)", expire_at: "Good till",
     display_qty: "Display qty", time_in_force: "Time in force",
+    take_profit: "take profit", stop_loss: "stop loss",
   };
 
   function el(tag, attrs, children) {
@@ -102,9 +103,32 @@
     return resp;
   }
 
+  /* An algo parent's progress: filled (solid) and working (striped) parts of its quantity,
+   * with the figures; `data-*` attributes let tests and pushes find the numbers. */
+  function algoProgress(order) {
+    const a = order.algo;
+    const qty = parseFloat(order.qty) || 0;
+    const filled = parseFloat(a.filled_qty) || 0;
+    const working = parseFloat(a.working_qty) || 0;
+    const pct = function (x) { return qty ? Math.min(100, (100 * x) / qty) : 0; };
+    const bar = el("div", {
+      class: "algo-bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(qty),
+      "aria-valuenow": String(filled), "aria-label": a.type + " progress",
+    }, [
+      el("span", { class: "algo-filled", style: "width:" + pct(filled).toFixed(1) + "%" }),
+      el("span", { class: "algo-working", style: "width:" + pct(working).toFixed(1) + "%" }),
+    ]);
+    const text = a.filled_qty + " filled · " + a.scheduled_qty + " scheduled · " + a.remaining_qty + " left";
+    const slices = a.slices_total ? " · slice " + a.slices_sent + "/" + a.slices_total : "";
+    return el("div", {
+      class: "algo-progress", "data-filled": a.filled_qty, "data-scheduled": a.scheduled_qty,
+      "data-remaining": a.remaining_qty, "data-state": a.state,
+    }, [bar, el("span", { class: "algo-text", text: a.type + " " + a.state + ": " + text + slices })]);
+  }
+
   window.OMS = window.OMS || {};
   window.OMS.orders = {
     el, badge, num, time, label, errorText, isTerminal, canModify, canCancel,
-    cancelOrder, modifyOrder, editableFields,
+    cancelOrder, modifyOrder, editableFields, algoProgress,
   };
 })();

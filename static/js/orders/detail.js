@@ -48,8 +48,38 @@
       ["Sent", order.submitted_at],
       ["Filled", order.filled_at],
       ["Canceled", order.canceled_at],
+      ["Order class", order.order_class !== "simple" ? order.order_class : null],
+      ["Role", order.leg_role ? O.label(order.leg_role) : null],
+      ["Re-entry attempt", order.reentry_attempt ? String(order.reentry_attempt) : null],
     ]);
+    renderLinks();
     renderActions();
+  }
+
+  /* Linked orders: the parent, the exit legs, an algo's progress, the GTT / first attempt. */
+  function renderLinks() {
+    const dl = document.getElementById("o-kv");
+    const link = function (label, id, text) {
+      dl.appendChild(el("dt", { text: label }));
+      dl.appendChild(el("dd", {}, [el("a", { href: "/orders/" + id + "/", text: text || id.slice(0, 8) })]));
+    };
+    if (order.parent_id) link("Parent", order.parent_id);
+    if (order.reentry_of) link("Re-entry of", order.reentry_of);
+    if (order.gtt_id) {
+      dl.appendChild(el("dt", { text: "Placed by GTT" }));
+      dl.appendChild(el("dd", {}, [el("a", { href: "/gtt/", text: order.gtt_id.slice(0, 8) })]));
+    }
+    (order.legs || []).forEach(function (leg) {
+      dl.appendChild(el("dt", { text: O.label(leg.leg_role) }));
+      dl.appendChild(el("dd", {}, [
+        el("a", { href: "/orders/" + leg.id + "/", text: leg.side + " " + leg.qty + " " + O.label(leg.type) + " " + (leg.limit_price || leg.stop_price || "") + " " }),
+        O.badge(leg.status),
+      ]));
+    });
+    if (order.algo) {
+      dl.appendChild(el("dt", { text: "Algo" }));
+      dl.appendChild(el("dd", {}, [O.algoProgress(order)]));
+    }
   }
 
   function renderActions() {

@@ -1,0 +1,536 @@
+"""Execution algorithms (TWAP, VWAP, iceberg): a parent order releasing child orders.
+
+The parent is accepted (status `new`) and never goes to a venue; its `algo` JSON holds the
+parameters and the schedule (orders/algos.py), `algo_state` running/paused/done/stopped and
+`algo_next_at` when it next needs attention. Children are ordinary orders (placed through
+`order_place`, so every risk check runs) with `parent` = the algo and `leg_role` = slice;
+their fills add up on the parent (orders/automation.py), which becomes partially filled /
+filled like any order.
+
+Steps run on Celery: after placement, after each child fill or close, and from the beat
+job `orders.algos_run_due` every few seconds for parents whose `algo_next_at` is due.
+A step is idempotent: slice *i* is placed under the client_order_id
+`algo-<parent>-<i>-<generation>` (the generation counts resumes; iceberg child *k*:
+`ice-<parent>-<k>`), so a step running twice, or two steps at once, place it once.
+The parent row is locked only for short bookkeeping, never while a child
+is placed (lock order everywhere: child → account → parent).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import ApiKey, User
+from marketdata.models import Bar, Instrument
+from oms_site.api import format_decimal
+from oms_site.errors import ApplicationError, InvalidState, RiskRejected
+from orders import algos
+from orders.lifecycle import (
+    Actor,
+    actor_for,
+    actor_system,
+    order_record_event,
+    order_transition,
+    weighted_average,
+)
+from orders.models import (
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    AlgoState,
+    LegRole,
+    Order,
+    OrderEventType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+)
+from orders.publish import order_publish
+
+logger = logging.getLogger(__name__)
+
+ALGO_ACTOR = actor_system("algo")
+ZERO = Decimal("0")
+VWAP_LOOKBACK_DAYS = 5
+
+
+# --- planning (at placement) ---------------------------------------------------------------
+
+
+def _profile(instrument: Instrument, now: datetime) -> dict[int, Decimal]:
+    """Volume per UTC minute of the day over the instrument's 1-minute bars of the last
+    OMS_VWAP_LOOKBACK_DAYS (5) days before today (today's own volume is not a profile)."""
+    days = int(getattr(settings, "OMS_VWAP_LOOKBACK_DAYS", VWAP_LOOKBACK_DAYS))
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = Bar.objects.filter(
+        instrument=instrument, ts__gte=today - timedelta(days=days), ts__lt=today
+    ).values_list("ts", "volume")
+    return algos.volume_profile([(ts.hour * 60 + ts.minute, volume) for ts, volume in rows])
+
+
+def algo_plan(*, order: Order, raw: dict, instrument: Instrument, now: datetime) -> None:
+    """Fill in `order.algo` / `algo_state` / `algo_next_at` for a new parent (not saved)."""
+    params = algos.parse_algo(raw)
+    state: dict[str, Any] = params.as_json()
+    child_limit = params.limit_price
+    if child_limit is None and order.type == OrderType.LIMIT:
+        child_limit = order.limit_price
+    state["child_limit_price"] = None if child_limit is None else format_decimal(child_limit)
+    state["starts_at"] = now.isoformat()
+    state["paused_secs"] = 0
+    state["sent"] = 0
+    if params.type == "iceberg":
+        lots = -(-order.qty // params.display_qty)
+        state["slices_total"] = int(lots)
+    else:
+        n = algos.slice_count(params, order.qty, instrument.lot_size)
+        if params.type == "twap":
+            sizes = algos.twap_slices(
+                qty=order.qty,
+                lot=instrument.lot_size,
+                n=n,
+                randomize_pct=params.randomize_pct,
+                seed=str(order.pk),
+            )
+        else:
+            weights = algos.vwap_weights(
+                _profile(instrument, now),
+                start_minute=now.hour * 60 + now.minute,
+                interval_secs=params.interval_secs,
+                n=n,
+            )
+            state["profile_volume"] = format_decimal(sum(weights, ZERO))
+            sizes = algos.vwap_slices(qty=order.qty, lot=instrument.lot_size, weights=weights)
+        state["slices_total"] = n
+        state["slices"] = [format_decimal(size) for size in sizes]
+        state["ends_at"] = (now + timedelta(seconds=params.horizon_secs)).isoformat()
+    order.algo = state
+    order.algo_state = AlgoState.RUNNING
+    order.algo_next_at = now
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def _start(algo: dict) -> datetime:
+    return parse_datetime(algo["starts_at"]) + timedelta(seconds=algo.get("paused_secs", 0))
+
+
+def slice_due_at(algo: dict, index: int) -> datetime:
+    return _start(algo) + timedelta(seconds=index * algo["interval_secs"])
+
+
+def algo_ends_at(algo: dict) -> datetime | None:
+    if algo["type"] == "iceberg":
+        return None
+    return _start(algo) + timedelta(seconds=algo["horizon_secs"])
+
+
+def _due_count(algo: dict, now: datetime) -> int:
+    n = algo["slices_total"]
+    elapsed = (now - _start(algo)).total_seconds()
+    if elapsed < 0:
+        return 0
+    return min(n, int(elapsed // algo["interval_secs"]) + 1)
+
+
+# --- child fills -------------------------------------------------------------------------------
+
+
+def algo_child_filled(*, child: Order, qty: Decimal, price: Decimal) -> None:
+    """A child's fill counts on its parent (inside the child's fill transaction)."""
+    parent = Order.objects.select_for_update().filter(pk=child.parent_id).first()
+    if parent is None or not parent.algo:
+        return
+    parent.filled_qty += qty
+    parent.filled_notional += qty * price
+    parent.avg_fill_price = weighted_average(parent.filled_notional, parent.filled_qty)
+    fields = ["filled_qty", "filled_notional", "avg_fill_price"]
+    data = {
+        "fill_qty": qty,
+        "fill_price": price,
+        "child_order_id": str(child.pk),
+        "filled_qty": parent.filled_qty,
+        "avg_fill_price": parent.avg_fill_price,
+    }
+    if parent.status in TERMINAL_STATUSES:
+        order_record_event(
+            order=parent,
+            event_type=OrderEventType.LATE_FILL,
+            actor=ALGO_ACTOR,
+            data={**data, "status": parent.status},
+            update_fields=fields,
+        )
+    else:
+        done = parent.filled_qty >= parent.qty
+        if done:
+            parent.algo_state = AlgoState.DONE
+            parent.algo_next_at = None
+            fields += ["algo_state", "algo_next_at"]
+        order_transition(
+            order=parent,
+            to_status=OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED,
+            event_type=OrderEventType.FILL if done else OrderEventType.PARTIAL_FILL,
+            actor=ALGO_ACTOR,
+            data=data,
+            update_fields=fields,
+        )
+    order_publish(parent)
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+def enqueue_algo_step(parent_id: object) -> None:
+    from orders.tasks import algo_step_task
+
+    parent_id = str(parent_id)
+    transaction.on_commit(lambda: algo_step_task.delay(parent_id))
+
+
+def algos_run_due(*, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """The beat job: a step for every running algo whose next moment has come."""
+    now = now or timezone.now()
+    due = list(
+        Order.objects.filter(algo_state=AlgoState.RUNNING, algo_next_at__lte=now)
+        .order_by("algo_next_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    stepped = []
+    for parent_id in due:
+        try:
+            algo_step(parent_id=parent_id, now=now)
+        except Exception:
+            logger.exception("Algo step of order %s failed", parent_id)
+            continue
+        stepped.append(str(parent_id))
+    return stepped
+
+
+def algo_step(*, parent_id: object, now: datetime | None = None) -> list[str]:
+    """Do what is due for one algo parent; returns the ids of children placed."""
+    now = now or timezone.now()
+    parent = Order.objects.filter(pk=parent_id).first()
+    if parent is None or not parent.algo or parent.algo_state != AlgoState.RUNNING:
+        return []
+    if parent.status in TERMINAL_STATUSES:
+        _set_state(parent.pk, state=AlgoState.DONE, next_at=None)
+        return []
+    children = list(Order.objects.filter(parent=parent, leg_role=LegRole.SLICE))
+    rejected = [c for c in children if c.status == OrderStatus.REJECTED]
+    if rejected:
+        _stop(parent.pk, reason=f"child order rejected: {rejected[0].reject_reason or 'rejected'}")
+        return []
+    if parent.algo["type"] == "iceberg":
+        return _iceberg_step(parent, children)
+    return _timed_step(parent, children, now)
+
+
+def _child_kwargs(parent: Order, qty: Decimal, key: str) -> dict[str, Any]:
+    from orders.services_place import PlacementLinks
+
+    limit = parent.algo.get("child_limit_price")
+    commitment = ZERO
+    if parent.side == OrderSide.BUY:
+        commitment = (parent.qty - parent.filled_qty) * (parent.est_price or ZERO)
+    return {
+        "user": None,
+        "actor": ALGO_ACTOR,
+        "account_id": parent.account_id,
+        "symbol": parent.symbol,
+        "side": parent.side,
+        "order_type": OrderType.LIMIT if limit else OrderType.MARKET,
+        "qty": qty,
+        "limit_price": Decimal(limit) if limit else None,
+        "time_in_force": parent.time_in_force,
+        "client_order_id": key,
+        "tag": parent.tag,
+        "product": parent.product,
+        "links": PlacementLinks(
+            parent_id=parent.pk,
+            leg_role=LegRole.SLICE,
+            counting_checks=False,
+            risk_exclude_ids=(parent.pk,),
+            own_commitment=commitment,
+        ),
+    }
+
+
+def _place_child(parent: Order, qty: Decimal, key: str) -> Order | None:
+    from oms_site.errors import Conflict
+    from orders.services_place import order_place
+
+    try:
+        return order_place(**_child_kwargs(parent, qty, key)).order
+    except RiskRejected as exc:
+        # Stored as rejected; its close enqueues the step that stops the algo.
+        return Order.objects.filter(pk=exc.extra.get("order_id")).first()
+    except Conflict:
+        # Another step placed this slice already (with a quantity computed a moment earlier).
+        return None
+    except ApplicationError as exc:
+        _stop(parent.pk, reason=f"child order refused: {exc.message}")
+        return None
+
+
+def _iceberg_step(parent: Order, children: list[Order]) -> list[str]:
+    if any(c.status in OPEN_STATUSES for c in children):
+        return []  # the visible child is still working
+    qty = algos.iceberg_next_qty(
+        qty=parent.qty,
+        display_qty=Decimal(parent.algo["display_qty"]),
+        allotted=parent.filled_qty,
+    )
+    if qty <= 0:
+        return []
+    child = _place_child(parent, qty, f"ice-{parent.pk}-{len(children)}")
+    if child is None:
+        return []
+    _after_slice(parent.pk, sent=len(children) + 1, next_at=None, child=child)
+    return [str(child.pk)]
+
+
+def _cancel_children(parent_id: object, *, reason: str, only_limit: bool = False) -> list[str]:
+    from orders.services_manage import order_cancel
+
+    canceled = []
+    qs = Order.objects.filter(
+        parent_id=parent_id, leg_role=LegRole.SLICE, status__in=OPEN_STATUSES
+    ).exclude(status=OrderStatus.PENDING_CANCEL)
+    if only_limit:
+        qs = qs.filter(type=OrderType.LIMIT)
+    for child_id in qs.values_list("id", flat=True):
+        try:
+            order_cancel(user=None, actor=ALGO_ACTOR, order_id=child_id, reason=reason)
+        except ApplicationError as exc:  # filled meanwhile / venue down: next step retries
+            logger.warning("Could not cancel child %s of algo %s: %s", child_id, parent_id, exc)
+            continue
+        canceled.append(str(child_id))
+    return canceled
+
+
+def _timed_step(parent: Order, children: list[Order], now: datetime) -> list[str]:
+    algo = parent.algo
+    n = algo["slices_total"]
+    due = _due_count(algo, now)
+    ends = algo_ends_at(algo)
+    sent = algo.get("sent", 0)
+    if sent >= n and ends is not None and now >= ends:
+        # The horizon is over: what still works is withdrawn and the algo ends.
+        _cancel_children(parent.pk, reason="algo_ended")
+        _finish(parent.pk)
+        return []
+    placed: list[str] = []
+    if due > sent:
+        # A new slice is due: a limit child still resting from an earlier slice is
+        # withdrawn and its rest goes into this one (catch-up).
+        _cancel_children(parent.pk, reason="algo_reslice", only_limit=True)
+        parent.refresh_from_db()
+        sizes = [Decimal(s) for s in algo["slices"]]
+        target = sum(sizes[:due], ZERO)
+        working = sum(
+            (
+                c.qty - c.filled_qty
+                for c in Order.objects.filter(
+                    parent=parent, leg_role=LegRole.SLICE, status__in=OPEN_STATUSES
+                )
+            ),
+            ZERO,
+        )
+        lot = parent.instrument.lot_size
+        qty = target - parent.filled_qty - working
+        qty = (qty // lot) * lot if qty > 0 else ZERO
+        child = None
+        if qty > 0:
+            key = f"algo-{parent.pk}-{due - 1}-{algo.get('gen', 0)}"
+            child = _place_child(parent, qty, key)
+            if child is not None:
+                placed.append(str(child.pk))
+        next_at = slice_due_at(algo, due) if due < n else ends
+        _after_slice(parent.pk, sent=due, next_at=next_at, child=child)
+    return placed
+
+
+# --- bookkeeping on the parent (short transactions, parent row only) ------------------------
+
+
+@transaction.atomic
+def _after_slice(parent_id: object, *, sent: int, next_at: datetime | None, child: Order | None):
+    parent = Order.objects.select_for_update().get(pk=parent_id)
+    if parent.algo_state != AlgoState.RUNNING:
+        return
+    algo = dict(parent.algo)
+    algo["sent"] = max(sent, algo.get("sent", 0))
+    parent.algo = algo
+    parent.algo_next_at = next_at
+    if parent.status in TERMINAL_STATUSES:
+        parent.save(update_fields=["algo", "algo_next_at"])
+        return
+    if child is not None:
+        order_record_event(
+            order=parent,
+            event_type=OrderEventType.SLICE_PLACED,
+            actor=ALGO_ACTOR,
+            data={
+                "child_order_id": str(child.pk),
+                "qty": child.qty,
+                "slice": algo["sent"],
+                "status": child.status,
+            },
+            update_fields=["algo", "algo_next_at"],
+        )
+    else:
+        parent.save(update_fields=["algo", "algo_next_at"])
+    order_publish(parent)
+
+
+@transaction.atomic
+def _set_state(parent_id: object, *, state: str, next_at: datetime | None) -> None:
+    Order.objects.filter(pk=parent_id).update(algo_state=state, algo_next_at=next_at)
+
+
+@transaction.atomic
+def _finish(parent_id: object) -> None:
+    """The horizon is over: a parent not filled by now is cancelled for the rest."""
+    parent = Order.objects.select_for_update().get(pk=parent_id)
+    parent.algo_state = AlgoState.DONE
+    parent.algo_next_at = None
+    if parent.status in TERMINAL_STATUSES:
+        parent.save(update_fields=["algo_state", "algo_next_at"])
+        return
+    parent.cancel_reason = "algo_ended"
+    order_transition(
+        order=parent,
+        to_status=OrderStatus.CANCELED,
+        event_type=OrderEventType.CANCELED,
+        actor=ALGO_ACTOR,
+        data={"reason": "algo_ended", "unfilled": parent.qty - parent.filled_qty},
+        update_fields=["algo_state", "algo_next_at", "cancel_reason"],
+    )
+    order_publish(parent)
+
+
+def _stop(parent_id: object, *, reason: str) -> None:
+    with transaction.atomic():
+        parent = Order.objects.select_for_update().get(pk=parent_id)
+        if parent.algo_state in (AlgoState.STOPPED, AlgoState.DONE):
+            return
+        parent.algo = {**parent.algo, "reason": reason[:300]}
+        parent.algo_state = AlgoState.STOPPED
+        parent.algo_next_at = None
+        fields = ["algo", "algo_state", "algo_next_at"]
+        if parent.status in TERMINAL_STATUSES:
+            parent.save(update_fields=fields)
+            return
+        parent.cancel_reason = "algo_stopped"
+        order_transition(
+            order=parent,
+            to_status=OrderStatus.CANCELED,
+            event_type=OrderEventType.CANCELED,
+            actor=ALGO_ACTOR,
+            data={"reason": reason},
+            update_fields=[*fields, "cancel_reason"],
+        )
+        order_publish(parent)
+    _cancel_children(parent_id, reason="algo_stopped")
+
+
+# --- pause / resume / cancel -------------------------------------------------------------------
+
+
+def _parent_for_user(user: User | None, order_id: object) -> None:
+    if user is not None:
+        from orders.selectors import order_get_for_user
+
+        order_get_for_user(user=user, order_id=order_id, level="trade")
+
+
+def algo_pause(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    order_id: object,
+    actor: Actor | None = None,
+) -> Order:
+    """Stop releasing children and withdraw the working ones; the rest waits for resume.
+    409 invalid_state unless the algo is running."""
+    _parent_for_user(user, order_id)
+    actor = actor or actor_for(user=user, api_key=api_key)
+    with transaction.atomic():
+        parent = Order.objects.select_for_update().get(pk=order_id)
+        if not parent.algo:
+            raise InvalidState("This order has no execution algorithm to pause.")
+        if parent.algo_state != AlgoState.RUNNING or parent.status in TERMINAL_STATUSES:
+            raise InvalidState(
+                f"The algo is {parent.algo_state or parent.status}; only a running one pauses.",
+                extra={"order_id": str(parent.pk)},
+            )
+        parent.algo = {**parent.algo, "paused_at": timezone.now().isoformat()}
+        parent.algo_state = AlgoState.PAUSED
+        parent.algo_next_at = None
+        order_record_event(
+            order=parent,
+            event_type=OrderEventType.ALGO_PAUSED,
+            actor=actor,
+            data={"filled_qty": parent.filled_qty},
+            update_fields=["algo", "algo_state", "algo_next_at"],
+        )
+        order_publish(parent)
+    _cancel_children(order_id, reason="algo_paused")
+    return Order.objects.get(pk=order_id)
+
+
+def algo_resume(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    order_id: object,
+    actor: Actor | None = None,
+) -> Order:
+    """Carry on: the schedule shifts by the time spent paused. 409 unless paused."""
+    _parent_for_user(user, order_id)
+    actor = actor or actor_for(user=user, api_key=api_key)
+    now = timezone.now()
+    with transaction.atomic():
+        parent = Order.objects.select_for_update().get(pk=order_id)
+        if not parent.algo:
+            raise InvalidState("This order has no execution algorithm to resume.")
+        if parent.algo_state != AlgoState.PAUSED or parent.status in TERMINAL_STATUSES:
+            raise InvalidState(
+                f"The algo is {parent.algo_state or parent.status}; only a paused one resumes.",
+                extra={"order_id": str(parent.pk)},
+            )
+        algo = dict(parent.algo)
+        paused_at = parse_datetime(algo.pop("paused_at", now.isoformat()))
+        paused = max(0, int((now - paused_at).total_seconds()))
+        algo["paused_secs"] = algo.get("paused_secs", 0) + paused
+        # New keys for what is placed from now on (the withdrawn children used the old).
+        algo["gen"] = algo.get("gen", 0) + 1
+        if algo["type"] != "iceberg":
+            # The slice that was due when it paused is re-placed now.
+            algo["sent"] = max(0, _due_count(algo, now) - 1)
+        parent.algo = algo
+        parent.algo_state = AlgoState.RUNNING
+        parent.algo_next_at = now
+        order_record_event(
+            order=parent,
+            event_type=OrderEventType.ALGO_RESUMED,
+            actor=actor,
+            data={"paused_secs": paused},
+            update_fields=["algo", "algo_state", "algo_next_at"],
+        )
+        order_publish(parent)
+        enqueue_algo_step(parent.pk)
+    return Order.objects.get(pk=order_id)
+
+
+def algo_children_cancel(*, parent_id: object) -> list[str]:
+    """After the parent was cancelled: withdraw its working children."""
+    return _cancel_children(parent_id, reason="parent_canceled")

@@ -1,0 +1,522 @@
+"""GTT (good-till-triggered) instructions: create, modify, cancel, fire, expire (API.md § GTT).
+
+A GTT holds one (`single`) or two (`oco`: lower, upper) price triggers, each with the order
+it places. A trigger's direction comes from the last price when the GTT is created (or
+modified): a value below it fires on `last <= value`, above it on `last >= value` (equal
+is refused). The triggers are `Trigger` rows (kind `gtt`) in the same index as held
+orders' stops, so ticks find them the same way (orders/trigger_engine.py).
+
+Firing exactly once: the GTT row is locked, the trigger is taken with a compare-and-set,
+the other trigger of an oco is cancelled, the GTT becomes `triggered` and its order is
+placed through `order_place` (every risk check) under the client_order_id
+`gtt-<id>-<leg>` — all in one transaction. A placement the risk checks refuse is stored as
+a rejected order and marks the GTT `rejected` with the reason (so does a venue rejecting
+the order later). Every change appends a GttEvent and pushes `gtt.updated` on channel
+`gtt` after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiKey, TradingAccount, User
+from marketdata.models import Instrument
+from marketdata.selectors import quote_latest
+from notifications.services import publish
+from oms_site.api import format_decimal
+from oms_site.errors import ApplicationError, InvalidState, RiskRejected, ValidationFailed
+from orders import risk
+from orders.lifecycle import Actor, actor_for, actor_system
+from orders.models import (
+    Gtt,
+    GttEvent,
+    GttStatus,
+    GttType,
+    Order,
+    OrderSide,
+    OrderType,
+    Product,
+    Trigger,
+    TriggerDirection,
+    TriggerKind,
+    TriggerStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+GTT_ACTOR = actor_system("gtt")
+EXPIRY_ACTOR = actor_system("expiry")
+DEFAULT_EXPIRY = timedelta(days=365)
+GTT_CHANNEL = "gtt"
+
+
+@dataclass(frozen=True, slots=True)
+class GttLegOrder:
+    side: str
+    qty: Decimal
+    type: str
+    limit_price: Decimal | None
+    product: str = Product.DELIVERY
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "qty": format_decimal(self.qty),
+            "type": self.type,
+            "limit_price": None if self.limit_price is None else format_decimal(self.limit_price),
+            "product": self.product,
+        }
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _clean_values(
+    errors: risk.FieldErrors, trigger_type: str, raw: Any, rules: risk.InstrumentRules
+) -> list[Decimal]:
+    want = 1 if trigger_type == GttType.SINGLE else 2
+    if not isinstance(raw, list) or len(raw) != want:
+        errors.add("trigger_values", f"A {trigger_type} GTT takes {want} trigger value(s).")
+        return []
+    values: list[Decimal] = []
+    for index, item in enumerate(raw):
+        value = _decimal(item)
+        if value is None:
+            errors.add(f"trigger_values.{index}", "Must be a number.")
+            continue
+        risk.check_price(errors, f"trigger_values.{index}", value, rules)
+        values.append(value)
+    if len(values) == 2 and values[0] >= values[1]:
+        errors.add("trigger_values", "An oco GTT lists the lower trigger first, then the upper.")
+    return values
+
+
+def _clean_orders(
+    errors: risk.FieldErrors, trigger_type: str, raw: Any, rules: risk.InstrumentRules
+) -> list[GttLegOrder]:
+    want = 1 if trigger_type == GttType.SINGLE else 2
+    if not isinstance(raw, list) or len(raw) != want:
+        errors.add("orders", f"A {trigger_type} GTT takes {want} order(s), one per trigger.")
+        return []
+    legs: list[GttLegOrder] = []
+    for index, item in enumerate(raw):
+        name = f"orders.{index}"
+        if not isinstance(item, dict):
+            errors.add(name, "Must be an object with side, qty, type, limit_price.")
+            continue
+        for key in sorted(set(item) - {"side", "qty", "type", "limit_price", "product"}):
+            errors.add(f"{name}.{key}", "Unknown field.")
+        side, order_type = item.get("side"), item.get("type", OrderType.LIMIT)
+        product = item.get("product") or Product.DELIVERY
+        if side not in OrderSide.values:
+            errors.add(f"{name}.side", "Use buy or sell.")
+        if order_type not in (OrderType.LIMIT, OrderType.MARKET):
+            errors.add(f"{name}.type", "Use limit or market.")
+        if product not in Product.values:
+            errors.add(f"{name}.product", "Use intraday or delivery.")
+        qty = _decimal(item.get("qty"))
+        if qty is None:
+            errors.add(f"{name}.qty", "Must be a number.")
+        else:
+            risk.check_qty(errors, f"{name}.qty", qty, rules)
+        limit = _decimal(item.get("limit_price"))
+        if order_type == OrderType.LIMIT:
+            if limit is None:
+                errors.add(f"{name}.limit_price", "Required for a limit order.")
+            else:
+                risk.check_price(errors, f"{name}.limit_price", limit, rules)
+        elif item.get("limit_price") is not None:
+            errors.add(f"{name}.limit_price", "Not used by market orders; leave it null.")
+        if qty is not None:
+            legs.append(GttLegOrder(side, qty, order_type, limit, product))
+    return legs
+
+
+def _last_price(instrument: Instrument) -> Decimal:
+    quote = quote_latest(symbol=instrument.symbol)
+    last = getattr(quote, "last", None)
+    if last is None:
+        raise ValidationFailed(
+            f"symbol: there is no last price for {instrument.symbol} yet to place triggers "
+            "against.",
+            fields={"symbol": ["No last price yet."]},
+        )
+    return last
+
+
+def _check_sides(values: list[Decimal], last: Decimal) -> None:
+    errors = risk.FieldErrors()
+    text = format_decimal(last)
+    for index, value in enumerate(values):
+        if value == last:
+            errors.add(
+                f"trigger_values.{index}", f"Equals the last price {text}: it would fire at once."
+            )
+    if len(values) == 2 and not values[0] < last < values[1]:
+        errors.add(
+            "trigger_values",
+            f"An oco GTT needs one trigger below and one above the last price {text}.",
+        )
+    errors.raise_if_any()
+
+
+def _clean_expiry(expires_at: datetime | None, now: datetime) -> datetime:
+    if expires_at is None:
+        return now + DEFAULT_EXPIRY
+    if expires_at <= now:
+        raise ValidationFailed(
+            "expires_at: must be in the future.", fields={"expires_at": ["Must be in the future."]}
+        )
+    return expires_at
+
+
+def _rules(instrument: Instrument) -> risk.InstrumentRules:
+    from orders.services_place import instrument_rules
+
+    return instrument_rules(instrument)
+
+
+def _direction(value: Decimal, last: Decimal) -> str:
+    return TriggerDirection.DOWN if value < last else TriggerDirection.UP
+
+
+# --- writing helpers ------------------------------------------------------------------------------
+
+
+def _event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
+    from orders.lifecycle import _json_value
+
+    gtt.event_seq += 1
+    GttEvent.objects.create(
+        gtt=gtt,
+        seq=gtt.event_seq,
+        type=event_type,
+        at=timezone.now(),
+        actor=actor.as_json(),
+        data=_json_value(dict(data or {})),
+    )
+
+
+def _save(gtt: Gtt, *fields: str) -> None:
+    gtt.updated_at = timezone.now()
+    gtt.save(update_fields=sorted({"updated_at", "event_seq", *fields}))
+
+
+def gtt_publish(gtt: Gtt) -> None:
+    from orders.serializers_gtt import GttSerializer
+
+    publish(
+        channel=GTT_CHANNEL,
+        event="gtt.updated",
+        data=GttSerializer(gtt).data,
+        account_id=gtt.account_id,
+    )
+
+
+def _create_triggers(gtt: Gtt, values: list[Decimal], last: Decimal) -> None:
+    Trigger.objects.bulk_create(
+        [
+            Trigger(
+                gtt=gtt,
+                leg=index,
+                symbol=gtt.symbol,
+                kind=TriggerKind.GTT,
+                direction=_direction(value, last),
+                price=value,
+                tick_size=gtt.instrument.tick_size,
+            )
+            for index, value in enumerate(values)
+        ]
+    )
+
+
+def _cancel_triggers(gtt: Gtt) -> int:
+    return Trigger.objects.filter(gtt=gtt, status=TriggerStatus.ACTIVE).update(
+        status=TriggerStatus.CANCELED
+    )
+
+
+def _account_for(user: User | None, account_id: object) -> TradingAccount:
+    from orders.services_place import _account_for_trading
+
+    return _account_for_trading(user=user, account_id=account_id)
+
+
+def _instrument_for(symbol: str) -> Instrument:
+    from orders.services_place import _instrument_for_trading
+
+    return _instrument_for_trading(symbol)
+
+
+# --- create / modify / cancel ---------------------------------------------------------------------
+
+
+def gtt_create(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    actor: Actor | None = None,
+    account_id: object,
+    symbol: str,
+    trigger_type: str,
+    trigger_values: list[Any],
+    orders: list[dict[str, Any]],
+    expires_at: datetime | None = None,
+    tag: str = "",
+) -> Gtt:
+    """Create an active GTT. 400 validation_error naming the field (trigger values off the
+    tick grid or on the wrong side of the last price, bad orders, no last price, an account
+    the caller cannot see), 403 for a view-only account."""
+    now = timezone.now()
+    account = _account_for(user, account_id)
+    instrument = _instrument_for(symbol)
+    errors = risk.FieldErrors()
+    if trigger_type not in GttType.values:
+        errors.add("trigger_type", "Use single or oco.")
+        errors.raise_if_any()
+    rules = _rules(instrument)
+    values = _clean_values(errors, trigger_type, trigger_values, rules)
+    legs = _clean_orders(errors, trigger_type, orders, rules)
+    errors.raise_if_any()
+    expiry = _clean_expiry(expires_at, now)
+    last = _last_price(instrument)
+    _check_sides(values, last)
+    actor = actor or actor_for(user=user, api_key=api_key)
+    with transaction.atomic():
+        gtt = Gtt.objects.create(
+            account=account,
+            instrument=instrument,
+            symbol=instrument.symbol,
+            trigger_type=trigger_type,
+            trigger_values=[format_decimal(v) for v in values],
+            orders=[leg.as_json() for leg in legs],
+            last_price=last,
+            expires_at=expiry,
+            tag=tag,
+            created_by=user if user is not None and user.pk else None,
+            created_at=now,
+            updated_at=now,
+        )
+        _create_triggers(gtt, values, last)
+        _event(gtt, "created", actor, {"trigger_values": values, "last_price": last})
+        _save(gtt)
+        gtt_publish(gtt)
+    return gtt
+
+
+def _locked_active(gtt_id: object, action: str) -> Gtt:
+    gtt = Gtt.objects.select_for_update().select_related("instrument").get(pk=gtt_id)
+    if gtt.status != GttStatus.ACTIVE:
+        raise InvalidState(f"The GTT is {gtt.status}; only an active GTT can be {action}.")
+    return gtt
+
+
+def gtt_modify(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    actor: Actor | None = None,
+    gtt_id: object,
+    trigger_values: list[Any] | None = None,
+    orders: list[dict[str, Any]] | None = None,
+    expires_at: datetime | None = None,
+) -> Gtt:
+    """Change an active GTT's triggers, orders or expiry (409 invalid_state otherwise).
+    New trigger directions are judged against the last price now."""
+    from orders.selectors import gtt_get_for_user
+
+    if user is not None:
+        gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
+    if trigger_values is None and orders is None and expires_at is None:
+        raise ValidationFailed("Give trigger_values, orders or expires_at to change.")
+    actor = actor or actor_for(user=user, api_key=api_key)
+    now = timezone.now()
+    with transaction.atomic():
+        gtt = _locked_active(gtt_id, "modified")
+        rules = _rules(gtt.instrument)
+        errors = risk.FieldErrors()
+        changes: dict[str, Any] = {}
+        if trigger_values is not None:
+            values = _clean_values(errors, gtt.trigger_type, trigger_values, rules)
+        if orders is not None:
+            legs = _clean_orders(errors, gtt.trigger_type, orders, rules)
+        errors.raise_if_any()
+        if expires_at is not None:
+            expiry = _clean_expiry(expires_at, now)
+            changes["expires_at"] = [gtt.expires_at, expiry]
+            gtt.expires_at = expiry
+        if orders is not None:
+            new_orders = [leg.as_json() for leg in legs]
+            changes["orders"] = [gtt.orders, new_orders]
+            gtt.orders = new_orders
+        if trigger_values is not None:
+            last = _last_price(gtt.instrument)
+            _check_sides(values, last)
+            new_values = [format_decimal(v) for v in values]
+            changes["trigger_values"] = [gtt.trigger_values, new_values]
+            gtt.trigger_values = new_values
+            gtt.last_price = last
+            _cancel_triggers(gtt)
+            _create_triggers(gtt, values, last)
+        _event(gtt, "modified", actor, {"changes": changes})
+        _save(gtt, "expires_at", "orders", "trigger_values", "last_price")
+        gtt_publish(gtt)
+    return gtt
+
+
+def _close(gtt: Gtt, status: str, event_type: str, actor: Actor, reason: str = "") -> None:
+    _cancel_triggers(gtt)
+    gtt.status = status
+    if reason:
+        gtt.reason = reason[:300]
+    _event(gtt, event_type, actor, {"reason": reason} if reason else None)
+    _save(gtt, "status", "reason")
+    gtt_publish(gtt)
+
+
+def gtt_cancel(
+    *, user: User | None, api_key: ApiKey | None = None, actor: Actor | None = None, gtt_id: object
+) -> Gtt:
+    """DELETE: an active GTT becomes `cancelled` (409 invalid_state otherwise)."""
+    from orders.selectors import gtt_get_for_user
+
+    if user is not None:
+        gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
+    actor = actor or actor_for(user=user, api_key=api_key)
+    with transaction.atomic():
+        gtt = _locked_active(gtt_id, "cancelled")
+        _close(gtt, GttStatus.CANCELLED, "cancelled", actor)
+    return gtt
+
+
+def gtt_disable(
+    *, actor: Actor, gtt_id: object, reason: str = "disabled by the back office"
+) -> Gtt:
+    """Back office: take an active GTT out of service (`disabled`)."""
+    with transaction.atomic():
+        gtt = _locked_active(gtt_id, "disabled")
+        _close(gtt, GttStatus.DISABLED, "disabled", actor, reason)
+    return gtt
+
+
+def gtts_expire_due(*, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """The beat job: active GTTs past `expires_at` become `expired`."""
+    now = now or timezone.now()
+    due = list(
+        Gtt.objects.filter(status=GttStatus.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    expired = []
+    for gtt_id in due:
+        with transaction.atomic():
+            gtt = Gtt.objects.select_for_update().get(pk=gtt_id)
+            if gtt.status != GttStatus.ACTIVE or gtt.expires_at > now:
+                continue
+            _close(gtt, GttStatus.EXPIRED, "expired", EXPIRY_ACTOR)
+        expired.append(str(gtt_id))
+    return expired
+
+
+# --- firing -----------------------------------------------------------------------------------
+
+
+def gtt_fire(*, trigger_id: int, last: Decimal) -> list[str]:
+    """Fire one GTT trigger exactly once: returns the id of the order it placed ([] when
+    another process fired it, it is no longer active, or no longer crossed)."""
+    from orders.trigger_engine import crossing_filter
+
+    row = Trigger.objects.filter(pk=trigger_id).values_list("gtt_id", "direction", "leg").first()
+    if row is None or row[0] is None:
+        return []
+    gtt_id, direction, leg = row
+    with transaction.atomic():
+        gtt = Gtt.objects.select_for_update().filter(pk=gtt_id).first()
+        if gtt is None or gtt.status != GttStatus.ACTIVE:
+            return []
+        now = timezone.now()
+        won = Trigger.objects.filter(
+            pk=trigger_id, status=TriggerStatus.ACTIVE, **crossing_filter(direction, last)
+        ).update(status=TriggerStatus.FIRED, fired_at=now, fired_price=last)
+        if won != 1:
+            return []
+        _cancel_triggers(gtt)  # the other leg of an oco
+        gtt.status = GttStatus.TRIGGERED
+        gtt.triggered_at = now
+        gtt.triggered_leg = leg
+        gtt.triggered_price = last
+        _event(gtt, "triggered", GTT_ACTOR, {"leg": leg, "last": last, "trigger_id": trigger_id})
+        _save(gtt, "status", "triggered_at", "triggered_leg", "triggered_price")
+        order_id, reason = _place(gtt, leg)
+        # A rejected placement may have marked the GTT already (gtt_order_rejected).
+        gtt.refresh_from_db()
+        if order_id is not None:
+            gtt.order_ids = [*gtt.order_ids, order_id]
+        if reason and gtt.status != GttStatus.REJECTED:
+            gtt.status = GttStatus.REJECTED
+            gtt.reason = reason[:300]
+            _event(gtt, "rejected", GTT_ACTOR, {"reason": reason, "order_id": order_id})
+        _save(gtt, "order_ids", "status", "reason")
+        gtt_publish(gtt)
+    return [order_id] if order_id is not None else []
+
+
+def _place(gtt: Gtt, leg: int) -> tuple[str | None, str]:
+    """Place the GTT's order for `leg`: (order id or None, rejection reason or "")."""
+    from orders.services_place import PlacementLinks, order_place
+
+    spec = gtt.orders[leg]
+    try:
+        result = order_place(
+            user=None,
+            actor=GTT_ACTOR,
+            account_id=gtt.account_id,
+            symbol=gtt.symbol,
+            side=spec["side"],
+            order_type=spec["type"],
+            qty=Decimal(spec["qty"]),
+            limit_price=None if spec.get("limit_price") is None else Decimal(spec["limit_price"]),
+            time_in_force="day",
+            client_order_id=f"gtt-{gtt.pk}-{leg}",
+            tag=gtt.tag or f"gtt:{gtt.pk}",
+            product=spec.get("product") or Product.DELIVERY,
+            links=PlacementLinks(gtt_id=gtt.pk),
+        )
+    except RiskRejected as exc:
+        return exc.extra.get("order_id"), exc.message
+    except ApplicationError as exc:
+        return None, exc.message
+    order = result.order
+    if order.status == "rejected":
+        return str(order.pk), order.reject_reason
+    return str(order.pk), ""
+
+
+def gtt_order_rejected(*, gtt_id: object, order: Order) -> None:
+    """An order a GTT placed was rejected later (by the venue, or on release): the GTT
+    becomes `rejected` with the reason. Called inside the order's transaction."""
+    gtt = Gtt.objects.select_for_update().filter(pk=gtt_id).first()
+    if gtt is None or gtt.status != GttStatus.TRIGGERED:
+        return
+    gtt.status = GttStatus.REJECTED
+    gtt.reason = (order.reject_reason or "rejected")[:300]
+    _event(gtt, "rejected", GTT_ACTOR, {"reason": gtt.reason, "order_id": str(order.pk)})
+    _save(gtt, "status", "reason")
+    gtt_publish(gtt)

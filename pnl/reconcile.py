@@ -1,0 +1,175 @@
+"""Reconciliation: our positions against what the account's venue reports.
+
+The venue's view comes from the position source registered in pnl.registry (execution's
+`broker_positions`, wired by orders). A difference is never "fixed" by overwriting our
+positions: it opens a ReconciliationAlert, writes an audit record and notifies the
+account's members. An alert whose two sides agree again is resolved (and audited); an
+admin may also resolve it by hand (with a note) in the back office.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import TradingAccount, User
+from accounts.services import audit_log_record
+from marketdata.selectors import normalize_symbol
+from oms_site.api import format_decimal
+from oms_site.errors import InvalidState, NotFound
+from pnl import registry
+from pnl.models import AlertStatus, Position, ReconciliationAlert
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0")
+
+
+@dataclass
+class ReconcileResult:
+    account_id: str
+    checked: bool = False
+    opened: list[int] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)
+
+    @property
+    def differences(self) -> int:
+        return len(self.opened) + len(self.changed)
+
+
+def _alert_data(alert: ReconciliationAlert) -> dict[str, str]:
+    return {
+        "account": str(alert.account_id),
+        "symbol": alert.symbol,
+        "ours": format_decimal(alert.ours),
+        "theirs": format_decimal(alert.theirs),
+    }
+
+
+def _notify(alert: ReconciliationAlert, account: TradingAccount) -> None:
+    notifier = registry.alert_notifier()
+    if notifier is None:
+        return
+    notifier(
+        account=account,
+        kind="reconciliation.mismatch",
+        title=f"Position mismatch in {alert.symbol} on {account.name}",
+        body=(
+            f"OMS holds {format_decimal(alert.ours)}, the venue reports "
+            f"{format_decimal(alert.theirs)}. Nothing was changed; please check."
+        ),
+        data={"alert_id": alert.pk, **_alert_data(alert)},
+        level="warning",
+    )
+
+
+def _venue_positions(account: TradingAccount) -> dict[str, Decimal] | None:
+    source = registry.position_source()
+    if source is None:
+        return None
+    theirs: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in source(broker=account.broker, account_id=str(account.pk)):
+        theirs[normalize_symbol(row.symbol)] += Decimal(row.qty)
+    return dict(theirs)
+
+
+def reconcile_positions(*, account_id: object, now: datetime | None = None) -> ReconcileResult:
+    """Compare the account's open positions with the venue's; open, update or resolve
+    alerts. The venue is asked outside the transaction (it may be a network call); its
+    errors propagate to the caller (the beat task reports them)."""
+    account = TradingAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        raise NotFound("Account not found.")
+    now = now or datetime.now(UTC)
+    result = ReconcileResult(account_id=str(account.pk))
+    theirs = _venue_positions(account)
+    if theirs is None:
+        return result
+    result.checked = True
+    with transaction.atomic():
+        ours = dict(
+            Position.objects.filter(account=account).exclude(qty=0).values_list("symbol", "qty")
+        )
+        open_alerts = {
+            alert.symbol: alert
+            for alert in ReconciliationAlert.objects.select_for_update()
+            .filter(account=account, status=AlertStatus.OPEN)
+            .order_by("pk")
+        }
+        for symbol in sorted(set(ours) | set(theirs) | set(open_alerts)):
+            mine, venue = ours.get(symbol, ZERO), theirs.get(symbol, ZERO)
+            alert = open_alerts.get(symbol)
+            if mine != venue:
+                if alert is None:
+                    alert = ReconciliationAlert.objects.create(
+                        account=account,
+                        symbol=symbol,
+                        ours=mine,
+                        theirs=venue,
+                        created_at=now,
+                        last_seen_at=now,
+                    )
+                    audit_log_record(
+                        actor=None,
+                        action="pnl.reconciliation.mismatch",
+                        obj=alert,
+                        data=_alert_data(alert),
+                    )
+                    _notify(alert, account)
+                    result.opened.append(alert.pk)
+                elif (alert.ours, alert.theirs) != (mine, venue):
+                    before = _alert_data(alert)
+                    alert.ours, alert.theirs, alert.last_seen_at = mine, venue, now
+                    alert.save(update_fields=["ours", "theirs", "last_seen_at"])
+                    audit_log_record(
+                        actor=None,
+                        action="pnl.reconciliation.changed",
+                        obj=alert,
+                        data={"before": before, "after": _alert_data(alert)},
+                    )
+                    result.changed.append(alert.pk)
+                else:
+                    ReconciliationAlert.objects.filter(pk=alert.pk).update(last_seen_at=now)
+            elif alert is not None:
+                _resolve(alert, actor=None, note="Positions agree again.", now=now)
+                result.resolved.append(alert.pk)
+    if result.differences:
+        logger.warning(
+            "Reconciliation of account %s: %d open difference(s)", account.pk, result.differences
+        )
+    return result
+
+
+def _resolve(alert: ReconciliationAlert, *, actor: User | None, note: str, now: datetime) -> None:
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_at = now
+    alert.resolved_by = actor if actor is not None and actor.pk else None
+    alert.resolution_note = note[:300]
+    alert.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+    audit_log_record(
+        actor=actor,
+        action="pnl.reconciliation.resolved",
+        obj=alert,
+        data={**_alert_data(alert), "note": alert.resolution_note},
+    )
+
+
+@transaction.atomic
+def reconciliation_alert_resolve(
+    *, alert_id: object, actor: User | None, note: str = ""
+) -> ReconciliationAlert:
+    """Mark an open alert resolved (back office). Already resolved → InvalidState."""
+    alert = ReconciliationAlert.objects.select_for_update().filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound("Alert not found.")
+    if not alert.is_open:
+        raise InvalidState("This alert is already resolved.")
+    _resolve(alert, actor=actor, note=note or "Resolved by an admin.", now=timezone.now())
+    return alert

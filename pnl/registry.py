@@ -1,0 +1,92 @@
+"""Hooks that upper apps register from their AppConfig.ready() (DESIGN.md: pnl imports
+only marketdata and accounts, so anything above is reached through here).
+
+Wiring (in orders/apps.py `OrdersConfig.ready()`; orders may import every app below it):
+
+    from execution.services import broker_positions
+    from notifications.services import notify, publish
+    from orders.serializers import OrderSerializer
+    from orders.services import order_place
+    from pnl import registry as pnl_registry
+
+    pnl_registry.register_position_publisher(publish)
+    pnl_registry.register_order_placer(
+        place=order_place, serialize=lambda order: OrderSerializer(order).data
+    )
+    pnl_registry.register_position_source(broker_positions)
+    pnl_registry.register_alert_notifier(notify)
+
+Every hook is optional: without a publisher nothing is pushed, without a placer
+`POST /api/v1/positions/close` answers 503, without a position source reconciliation
+skips the account, without a notifier alerts are still stored and audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# publish(*, channel, event, data, account_id) -> None; must defer delivery to commit
+# (notifications.services.publish does).
+PositionPublisher = Callable[..., None]
+# place(*, user, api_key, account_id, symbol, side, order_type, qty) -> object with `.order`
+# (orders.services.order_place); raises oms_site.errors.ApplicationError subclasses.
+OrderPlace = Callable[..., Any]
+OrderSerialize = Callable[[Any], Mapping[str, Any]]
+# source(*, broker, account_id) -> iterable of objects with `.symbol` and signed `.qty`
+# (execution.services.broker_positions).
+PositionSource = Callable[..., Iterable[Any]]
+# notify(*, account, kind, title, body, data, level) -> Any (notifications.services.notify)
+AlertNotifier = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class OrderPlacer:
+    place: OrderPlace
+    serialize: OrderSerialize
+
+
+_hooks: dict[str, Any] = {}
+
+
+def register_position_publisher(publisher: PositionPublisher) -> None:
+    _hooks["position_publisher"] = publisher
+
+
+def position_publisher() -> PositionPublisher | None:
+    return _hooks.get("position_publisher")
+
+
+def register_order_placer(*, place: OrderPlace, serialize: OrderSerialize) -> None:
+    _hooks["order_placer"] = OrderPlacer(place=place, serialize=serialize)
+
+
+def order_placer() -> OrderPlacer | None:
+    return _hooks.get("order_placer")
+
+
+def register_position_source(source: PositionSource) -> None:
+    _hooks["position_source"] = source
+
+
+def position_source() -> PositionSource | None:
+    return _hooks.get("position_source")
+
+
+def register_alert_notifier(notifier: AlertNotifier) -> None:
+    _hooks["alert_notifier"] = notifier
+
+
+def alert_notifier() -> AlertNotifier | None:
+    return _hooks.get("alert_notifier")
+
+
+def hooks_snapshot() -> dict[str, Any]:
+    """Current registrations (tests save and restore them around a change)."""
+    return dict(_hooks)
+
+
+def hooks_restore(saved: dict[str, Any]) -> None:
+    _hooks.clear()
+    _hooks.update(saved)

@@ -1,0 +1,66 @@
+/* Shared helpers of the PnL pages: DOM building and number display.
+ * Figures arrive as exact decimal strings from the API; floats are used only to draw
+ * them (2 decimals for money), never to compute anything the server stores. */
+(function () {
+  "use strict";
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(function ([key, value]) {
+      if (value === null || value === undefined || value === false) return;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : value);
+    });
+    (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  const MONEY = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+  function money(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const n = typeof value === "number" ? value : parseFloat(value);
+    if (!isFinite(n)) return "—";
+    const text = MONEY.format(Math.abs(n) < 0.005 ? 0 : n);
+    return text;
+  }
+
+  function plain(value) {
+    return value === null || value === undefined || value === "" ? "—" : String(value);
+  }
+
+  function signClass(node, value) {
+    node.classList.remove("up", "down");
+    const n = typeof value === "number" ? value : parseFloat(value);
+    if (n > 0.004) node.classList.add("up");
+    else if (n < -0.004) node.classList.add("down");
+  }
+
+  function setMoney(node, value, flash) {
+    if (!node) return;
+    const text = money(value);
+    if (node.textContent !== text) {
+      const before = parseFloat(node.dataset.value || "NaN");
+      node.textContent = text;
+      const now = typeof value === "number" ? value : parseFloat(value);
+      node.dataset.value = isFinite(now) ? String(now) : "";
+      if (flash && isFinite(before) && isFinite(now) && now !== before) window.OMS.flash(node, now - before);
+    }
+    signClass(node, value);
+  }
+
+  function errorText(resp) {
+    const err = resp && resp.data && resp.data.error;
+    if (!err) return "The request failed (" + (resp ? resp.status : "network") + ").";
+    return err.message || err.code;
+  }
+
+  window.OMS = Object.assign(window.OMS || {}, {
+    pnl: { el, money, plain, signClass, setMoney, errorText },
+  });
+})();
