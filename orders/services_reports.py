@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import TradingAccount
 from execution.protocol import ExecutionReport, ReportType
 from oms_site.api import format_decimal
 from orders.lifecycle import (
@@ -137,6 +138,14 @@ def _on_fill(order: Order, report: ExecutionReport) -> str:
             "Fill report %s has no valid qty/price (%s @ %s)", report.report_id, qty, price
         )
         return IGNORED
+    # Lock the account before the fill's foreign-key inserts take a shared lock on its row:
+    # upgrading that shared lock for the cash update deadlocks (MariaDB 1213) against a
+    # placement waiting for the same row. Lock order: order, then account, then position.
+    list(
+        TradingAccount.objects.select_for_update()
+        .filter(pk=order.account_id)
+        .values_list("pk", flat=True)
+    )
     fill = fill_record(
         order_id=order.pk,
         account_id=order.account_id,

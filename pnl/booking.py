@@ -1,10 +1,11 @@
 """Booking one fill into its position: the FIFO core wrapped in row locks.
 
-Lock order of the fill path (never reversed anywhere, so it cannot deadlock):
-    orders.Order (the caller) -> pnl.Position -> accounts.TradingAccount
-The position row is locked with SELECT ... FOR UPDATE; the account row is locked by the
-UPDATE that moves its cash (an UPDATE takes the same exclusive row lock). Nothing in pnl
-locks an account and then a position.
+Lock order of the fill path:
+    orders.Order (the caller) -> accounts.TradingAccount (the caller) -> pnl.Position
+The report service locks the account row before calling in, because the fill's
+foreign-key inserts would otherwise take a shared lock on it that the cash UPDATE then has
+to upgrade — a deadlock against a concurrent order placement waiting on the same row.
+The position row is locked with SELECT ... FOR UPDATE.
 
 Cost per fill is independent of the position's history: one locked read of the position,
 the oldest open lots only when the fill closes some (a small look-ahead, all of them only

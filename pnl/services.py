@@ -60,7 +60,7 @@ def fill_record(
     commit.
 
     Called by `orders.services.order_apply_report` inside its transaction with the order
-    row locked. Lock order: order (caller) -> position -> account (see pnl/booking.py).
+    row locked. Lock order: order, account (caller) -> position (see pnl/booking.py).
     `report_id` is unique: a second call with the same id raises IntegrityError and, as any
     failure here, rolls back the transaction it runs in, so nothing is booked (callers
     de-duplicate reports before calling). `tag` is the order's strategy
