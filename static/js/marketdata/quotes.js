@@ -1,10 +1,11 @@
 /* Live quotes for market data pages.
  *
- * OMS.quotes.watch(symbols, onQuote) subscribes to `quotes:<SYMBOL>` on the /ws/stream/
- * WebSocket (reconnecting with backoff) and calls onQuote(quote) at most once per animation
- * frame per symbol with the newest quote (the server throttles to ~10/s per symbol; this
- * coalesces again so a burst never floods the page). While the socket is down it polls
- * GET /api/v1/market-data every few seconds, so prices keep moving either way.
+ * OMS.quotes.watch(symbols, onQuote) subscribes to `quotes:<SYMBOL>` on the page's one
+ * shared stream (OMS.stream, static/js/stream.js: reconnects with backoff and re-subscribes)
+ * and calls onQuote(quote) at most once per animation frame per symbol with the newest quote
+ * (the server throttles to ~10/s per symbol; this coalesces again so a burst never floods the
+ * page). While the stream is down it polls GET /api/v1/market-data every few seconds, so
+ * prices keep moving either way.
  */
 (function () {
   "use strict";
@@ -13,10 +14,8 @@
   const handlers = [];
   const pending = new Map();
   let frameQueued = false;
-  let socket = null;
-  let socketOpen = false;
-  let backoff = 500;
   let pollTimer = null;
+  let streamHooked = false;
 
   function deliver() {
     frameQueued = false;
@@ -31,36 +30,17 @@
     pending.set(quote.symbol, quote);
     if (!frameQueued) { frameQueued = true; window.requestAnimationFrame(deliver); }
   }
-  function setStatus(state) {
-    const dot = document.getElementById("live-status");
-    if (dot && !window.OMS_STREAM_OWNS_STATUS) {
-      dot.dataset.state = state;
-      dot.title = "Live quotes: " + (state === "open" ? "streaming" : state === "closed" ? "polling" : state);
-    }
+  function onStreamMessage(msg) {
+    if (msg && msg.event === "quote") accept(msg.data);
   }
-  function subscribeAll() {
-    if (socketOpen && watched.size) {
-      socket.send(JSON.stringify({ action: "subscribe", channels: Array.from(watched, s => "quotes:" + s) }));
-    }
-  }
-  function connect() {
-    if (!("WebSocket" in window)) { startPolling(); return; }
-    const proto = location.protocol === "https:" ? "wss://" : "ws://";
-    try { socket = new WebSocket(proto + location.host + "/ws/stream/"); }
-    catch (e) { scheduleReconnect(); return; }
-    socket.onopen = function () { socketOpen = true; backoff = 500; setStatus("open"); stopPolling(); subscribeAll(); };
-    socket.onmessage = function (ev) {
-      let msg;
-      try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg && msg.event === "quote" && typeof msg.channel === "string" && msg.channel.indexOf("quotes:") === 0) accept(msg.data);
-    };
-    socket.onclose = function () { socketOpen = false; setStatus("closed"); startPolling(); scheduleReconnect(); };
-    socket.onerror = function () { /* onclose follows */ };
-  }
-  function scheduleReconnect() {
-    const delay = backoff * (0.5 + Math.random() / 2);
-    backoff = Math.min(backoff * 2, 30000);
-    setTimeout(connect, delay);
+  function hookStream() {
+    const stream = window.OMS && window.OMS.stream;
+    if (!stream) { startPolling(); return; }
+    if (streamHooked) return;
+    streamHooked = true;
+    stream.on("open", function () { stopPolling(); poll(); }); // catch up after a gap
+    stream.on("close", startPolling);
+    if (stream.state() !== "open") startPolling();
   }
   async function poll() {
     if (!watched.size || document.hidden) return;
@@ -74,13 +54,17 @@
   function stopPolling() { if (pollTimer) { clearInterval(pollTimer); pollTimer = null; } }
 
   function watch(symbols, onQuote) {
-    symbols.forEach(s => s && watched.add(s));
+    const fresh = symbols.filter(s => s && !watched.has(s));
+    fresh.forEach(s => watched.add(s));
     if (onQuote && handlers.indexOf(onQuote) < 0) handlers.push(onQuote);
-    if (!socket) connect(); else subscribeAll();
+    hookStream();
+    if (window.OMS.stream && fresh.length) {
+      window.OMS.stream.subscribe(fresh.map(s => "quotes:" + s), onStreamMessage);
+    }
   }
   function unwatch(symbol) {
     watched.delete(symbol);
-    if (socketOpen) socket.send(JSON.stringify({ action: "unsubscribe", channels: ["quotes:" + symbol] }));
+    if (window.OMS.stream) window.OMS.stream.unsubscribe(["quotes:" + symbol], onStreamMessage);
   }
 
   /* Formatting helpers shared by the market data pages. */
