@@ -3,30 +3,18 @@ work and then fill in the blotter without a reload (paper broker, ticks from a f
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from decimal import Decimal
 
 import pytest
 
 from orders.models import Order
+from tests.e2e.helpers import push_tick
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WAIT_MS = 15_000
-
-
-def push_tick(base_url: str, key: str, **tick: str) -> None:
-    request = urllib.request.Request(
-        base_url + "/api/v1/market-data/ticks",
-        data=json.dumps(tick).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # the local test server
-        assert response.status == 202
 
 
 def wait_status(page, order_id: str, status: str) -> None:

@@ -3,13 +3,12 @@ moves the row's price without a reload (over the page's shared live stream)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from decimal import Decimal
 
 import pytest
 
 from marketdata.models import WatchlistItem
+from tests.e2e.helpers import push_tick
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -17,17 +16,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WAIT_MS = 15_000
 LAST = 'tr[data-symbol="ACME"] [data-field="last"]'
-
-
-def push_tick(base_url: str, key: str, **tick: str) -> None:
-    request = urllib.request.Request(
-        base_url + "/api/v1/market-data/ticks",
-        data=json.dumps(tick).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # the local test server
-        assert response.status == 202
 
 
 def test_watchlist_price_moves_when_a_tick_arrives(

@@ -1,0 +1,24 @@
+"""Helpers for browser tests that drive the server as an API client would."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+
+def api_post(base_url: str, path: str, body: dict, key: str) -> tuple[int, dict]:
+    """POST JSON to the test server as an API client would (Token auth)."""
+    request = urllib.request.Request(
+        base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {key}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # the local test server
+        return response.status, json.loads(response.read() or b"{}")
+
+
+def push_tick(base_url: str, key: str, **tick: str) -> None:
+    """A feed pushing one tick through the HTTP API (the same path as every tick)."""
+    status, _ = api_post(base_url, "/api/v1/market-data/ticks", tick, key)
+    assert status == 202
