@@ -3,9 +3,11 @@ commits; nothing is sent if it rolls back)."""
 
 from __future__ import annotations
 
+from functools import cache
+
 from notifications.services import publish
 from orders.models import Order
-from orders.serializers import OrderSerializer
+from orders.serializers import order_data
 from pnl.models import Fill
 from pnl.serializers import FillSerializer
 
@@ -13,11 +15,18 @@ ORDERS_CHANNEL = "orders"
 FILLS_CHANNEL = "fills"
 
 
+@cache
+def _fill_serializer() -> FillSerializer:
+    # One unbound instance per process (see orders.serializers.order_data): building a
+    # serializer's fields costs more than the representation; to_representation only reads.
+    return FillSerializer()
+
+
 def order_publish(order: Order) -> None:
     publish(
         channel=ORDERS_CHANNEL,
         event="order.updated",
-        data=OrderSerializer(order).data,
+        data=order_data(order),
         account_id=order.account_id,
     )
 
@@ -26,6 +35,6 @@ def fill_publish(fill: Fill) -> None:
     publish(
         channel=FILLS_CHANNEL,
         event="fill.created",
-        data=FillSerializer(fill).data,
+        data=_fill_serializer().to_representation(fill),
         account_id=fill.account_id,
     )

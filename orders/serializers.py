@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -298,6 +299,19 @@ class OrderSerializer(serializers.ModelSerializer):
         from orders.selectors import order_algo_progress
 
         return order_algo_progress(order)
+
+
+@cache
+def _shared_order_serializer() -> OrderSerializer:
+    return OrderSerializer()
+
+
+def order_data(order: Order) -> dict[str, Any]:
+    """`OrderSerializer(order).data` (no request context) without building the serializer's
+    fields again: DRF deep-copies every declared field and introspects the model for each
+    new serializer, which costs more than the representation itself. One unbound instance
+    per process; to_representation only reads its fields."""
+    return _shared_order_serializer().to_representation(order)
 
 
 class OrderEventSerializer(serializers.ModelSerializer):

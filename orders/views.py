@@ -24,6 +24,7 @@ from orders.serializers import (
     OrderModifySerializer,
     OrderSerializer,
     PreviewResultSerializer,
+    order_data,
 )
 
 _ERRORS = {
@@ -139,9 +140,7 @@ class OrderListCreateView(GenericAPIView):
             result = services.order_place(
                 user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
             )
-            return Response(
-                OrderSerializer(result.order).data, status=201 if result.created else 200
-            )
+            return Response(order_data(result.order), status=201 if result.created else 200)
 
         return idempotent_post(request, self, place)
 
