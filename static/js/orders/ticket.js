@@ -14,6 +14,8 @@
     account: $("f-account"), symbol: $("f-symbol"), type: $("f-type"), qty: $("f-qty"),
     limit: $("f-limit"), stop: $("f-stop"), trailKind: $("f-trail-kind"), trail: $("f-trail"),
     tif: $("f-tif"), expire: $("f-expire"), display: $("f-display"), coid: $("f-coid"), tag: $("f-tag"),
+    cls: $("f-class"), algo: $("f-algo"), tp: $("f-tp-limit"), slStop: $("f-sl-stop"), slLimit: $("f-sl-limit"),
+    horizon: $("f-horizon"), horizonUnit: $("f-horizon-unit"), interval: $("f-interval"), algoDisplay: $("f-algo-display"),
   };
   const placeBtn = $("place-btn");
   const previewBtn = $("preview-btn");
@@ -60,6 +62,12 @@
     const type = f.type.value;
     form.querySelectorAll("[data-for-types]").forEach(function (node) {
       node.hidden = !node.dataset.forTypes.split(" ").includes(type);
+    });
+    form.querySelectorAll("[data-for-class]").forEach(function (node) {
+      node.hidden = !node.dataset.forClass.split(" ").includes(f.cls.value);
+    });
+    form.querySelectorAll("[data-for-algo]").forEach(function (node) {
+      node.hidden = !node.dataset.forAlgo.split(" ").includes(f.algo.value);
     });
     const immediateOk = type === "market" || type === "limit";
     Array.from(f.tif.options).forEach(function (opt) {
@@ -123,6 +131,45 @@
       else body.expire_at = new Date(f.expire.value).toISOString();
     }
     if (type === "limit" && f.display.value.trim()) body.display_qty = f.display.value.trim();
+    const cls = f.cls.value;
+    if (cls !== "simple") {
+      body.order_class = cls;
+      const tp = f.tp.value.trim();
+      const slStop = f.slStop.value.trim();
+      const slLimit = f.slLimit.value.trim();
+      function legPrice(name, value) {
+        if (!positive(value)) return "Enter a positive price.";
+        if (inst && !onGrid(value, inst.tick_size)) return "Must be a multiple of the tick size " + inst.tick_size + ".";
+        return null;
+      }
+      const tpErr = tp ? legPrice("take_profit", tp) : "Enter the take-profit limit price.";
+      if (tpErr) errors.take_profit = [tpErr];
+      else body.take_profit = { limit_price: tp };
+      const slErr = slStop ? legPrice("stop_loss", slStop) : "Enter the stop-loss stop price.";
+      const slLimitErr = slLimit ? legPrice("stop_loss", slLimit) : null;
+      if (slErr || slLimitErr) errors.stop_loss = [slErr || slLimitErr];
+      else body.stop_loss = slLimit ? { stop_price: slStop, limit_price: slLimit } : { stop_price: slStop };
+    }
+    const algo = f.algo.value;
+    if (algo === "twap" || algo === "vwap") {
+      const horizon = f.horizon.value.trim();
+      const interval = f.interval.value.trim();
+      const a = { type: algo };
+      if (!/^\d+$/.test(horizon) || horizon === "0" || /^0+$/.test(horizon)) errors["algo.horizon_secs"] = ["Enter a whole positive horizon."];
+      else a.horizon_secs = Number(horizon) * Number(f.horizonUnit.value);
+      if (interval) {
+        if (!/^\d+$/.test(interval) || /^0+$/.test(interval)) errors["algo.interval_secs"] = ["Enter whole positive seconds."];
+        else if (a.horizon_secs && Number(interval) > a.horizon_secs) errors["algo.interval_secs"] = ["Must not exceed the horizon."];
+        else a.interval_secs = Number(interval);
+      }
+      if (body.limit_price) a.limit_price = body.limit_price;
+      body.algo = a;
+    } else if (algo === "iceberg") {
+      const d = f.algoDisplay.value.trim();
+      if (!positive(d)) errors["algo.display_qty"] = ["Enter a positive display quantity."];
+      else if (inst && !onGrid(d, inst.lot_size)) errors["algo.display_qty"] = ["Must be a multiple of the lot size " + inst.lot_size + "."];
+      else body.algo = { type: "iceberg", display_qty: d };
+    }
     if (f.coid.value.trim()) body.client_order_id = f.coid.value.trim();
     if (f.tag.value.trim()) body.tag = f.tag.value.trim();
     return { body: body, errors: errors };
