@@ -8,7 +8,6 @@ order that was placed stays placed even if the next symbol is refused.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,6 @@ def positions_close(
     api_key: ApiKey | None = None,
     account_id: object,
     symbol: str | None = None,
-    idempotency_key: str | None = None,
 ) -> CloseResult:
     """Place one market order per open position of the account (or of `symbol`) for
     exactly its quantity on the opposite side.
@@ -44,9 +42,8 @@ def positions_close(
     each symbol is judged on its own: refusals are collected in `errors` and raised only
     if no order at all could be placed. No open position → no orders.
 
-    With an `idempotency_key` (the request's Idempotency-Key header) each order carries a
-    client_order_id derived from it, so a retried request returns the orders already
-    placed instead of closing twice (orders' client_order_id idempotency).
+    Retries are made safe by the API's Idempotency-Key (accounts.idempotency), which
+    replays the first answer.
     """
     account = account_get_for_user(user=user, account_id=account_id, level="trade")
     placer = registry.order_placer()
@@ -67,7 +64,6 @@ def positions_close(
                 side="sell" if position.qty > 0 else "buy",
                 order_type="market",
                 qty=abs(position.qty),
-                client_order_id=_client_order_id(idempotency_key, account.pk, position.symbol),
             )
         except ApplicationError as exc:
             if symbol:
@@ -85,10 +81,3 @@ def positions_close(
     if refused and not result.orders:
         raise refused[0]
     return result
-
-
-def _client_order_id(key: str | None, account_id: object, symbol: str) -> str | None:
-    if not key:
-        return None
-    digest = hashlib.sha256(f"{account_id}|{symbol}|{key}".encode()).hexdigest()
-    return f"close-{digest[:40]}"

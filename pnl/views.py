@@ -10,6 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.idempotency import idempotent_post
 from accounts.models import ApiKey
 from oms_site.errors import PermissionDenied, ValidationFailed
 from pnl import reports, selectors, services
@@ -137,6 +138,7 @@ class PositionCloseView(GenericAPIView):
             **_ERRORS,
         },
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         data = PositionCloseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -145,7 +147,6 @@ class PositionCloseView(GenericAPIView):
             api_key=_api_key(request),
             account_id=data.validated_data["account"],
             symbol=data.validated_data.get("symbol") or None,
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
         )
         body: dict = {"orders": result.orders}
         if result.errors:

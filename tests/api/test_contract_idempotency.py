@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from tests.api.helpers import SIM_INSTRUMENT, assert_error, open_account, order_body, paginated
 
 
@@ -146,12 +144,6 @@ def test_an_error_answer_is_replayed_too(alice):
     assert again.json() == first.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract: POST /api/v1/positions/close ignores Idempotency-Key (pnl, issue 5): a "
-    "retry with the same key and body must replay the first answer {'orders': [<the sell>]}; "
-    "it runs again and answers {'orders': []}",
-)
 def test_positions_close_takes_a_key(admin, alice, acme):
     # given a long position of 2
     account = open_account(alice)

@@ -39,7 +39,8 @@ VIEWPORT = {"width": 1360, "height": 900}
 
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     # Playwright's sync API keeps an asyncio loop running in this thread; Django would then
     # refuse synchronous ORM calls from the test body. They are safe here: nothing else runs
     # in that loop.

@@ -7,12 +7,11 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import RiskLimits
+from orders import models as orders_models
 from tests.factories import UserFactory, account_with_member
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/orders"
-
-orders_models = pytest.importorskip("orders.models")
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ def _mirrors_publish(group: str, message: dict, *, channel: str, data: dict) -> 
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_marketdata_quote_messages_match_the_stream_contract(symbol):
-    push = pytest.importorskip("marketdata.push")
+    from marketdata import push
+
     data = {"symbol": symbol, "last": "10.5"}
     group = push.quotes_group(symbol)
     assert group == market_group(kind="quotes", symbol=symbol)
@@ -34,7 +35,8 @@ def test_marketdata_quote_messages_match_the_stream_contract(symbol):
 
 @pytest.mark.parametrize("symbol", SYMBOLS)
 def test_execution_book_messages_match_the_stream_contract(symbol):
-    depth = pytest.importorskip("execution.exchange.depth")
+    from execution.exchange import depth
+
     data = {"symbol": symbol, "bids": [], "asks": []}
     group = depth.book_group(symbol)
     assert group == market_group(kind="book", symbol=symbol)
