@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_ids_for_user
 from notifications.models import Notification, NotificationLevel
+from notifications.push_loop import push_loop
 from notifications.selectors import (
     account_recipients,
     notification_get,
@@ -84,9 +85,23 @@ async def _send_all(envelopes: list[Envelope]) -> None:
         await layer.group_send(group, message)
 
 
+def _run_on_layer_loop(coroutine_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a channel-layer coroutine from sync code: on the process's push loop for a
+    network layer (its connection pools stay bound to that one loop), via async_to_sync
+    for the in-process layer (tests without Redis), whose queues belong to callers' loops."""
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return async_to_sync(coroutine_fn)()
+    return push_loop.run(coroutine_fn())
+
+
+def channel_layer_flush() -> None:
+    """Empty the channel layer (test set-up, maintenance)."""
+    _run_on_layer_loop(lambda: get_channel_layer().flush())
+
+
 def _deliver(envelopes: list[Envelope]) -> None:
     try:
-        async_to_sync(_send_all)(envelopes)
+        _run_on_layer_loop(partial(_send_all, envelopes))
     except Exception:  # best-effort push: the DB is the truth; reported, not raised
         logger.exception("Live push to %s failed", [group for group, _ in envelopes])
 

@@ -5,12 +5,12 @@ tests): pushes are sent after the database commit."""
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.test import Client
 from rest_framework.test import APIClient
 
+from notifications.services import channel_layer_flush
 from tests.api.helpers import SIM_INSTRUMENT, issue_key, order_body
 from tests.notifications.stream_helpers import next_message, open_stream, subscribe, wait_closed
 
@@ -21,7 +21,7 @@ ORDER_KEYS = {"id", "account", "symbol", "side", "type", "qty", "status", "legs"
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer():
-    async_to_sync(get_channel_layer().flush)()
+    channel_layer_flush()
     yield
 
 

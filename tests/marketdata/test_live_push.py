@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from rest_framework.test import APIClient
 
+from notifications.services import channel_layer_flush
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 from tests.notifications.stream_helpers import next_message, open_stream, subscribe
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer():
-    async_to_sync(get_channel_layer().flush)()
+    channel_layer_flush()
     yield
 
 

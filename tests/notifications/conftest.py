@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.test import Client
 
+from notifications.services import channel_layer_flush
 from tests.factories import ApiKeyFactory
 
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """Each test starts with an empty channel layer (Redis db or in-memory)."""
-    async_to_sync(get_channel_layer().flush)()
+    channel_layer_flush()
     yield
 
 
