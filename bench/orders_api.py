@@ -16,6 +16,10 @@ when each order's fill arrives. It stops its stack at the end (also on errors / 
 
 Prints ONE JSON object: accepted orders/s, p50/p95/p99 latency of POST /api/v1/orders (ms),
 p50/p95 time from the POST to the `order.updated` push with status `filled` (ms), counts.
+`cpu_ms_per_order` splits the CPU the load (and its fills) cost by process role (web,
+worker, exchange_shard, beat, database, redis, bench_client, ...), from the processes' CPU
+counters read before and after: unlike the rates, it does not depend on what else the
+machine is doing.
 Not a test: nothing is asserted; the numbers are for reading (targets: >= 300 orders/s,
 p95 < 50 ms, p95 to fill < 250 ms).
 """
@@ -259,6 +263,49 @@ class FillWatcher:
                         self.filled_at.setdefault(data.get("id"), now)
 
 
+# ----------------------------------------------------------------------------- CPU
+
+
+def _process_role(proc: Any) -> str:
+    cmdline = " ".join(proc.cmdline())
+    if "mariadbd" in cmdline or "mysqld" in cmdline:
+        return "database"
+    if "redis-server" in cmdline:
+        return "redis"
+    if "exchange-shard" in cmdline:
+        return "exchange_shard"
+    if " beat" in cmdline:
+        return "beat"
+    if "celery" in cmdline:
+        return "worker"
+    if "uvicorn" in cmdline or "multiprocessing" in cmdline:
+        return "web"
+    if proc.pid == os.getpid():
+        return "bench_client"
+    return "supervisor_feed"
+
+
+def cpu_seconds_by_role(stack_pid: int | None) -> dict[str, float]:
+    """User+system CPU seconds so far of the stack's processes, MariaDB, Redis and this
+    client, by role: read twice, the difference per order says where an order's CPU goes."""
+    import psutil
+
+    procs = [psutil.Process()]
+    if stack_pid is not None:
+        root = psutil.Process(stack_pid)
+        procs += [root, *root.children(recursive=True)]
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("mariadbd", "mysqld", "redis-server"):
+            procs.append(proc)
+    totals: dict[str, float] = {}
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            times = proc.cpu_times()
+            role = _process_role(proc)
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
 # ----------------------------------------------------------------------------- load
 
 
@@ -415,6 +462,8 @@ def main() -> int:
             max_orders=args.warmup,
         )
         log(f"load: {args.clients} clients for up to {args.duration:g}s / {args.max_orders} orders")
+        stack_pid = None if stack is None or stack.process is None else stack.process.pid
+        cpu_before = cpu_seconds_by_role(stack_pid)
         samples, elapsed = run_load(
             base_url=base_url,
             key=key,
@@ -434,6 +483,12 @@ def main() -> int:
             time.sleep(0.2)
         with watcher.lock:
             filled_at = dict(watcher.filled_at)
+        cpu_after = cpu_seconds_by_role(stack_pid)
+        cpu_ms_per_order = {
+            role: round((cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / len(accepted), 2)
+            for role in sorted(cpu_after)
+            if accepted
+        }
         push_ms = [
             (filled_at[s.order_id] - s.started) * 1000 for s in accepted if s.order_id in filled_at
         ]
@@ -459,6 +514,8 @@ def main() -> int:
             "web_workers": None if stack is None else args.web_workers,
             "worker_concurrency": None if stack is None else args.worker_concurrency,
             "cpus": os.cpu_count(),
+            "cpu_ms_per_order": cpu_ms_per_order,
+            "cpu_ms_per_order_total": round(sum(cpu_ms_per_order.values()), 2),
             "targets": {"orders_per_s": 300, "p95_ms": 50, "fill_push_p95_ms": 250},
         }
         print(json.dumps(result))

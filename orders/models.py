@@ -213,6 +213,10 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "status", "created_at"], name="order_blotter"),
+            # Buying power / open sell qty read the open orders of one side on every order
+            # placed: without `side` MariaDB picked (account, created_at) and scanned the
+            # account's whole history.
+            models.Index(fields=["account", "side", "status"], name="order_account_side_open"),
             models.Index(fields=["account", "created_at"], name="order_account_created"),
             models.Index(fields=["symbol", "status"], name="order_symbol_status"),
             models.Index(fields=["status", "updated_at"], name="order_status_updated"),
