@@ -7,11 +7,14 @@ Wiring (in orders/apps.py `OrdersConfig.ready()`; orders may import every app be
     from notifications.services import notify, publish
     from orders.serializers import OrderSerializer
     from orders.services import order_place
+    from orders.services_manage import order_cancel_all
     from pnl import registry as pnl_registry
 
     pnl_registry.register_position_publisher(publish)
     pnl_registry.register_order_placer(
-        place=order_place, serialize=lambda order: OrderSerializer(order).data
+        place=order_place,
+        serialize=lambda order: OrderSerializer(order).data,
+        cancel_open=order_cancel_all,
     )
     pnl_registry.register_position_source(broker_positions)
     pnl_registry.register_alert_notifier(notify)
@@ -34,6 +37,10 @@ PositionPublisher = Callable[..., None]
 # (orders.services.order_place); raises oms_site.errors.ApplicationError subclasses.
 OrderPlace = Callable[..., Any]
 OrderSerialize = Callable[[Any], Mapping[str, Any]]
+# cancel_open(*, user, api_key, account_id, symbol) -> object with `.failed`: a list of
+# {"id", "code", "message"} for the orders that could not be canceled (each through the
+# orders lifecycle: events, pushes) — orders.services_manage.order_cancel_all.
+OrderCancelOpen = Callable[..., Any]
 # source(*, broker, account_id) -> iterable of objects with `.symbol` and signed `.qty`
 # (execution.services.broker_positions).
 PositionSource = Callable[..., Iterable[Any]]
@@ -45,6 +52,7 @@ AlertNotifier = Callable[..., Any]
 class OrderPlacer:
     place: OrderPlace
     serialize: OrderSerialize
+    cancel_open: OrderCancelOpen | None = None
 
 
 _hooks: dict[str, Any] = {}
@@ -58,8 +66,10 @@ def position_publisher() -> PositionPublisher | None:
     return _hooks.get("position_publisher")
 
 
-def register_order_placer(*, place: OrderPlace, serialize: OrderSerialize) -> None:
-    _hooks["order_placer"] = OrderPlacer(place=place, serialize=serialize)
+def register_order_placer(
+    *, place: OrderPlace, serialize: OrderSerialize, cancel_open: OrderCancelOpen | None = None
+) -> None:
+    _hooks["order_placer"] = OrderPlacer(place=place, serialize=serialize, cancel_open=cancel_open)
 
 
 def order_placer() -> OrderPlacer | None:

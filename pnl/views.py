@@ -123,7 +123,10 @@ class PositionCloseView(GenericAPIView):
         summary="Flatten positions with market orders",
         description=(
             "One market order per open position of the account (or of `symbol`) for its "
-            "whole quantity on the opposite side. Returns the orders placed. With `symbol`, "
+            "whole quantity on the opposite side, after the account's open orders in that "
+            "symbol were canceled (an order that filled meanwhile is part of the position "
+            "closed; one that cannot be canceled refuses the symbol with 503 "
+            "broker_unavailable and `order_ids`). Returns the orders placed. With `symbol`, "
             "a refusal is returned as that error (e.g. 422 risk_rejected with order_id); "
             "closing all, refusals per symbol are listed in `errors` unless none could be "
             'placed. No open position → `{"orders": []}`. With an Idempotency-Key header a '

@@ -1,4 +1,5 @@
-"""POST /api/v1/positions/close: real market orders on the paper broker that flatten."""
+"""POST /api/v1/positions/close: real market orders on the paper broker that flatten, after
+the account's resting orders in the symbol were canceled through the orders lifecycle."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import RiskLimits
+from execution.protocol import BrokerUnavailableError, ReportType
+from orders.models import Order, OrderEvent
 from pnl import registry
 from tests.factories import MembershipFactory, account_with_member
 from tests.pnl.conftest import position_of
@@ -14,6 +17,20 @@ from tests.pnl.conftest import position_of
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/positions/close"
 ORDERS = "/api/v1/orders"
+
+
+@pytest.fixture(autouse=True)
+def cancel_wiring(lead_wiring):
+    """The lead's wiring plus the cancel hook (OrdersConfig.ready() passes `cancel_open`)."""
+    from orders.serializers import OrderSerializer
+    from orders.services import order_place
+    from orders.services_manage import order_cancel_all
+
+    registry.register_order_placer(
+        place=order_place,
+        serialize=lambda order: OrderSerializer(order).data,
+        cancel_open=order_cancel_all,
+    )
 
 
 @pytest.fixture
@@ -29,7 +46,9 @@ def quoted(acme, foo, quote):
     quote("FOO", "20", bid="19.95", ask="20.05")
 
 
-def market(client, account, symbol, side, qty, submit):
+def market(client, account, symbol, side, qty, submit, type="market", **prices):
+    """Place an order through the API (a market one unless `type` says otherwise) and run
+    its submission; returns the order as answered."""
     with submit():
         response = client.post(
             ORDERS,
@@ -37,9 +56,10 @@ def market(client, account, symbol, side, qty, submit):
                 "account": str(account.pk),
                 "symbol": symbol,
                 "side": side,
-                "type": "market",
+                "type": type,
                 "qty": qty,
                 "time_in_force": "day",
+                **prices,
             },
             format="json",
         )
@@ -164,11 +184,24 @@ def test_without_the_orders_wiring_closing_is_unavailable(client, paper):
     assert response.json()["error"]["code"] == "broker_unavailable"
 
 
+def test_without_the_cancel_hook_the_close_is_still_placed(client, paper, quoted, order, submit):
+    # given orders wired without `cancel_open`, long 10 ACME and a working sell limit
+    placer = registry.order_placer()
+    registry.register_order_placer(place=placer.place, serialize=placer.serialize)
+    order(paper, "ACME", "buy", "10")
+    sell_limit = order(paper, "ACME", "sell", "4", "limit", limit_price="110")["id"]
+    # when the position is closed
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json")
+    # then the close goes out as before and the limit is left alone
+    assert response.status_code == 200, response.json()
+    assert [o["qty"] for o in response.json()["orders"]] == ["10"]
+    assert statuses([sell_limit]) == {sell_limit: "new"}
+
+
 def test_a_retried_close_with_the_same_idempotency_key_places_nothing_twice(
     client, paper, quoted, submit
 ):
-    from orders.models import Order
-
     # given a long 10 and a close whose submission has not happened yet (no commit hooks)
     market(client, paper, "ACME", "buy", "10", submit)
     headers = {"HTTP_IDEMPOTENCY_KEY": "close-once-1"}
@@ -179,3 +212,217 @@ def test_a_retried_close_with_the_same_idempotency_key_places_nothing_twice(
     assert first.status_code == again.status_code == 200
     assert [o["id"] for o in again.json()["orders"]] == [o["id"] for o in first.json()["orders"]]
     assert Order.objects.filter(account=paper, side="sell").count() == 1
+
+
+# --- resting orders of the symbol are canceled before the close ----------------------------
+
+
+@pytest.fixture
+def order(client, submit):
+    """order(account, symbol, side, qty, type="market", **prices) → the order as answered."""
+
+    def _order(account, symbol, side, qty, type="market", **prices):
+        return market(client, account, symbol, side, qty, submit, type, **prices)
+
+    return _order
+
+
+@pytest.fixture
+def long_acme_with_resting_orders(paper, quoted, order):
+    """Long 10 ACME with a working sell limit (same side as the close), a held sell stop
+    (same side, a stop-loss) and a working buy limit (the other side)."""
+    order(paper, "ACME", "buy", "10")
+    resting = {
+        "sell_limit": order(paper, "ACME", "sell", "4", "limit", limit_price="110"),
+        "sell_stop": order(paper, "ACME", "sell", "10", "stop", stop_price="90"),
+        "buy_limit": order(paper, "ACME", "buy", "5", "limit", limit_price="95"),
+    }
+    ids = {name: o["id"] for name, o in resting.items()}
+    assert statuses(ids.values()) == {
+        ids["sell_limit"]: "new",
+        ids["sell_stop"]: "held",
+        ids["buy_limit"]: "new",
+    }
+    return ids
+
+
+def statuses(ids):
+    rows = Order.objects.filter(pk__in=list(ids)).values_list("id", "status")
+    return {str(pk): status for pk, status in rows}
+
+
+@pytest.fixture
+def placements(monkeypatch):
+    """Records, at the moment each closing order is placed, the status of every order of
+    the database, so a test can see what had been canceled before."""
+    seen = []
+    placer = registry.order_placer()
+
+    def spying_place(**kwargs):
+        seen.append({str(pk): s for pk, s in Order.objects.values_list("id", "status")})
+        return placer.place(**kwargs)
+
+    registry.register_order_placer(
+        place=spying_place, serialize=placer.serialize, cancel_open=placer.cancel_open
+    )
+    return seen
+
+
+def test_resting_orders_of_the_symbol_are_canceled_before_the_close_is_placed(
+    client, paper, long_acme_with_resting_orders, placements, submit, monkeypatch
+):
+    # given long 10 ACME with a working sell limit, a held stop-loss and a working buy limit
+    resting = long_acme_with_resting_orders
+    pushed = []
+    monkeypatch.setattr(
+        "notifications.services._deliver", lambda envelopes: pushed.extend(e[1] for e in envelopes)
+    )
+    # when the position is closed
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json")
+    # then the response is the usual one: one market sell of the whole 10
+    assert response.status_code == 200, response.json()
+    assert set(response.json()) == {"orders"}
+    (close,) = response.json()["orders"]
+    assert (close["side"], close["type"], close["qty"]) == ("sell", "market", "10")
+    # and every resting ACME order was already canceled when the close was placed
+    (at_placement,) = placements
+    assert {name: at_placement[oid] for name, oid in resting.items()} == {
+        "sell_limit": "canceled",
+        "sell_stop": "canceled",
+        "buy_limit": "canceled",
+    }
+    # through the lifecycle: the cancel asked by the caller is audited, ends `canceled`,
+    # and each change was pushed live
+    for oid in resting.values():
+        events = list(OrderEvent.objects.filter(order_id=oid).order_by("seq"))
+        asked = next(e for e in events if e.type in ("cancel_requested", "canceled"))
+        assert asked.actor["type"] == "api_key"
+        assert events[-1].type == "canceled"
+    pushed_canceled = {
+        m["data"]["id"]
+        for m in pushed
+        if m["event"] == "order.updated" and m["data"]["status"] == "canceled"
+    }
+    assert set(resting.values()) <= pushed_canceled
+    # and the position is flat: nothing was sold twice
+    assert position_of(client, paper, "ACME")["qty"] == "0"
+
+
+def test_orders_of_other_symbols_and_other_accounts_are_untouched(
+    client, trader, paper, long_acme_with_resting_orders, order, submit
+):
+    # given a resting FOO order next to a FOO position on the same account, and a resting
+    # ACME order on another account of the same trader
+    order(paper, "FOO", "buy", "3")
+    foo_limit = order(paper, "FOO", "sell", "3", "limit", limit_price="25")["id"]
+    other = account_with_member(user=trader, name="Other", broker="paper", cash=Decimal("1e6"))
+    other_acme = order(other, "ACME", "buy", "2", "limit", limit_price="95")["id"]
+    # when ACME is closed on the paper account
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json")
+    # then only the paper account's ACME orders were canceled
+    assert response.status_code == 200, response.json()
+    assert statuses([foo_limit, other_acme]) == {foo_limit: "new", other_acme: "new"}
+    assert set(statuses(long_acme_with_resting_orders.values()).values()) == {"canceled"}
+    assert position_of(client, paper, "FOO")["qty"] == "3"
+
+
+def test_close_all_cancels_per_closed_symbol_only(
+    client, paper, long_acme_with_resting_orders, quote, order, sim, submit
+):
+    # given FOO long 3 with a resting sell, and a resting BAR order without a BAR position
+    from tests.marketdata.factories import InstrumentFactory
+
+    InstrumentFactory(symbol="BAR", exchange=sim, tick_size=Decimal("0.05"))
+    quote("BAR", "50", bid="49.95", ask="50.05")
+    order(paper, "FOO", "buy", "3")
+    foo_limit = order(paper, "FOO", "sell", "3", "limit", limit_price="25")["id"]
+    bar_limit = order(paper, "BAR", "buy", "1", "limit", limit_price="45")["id"]
+    # when everything is closed
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk)}, format="json")
+    # then the orders of both closed symbols were canceled, the BAR one was not
+    assert response.status_code == 200, response.json()
+    placed = {(o["symbol"], o["side"], o["qty"]) for o in response.json()["orders"]}
+    assert placed == {("ACME", "sell", "10"), ("FOO", "sell", "3")}
+    assert statuses([foo_limit, bar_limit]) == {foo_limit: "canceled", bar_limit: "new"}
+
+
+def test_a_view_member_gets_403_and_nothing_is_canceled(
+    make_key_client, other_user, paper, long_acme_with_resting_orders, client
+):
+    # given a view-only member of the account
+    viewer = MembershipFactory(account=paper, role="view", user=other_user).user
+    # when they try to close
+    response = make_key_client(viewer).post(
+        URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json"
+    )
+    # then 403, and the resting orders and the position are as they were
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    resting = long_acme_with_resting_orders
+    assert statuses(resting.values()) == {
+        resting["sell_limit"]: "new",
+        resting["sell_stop"]: "held",
+        resting["buy_limit"]: "new",
+    }
+    assert not OrderEvent.objects.filter(
+        order_id__in=resting.values(), type__in=["cancel_requested", "canceled"]
+    ).exists()
+    assert position_of(client, paper, "ACME")["qty"] == "10"
+
+
+def test_a_cancel_refused_because_the_order_just_filled_does_not_break_the_close(
+    client, paper, quoted, order, quote, submit, monkeypatch
+):
+    # given long 10 ACME and a working sell limit of 4 at 101
+    import orders.services_manage as manage
+
+    order(paper, "ACME", "buy", "10")
+    sell_limit = order(paper, "ACME", "sell", "4", "limit", limit_price="101")["id"]
+    real_cancel = manage.broker_cancel
+    venue_answers = []
+
+    def fill_first_then_cancel(**kwargs):
+        # the market trades through 101 just before the venue sees the cancel
+        quote("ACME", "101.5", bid="101.45", ask="101.55")
+        venue_answers.extend(real_cancel(**kwargs))
+        return venue_answers
+
+    monkeypatch.setattr(manage, "broker_cancel", fill_first_then_cancel)
+    # when the position is closed
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json")
+    # then the venue refused the cancel (the order filled), and the close sold the 6 left
+    assert response.status_code == 200, response.json()
+    assert statuses([sell_limit]) == {sell_limit: "filled"}
+    assert [report.type for report in venue_answers] == [ReportType.CANCEL_REJECTED]
+    (close,) = response.json()["orders"]
+    assert (close["side"], close["qty"]) == ("sell", "6")
+    assert position_of(client, paper, "ACME")["qty"] == "0"
+
+
+def test_a_resting_order_that_cannot_be_canceled_stops_the_close(
+    client, paper, quoted, order, submit, monkeypatch
+):
+    # given long 10 ACME, a working sell limit, and a venue that cannot be reached to cancel
+    import orders.services_manage as manage
+
+    order(paper, "ACME", "buy", "10")
+    sell_limit = order(paper, "ACME", "sell", "4", "limit", limit_price="110")["id"]
+
+    def unreachable(**kwargs):
+        raise BrokerUnavailableError("connection refused")
+
+    monkeypatch.setattr(manage, "broker_cancel", unreachable)
+    # when the position is closed
+    with submit():
+        response = client.post(URL, {"account": str(paper.pk), "symbol": "ACME"}, format="json")
+    # then 503 naming the order, no closing order, and the limit still works
+    assert response.status_code == 503, response.json()
+    body = response.json()
+    assert body["error"]["code"] == "broker_unavailable"
+    assert body["order_ids"] == [sell_limit]
+    assert not Order.objects.filter(account=paper, side="sell", type="market").exists()
+    assert statuses([sell_limit]) == {sell_limit: "new"}
