@@ -17,6 +17,11 @@ With a Redis channel layer the sends run on one background event loop per proces
 ingest path never waits for Redis. With the in-memory layer (tests, bare `manage.py`
 without REDIS_URL) they run inline through `async_to_sync` in the caller's thread, unthrottled
 (see `_build_publisher`).
+
+The mechanism is not about quotes: `ThrottledPublisher` takes a `route` (key, data) →
+(group, message) and `ProcessPublisher` keeps one per process, so other market channels
+(the internal exchange's `book:<SYMBOL>` depth, execution/exchange/depth.py) reuse it with
+their own route and interval setting.
 """
 
 from __future__ import annotations
@@ -66,11 +71,18 @@ def quote_message(symbol: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def quote_route(symbol: str, data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return quotes_group(symbol), quote_message(symbol, data)
+
+
 Sender = Callable[[str, dict[str, Any]], None]
+# (symbol, data) → (Channels group, stream message)
+Route = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 
 
-class QuotePublisher:
-    """Throttles per symbol and hands messages to `send(group, message)`.
+class ThrottledPublisher:
+    """Throttles per symbol and hands messages to `send(group, message)`; `route` says which
+    group and message a symbol's data becomes (quotes unless told otherwise).
 
     `clock` and `schedule(delay, fn)` are injectable for tests.
     """
@@ -82,8 +94,11 @@ class QuotePublisher:
         min_interval: float,
         schedule: Callable[[float, Callable[[], None]], None],
         clock: Callable[[], float] = time.monotonic,
+        route: Route = quote_route,
     ) -> None:
         self._send = send
+        self._route = route
+        self.min_interval = min_interval
         self._schedule = schedule
         self._clock = clock
         self._throttle = CoalescingThrottle(min_interval)
@@ -119,9 +134,12 @@ class QuotePublisher:
     def _deliver(self, symbol: str, data: dict[str, Any]) -> None:
         self.sent += 1
         try:
-            self._send(quotes_group(symbol), quote_message(symbol, data))
+            self._send(*self._route(symbol, data))
         except Exception:
-            logger.exception("Quote push for %s failed", symbol)
+            logger.exception("Live push for %s failed", symbol)
+
+
+QuotePublisher = ThrottledPublisher  # the quotes' publisher (its default route)
 
 
 class _LoopThread:
@@ -129,10 +147,10 @@ class _LoopThread:
     Redis connections belong to that loop alone (the shared `get_channel_layer()` object is
     used from other loops by consumers and tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="quote-push", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
@@ -157,7 +175,7 @@ class _LoopThread:
         try:
             asyncio.run_coroutine_threadsafe(self._drain(), self.loop).result(timeout=5)
         except (TimeoutError, OSError, RuntimeError, ConnectionError) as exc:
-            logger.warning("Closing the quote push connections failed: %r", exc)
+            logger.warning("Closing the live push connections failed: %r", exc)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=2)
         if not self.thread.is_alive():
@@ -171,7 +189,7 @@ class _LoopThread:
 def _log_failure(future: Any) -> None:
     exc = future.exception()
     if exc is not None:
-        logger.error("Quote push failed: %r", exc)
+        logger.error("Live push failed: %r", exc)
 
 
 def _inline_send(group: str, message: dict[str, Any]) -> None:
@@ -204,46 +222,69 @@ class _TimerScheduler:
             timer.cancel()
 
 
-_publisher: QuotePublisher | None = None
-_publisher_pid: int | None = None
-_publisher_lock = threading.Lock()
-
-
-def _build_publisher() -> QuotePublisher:
-    interval = float(getattr(settings, "OMS_QUOTE_PUSH_INTERVAL", 0.1))
+def _build_publisher(*, route: Route, interval_setting: str, name: str) -> ThrottledPublisher:
+    interval = float(getattr(settings, interval_setting, 0.1))
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer's queues belong to the consumers' event loop. A trailing flush
         # from a timer thread would put into them from a foreign loop and need not wake the
-        # receiver, losing the final quote of a burst. This layer only serves tests and a bare
-        # single-process runserver, so every quote goes out inline, unthrottled.
+        # receiver, losing the final message of a burst. This layer only serves tests and a
+        # bare single-process runserver, so every message goes out inline, unthrottled.
         timers = _TimerScheduler()
-        publisher = QuotePublisher(send=_inline_send, min_interval=0.0, schedule=timers.schedule)
+        publisher = ThrottledPublisher(
+            send=_inline_send, min_interval=0.0, schedule=timers.schedule, route=route
+        )
         publisher.stop = timers.stop  # type: ignore[attr-defined]
         return publisher
-    loop_thread = _LoopThread()
-    publisher = QuotePublisher(
-        send=loop_thread.send, min_interval=interval, schedule=loop_thread.schedule
+    loop_thread = _LoopThread(name)
+    publisher = ThrottledPublisher(
+        send=loop_thread.send, min_interval=interval, schedule=loop_thread.schedule, route=route
     )
     publisher.stop = loop_thread.stop  # type: ignore[attr-defined]
     return publisher
 
 
-def quote_publisher() -> QuotePublisher:
-    """This process's publisher (rebuilt after a fork: threads do not survive one)."""
-    global _publisher, _publisher_pid
-    with _publisher_lock:
-        if _publisher is None or _publisher_pid != os.getpid():
-            _publisher = _build_publisher()
-            _publisher_pid = os.getpid()
-        return _publisher
+class ProcessPublisher:
+    """This process's throttled publisher of one kind of message, built on first use from
+    the channel layer and `interval_setting` (seconds, default 0.1), and again after a fork:
+    threads do not survive one."""
+
+    def __init__(self, *, route: Route, interval_setting: str, name: str) -> None:
+        self._route = route
+        self._interval_setting = interval_setting
+        self._name = name
+        self._publisher: ThrottledPublisher | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ThrottledPublisher:
+        with self._lock:
+            if self._publisher is None or self._pid != os.getpid():
+                self._publisher = _build_publisher(
+                    route=self._route, interval_setting=self._interval_setting, name=self._name
+                )
+                self._pid = os.getpid()
+            return self._publisher
+
+    def reset(self) -> None:
+        """Forget the publisher and its throttle state (tests; settings changes)."""
+        with self._lock:
+            stop = getattr(self._publisher, "stop", None)
+            if stop is not None and self._pid == os.getpid():
+                stop()
+            self._publisher = None
+            self._pid = None
+
+
+_quotes = ProcessPublisher(
+    route=quote_route, interval_setting="OMS_QUOTE_PUSH_INTERVAL", name="quote-push"
+)
+
+
+def quote_publisher() -> ThrottledPublisher:
+    """This process's quote publisher."""
+    return _quotes.get()
 
 
 def reset_quote_publisher() -> None:
-    """Forget the publisher and its throttle state (tests; settings changes)."""
-    global _publisher, _publisher_pid
-    with _publisher_lock:
-        stop = getattr(_publisher, "stop", None)
-        if stop is not None and _publisher_pid == os.getpid():
-            stop()
-        _publisher = None
-        _publisher_pid = None
+    """Forget the quote publisher and its throttle state (tests; settings changes)."""
+    _quotes.reset()

@@ -2,31 +2,33 @@
 path), the persisted open orders (fallback and truth), and the live push to `book:<SYMBOL>`.
 
 Depth shows visible quantity only: an iceberg contributes its current slice, never its reserve.
+
+The snapshot is refreshed on every book change (the REST depth is never stale); the push is
+throttled per symbol like quotes, by marketdata's throttled publisher: at most one per
+`OMS_BOOK_PUSH_INTERVAL` (default 0.1 s → ≤ 10/s per symbol), a burst coalesced to its newest
+depth, and the last depth of a burst always delivered (trailing push).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.cache import cache
 from django.db.models import Count, Sum
 from django.utils import timezone
 
 from execution.models import Venue, VenueOrder, VenueOrderStatus
+from marketdata.push import ProcessPublisher
 from oms_site.api import format_decimal
 
 MAX_DEPTH = 50  # levels per side kept in the snapshot and served by the API
 DEPTH_CACHE_PREFIX = "exec:book:"
 DEPTH_CACHE_TIMEOUT = 24 * 3600
-
-logger = logging.getLogger(__name__)
 
 Level = tuple[Decimal, Decimal, int]  # (price, visible qty, order count)
 
@@ -123,12 +125,23 @@ def book_message(symbol: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def book_route(symbol: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return book_group(symbol), book_message(symbol, payload)
+
+
+_book_pushes = ProcessPublisher(
+    route=book_route, interval_setting="OMS_BOOK_PUSH_INTERVAL", name="book-push"
+)
+
+
 def depth_publish(*, symbol: str, payload: dict[str, Any]) -> None:
-    """Best effort: the DB is the truth and the page re-reads the REST depth on reconnect."""
-    layer = get_channel_layer()
-    if layer is None:
+    """Throttled per symbol, the newest depth always delivered last (module docstring).
+    Best effort: the DB is the truth and the page re-reads the REST depth on reconnect."""
+    if get_channel_layer() is None:
         return
-    try:
-        async_to_sync(layer.group_send)(book_group(symbol), book_message(symbol, payload))
-    except Exception:
-        logger.exception("depth push for %s failed", symbol)
+    _book_pushes.get().publish(symbol, payload)
+
+
+def reset_book_publisher() -> None:
+    """Forget this process's book publisher and its throttle state (tests)."""
+    _book_pushes.reset()

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from execution import registry
+from execution.exchange.depth import reset_book_publisher
 from execution.exchange.shard import shard_states_reset
 from execution.services import broker_callers_reset
 from marketdata import listeners
@@ -16,14 +17,17 @@ from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
 @pytest.fixture(autouse=True)
 def _fresh_execution_state():
-    # Per-process state (shard books, token buckets, quote throttle) must not leak between tests.
+    # Per-process state (shard books, token buckets, quote and book throttles) must not leak
+    # between tests.
     shard_states_reset()
     broker_callers_reset()
     reset_quote_publisher()
+    reset_book_publisher()
     yield
     shard_states_reset()
     broker_callers_reset()
     reset_quote_publisher()
+    reset_book_publisher()
 
 
 class ReportCollector:
@@ -86,3 +90,44 @@ def tick():
         return result
 
     return _tick
+
+
+class BookPushes:
+    """The book publisher of a Redis-backed process (0.1 s throttle), with a hand-driven clock
+    and timer: `sent` holds (group, depth) as delivered, `advance(s)` moves the clock and runs
+    the trailing flushes that are due by then."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        from execution.exchange.depth import book_route
+        from marketdata.push import ThrottledPublisher
+
+        self.now = 1000.0
+        self.sent: list[tuple[str, dict]] = []
+        self.timers: list[tuple[float, object]] = []
+        self.publisher = ThrottledPublisher(
+            send=lambda group, message: self.sent.append((group, message["data"])),
+            min_interval=interval,
+            schedule=lambda delay, fn: self.timers.append((self.now + delay, fn)),
+            clock=lambda: self.now,
+            route=book_route,
+        )
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+        while self.timers and min(at for at, _ in self.timers) <= self.now + 1e-9:
+            self.timers.sort(key=lambda timer: timer[0])
+            _, flush = self.timers.pop(0)
+            flush()
+
+    def depths(self, symbol: str = "ACME") -> list[dict]:
+        return [data for _, data in self.sent if data["symbol"] == symbol]
+
+
+@pytest.fixture
+def book_pushes(monkeypatch):
+    """Depth pushes go through a throttled publisher driven by hand (see BookPushes)."""
+    from execution.exchange import depth
+
+    pushes = BookPushes()
+    monkeypatch.setattr(depth._book_pushes, "get", lambda: pushes.publisher)
+    return pushes

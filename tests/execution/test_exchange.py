@@ -305,6 +305,55 @@ def test_depth_is_pushed_to_the_book_group(acme, place):
     async_to_sync(layer.group_discard)("book.ACME", channel)
 
 
+def test_a_burst_of_book_changes_pushes_once_then_the_last_depth(
+    acme, place, run, book_pushes, api_client, trader
+):
+    # given the book push throttled to 0.1 s and a clock that does not move
+    # when twelve sells come to rest at 10.00, 10.05, … 10.55 and the last one is canceled
+    orders = [
+        place(
+            account_id=SELLER,
+            side="sell",
+            qty="1",
+            limit_price=str(Decimal("10") + Decimal(i) / 20),
+        )
+        for i in range(12)
+    ]
+    run(
+        broker_cancel,
+        order_id=orders[-1].order_id,
+        account_id=SELLER,
+        symbol="ACME",
+        broker="exchange",
+    )
+    # then only the first change was pushed so far, while the REST depth is already current
+    assert [len(depth["asks"]) for depth in book_pushes.depths()] == [1]
+    api_client.force_authenticate(trader)
+    assert len(api_client.get("/api/v1/orderbook/ACME?depth=20").json()["asks"]) == 11
+    # when the interval has passed (the trailing timer fires)
+    book_pushes.advance(0.1)
+    # then the last depth is delivered: eleven levels, the canceled one gone
+    pushed = book_pushes.depths()
+    assert [len(depth["asks"]) for depth in pushed] == [1, 11]
+    assert pushed[-1]["asks"][-1] == {"price": "10.5", "qty": "1", "orders": 1}
+    assert book_pushes.sent[-1][0] == "book.ACME"
+    book_pushes.advance(1)
+    assert len(book_pushes.sent) == 2  # nothing more to send
+
+
+def test_book_pushes_stay_near_ten_a_second_and_end_on_the_final_book(acme, place, book_pushes):
+    # when a sell of 1 comes to rest at 10.00 every 10 ms for one second (100 book changes)
+    for _ in range(100):
+        place(account_id=SELLER, side="sell", qty="1", limit_price="10.00")
+        book_pushes.advance(0.01)
+    book_pushes.advance(0.2)
+    # then about ten depths were pushed, each newer than the one before, the last one complete
+    shown = [depth["asks"][0]["orders"] for depth in book_pushes.depths()]
+    assert 9 <= len(shown) <= 12
+    assert shown == sorted(shown) and shown[-1] == 100
+    assert book_pushes.depths()[-1]["asks"] == [{"price": "10", "qty": "100", "orders": 100}]
+
+
 def test_invalid_input_is_rejected_synchronously(acme, sink, run):
     request = order_request(
         broker="exchange", account_id=BUYER, side="buy", qty="5", type="market", display_qty="1"
