@@ -2,6 +2,7 @@
 
 fill_record(*, order_id, account_id, instrument_id, symbol, side, qty, price, fee=0,
             liquidity=None, ts, report_id, trade_id="", tag="") -> Fill
+fills_record(*, fills: Sequence[FillInput]) -> list[Fill]
 position_rebuild(*, account_id, instrument_id=None, write=True) -> RebuildResult
 positions_close(*, user, api_key=None, account_id, symbol=None) -> CloseResult
 pnl_snapshot_take(*, day=None, account_id=None, now=None) -> SnapshotResult
@@ -11,12 +12,13 @@ reconciliation_alert_resolve(*, alert_id, actor, note="") -> ReconciliationAlert
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
 
-from pnl.booking import fill_book, to_decimal
+from pnl.booking import FillInput, fills_book
 from pnl.closing import CloseResult, positions_close
 from pnl.models import Fill
 from pnl.rebuild import RebuildResult, position_rebuild
@@ -27,10 +29,12 @@ ZERO = Decimal("0")
 
 __all__ = [
     "CloseResult",
+    "FillInput",
     "RebuildResult",
     "ReconcileResult",
     "SnapshotResult",
     "fill_record",
+    "fills_record",
     "pnl_snapshot_take",
     "position_rebuild",
     "positions_close",
@@ -67,35 +71,41 @@ def fill_record(
     tag (PnL by tag). Cash: buy -= qty x price x multiplier + fee; sell += qty x price x
     multiplier - fee.
     """
-    qty = to_decimal(qty, name="qty")
-    price = to_decimal(price, name="price")
-    fee = to_decimal(fee, name="fee")
-    if qty <= 0:
-        raise ValueError(f"fill qty must be positive, got {qty}")
-    if price < 0:
-        raise ValueError(f"fill price must not be negative, got {price}")
-    if fee < 0:
-        raise ValueError(f"fill fee must not be negative, got {fee}")
-    if side not in ("buy", "sell"):
-        raise ValueError(f"fill side must be buy or sell, got {side!r}")
-    if ts.tzinfo is None:
-        raise ValueError("fill ts must be time-zone aware")
-
+    fill = FillInput(
+        order_id=order_id,
+        account_id=account_id,
+        instrument_id=instrument_id,
+        symbol=symbol,
+        side=side,
+        qty=qty,
+        price=price,
+        fee=fee,
+        liquidity=liquidity,
+        ts=ts,
+        report_id=report_id,
+        trade_id=trade_id,
+        tag=tag,
+    )
     # Joins the caller's transaction without a savepoint (two statements fewer per fill):
     # any failure propagates and rolls the caller's whole transaction back.
     with transaction.atomic(savepoint=False):
-        return fill_book(
-            order_id=order_id,
-            account_id=account_id,
-            instrument_id=instrument_id,
-            symbol=symbol,
-            side=side,
-            qty=qty,
-            price=price,
-            fee=fee,
-            liquidity=liquidity,
-            ts=ts,
-            report_id=report_id,
-            trade_id=trade_id,
-            tag=tag or "",
-        )
+        return fills_book([fill], lock_accounts=False)[0]
+
+
+def fills_record(*, fills: Sequence[FillInput]) -> list[Fill]:
+    """Book a burst of executions (e.g. the trades one exchange command produced, or
+    several fills of one order applied together) in ONE transaction: the same rows and
+    figures as calling `fill_record` for each in order, with the row locks taken once
+    (accounts, then positions, each in primary-key order; after the caller's order locks)
+    and the writes grouped (one multi-row INSERT per table, one UPDATE per position and
+    per account). Returns the Fill rows in input order; one `position.updated` push per
+    position touched, on commit.
+
+    Each item is a `FillInput` (fill_record's keyword arguments, validated on
+    construction). Fills of one position are applied in list order. As with fill_record,
+    a duplicate `report_id` (or any failure) raises and rolls back the transaction it
+    runs in: nothing of the burst is booked.
+    """
+    fills = list(fills)
+    with transaction.atomic(savepoint=False):
+        return fills_book(fills, lock_accounts=True)
