@@ -1,4 +1,5 @@
-"""The ticket places bracket and algo orders: the new fields reach the API (paper broker)."""
+"""The ticket places bracket, algo and iceberg orders: the new fields reach the API (paper
+broker)."""
 
 from __future__ import annotations
 
@@ -118,3 +119,29 @@ def test_twap_from_the_ticket_becomes_an_algo_parent(
     assert parent.algo["type"] == "twap"
     assert parent.algo["horizon_secs"] == 1800
     assert parent.algo["interval_secs"] == 60
+
+
+def test_iceberg_from_the_ticket_posts_display_qty_from_its_one_field(
+    asgi_server, asgi_logged_in_page, trader, acme_paper, screenshot
+):
+    # given the ticket with a buy limit 10 @ 99.50: one display-qty field, shown for Iceberg
+    account, _ = acme_paper
+    page = asgi_logged_in_page(trader)
+    open_ticket(page, asgi_server, account)
+    assert page.locator("input[name=display_qty]").count() == 1
+    assert page.is_hidden("#f-display")
+    page.select_option("#f-algo", "iceberg")
+    page.fill("#f-display", "2")
+    page.click("#preview-btn")
+    page.wait_for_selector("#verdict.ok, #verdict.bad", timeout=WAIT_MS)
+    page.click("details summary")
+    screenshot(page, "ticket_iceberg")
+
+    # when it is placed
+    page.click("#place-btn")
+    page.wait_for_selector("#ticket-result a", timeout=WAIT_MS)
+
+    # then the order carries the contract's display_qty (API.md), not an algo
+    order = Order.objects.get(account=account, parent__isnull=True)
+    assert order.display_qty == Decimal("2")
+    assert not order.algo

@@ -15,7 +15,7 @@
     limit: $("f-limit"), stop: $("f-stop"), trailKind: $("f-trail-kind"), trail: $("f-trail"),
     tif: $("f-tif"), expire: $("f-expire"), display: $("f-display"), coid: $("f-coid"), tag: $("f-tag"),
     cls: $("f-class"), algo: $("f-algo"), tp: $("f-tp-limit"), slStop: $("f-sl-stop"), slLimit: $("f-sl-limit"),
-    horizon: $("f-horizon"), horizonUnit: $("f-horizon-unit"), interval: $("f-interval"), algoDisplay: $("f-algo-display"),
+    horizon: $("f-horizon"), horizonUnit: $("f-horizon-unit"), interval: $("f-interval"),
   };
   const placeBtn = $("place-btn");
   const previewBtn = $("preview-btn");
@@ -52,6 +52,12 @@
     const s = scaled(step, places);
     if (v === null || s === null || s === 0n) return true;
     return v % s === 0n;
+  }
+  function notAbove(value, limit) {
+    const places = Math.max(decimals(value), decimals(limit));
+    const v = scaled(value, places);
+    const l = scaled(limit, places);
+    return v === null || l === null ? null : v <= l;
   }
   function positive(text) {
     return /^\d*\.?\d+$/.test(text) && /[1-9]/.test(text);
@@ -130,7 +136,6 @@
       if (!f.expire.value) errors.expire_at = ["Choose until when the order is good."];
       else body.expire_at = new Date(f.expire.value).toISOString();
     }
-    if (type === "limit" && f.display.value.trim()) body.display_qty = f.display.value.trim();
     const cls = f.cls.value;
     if (cls !== "simple") {
       body.order_class = cls;
@@ -165,10 +170,13 @@
       if (body.limit_price) a.limit_price = body.limit_price;
       body.algo = a;
     } else if (algo === "iceberg") {
-      const d = f.algoDisplay.value.trim();
-      if (!positive(d)) errors["algo.display_qty"] = ["Enter a positive display quantity."];
-      else if (inst && !onGrid(d, inst.lot_size)) errors["algo.display_qty"] = ["Must be a multiple of the lot size " + inst.lot_size + "."];
-      else body.algo = { type: "iceberg", display_qty: d };
+      // The contract's iceberg (API.md): `display_qty` on the order itself, limit orders only.
+      const d = f.display.value.trim();
+      if (type !== "limit") errors.display_qty = ["An iceberg is a limit order."];
+      else if (!positive(d)) errors.display_qty = ["Enter a positive display quantity."];
+      else if (inst && !onGrid(d, inst.lot_size)) errors.display_qty = ["Must be a multiple of the lot size " + inst.lot_size + "."];
+      else if (positive(body.qty) && notAbove(d, body.qty) === false) errors.display_qty = ["Must not exceed the quantity."];
+      else body.display_qty = d;
     }
     if (f.coid.value.trim()) body.client_order_id = f.coid.value.trim();
     if (f.tag.value.trim()) body.tag = f.tag.value.trim();
