@@ -27,12 +27,15 @@ class OrdersConfig(AppConfig):
         from execution.services import broker_positions
         from notifications.services import notify, publish
         from orders.serializers import OrderSerializer
+        from orders.services_manage import order_cancel_all
         from orders.services_place import order_place
         from pnl import registry as pnl_registry
 
         pnl_registry.register_position_publisher(publish)
         pnl_registry.register_order_placer(
-            place=order_place, serialize=lambda order: OrderSerializer(order).data
+            place=order_place,
+            serialize=lambda order: OrderSerializer(order).data,
+            cancel_open=order_cancel_all,
         )
         pnl_registry.register_position_source(broker_positions)
         pnl_registry.register_alert_notifier(notify)

@@ -46,11 +46,14 @@ def lead_wiring():
     from notifications.services import notify, publish
     from orders.serializers import OrderSerializer
     from orders.services import order_place
+    from orders.services_manage import order_cancel_all
 
     saved = registry.hooks_snapshot()
     registry.register_position_publisher(publish)
     registry.register_order_placer(
-        place=order_place, serialize=lambda order: OrderSerializer(order).data
+        place=order_place,
+        serialize=lambda order: OrderSerializer(order).data,
+        cancel_open=order_cancel_all,
     )
     registry.register_position_source(broker_positions)
     registry.register_alert_notifier(notify)

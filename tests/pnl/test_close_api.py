@@ -20,17 +20,8 @@ ORDERS = "/api/v1/orders"
 
 
 @pytest.fixture(autouse=True)
-def cancel_wiring(lead_wiring):
-    """The lead's wiring plus the cancel hook (OrdersConfig.ready() passes `cancel_open`)."""
-    from orders.serializers import OrderSerializer
-    from orders.services import order_place
-    from orders.services_manage import order_cancel_all
-
-    registry.register_order_placer(
-        place=order_place,
-        serialize=lambda order: OrderSerializer(order).data,
-        cancel_open=order_cancel_all,
-    )
+def _wired(lead_wiring):
+    """Exactly what OrdersConfig.ready() registers, the cancel hook included."""
 
 
 @pytest.fixture
