@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts import crypto, registry
@@ -64,11 +64,16 @@ def account_get_for_user(
     Not visible at all → NotFound (never leak existence); visible but not enough → 403.
     """
     try:
-        account = TradingAccount.objects.get(pk=account_id)
+        accounts = TradingAccount.objects.filter(pk=account_id)
+        if not user.is_oms_admin:
+            # The account and the user's role on it in one query (this runs on every order).
+            member_role = AccountMembership.objects.filter(user=user, account=OuterRef("pk"))
+            accounts = accounts.annotate(member_role=Subquery(member_role.values("role")[:1]))
+        account = accounts.get()
     except (TradingAccount.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         # A malformed id is as unknown as a missing one.
         raise NotFound("Account not found.") from exc
-    role = membership_role(user=user, account=account)
+    role = MembershipRole.OWNER if user.is_oms_admin else account.member_role
     if role is None:
         raise NotFound("Account not found.")
     if role not in _LEVELS[level]:

@@ -111,7 +111,10 @@ if "mysql" in _db["ENGINE"]:
     )
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     # Under ASGI each request may run on a new thread: persistent connections leak there.
+    # Instead closed connections go back to a per-process pool (oms_site/mysql_pool).
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+    if env.bool("DB_POOL", default=True):
+        _db["ENGINE"] = "oms_site.mysql_pool"
     _db["CONN_HEALTH_CHECKS"] = True
 elif "sqlite" in _db["ENGINE"]:
     # WAL + a busy timeout let the web process, workers and the feed share one file.

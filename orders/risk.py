@@ -463,9 +463,13 @@ def utc_day_start(now: datetime) -> datetime:
 
 
 def limits_of(account: Any) -> Limits:
-    from accounts.models import RiskLimits
+    from accounts.models import RiskLimits, TradingAccount
 
-    row = RiskLimits.objects.filter(account_id=account.pk).first()
+    if TradingAccount.risk_limits.is_cached(account):
+        # Read together with the locked account row (select_related): no query of its own.
+        row = getattr(account, "risk_limits", None)
+    else:
+        row = RiskLimits.objects.filter(account_id=account.pk).first()
     if row is None:
         return Limits()
     return Limits(

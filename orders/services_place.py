@@ -410,7 +410,11 @@ def _place_locked(
 ) -> tuple[Order, risk.RiskDecision]:
     # The account row lock serialises this account's placements: buying power, open-order
     # and per-day counts are judged against a stable picture.
-    account = TradingAccount.objects.select_for_update().get(pk=prepared.account.pk)
+    account = (
+        TradingAccount.objects.select_for_update()
+        .select_related("risk_limits")
+        .get(pk=prepared.account.pk)
+    )
     existing = _existing_for_client_order_id(
         account=account, client_order_id=client_order_id, fingerprint=prepared.hash
     )

@@ -1,0 +1,1 @@
+"""Django's MySQL/MariaDB backend with a per-process pool of open connections."""
