@@ -1,21 +1,23 @@
-"""ASGI entry point: Django for HTTP, Channels for the live stream."""
+"""ASGI entry point: Django (its WSGI handler, see oms_site/wsgi_over_asgi.py) for HTTP,
+Channels for the live stream."""
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 from notifications.ws_auth import ApiKeyOrSessionAuthMiddlewareStack  # noqa: E402
+from oms_site.wsgi_over_asgi import WsgiOnThreadPool  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WsgiOnThreadPool(django_wsgi_app),
         "websocket": AllowedHostsOriginValidator(
             ApiKeyOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -16,6 +16,7 @@ parent. A connection idle for a while is pinged before reuse.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -64,10 +65,8 @@ class ConnectionPool:
 
 
 def _close_quietly(connection: Any) -> None:
-    try:
+    with contextlib.suppress(mysql_base.Database.Error):  # already broken: nothing to release
         connection.close()
-    except mysql_base.Database.Error:
-        pass  # already broken: nothing left to release
 
 
 _pools: dict[tuple[str, str | None], ConnectionPool] = {}
