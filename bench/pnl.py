@@ -10,17 +10,47 @@ rebuild_1m_s      ``rebuild()`` of one account from 1,000,000 in-memory Fill obj
                   Building the Fill objects (i.e. loading rows) is NOT timed.
 service_fills_per_s  fills booked one by one through ``pnl.services.fill_record``, each
                   its own transaction (fill row, locked position, lots, realized matches,
-                  account cash, commit) on a fresh SQLite file; the core's stream.
-service_fills_per_s_batched  the same, 100 fills per transaction (a burst of reports
-                  applied together): the service's cost without a commit per fill.
+                  account cash, commit) on a fresh SQLite file; the core's stream, one
+                  position.
+service_fills_per_s_batched  the same, 100 ``fill_record`` calls per transaction (a burst
+                  of reports applied together): the per-call cost without a commit per fill.
+service_fills_per_s_fills_record_100  the batch entry point ``pnl.services.fills_record``,
+                  100 fills per call, each call its own transaction (inputs built inside the
+                  timed loop): one lock of the account and of the position, the lots the
+                  burst closes read once, one multi-row INSERT per table, one position and
+                  one cash UPDATE per burst.
+service_fills_per_s_fills_record_10  the same with 10 fills per call (the size of a
+                  typical burst: the trades of one exchange command).
 service_fills_per_s_with_push  one transaction per fill with the lead's publisher
                   (notifications.services.publish) registered: the push runs on commit.
+                  Without Redis (as here) each push reads the quote from the DB and goes
+                  through the in-process channel layer: most of its cost is there.
+commits_per_s     transactions per second that only UPDATE one account row (ORM, same
+                  ``transaction.atomic``): the commit's own cost, hence the ceiling of
+                  ``service_fills_per_s`` on that database. On MariaDB it is the redo-log
+                  flush of every commit (innodb_flush_log_at_trx_commit=1).
 ..._mysql         each of the above against MariaDB/MySQL (database ``oms_pnl_bench``,
                   dropped and created afresh each run; null when the server is unreachable).
 host_cpus, host_load_1m  the machine the figures were taken on (a shared, loaded machine
                   gives lower figures: read them together).
 service_rebuild_identical  after the service runs, ``position_rebuild(write=False)``
                   found nothing to change (the incremental result equals the rebuild).
+
+Figures (2 shared cores, load 1-4, runs vary by +-25%), before -> after the booking path
+was reworked (grouped writes, one MariaDB compound statement per booking, fills_record):
+
+    key                                   SQLite                      MariaDB 10.11
+    service_fills_per_s                   1,150-2,100 -> 1,800-2,100  320-450 -> 520-750
+    service_fills_per_s_batched           3,200-4,300 -> 3,600-4,800  480-580 -> 880-1,110
+    service_fills_per_s_fills_record_100  new: 7,600-13,300           new: 6,000-7,900
+    service_fills_per_s_fills_record_10   new: 3,400-5,900            new: 2,100-3,800
+    commits_per_s                         2,900-4,600                 1,000-1,200
+
+One transaction per fill stays below 5,000/s on either database: a transaction that only
+updates one row commits ~3,000-4,500 times a second on SQLite and ~1,000-1,200 on MariaDB
+(the log flush), and a fill's transaction also runs ~7 statements and dirties ~20 index
+pages, which leaves it at about half of that. 5,000 fills/s and more is reached by booking
+bursts with ``fills_record``: ~100 fills per call on MariaDB, a few tens on SQLite.
 
 Options: ``--service-fills N`` (default 20,000), ``--only service`` to skip the core runs.
 
@@ -138,9 +168,11 @@ def bench_rebuild() -> dict[str, float]:
 def _service_child(count: int) -> dict[str, object]:
     """Runs in a subprocess whose DATABASE_URL names the database to measure. Three runs,
     each on a fresh account and instrument with the same generated stream:
-    commit_each (one transaction per fill, the real path), batched (100 fills per
-    transaction: a burst applied together), with_push (commit_each plus the
-    notifications publisher the lead wires, on a quarter of the fills)."""
+    commit_each (one transaction per fill, the real path), batched (100 fill_record calls
+    per transaction: a burst applied together), fills_record_100 / fills_record_10 (the
+    batch entry point, 100 or 10 fills per call and transaction), with_push (commit_each
+    plus the notifications publisher the lead wires, on a quarter of the fills); then
+    commits (one-row UPDATE transactions per second: the ceiling of commit_each)."""
     import uuid
     from datetime import UTC, datetime, timedelta
 
@@ -150,13 +182,14 @@ def _service_child(count: int) -> dict[str, object]:
     django.setup()
     from django.core.management import call_command
     from django.db import transaction
+    from django.db.models import F
 
     call_command("migrate", verbosity=0, interactive=False)
     from accounts.models import TradingAccount
     from marketdata.models import Exchange, Instrument
     from notifications.services import publish
     from pnl import registry
-    from pnl.services import fill_record, position_rebuild
+    from pnl.services import FillInput, fill_record, fills_record, position_rebuild
 
     exchange, _ = Exchange.objects.get_or_create(
         code="SIM", defaults={"always_open": True, "trading_weekdays": "0123456"}
@@ -165,7 +198,7 @@ def _service_child(count: int) -> dict[str, object]:
     start = datetime.now(UTC) - timedelta(days=1)
     accounts = []
 
-    def run(total: int, *, batch: int) -> float:
+    def run(total: int, *, batch: int, bulk: bool = False) -> float:
         tag = uuid.uuid4().hex[:8]
         instrument = Instrument.objects.create(
             symbol=f"B{tag}".upper(), exchange=exchange, tick_size=Decimal("0.01")
@@ -175,19 +208,22 @@ def _service_child(count: int) -> dict[str, object]:
         )
         accounts.append(account.pk)
 
+        def fields(index: int, fill: Fill) -> dict[str, object]:
+            return {
+                "order_id": uuid.uuid4(),
+                "account_id": account.pk,
+                "instrument_id": instrument.pk,
+                "symbol": instrument.symbol,
+                "side": fill.side,
+                "qty": fill.qty,
+                "price": fill.price,
+                "fee": fill.fee,
+                "ts": start + timedelta(milliseconds=index),
+                "report_id": f"bench-{tag}-{index}",
+            }
+
         def book(index: int, fill: Fill) -> None:
-            fill_record(
-                order_id=uuid.uuid4(),
-                account_id=account.pk,
-                instrument_id=instrument.pk,
-                symbol=instrument.symbol,
-                side=fill.side,
-                qty=fill.qty,
-                price=fill.price,
-                fee=fill.fee,
-                ts=start + timedelta(milliseconds=index),
-                report_id=f"bench-{tag}-{index}",
-            )
+            fill_record(**fields(index, fill))
 
         for index, fill in enumerate(stream[:SERVICE_WARMUP]):
             book(index, fill)
@@ -195,18 +231,32 @@ def _service_child(count: int) -> dict[str, object]:
         started = time.perf_counter()
         for offset in range(0, len(measured), batch):
             chunk = measured[offset : offset + batch]
-            if batch == 1:
+            if bulk:  # the inputs are built inside the timed loop, as a caller would
+                fills_record(fills=[FillInput(**fields(index, fill)) for index, fill in chunk])
+            elif batch == 1:
                 book(*chunk[0])
-                continue
+            else:
+                with transaction.atomic():
+                    for index, fill in chunk:
+                        book(index, fill)
+        return round(total / (time.perf_counter() - started))
+
+    def commits(total: int) -> float:
+        """Transactions per second that change one account row: the commit's own cost."""
+        account = TradingAccount.objects.create(name="bench commits", broker="paper")
+        started = time.perf_counter()
+        for _ in range(total):
             with transaction.atomic():
-                for index, fill in chunk:
-                    book(index, fill)
+                TradingAccount.objects.filter(pk=account.pk).update(cash=F("cash") + 1)
         return round(total / (time.perf_counter() - started))
 
     wired = registry.hooks_snapshot()  # OrdersConfig.ready() registered the lead's hooks
     registry.hooks_restore({})
     commit_each = run(count, batch=1)
     batched = run(count, batch=100)
+    bulk_100 = run(count, batch=100, bulk=True)
+    bulk_10 = run(count, batch=10, bulk=True)
+    commit_ceiling = commits(max(1, count // 4))
     registry.hooks_restore(wired)
     registry.register_position_publisher(publish)  # as OrdersConfig.ready() wires it
     with_push = run(max(1, count // 4), batch=1)
@@ -214,7 +264,10 @@ def _service_child(count: int) -> dict[str, object]:
     return {
         "commit_each": commit_each,
         "batched": batched,
+        "fills_record_100": bulk_100,
+        "fills_record_10": bulk_10,
         "with_push": with_push,
+        "commits": commit_ceiling,
         "rebuild_identical": identical,
     }
 
@@ -271,7 +324,10 @@ def bench_service(count: int = SERVICE_FILLS) -> dict[str, object]:
         result = result or {}
         out[f"service_fills_per_s{suffix}"] = result.get("commit_each")
         out[f"service_fills_per_s_batched{suffix}"] = result.get("batched")
+        out[f"service_fills_per_s_fills_record_100{suffix}"] = result.get("fills_record_100")
+        out[f"service_fills_per_s_fills_record_10{suffix}"] = result.get("fills_record_10")
         out[f"service_fills_per_s_with_push{suffix}"] = result.get("with_push")
+        out[f"commits_per_s{suffix}"] = result.get("commits")
         if result:
             runs.append(result)
     out["service_rebuild_identical"] = bool(runs) and all(r["rebuild_identical"] for r in runs)
