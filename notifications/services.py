@@ -90,8 +90,12 @@ def _run_on_layer_loop(coroutine_fn: Callable[[], Coroutine[Any, Any, Any]]) -> 
     network layer (its connection pools stay bound to that one loop), via async_to_sync
     for the in-process layer (tests without Redis), whose queues belong to callers' loops."""
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
-        return async_to_sync(coroutine_fn)()
+        return async_to_sync(_awaited)(coroutine_fn)
     return push_loop.run(coroutine_fn())
+
+
+async def _awaited(coroutine_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return await coroutine_fn()
 
 
 def channel_layer_flush() -> None:
