@@ -12,17 +12,17 @@ instruments are simulated.
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from marketdata.feeds.base import RawTick
 
-TRADING_YEAR_SECONDS = 252 * 6.25 * 3600
+TRADING_YEAR_SECONDS = Decimal(252 * 6.25 * 3600)
+GBM_CONTEXT = Context(prec=28)
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class SimParams:
     spread_ticks: int = 2  # ask − bid, in ticks
 
 
-def round_to_tick(price: float, tick: Decimal) -> Decimal:
+def round_to_tick(price: Decimal | float, tick: Decimal) -> Decimal:
     """The nearest positive multiple of `tick` (at least one tick)."""
-    ticks = Decimal(repr(price)) / tick
+    ticks = (price if isinstance(price, Decimal) else Decimal(repr(price))) / tick
     steps = max(1, int(ticks.to_integral_value(rounding=ROUND_HALF_EVEN)))
     return tick * steps
 
@@ -50,19 +50,21 @@ class GbmPath:
         self.params = params
         self.time_scale = time_scale
         self.rng = random.Random(f"{seed}:{params.symbol}")
-        self.price = float(params.start_price)
+        self.price = Decimal(params.start_price)
 
     def step(self, dt_seconds: float) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """Advance by `dt_seconds`; returns (last, bid, ask, volume), all on tick/lot grids."""
         p = self.params
-        dt = max(dt_seconds, 0.0) * self.time_scale / TRADING_YEAR_SECONDS
-        shock = self.rng.gauss(0.0, 1.0)
-        self.price *= math.exp(
-            (p.drift - p.volatility**2 / 2) * dt + p.volatility * math.sqrt(dt) * shock
-        )
-        floor = float(p.tick_size)
-        if self.price < floor:
-            self.price = floor  # a price never reaches zero
+        # The model's inputs (annualised μ, σ, a normal shock) are floats; the price path
+        # itself is Decimal, so the ticks it yields never went through binary floating point.
+        dt = Decimal(repr(max(dt_seconds, 0.0) * self.time_scale)) / TRADING_YEAR_SECONDS
+        shock = Decimal(repr(self.rng.gauss(0.0, 1.0)))
+        drift, volatility = Decimal(repr(p.drift)), Decimal(repr(p.volatility))
+        with localcontext(GBM_CONTEXT):
+            exponent = (drift - volatility * volatility / 2) * dt + volatility * dt.sqrt() * shock
+            self.price = +(self.price * exponent.exp())
+        if self.price < p.tick_size:
+            self.price = p.tick_size  # a price never reaches zero
         last = round_to_tick(self.price, p.tick_size)
         below = p.spread_ticks // 2
         bid = max(p.tick_size, last - p.tick_size * below)
