@@ -1,10 +1,12 @@
-"""`Idempotency-Key` for the POSTs of the lower apps (accounts, marketdata, notifications).
+"""`Idempotency-Key` for every POST of the API (accounts, marketdata, notifications, orders,
+pnl): one implementation, one table (accounts.IdempotencyKey).
 
 API.md: "An `Idempotency-Key` header does the same for any POST": the same caller, key and
 body get the first answer again (a 201 replays as 200, like a re-posted client_order_id);
 the same key with another body or path is 409 `conflict`; while the first request is still
-running, a second one is 409 too. Error answers (4xx) are kept and replayed; 5xx are not
-(they are worth retrying). orders keeps its own table (orders.idempotency) with the same rules.
+running, a second one is 409 too. Error answers (4xx, e.g. an order's 422 risk rejection)
+are kept and replayed; 5xx are not (they are worth retrying). Keys live
+OMS_IDEMPOTENCY_TTL_HOURS (default 24), purged hourly by accounts.purge_idempotency_keys.
 
 Usage on a DRF view method: `@idempotent_post()` or `@idempotent_post(redact=("key",))` for
 answers holding a secret that must be shown once (the replay omits it).
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
@@ -80,7 +83,10 @@ def idempotency_finish(
     record.save(update_fields=["status_code", "response_body"])
 
 
-def idempotency_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+def idempotency_purge(*, older_than: timedelta | None = None) -> int:
+    """Delete keys older than `older_than` (default: OMS_IDEMPOTENCY_TTL_HOURS, 24)."""
+    if older_than is None:
+        older_than = timedelta(hours=int(getattr(settings, "OMS_IDEMPOTENCY_TTL_HOURS", 24)))
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
 

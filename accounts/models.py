@@ -269,7 +269,7 @@ class AuditLogEntry(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """An `Idempotency-Key` of a POST outside orders (API.md: "does the same for any POST"):
+    """An `Idempotency-Key` of any POST, orders' too (API.md: "does the same for any POST"):
     the same caller, key and body replay the stored answer; another body is 409 `conflict`.
 
     The row is inserted (unique per user + key) before the work runs, so two concurrent

@@ -12,7 +12,6 @@ from orders.lifecycle import actor_for
 from orders.models import (
     Gtt,
     GttEvent,
-    IdempotencyRecord,
     Order,
     OrderEvent,
     ScheduledOrder,
@@ -129,27 +128,6 @@ class OrderAdmin(admin.ModelAdmin):
         return False  # a read-only view page; the cancel action needs only view rights
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "key", "path", "status_code")
-    search_fields = ("key", "user__username")
-    readonly_fields = (
-        "user",
-        "key",
-        "path",
-        "request_hash",
-        "status_code",
-        "response_body",
-        "created_at",
-    )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

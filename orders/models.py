@@ -1,4 +1,7 @@
-"""Orders, their append-only audit trail, held-order triggers and idempotency records.
+"""Orders, their append-only audit trail, held-order triggers and automation (GTT, schedules).
+
+`Idempotency-Key` answers live in accounts.IdempotencyKey (accounts.idempotency), one
+table for every POST of the API.
 
 Every state change of an Order goes through `orders.lifecycle.order_transition`, which
 checks the allowed-transition table and appends an OrderEvent. Nothing in here has
@@ -544,24 +547,3 @@ class ScheduledOrder(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class IdempotencyRecord(models.Model):
-    """An `Idempotency-Key` of a POST: same key + same body replays the stored answer."""
-
-    id = models.BigAutoField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
-    path = models.CharField(max_length=300)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # null: in flight
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_user_key")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} ({self.status_code})"

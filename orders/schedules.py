@@ -1,7 +1,5 @@
 """Periodic jobs of the orders app (collected by oms_site/celery.py)."""
 
-from celery.schedules import crontab
-
 BEAT_SCHEDULE = {
     # No order is lost if a worker dies between commit and submit.
     "orders-sweep-pending-new": {
@@ -37,11 +35,6 @@ BEAT_SCHEDULE = {
     "orders-square-off-intraday": {
         "task": "orders.square_off_intraday",
         "schedule": 60.0,
-        "options": {"queue": "monitoring"},
-    },
-    "orders-purge-idempotency-keys": {
-        "task": "orders.purge_idempotency_keys",
-        "schedule": crontab(minute=40),
         "options": {"queue": "monitoring"},
     },
 }

@@ -29,19 +29,6 @@ def orders_release_queued_for_open_task() -> list[str]:
     return services_submit.orders_release_queued_for_open()
 
 
-@shared_task(name="orders.purge_idempotency_keys", queue="monitoring")
-def orders_purge_idempotency_keys_task() -> int:
-    """Idempotency-Key answers are kept one day (OMS_IDEMPOTENCY_TTL_HOURS)."""
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    from orders.idempotency import idempotency_purge
-
-    hours = int(getattr(settings, "OMS_IDEMPOTENCY_TTL_HOURS", 24))
-    return idempotency_purge(older_than=timedelta(hours=hours))
-
-
 # --- automation ----------------------------------------------------------------------------
 
 

@@ -10,10 +10,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
 from orders import selectors, services
-from orders.idempotency import idempotent_post
 from orders.models import Order
 from orders.serializers import (
     BatchResultSerializer,
@@ -37,13 +37,6 @@ _ERRORS = {
     503: OpenApiResponse(description="broker_unavailable"),
 }
 _ORDER_ID = OpenApiParameter("order_id", str, OpenApiParameter.PATH, description="Order id")
-_IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    required=False,
-    description="Same key + same body replays the stored answer; another body → 409.",
-)
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -125,7 +118,7 @@ class OrderListCreateView(GenericAPIView):
             "reentry {max_retries, reprice_ticks?}: a rejected order is placed again up to "
             "max_retries times, its limit moved reprice_ticks ticks towards the market each time."
         ),
-        parameters=[_IDEMPOTENCY],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=OrderInputSerializer,
         responses={
             201: OrderSerializer,
@@ -133,16 +126,14 @@ class OrderListCreateView(GenericAPIView):
             **_errors(400, 401, 403, 409, 422),
         },
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
-        def place() -> Response:
-            serializer = OrderInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            result = services.order_place(
-                user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
-            )
-            return Response(order_data(result.order), status=201 if result.created else 200)
-
-        return idempotent_post(request, self, place)
+        serializer = OrderInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.order_place(
+            user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
+        )
+        return Response(order_data(result.order), status=201 if result.created else 200)
 
     @extend_schema(
         operation_id="orders_cancel_all",
@@ -242,44 +233,42 @@ class OrderBatchView(GenericAPIView):
 
     @extend_schema(
         summary="Place up to 100 orders, each judged on its own (207)",
-        parameters=[_IDEMPOTENCY],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=OrderBatchInputSerializer,
         responses={207: BatchResultSerializer, **_errors(400, 401)},
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
-        def place_all() -> Response:
-            batch = OrderBatchInputSerializer(data=request.data)
-            batch.is_valid(raise_exception=True)
-            parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
-            for index, item in enumerate(batch.validated_data["orders"]):
-                serializer = OrderInputSerializer(data=item)
-                if serializer.is_valid():
-                    parsed.append((index, serializer.to_service_kwargs(), None))
-                else:
-                    parsed.append((index, None, _serializer_error(serializer.errors)))
-            kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
-            placed = iter(
-                services.order_place_batch(
-                    user=request.user, api_key=_api_key(request), orders=kwargs_list
-                )
+        batch = OrderBatchInputSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
+        for index, item in enumerate(batch.validated_data["orders"]):
+            serializer = OrderInputSerializer(data=item)
+            if serializer.is_valid():
+                parsed.append((index, serializer.to_service_kwargs(), None))
+            else:
+                parsed.append((index, None, _serializer_error(serializer.errors)))
+        kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
+        placed = iter(
+            services.order_place_batch(
+                user=request.user, api_key=_api_key(request), orders=kwargs_list
             )
-            results = []
-            for _index, kwargs, error in parsed:
-                if kwargs is None:
-                    results.append({"status": 400, "error": error})
-                    continue
-                status, order, exc = next(placed)
-                item: dict[str, Any] = {"status": status}
-                if order is not None:
-                    item["order"] = OrderSerializer(order).data
-                if exc is not None:
-                    item["error"] = _item_error(exc)
-                    if "order_id" in exc.extra:
-                        item["order_id"] = exc.extra["order_id"]
-                results.append(item)
-            return Response({"results": results}, status=207)
-
-        return idempotent_post(request, self, place_all)
+        )
+        results = []
+        for _index, kwargs, error in parsed:
+            if kwargs is None:
+                results.append({"status": 400, "error": error})
+                continue
+            status, order, exc = next(placed)
+            item: dict[str, Any] = {"status": status}
+            if order is not None:
+                item["order"] = OrderSerializer(order).data
+            if exc is not None:
+                item["error"] = _item_error(exc)
+                if "order_id" in exc.extra:
+                    item["order_id"] = exc.extra["order_id"]
+            results.append(item)
+        return Response({"results": results}, status=207)
 
 
 def _serializer_error(errors: Any) -> dict[str, Any]:

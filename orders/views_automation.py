@@ -8,8 +8,8 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from orders import selectors, services_algo, services_gtt, services_schedule
-from orders.idempotency import idempotent_post
 from orders.models import Gtt, Order, ScheduledOrder
 from orders.serializers import OrderSerializer
 from orders.serializers_gtt import (
@@ -20,7 +20,7 @@ from orders.serializers_gtt import (
     ScheduleInputSerializer,
     ScheduleSerializer,
 )
-from orders.views import _IDEMPOTENCY, _ORDER_ID, _api_key, _errors
+from orders.views import _ORDER_ID, _api_key, _errors
 
 _GTT_ID = OpenApiParameter("gtt_id", str, OpenApiParameter.PATH, description="GTT id")
 _SCHEDULE_ID = OpenApiParameter(
@@ -60,20 +60,18 @@ class GttListCreateView(GenericAPIView):
             "[lower, upper] values and [stop-loss order, target order]; whichever fires "
             "first places its order and cancels the other. Default expiry: one year."
         ),
-        parameters=[_IDEMPOTENCY],
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=GttInputSerializer,
         responses={201: GttSerializer, **_errors(400, 401, 403)},
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            serializer = GttInputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            gtt = services_gtt.gtt_create(
-                user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
-            )
-            return Response(GttSerializer(gtt).data, status=201)
-
-        return idempotent_post(request, self, create)
+        serializer = GttInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gtt = services_gtt.gtt_create(
+            user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
+        )
+        return Response(GttSerializer(gtt).data, status=201)
 
 
 class GttDetailView(GenericAPIView):

@@ -1,4 +1,4 @@
-"""accounts.idempotency: claiming keys, in-flight and 5xx answers, purge."""
+"""accounts.idempotency: claiming keys, in-flight and 5xx answers, purge and its TTL."""
 
 from __future__ import annotations
 
@@ -76,3 +76,19 @@ def test_purge_removes_keys_older_than_a_day():
     # then only the old one is gone
     assert deleted == 1
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]
+
+
+def test_purge_keeps_keys_for_the_configured_ttl(settings):
+    # given keys two and four days old, and a TTL of three days
+    settings.OMS_IDEMPOTENCY_TTL_HOURS = 72
+    user = UserFactory()
+    for key, days in (("two-days", 2), ("four-days", 4)):
+        record = _claim(user, key=key)
+        IdempotencyKey.objects.filter(pk=record.pk).update(
+            created_at=timezone.now() - timedelta(days=days)
+        )
+    # when purged
+    deleted = idempotency_purge()
+    # then only the key older than the TTL is gone
+    assert deleted == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["two-days"]

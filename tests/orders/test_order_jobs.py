@@ -165,13 +165,28 @@ def test_beat_schedule_lists_the_orders_jobs():
     } <= tasks
 
 
-def test_old_idempotency_keys_are_purged(client, account, quoted, fake_broker):
-    from orders.models import IdempotencyRecord
-    from orders.tasks import orders_purge_idempotency_keys_task
+def test_beat_schedule_purges_idempotency_keys_once_for_every_app():
+    # given the beat schedule collected from every app
+    from oms_site.celery import app
+
+    # when its tasks are listed
+    tasks = [entry["task"] for entry in app.conf.beat_schedule.values()]
+    # then the one table of Idempotency-Key answers (orders' too) is purged by one job
+    purges = [task for task in tasks if task.endswith("purge_idempotency_keys")]
+    assert purges == ["accounts.purge_idempotency_keys"]
+
+
+def test_old_idempotency_keys_of_order_posts_are_purged(client, account, quoted, fake_broker):
+    from accounts.models import IdempotencyKey
+    from accounts.tasks import purge_idempotency_keys
     from tests.orders.conftest import order_body
 
+    # given an order POST under a key two days old and one under a fresh key
     client.post("/api/v1/orders", order_body(account), format="json", HTTP_IDEMPOTENCY_KEY="old")
     client.post("/api/v1/orders", order_body(account), format="json", HTTP_IDEMPOTENCY_KEY="fresh")
-    IdempotencyRecord.objects.filter(key="old").update(created_at=later(days=-2))
-    assert orders_purge_idempotency_keys_task() == 1
-    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
+    IdempotencyKey.objects.filter(key="old").update(created_at=later(days=-2))
+    # when the purge job runs
+    deleted = purge_idempotency_keys()
+    # then only the old key is gone
+    assert deleted == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["fresh"]

@@ -6,7 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from orders.models import IdempotencyRecord, Order, OrderEvent
+from accounts.models import IdempotencyKey
+from oms_site.errors import BrokerUnavailable
+from orders import services
+from orders.models import Order, OrderEvent
 from tests.factories import account_with_member
 from tests.orders.conftest import order_body
 
@@ -197,7 +200,7 @@ def test_idempotency_key_replays_the_answer_and_refuses_another_body(
     assert replay.status_code == 200 and replay.json()["id"] == first.json()["id"]
     assert other.status_code == 409
     assert Order.objects.count() == 1
-    assert IdempotencyRecord.objects.get(key="k-1").status_code == 201
+    assert IdempotencyKey.objects.get(key="k-1").status_code == 201
 
 
 def test_idempotency_key_replays_a_risk_rejection_without_a_second_order(
@@ -223,6 +226,84 @@ def test_idempotency_keys_are_per_user(make_key_client, trader, other_user, quot
         URL, order_body(theirs), format="json", HTTP_IDEMPOTENCY_KEY="shared"
     )
     assert a.status_code == b.status_code == 201
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_idempotency_key_sent_again_while_the_first_runs_is_409(
+    client, account, quoted, fake_broker, monkeypatch
+):
+    # given an order POST during which the client retries with the same key and body
+    body = order_body(account)
+    place = services.order_place
+    retries = []
+
+    def place_while_retried(**kwargs):
+        if not retries:
+            retries.append(client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-3"))
+        return place(**kwargs)
+
+    monkeypatch.setattr(services, "order_place", place_while_retried)
+    # when the first request finishes
+    first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-3")
+    # then the retry was refused (409 conflict) and only the first placed an order
+    assert first.status_code == 201
+    assert retries[0].status_code == 409
+    assert retries[0].json()["error"]["code"] == "conflict"
+    assert Order.objects.count() == 1
+
+
+def test_idempotency_key_does_not_keep_a_5xx_so_the_retry_places(
+    client, account, quoted, fake_broker, monkeypatch
+):
+    # given an order POST that failed with 503
+    body = order_body(account)
+    place = services.order_place
+
+    def venue_down(**kwargs):
+        raise BrokerUnavailable("The venue is not answering.")
+
+    monkeypatch.setattr(services, "order_place", venue_down)
+    failed = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-4")
+    # when it is retried with the same key once the venue is back
+    monkeypatch.setattr(services, "order_place", place)
+    retry = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-4")
+    # then the retry runs (201, one order) instead of replaying the 503
+    assert failed.status_code == 503
+    assert retry.status_code == 201, retry.json()
+    assert Order.objects.count() == 1
+
+
+def test_idempotency_key_replay_and_client_order_id_give_the_same_order(
+    client, account, quoted, fake_broker
+):
+    # given an order with a client_order_id posted under a key
+    body = order_body(account, client_order_id="cid-1")
+    first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    # when it is retried with the same key, and again under a new key
+    replay = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    fresh_key = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="k-6")
+    # then both answer 200 with the one order
+    assert first.status_code == 201
+    assert (replay.status_code, fresh_key.status_code) == (200, 200)
+    assert replay.json()["id"] == fresh_key.json()["id"] == first.json()["id"]
+    assert Order.objects.count() == 1
+
+
+def test_idempotency_key_used_on_another_endpoint_is_409(client, account, quoted, fake_broker):
+    # given a key used for a POST outside orders (one table for every POST)
+    made = client.post(
+        "/api/v1/accounts",
+        {"name": "Second", "broker": "paper", "starting_cash": "100"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-7",
+    )
+    # when the same key comes with an order
+    response = client.post(URL, order_body(account), format="json", HTTP_IDEMPOTENCY_KEY="k-7")
+    # then 409 conflict and no order
+    assert made.status_code == 201, made.json()
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert Order.objects.count() == 0
 
 
 def test_the_created_event_names_the_api_key_actor(client, account, quoted, fake_broker):
