@@ -13,10 +13,10 @@ delivered. The throttle state lives in each ingesting process (a feed process an
 process pushing ticks each throttle on their own), which bounds the rate per process; the
 browser code coalesces again per animation frame.
 
-With a Redis channel layer the sends run on one background event loop per process, so the
-ingest path never waits for Redis. With the in-memory layer (tests, bare `manage.py`
-without REDIS_URL) they run inline through `async_to_sync` in the caller's thread, unthrottled
-(see `_build_publisher`).
+With a Redis channel layer the sends run on a background event loop thread per publisher and
+process (`oms_site.loop_thread.LoopThread`, fire-and-forget), so the ingest path never waits
+for Redis. With the in-memory layer (tests, bare `manage.py` without REDIS_URL) they run
+inline through `async_to_sync` in the caller's thread, unthrottled (see `_build_publisher`).
 
 The mechanism is not about quotes: `ThrottledPublisher` takes a `route` (key, data) →
 (group, message) and `ProcessPublisher` keeps one per process, so other market channels
@@ -26,7 +26,6 @@ their own route and interval setting.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -42,6 +41,7 @@ from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_la
 from django.conf import settings
 
 from marketdata.throttle import CoalescingThrottle
+from oms_site.loop_thread import LoopThread
 
 logger = logging.getLogger(__name__)
 
@@ -142,56 +142,6 @@ class ThrottledPublisher:
 QuotePublisher = ThrottledPublisher  # the quotes' publisher (its default route)
 
 
-class _LoopThread:
-    """One daemon thread running an event loop with its own channel layer instance, so its
-    Redis connections belong to that loop alone (the shared `get_channel_layer()` object is
-    used from other loops by consumers and tests)."""
-
-    def __init__(self, name: str) -> None:
-        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def send(self, group: str, message: dict[str, Any]) -> None:
-        future = asyncio.run_coroutine_threadsafe(self.layer.group_send(group, message), self.loop)
-        future.add_done_callback(_log_failure)
-
-    async def _drain(self) -> None:
-        """Let queued sends finish, then close this loop's connections."""
-        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        if pending:
-            await asyncio.wait(pending, timeout=2)
-        close = getattr(self.layer, "close_pools", None)
-        if close is not None:
-            await close()
-
-    def stop(self) -> None:
-        """Drain and stop the loop thread (tests, and a publisher being replaced)."""
-        try:
-            asyncio.run_coroutine_threadsafe(self._drain(), self.loop).result(timeout=5)
-        except (TimeoutError, OSError, RuntimeError, ConnectionError) as exc:
-            logger.warning("Closing the live push connections failed: %r", exc)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=2)
-        if not self.thread.is_alive():
-            self.loop.close()
-
-    def schedule(self, delay: float, fn: Callable[[], None]) -> None:
-        # The flush itself only submits coroutines, so it may run on the loop thread.
-        self.loop.call_soon_threadsafe(self.loop.call_later, delay, fn)
-
-
-def _log_failure(future: Any) -> None:
-    exc = future.exception()
-    if exc is not None:
-        logger.error("Live push failed: %r", exc)
-
-
 def _inline_send(group: str, message: dict[str, Any]) -> None:
     async_to_sync(get_channel_layer().group_send)(group, message)
 
@@ -235,9 +185,19 @@ def _build_publisher(*, route: Route, interval_setting: str, name: str) -> Throt
         )
         publisher.stop = timers.stop  # type: ignore[attr-defined]
         return publisher
-    loop_thread = _LoopThread(name)
+    # A layer instance of its own, so its Redis connections belong to this loop alone (the
+    # shared `get_channel_layer()` object is used from other loops by consumers and tests);
+    # stopping the loop closes them.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    loop_thread = LoopThread(name=name, on_stop=getattr(layer, "close_pools", None))
+    loop_thread.start()
+
+    def send(group: str, message: dict[str, Any]) -> None:
+        loop_thread.submit(layer.group_send(group, message))
+
+    # Trailing flushes run on the loop thread: a flush only submits sends, never waits.
     publisher = ThrottledPublisher(
-        send=loop_thread.send, min_interval=interval, schedule=loop_thread.schedule, route=route
+        send=send, min_interval=interval, schedule=loop_thread.call_later, route=route
     )
     publisher.stop = loop_thread.stop  # type: ignore[attr-defined]
     return publisher
