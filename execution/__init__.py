@@ -10,7 +10,8 @@ wrapper — rate limit, retries of `TransientBrokerError`, timeout, circuit brea
 They raise `BrokerUnavailableError` (breaker open / retries exhausted / rate limited — the
 API's 503 `broker_unavailable`) or `PermanentBrokerError` (unknown broker kind, refusal).
 Asynchronous reports (paper fills on ticks, everything from the exchange) reach the sink
-registered with `execution.registry.register_report_sink` (orders' `order_apply_report`).
+registered with `execution.registry.register_report_sink` (orders' `order_apply_reports`),
+one burst per call.
 Every report has a unique `report_id`; re-submitting an order is safe (same order id).
 
 Venues:

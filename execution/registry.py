@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable
 
 from execution.protocol import BrokerAdapter, ExecutionReport
 
-ReportSink = Callable[[ExecutionReport], object]
+# A sink takes a burst of reports a venue produced together (one answer, one exchange
+# command, one tick's fills) so it can apply them in one transaction.
+ReportSink = Callable[[list[ExecutionReport]], object]
 
 _adapter_factories: dict[str, Callable[[], BrokerAdapter]] = {}
 _adapters: dict[str, BrokerAdapter] = {}
@@ -43,6 +45,8 @@ def register_report_sink(sink: ReportSink) -> None:
 
 
 def emit_reports(reports: Iterable[ExecutionReport]) -> None:
-    for report in reports:
-        for sink in _report_sinks:
-            sink(report)
+    burst = list(reports)
+    if not burst:
+        return
+    for sink in _report_sinks:
+        sink(burst)

@@ -11,11 +11,11 @@ class OrdersConfig(AppConfig):
         from execution.registry import register_report_sink
         from marketdata.listeners import register_tick_listener
         from orders.selectors import open_buy_commitment
-        from orders.services_reports import order_apply_report
+        from orders.services_reports import order_apply_reports
         from orders.trigger_engine import triggers_on_tick
 
         register_commitment_provider(open_buy_commitment)
-        register_report_sink(order_apply_report)
+        register_report_sink(order_apply_reports)
         register_tick_listener("orders.triggers", triggers_on_tick)
         self._wire_pnl()
 

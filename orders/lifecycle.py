@@ -86,7 +86,7 @@ NOTE_EVENTS = frozenset(
 )
 
 
-def _automated(order: Order) -> bool:
+def is_automated(order: Order) -> bool:
     """Orders whose changes concern other orders or a GTT (see orders/automation.py)."""
     return bool(
         order.parent_id
@@ -224,7 +224,7 @@ def order_transition(
         payload.setdefault("reason", order.reject_reason)
     event = _append_event(order=order, event_type=event_type, actor=actor, data=payload)
     order.save(update_fields=sorted(fields))
-    if _automated(order):
+    if is_automated(order):
         from orders.automation import after_change
 
         after_change(order=order, from_status=from_status, event_type=event_type, data=payload)
@@ -256,7 +256,7 @@ def order_record_event(
     order.updated_at = timezone.now()
     event = _append_event(order=order, event_type=event_type, actor=actor, data=data)
     order.save(update_fields=sorted({"updated_at", "event_seq", *update_fields}))
-    if event_type == OrderEventType.LATE_FILL and _automated(order):
+    if event_type == OrderEventType.LATE_FILL and is_automated(order):
         from orders.automation import after_change
 
         after_change(

@@ -1,29 +1,31 @@
 """Applying execution reports: the one idempotent path from any venue to order state.
 
-`order_apply_report(report)` is registered as execution's report sink in
-OrdersConfig.ready(), and the submit/modify/cancel services feed it the reports a venue
-answers synchronously. Per report, in one transaction: lock the order row, skip a report
-id already applied (ProcessedReport), update the order through the lifecycle, book a
-fill in the ledger (pnl.services.fill_record), push `order.updated` / `fill.created` on
-commit. Applying the same report twice changes nothing.
+`order_apply_reports(reports)` is registered as execution's report sink in
+OrdersConfig.ready() (a venue hands over each burst of reports it produces together), and
+the submit/modify/cancel services feed it the reports a venue answers synchronously. Per
+burst, in one transaction: lock the order rows, skip report ids already applied
+(ProcessedReport), book the fills in the ledger (pnl.services.fills_record), update each
+order through the lifecycle, push `order.updated` / `fill.created` on commit. Applying
+the same report twice changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import TradingAccount
 from execution.protocol import ExecutionReport, ReportType
 from oms_site.api import format_decimal
 from orders.lifecycle import (
     SYSTEM_VENUE,
     can_transition,
+    is_automated,
     order_record_event,
     order_transition,
     weighted_average,
@@ -36,7 +38,8 @@ from orders.models import (
     ProcessedReport,
 )
 from orders.publish import fill_publish, order_publish
-from pnl.services import fill_record
+from pnl.models import Fill
+from pnl.services import FillInput, fills_record
 
 logger = logging.getLogger(__name__)
 
@@ -51,37 +54,127 @@ UNKNOWN_ORDER = "unknown_order"
 
 def order_apply_report(report: ExecutionReport) -> str:
     """Apply one execution report; returns applied | ignored | duplicate | unknown_order."""
-    try:
-        order_pk = uuid.UUID(str(report.order_id))
-    except ValueError:
-        order_pk = None
+    return order_apply_reports([report])[0]
+
+
+def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
+    """Apply a venue's reports (one answer, one exchange command, one tick's fills) in ONE
+    transaction; returns one outcome per report, in order.
+
+    The same result as applying them one by one, for fewer statements: the orders are
+    locked once, in primary-key order; one query finds the report ids already applied;
+    the fills are booked together through `pnl.services.fills_record` (accounts, then
+    positions locked in pk order, grouped writes); the ProcessedReport rows go in one
+    INSERT; each applied report pushes its order's new state, on commit. A failure rolls
+    back all of it, so a retry applies all of it.
+    """
+    reports = list(reports)
+    if not reports:
+        return []
     with transaction.atomic():
-        order = None
-        if order_pk is not None:
-            order = Order.objects.select_for_update().filter(pk=order_pk).first()
-        if order is None:
-            logger.error(
-                "Execution report %s names unknown order %s", report.report_id, report.order_id
-            )
-            return UNKNOWN_ORDER
-        if ProcessedReport.objects.filter(pk=report.report_id).exists():
-            return DUPLICATE
-        handler = _HANDLERS.get(report.type)
-        if handler is None:
-            logger.error("Execution report %s has unknown type %r", report.report_id, report.type)
-            outcome = IGNORED
-        else:
-            outcome = handler(order, report)
-        ProcessedReport.objects.create(
-            report_id=report.report_id, order=order, type=report.type, outcome=outcome
+        orders = _orders_locked(reports)
+        outcomes: list[str] = [DUPLICATE] * len(reports)
+        done = set(
+            ProcessedReport.objects.filter(
+                pk__in={report.report_id for report in reports}
+            ).values_list("pk", flat=True)
         )
-        if outcome == APPLIED:
-            order_publish(order)
-        return outcome
+        todo: list[tuple[int, ExecutionReport, Order]] = []
+        for index, report in enumerate(reports):
+            order = orders.get(_order_pk(report))
+            if order is None:
+                logger.error(
+                    "Execution report %s names unknown order %s", report.report_id, report.order_id
+                )
+                outcomes[index] = UNKNOWN_ORDER
+            elif report.report_id not in done:
+                done.add(report.report_id)  # a report repeated inside the batch is a duplicate
+                todo.append((index, report, order))
+        fills = _fills_book([(report, order) for _, report, order in todo])
+        processed: list[ProcessedReport] = []
+        reread = False
+        for index, report, order in todo:
+            if reread:
+                # Automation (OCO, brackets, GTT) may have changed any order of the batch
+                # through its own instance: work on the row as it now stands (still locked).
+                order = orders[order.pk] = Order.objects.get(pk=order.pk)
+            outcome = _apply_one(order, report, fills)
+            outcomes[index] = outcome
+            processed.append(
+                ProcessedReport(
+                    report_id=report.report_id, order=order, type=report.type, outcome=outcome
+                )
+            )
+            if outcome == APPLIED:
+                order_publish(order)  # each state the order passes through, in order
+            reread = reread or is_automated(order)
+        ProcessedReport.objects.bulk_create(processed)
+    return outcomes
 
 
-def order_apply_reports(reports: list[ExecutionReport]) -> list[str]:
-    return [order_apply_report(report) for report in reports]
+def _order_pk(report: ExecutionReport) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(report.order_id))
+    except ValueError:
+        return None
+
+
+def _orders_locked(reports: list[ExecutionReport]) -> dict[Any, Order]:
+    """The reports' orders, row-locked in primary-key order (the fill path's lock order:
+    orders, then accounts, then positions, each by pk)."""
+    pks = {pk for pk in map(_order_pk, reports) if pk is not None}
+    if not pks:
+        return {}
+    rows = Order.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+    return {order.pk: order for order in rows}
+
+
+def _fill_valid(report: ExecutionReport) -> bool:
+    qty, price = report.fill_qty, report.fill_price
+    if qty is None or price is None or qty <= 0 or price < 0:
+        logger.error(
+            "Fill report %s has no valid qty/price (%s @ %s)", report.report_id, qty, price
+        )
+        return False
+    return True
+
+
+def _fills_book(items: list[tuple[ExecutionReport, Order]]) -> dict[str, Fill]:
+    """Book the valid fills of the batch in one go, whatever their orders' status (a late
+    fill is still booked: the ledger holds what the venue did). Report id -> Fill."""
+    inputs = [
+        FillInput(
+            order_id=order.pk,
+            account_id=order.account_id,
+            instrument_id=order.instrument_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=report.fill_qty,
+            price=report.fill_price,
+            fee=report.fee or ZERO,
+            liquidity=report.liquidity or None,
+            ts=report.ts or timezone.now(),
+            report_id=report.report_id,
+            trade_id=report.trade_id,
+            tag=order.tag or "",
+        )
+        for report, order in items
+        if report.type in FILL_TYPES and _fill_valid(report)
+    ]
+    if not inputs:
+        return {}
+    return {fill.report_id: fill for fill in fills_record(fills=inputs)}
+
+
+def _apply_one(order: Order, report: ExecutionReport, fills: dict[str, Fill]) -> str:
+    if report.type in FILL_TYPES:
+        fill = fills.get(report.report_id)
+        return IGNORED if fill is None else _on_fill(order, report, fill)
+    handler = _HANDLERS.get(report.type)
+    if handler is None:
+        logger.error("Execution report %s has unknown type %r", report.report_id, report.type)
+        return IGNORED
+    return handler(order, report)
 
 
 def _data(report: ExecutionReport, **extra: Any) -> dict[str, Any]:
@@ -131,36 +224,9 @@ def _on_ack(order: Order, report: ExecutionReport) -> str:
     return APPLIED
 
 
-def _on_fill(order: Order, report: ExecutionReport) -> str:
-    qty, price = report.fill_qty, report.fill_price
-    if qty is None or price is None or qty <= 0 or price < 0:
-        logger.error(
-            "Fill report %s has no valid qty/price (%s @ %s)", report.report_id, qty, price
-        )
-        return IGNORED
-    # Lock the account before the fill's foreign-key inserts take a shared lock on its row:
-    # upgrading that shared lock for the cash update deadlocks (MariaDB 1213) against a
-    # placement waiting for the same row. Lock order: order, then account, then position.
-    list(
-        TradingAccount.objects.select_for_update()
-        .filter(pk=order.account_id)
-        .values_list("pk", flat=True)
-    )
-    fill = fill_record(
-        order_id=order.pk,
-        account_id=order.account_id,
-        instrument_id=order.instrument_id,
-        symbol=order.symbol,
-        side=order.side,
-        qty=qty,
-        price=price,
-        fee=report.fee or ZERO,
-        liquidity=report.liquidity or None,
-        ts=report.ts or timezone.now(),
-        report_id=report.report_id,
-        trade_id=report.trade_id,
-        tag=order.tag or "",
-    )
+def _on_fill(order: Order, report: ExecutionReport, fill: Fill) -> str:
+    """The fill is already booked (`_fills_book`); the order takes its quantity."""
+    qty, price = fill.qty, fill.price
     order.filled_qty += qty
     order.filled_notional += qty * price
     order.avg_fill_price = weighted_average(order.filled_notional, order.filled_qty)
@@ -337,10 +403,9 @@ def _on_cancel_rejected(order: Order, report: ExecutionReport) -> str:
     return APPLIED
 
 
+FILL_TYPES = frozenset({ReportType.FILL, ReportType.PARTIAL_FILL})
 _HANDLERS = {
     ReportType.ACK: _on_ack,
-    ReportType.FILL: _on_fill,
-    ReportType.PARTIAL_FILL: _on_fill,
     ReportType.CANCELED: _on_canceled,
     ReportType.EXPIRED: _on_expired,
     ReportType.REJECTED: _on_rejected,

@@ -57,6 +57,8 @@ from oms_site.api import format_decimal
 logger = logging.getLogger(__name__)
 
 PREFIX = "pp"  # report ids: "pp-<uuid hex>"
+# Resting orders one tick fills in one transaction (and books as one burst).
+TICK_FILL_BATCH = 100
 _OPEN = VenueOrderStatus.OPEN
 
 
@@ -266,32 +268,59 @@ class PaperBroker:
             )
             candidates += [(pk, rev, sell_at) for pk, rev in rows.values_list("order_id", "rev")]
         filled = 0
-        for order_id, rev, price in candidates:
+        for start in range(0, len(candidates), TICK_FILL_BATCH):
+            chunk = candidates[start : start + TICK_FILL_BATCH]
             try:
-                filled += self._fill_resting(order_id=order_id, rev=rev, price=price)
+                filled += self._fill_resting(chunk)
             except Exception:
-                # others or the tick path; the order stays open and the next tick retries it.
-                logger.exception(
-                    "paper fill of order %s on a %s tick failed", order_id, tick.symbol
+                # One bad order must not hold back the others: fill this chunk one by one.
+                logger.warning(
+                    "paper fill of %d orders on a %s tick failed; retrying one by one",
+                    len(chunk),
+                    tick.symbol,
+                    exc_info=True,
                 )
+                filled += self._fill_resting_each(chunk, symbol=tick.symbol)
+        return filled
+
+    def _fill_resting_each(self, chunk: list[tuple[str, int, Decimal]], *, symbol: str) -> int:
+        filled = 0
+        for candidate in chunk:
+            try:
+                filled += self._fill_resting([candidate])
+            except Exception:
+                # Logged, not swallowed: the order stays open and the next tick retries it;
+                # the tick path and the other orders go on.
+                logger.exception("paper fill of order %s on a %s tick failed", candidate[0], symbol)
         return filled
 
     @transaction.atomic
-    def _fill_resting(self, *, order_id: str, rev: int, price: Decimal) -> int:
-        # Compare-and-set: only the process that moves `rev` on fills; a modify/cancel/fill
-        # that got there first leaves 0 rows updated and this candidate is skipped.
-        taken = VenueOrder.objects.filter(pk=order_id, status=_OPEN, rev=rev).update(
-            rev=F("rev") + 1
-        )
-        if not taken:
+    def _fill_resting(self, chunk: list[tuple[str, int, Decimal]]) -> int:
+        """Fill the chunk's orders in one transaction and hand their reports over as one
+        burst (orders applies and books them together)."""
+        # Compare-and-set: only the process that moves `rev` fills; a modify/cancel/fill
+        # that got there first leaves 0 rows updated and that candidate is skipped.
+        prices: dict[str, Decimal] = {}
+        for order_id, rev, price in chunk:
+            taken = VenueOrder.objects.filter(pk=order_id, status=_OPEN, rev=rev).update(
+                rev=F("rev") + 1
+            )
+            if taken:
+                prices[order_id] = price
+        if not prices:
             return 0
-        order = VenueOrder.objects.get(pk=order_id)
-        report = self._fill(order, price=price, liquidity="maker")
-        order.save()
-        self._store_fills(order, [report])
-        reports_store(venue=Venue.PAPER, reports=[report])
-        emit_reports([report])
-        return 1
+        loaded = VenueOrder.objects.in_bulk(list(prices))
+        reports: list[ExecutionReport] = []
+        fills: list[VenueFill] = []
+        for order in (loaded[order_id] for order_id in prices):  # price-time order
+            report = self._fill(order, price=prices[order.pk], liquidity="maker")
+            order.save()
+            reports.append(report)
+            fills.append(fill_record(venue_order=order, report=report))
+        VenueFill.objects.bulk_create(fills)
+        reports_store(venue=Venue.PAPER, reports=reports)
+        emit_reports(reports)
+        return len(reports)
 
     # ------------------------------------------------------------------ internals
 

@@ -33,9 +33,11 @@ def _fresh_execution_state():
 class ReportCollector:
     def __init__(self) -> None:
         self.reports = []
+        self.bursts: list[int] = []  # how many reports each call handed over
 
-    def __call__(self, report) -> None:
-        self.reports.append(report)
+    def __call__(self, reports) -> None:
+        self.reports.extend(reports)
+        self.bursts.append(len(reports))
 
     def of(self, order_id: str, report_type: str | None = None) -> list:
         return [

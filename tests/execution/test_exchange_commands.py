@@ -81,7 +81,7 @@ def test_a_failing_sink_rolls_the_command_back_and_a_retry_applies_it_once(acme,
     broker_submit(request)
     command = VenueCommand.objects.get(order_id=request.order_id)
 
-    def broken(report):
+    def broken(reports):
         raise RuntimeError("orders is down")
 
     # when the sink fails inside the command's transaction

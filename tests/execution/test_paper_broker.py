@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from execution import registry
 from execution.models import VenueFill, VenueOrder
 from execution.protocol import ReportType
 from execution.services import (
@@ -257,3 +258,50 @@ def test_reconciliation_reads_open_orders_and_net_positions(acme, tick, only_pap
     ]
     positions = broker_positions(broker="paper", account_id=ACCOUNT)
     assert [(p.symbol, p.qty) for p in positions] == [("ACME", Decimal("6"))]
+
+
+def test_one_tick_crossing_several_resting_orders_fills_them_as_one_burst(
+    acme, tick, sink, only_paper_listener
+):
+    # given three resting buys at 99.50, 99.20 and 99.00 and one that stays out at 98.00
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    prices = ["99.00", "99.50", "99.20", "98.00"]
+    requests = [paper(side="buy", qty="2", limit_price=price) for price in prices]
+    for request in requests:
+        broker_submit(request)
+    sink.bursts.clear()
+    # when one tick brings the ask to 98.90
+    tick("ACME", last="98.95", bid="98.85", ask="98.90")
+    # then the three crossed orders fill at the ask and reach the sink in one call,
+    # best-priced buy first
+    assert sink.bursts == [3]
+    filled = [r.order_id for r in sink.reports if r.type == ReportType.FILL]
+    assert filled == [requests[1].order_id, requests[2].order_id, requests[0].order_id]
+    assert {r.fill_price for r in sink.reports if r.type == ReportType.FILL} == {Decimal("98.90")}
+    assert VenueOrder.objects.get(pk=requests[3].order_id).status == "open"
+    assert VenueFill.objects.count() == 3
+
+
+def test_a_resting_order_that_cannot_be_filled_does_not_hold_back_the_others(
+    acme, tick, sink, only_paper_listener
+):
+    # given two resting buys, one of which the sink refuses to apply
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    good = paper(side="buy", qty="2", limit_price="99.50")
+    bad = paper(side="buy", qty="2", limit_price="99.40")
+    broker_submit(good)
+    broker_submit(bad)
+
+    def refusing(reports):
+        if any(r.order_id == bad.order_id for r in reports):
+            raise RuntimeError("orders cannot apply this one")
+        sink(reports)
+
+    # (in place: the sink fixture puts the registered sinks back after the test)
+    registry._report_sinks[:] = [refusing]
+    # when a tick crosses both
+    tick("ACME", last="98.95", bid="98.85", ask="98.90")
+    # then the good one is filled and the bad one stays open for the next tick
+    assert [r.order_id for r in sink.of(good.order_id, ReportType.FILL)] == [good.order_id]
+    assert VenueOrder.objects.get(pk=bad.order_id).status == "open"
+    assert VenueFill.objects.filter(order_id=bad.order_id).count() == 0
