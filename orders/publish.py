@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from notifications.services import publish
+from notifications.services import PublishBatch, publish
 from orders.models import Order
 from orders.serializers import order_data
 from pnl.models import Fill
@@ -22,8 +22,9 @@ def _fill_serializer() -> FillSerializer:
     return FillSerializer()
 
 
-def order_publish(order: Order) -> None:
-    publish(
+def order_publish(order: Order, *, batch: PublishBatch | None = None) -> None:
+    """`order.updated` with the order as it is now; with `batch`, sent with the batch."""
+    (batch.add if batch is not None else publish)(
         channel=ORDERS_CHANNEL,
         event="order.updated",
         data=order_data(order),
@@ -31,8 +32,8 @@ def order_publish(order: Order) -> None:
     )
 
 
-def fill_publish(fill: Fill) -> None:
-    publish(
+def fill_publish(fill: Fill, *, batch: PublishBatch | None = None) -> None:
+    (batch.add if batch is not None else publish)(
         channel=FILLS_CHANNEL,
         event="fill.created",
         data=_fill_serializer().to_representation(fill),

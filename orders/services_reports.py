@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from execution.protocol import ExecutionReport, ReportType
+from notifications.services import PublishBatch, publish_batch
 from oms_site.api import format_decimal
 from orders.lifecycle import (
     SYSTEM_VENUE,
@@ -72,6 +73,7 @@ def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
     if not reports:
         return []
     with transaction.atomic():
+        pushes = publish_batch()  # this burst's pushes, in order, sent together on commit
         orders = _orders_locked(reports)
         outcomes: list[str] = [DUPLICATE] * len(reports)
         done = set(
@@ -98,7 +100,7 @@ def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
                 # Automation (OCO, brackets, GTT) may have changed any order of the batch
                 # through its own instance: work on the row as it now stands (still locked).
                 order = orders[order.pk] = Order.objects.get(pk=order.pk)
-            outcome = _apply_one(order, report, fills)
+            outcome = _apply_one(order, report, fills, pushes)
             outcomes[index] = outcome
             processed.append(
                 ProcessedReport(
@@ -106,7 +108,7 @@ def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
                 )
             )
             if outcome == APPLIED:
-                order_publish(order)  # each state the order passes through, in order
+                order_publish(order, batch=pushes)  # each state the order passes through
             reread = reread or is_automated(order)
         ProcessedReport.objects.bulk_create(processed)
     return outcomes
@@ -166,10 +168,12 @@ def _fills_book(items: list[tuple[ExecutionReport, Order]]) -> dict[str, Fill]:
     return {fill.report_id: fill for fill in fills_record(fills=inputs)}
 
 
-def _apply_one(order: Order, report: ExecutionReport, fills: dict[str, Fill]) -> str:
+def _apply_one(
+    order: Order, report: ExecutionReport, fills: dict[str, Fill], pushes: PublishBatch
+) -> str:
     if report.type in FILL_TYPES:
         fill = fills.get(report.report_id)
-        return IGNORED if fill is None else _on_fill(order, report, fill)
+        return IGNORED if fill is None else _on_fill(order, report, fill, pushes)
     handler = _HANDLERS.get(report.type)
     if handler is None:
         logger.error("Execution report %s has unknown type %r", report.report_id, report.type)
@@ -224,7 +228,7 @@ def _on_ack(order: Order, report: ExecutionReport) -> str:
     return APPLIED
 
 
-def _on_fill(order: Order, report: ExecutionReport, fill: Fill) -> str:
+def _on_fill(order: Order, report: ExecutionReport, fill: Fill, pushes: PublishBatch) -> str:
     """The fill is already booked (`_fills_book`); the order takes its quantity."""
     qty, price = fill.qty, fill.price
     order.filled_qty += qty
@@ -273,7 +277,7 @@ def _on_fill(order: Order, report: ExecutionReport, fill: Fill) -> str:
             data={**data, "status": order.status},
             update_fields=fields,
         )
-    fill_publish(fill)
+    fill_publish(fill, batch=pushes)
     return APPLIED
 
 

@@ -143,3 +143,16 @@ def captured(monkeypatch):
     monkeypatch.setattr("orders.publish.publish", _publish)
     monkeypatch.setattr("orders.services_gtt.publish", _publish)
     return sent
+
+
+@pytest.fixture
+def delivered(monkeypatch):
+    """Live pushes as the channel layer would get them on commit: the messages sent to
+    account groups (`acct.<id>.<kind>`), in delivery order."""
+    sent: list[dict] = []
+
+    def _deliver(envelopes):
+        sent.extend(message for group, message in envelopes if group.startswith("acct."))
+
+    monkeypatch.setattr("notifications.services._deliver", _deliver)
+    return sent

@@ -314,18 +314,14 @@ def test_the_created_event_names_the_api_key_actor(client, account, quoted, fake
 
 
 def test_live_pushes_arrive_in_order_and_carry_a_rising_seq(
-    client, account, quoted, fake_broker, submit, monkeypatch
+    client, account, quoted, fake_broker, submit, delivered
 ):
     # given a venue that fills at once
     fake_broker.mode = "fill"
-    sent = []
-    monkeypatch.setattr(
-        "notifications.services._deliver", lambda envelopes: sent.append(envelopes[0][1])
-    )
     # when the order is placed and submitted after commit
     with submit():
         client.post(URL, order_body(account), format="json")
     # then the stream sees pending_new first and filled last, seq rising
-    orders = [m["data"] for m in sent if m["event"] == "order.updated"]
+    orders = [m["data"] for m in delivered if m["event"] == "order.updated"]
     assert [o["status"] for o in orders] == ["pending_new", "new", "filled"]
     assert [o["seq"] for o in orders] == sorted(o["seq"] for o in orders)

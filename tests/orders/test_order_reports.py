@@ -175,16 +175,15 @@ def test_fill_on_a_closed_order_is_booked_but_the_status_stays(trader, working, 
     assert order_replay(working.events.order_by("seq")) == order_state(working)
 
 
-def test_fill_and_order_update_are_published_with_rest_shapes(working, monkeypatch):
-    sent = []
-    monkeypatch.setattr("orders.publish.publish", lambda **kw: sent.append(kw))
-    order_apply_report(fill(working, "10", "100", type=ReportType.FILL))
-    by_event = {message["event"]: message for message in sent}
-    assert set(by_event) == {"order.updated", "fill.created"}
-    assert by_event["order.updated"]["channel"] == "orders"
+def test_fill_and_order_update_are_published_with_rest_shapes(working, delivered, submit):
+    with submit():
+        order_apply_report(fill(working, "10", "100", type=ReportType.FILL))
+    by_event = {message["event"]: message for message in delivered}
+    assert {"order.updated", "fill.created"} <= set(by_event)
+    assert by_event["order.updated"]["kind"] == "orders"
     assert by_event["order.updated"]["data"]["status"] == "filled"
-    assert by_event["order.updated"]["account_id"] == working.account_id
-    assert by_event["fill.created"]["channel"] == "fills"
+    assert by_event["order.updated"]["account_id"] == str(working.account_id)
+    assert by_event["fill.created"]["kind"] == "fills"
     assert by_event["fill.created"]["data"]["qty"] == "10"
     assert by_event["fill.created"]["data"]["order_id"] == str(working.pk)
 

@@ -147,21 +147,47 @@ def test_a_failure_inside_the_burst_keeps_none_of_it(two_working):
     assert (state(first), Fill.objects.count(), ProcessedReport.objects.count()) == before
 
 
-def test_a_burst_pushes_each_state_and_each_fill_in_order(two_working, monkeypatch, submit):
+def test_a_burst_pushes_each_state_and_each_fill_in_order_on_commit(two_working, delivered, submit):
     first, _ = two_working
-    sent: list[tuple[str, str]] = []
-
-    def _publish(**kw):
-        sent.append((kw["event"], kw["data"].get("status", "")))
-
-    monkeypatch.setattr("orders.publish.publish", _publish)
-    order_apply_reports([fill(first, "4", "100"), fill(first, "6", "100", kind="fill")])
-    assert sent == [
+    with submit():
+        order_apply_reports([fill(first, "4", "100"), fill(first, "6", "100", kind="fill")])
+    pushed = [
+        (m["event"], m["data"].get("status", ""))
+        for m in delivered
+        if m["event"] in ("order.updated", "fill.created")
+    ]
+    assert pushed == [
         ("fill.created", ""),
         ("order.updated", "partially_filled"),
         ("fill.created", ""),
         ("order.updated", "filled"),
     ]
+
+
+def test_a_burst_that_rolls_back_pushes_nothing(two_working, delivered, submit):
+    first, _ = two_working
+    # a burst whose second fill clashes with a report id the ledger already holds
+    fills_record(
+        fills=[
+            FillInput(
+                order_id=first.pk,
+                account_id=first.account_id,
+                instrument_id=first.instrument_id,
+                symbol="ACME",
+                side="buy",
+                qty=Decimal("1"),
+                price=Decimal("100"),
+                ts=timezone.now(),
+                report_id="taken-id",
+            )
+        ]
+    )
+    delivered.clear()
+    with submit(), pytest.raises(IntegrityError):
+        order_apply_reports(
+            [fill(first, "2", "100"), fill(first, "3", "100", report_id="taken-id")]
+        )
+    assert delivered == []
 
 
 def test_a_venue_burst_reaches_orders_through_the_sink_as_one_call(two_working, monkeypatch):
