@@ -8,27 +8,31 @@ core_fills_per_s  incremental ``PositionState.apply`` (Match objects built) on a
                   stream mixing opens, partial closes and flips; best of several runs.
 rebuild_1m_s      ``rebuild()`` of one account from 1,000,000 in-memory Fill objects.
                   Building the Fill objects (i.e. loading rows) is NOT timed.
-service_fills_per_s  fills booked one by one through ``pnl.services.fill_record``, each
-                  its own transaction (fill row, locked position, lots, realized matches,
-                  account cash, commit) on a fresh SQLite file; the core's stream, one
-                  position.
-service_fills_per_s_batched  the same, 100 ``fill_record`` calls per transaction (a burst
-                  of reports applied together): the per-call cost without a commit per fill.
-service_fills_per_s_fills_record_100  the batch entry point ``pnl.services.fills_record``,
-                  100 fills per call, each call its own transaction (inputs built inside the
-                  timed loop): one lock of the account and of the position, the lots the
-                  burst closes read once, one multi-row INSERT per table, one position and
-                  one cash UPDATE per burst.
-service_fills_per_s_fills_record_10  the same with 10 fills per call (the size of a
-                  typical burst: the trades of one exchange command).
-service_fills_per_s_with_push  one transaction per fill with the lead's publisher
-                  (notifications.services.publish) registered: the push runs on commit.
-                  Without Redis (as here) each push reads the quote from the DB and goes
-                  through the in-process channel layer: most of its cost is there.
+service_fills_per_s  THE HEADLINE: fills booked incrementally through the pnl service the
+                  way the live path now books them — a venue's burst per transaction
+                  (``pnl.services.fills_record``, 100 fills per call, each call its own
+                  transaction: account and position locked once, the lots the burst closes
+                  read once, one multi-row INSERT per table, one position and one cash
+                  UPDATE) — on a fresh SQLite file; the core's stream, one position. Equal
+                  to ``service_fills_per_s_fills_record_100``.
+service_fills_per_s_one_per_txn  the same fills through ``pnl.services.fill_record``, one
+                  transaction per fill (bounded by the commit: see ``commits_per_s``).
+service_fills_per_s_batched  100 ``fill_record`` calls per transaction.
+service_fills_per_s_fills_record_100 / _fills_record_10  ``fills_record`` with 100 / 10
+                  fills per call (10: the trades of one exchange command).
+service_fills_per_s_with_push  one transaction per fill with the position push wired as
+                  OrdersConfig wires it (no Redis here: the in-process channel layer).
+report_path_fills_per_s_burst_100  the whole live report path, orders' ``order_apply_reports``
+                  with bursts of 100 fill reports (a paper tick's chunk), each filling one
+                  working order: order rows locked in pk order, the burst's fills booked by
+                  ``fills_record``, order updates and audit events, ProcessedReport rows,
+                  the order/fill/position pushes sent on commit.
+report_path_fills_per_s_one_per_txn  the same path, one report per call (a venue that
+                  reports one fill at a time).
 commits_per_s     transactions per second that only UPDATE one account row (ORM, same
-                  ``transaction.atomic``): the commit's own cost, hence the ceiling of
-                  ``service_fills_per_s`` on that database. On MariaDB it is the redo-log
-                  flush of every commit (innodb_flush_log_at_trx_commit=1).
+                  ``transaction.atomic``): the commit's own cost, the ceiling of any
+                  one-transaction-per-fill path. On MariaDB it is the redo-log flush of
+                  every commit (innodb_flush_log_at_trx_commit=1).
 ..._mysql         each of the above against MariaDB/MySQL (database ``oms_pnl_bench``,
                   dropped and created afresh each run; null when the server is unreachable).
 host_cpus, host_load_1m  the machine the figures were taken on (a shared, loaded machine
@@ -36,21 +40,22 @@ host_cpus, host_load_1m  the machine the figures were taken on (a shared, loaded
 service_rebuild_identical  after the service runs, ``position_rebuild(write=False)``
                   found nothing to change (the incremental result equals the rebuild).
 
-Figures (2 shared cores, load 1-4, runs vary by +-25%), before -> after the booking path
-was reworked (grouped writes, one MariaDB compound statement per booking, fills_record):
+Figures (2 shared cores; runs vary by +-25% with the machine's load), SQLite / MariaDB 10.11:
 
-    key                                   SQLite                      MariaDB 10.11
-    service_fills_per_s                   1,150-2,100 -> 1,800-2,100  320-450 -> 520-750
-    service_fills_per_s_batched           3,200-4,300 -> 3,600-4,800  480-580 -> 880-1,110
-    service_fills_per_s_fills_record_100  new: 7,600-13,300           new: 6,000-7,900
-    service_fills_per_s_fills_record_10   new: 3,400-5,900            new: 2,100-3,800
-    commits_per_s                         2,900-4,600                 1,000-1,200
+    service_fills_per_s (bursts of 100)   7,600-14,400   /  6,000-9,400
+    service_fills_per_s_one_per_txn       1,800-3,700    /  520-1,030
+    service_fills_per_s_fills_record_10   3,400-9,400    /  2,100-5,000
+    report_path_fills_per_s_burst_100     1,580          /  1,070
+    report_path_fills_per_s_one_per_txn   290            /  165
+    commits_per_s                         2,900-6,500    /  1,000-1,760
 
 One transaction per fill stays below 5,000/s on either database: a transaction that only
-updates one row commits ~3,000-4,500 times a second on SQLite and ~1,000-1,200 on MariaDB
-(the log flush), and a fill's transaction also runs ~7 statements and dirties ~20 index
-pages, which leaves it at about half of that. 5,000 fills/s and more is reached by booking
-bursts with ``fills_record``: ~100 fills per call on MariaDB, a few tens on SQLite.
+updates one row commits a few thousand times a second on SQLite and ~1,000-1,600 on MariaDB
+(the log flush), and a fill's transaction runs ~7 statements more. The live path therefore
+books each venue burst in one transaction (orders.services_reports.order_apply_reports ->
+fills_record): the trades of one exchange command, the resting orders one paper tick
+crosses (chunks of 100). The report path's figure is the orders side's cost (an UPDATE and
+an audit event per order through the ORM, pushes), not the ledger's.
 
 Options: ``--service-fills N`` (default 20,000), ``--only service`` to skip the core runs.
 
@@ -241,6 +246,66 @@ def _service_child(count: int) -> dict[str, object]:
                         book(index, fill)
         return round(total / (time.perf_counter() - started))
 
+    def report_path(total: int, *, batch: int) -> float:
+        """Fills per second through orders' live report path (`order_apply_reports`), in
+        bursts of `batch` fill reports, each filling one working order: orders locked, the
+        ledger booked by fills_record, order updates, events, ProcessedReport rows and the
+        live pushes on commit. The working orders are inserted before the clock starts."""
+        from execution.protocol import ExecutionReport, ReportType
+        from orders.models import Order, OrderStatus
+        from orders.services import order_apply_reports
+
+        tag = uuid.uuid4().hex[:8]
+        instrument = Instrument.objects.create(
+            symbol=f"R{tag}".upper(), exchange=exchange, tick_size=Decimal("0.01")
+        )
+        account = TradingAccount.objects.create(
+            name=f"bench {tag}", broker="paper", cash=Decimal("1000000000")
+        )
+        accounts.append(account.pk)
+        chosen = stream[SERVICE_WARMUP : SERVICE_WARMUP + total]
+        now = datetime.now(UTC)
+        orders = [
+            Order(
+                account=account,
+                instrument=instrument,
+                symbol=instrument.symbol,
+                side=fill.side,
+                type="limit",
+                qty=fill.qty,
+                limit_price=fill.price,
+                time_in_force="gtc",
+                status=OrderStatus.NEW,
+                broker="paper",
+                accepted_at=now,
+            )
+            for fill in chosen
+        ]
+        Order.objects.bulk_create(orders, batch_size=1000)
+        started = time.perf_counter()
+        for offset in range(0, total, batch):
+            order_apply_reports(
+                [
+                    ExecutionReport(
+                        report_id=f"bench-r-{tag}-{offset + index}",
+                        order_id=str(order.pk),
+                        type=ReportType.FILL,
+                        ts=start + timedelta(milliseconds=offset + index),
+                        fill_qty=fill.qty,
+                        fill_price=fill.price,
+                        fee=fill.fee,
+                    )
+                    for index, (order, fill) in enumerate(
+                        zip(
+                            orders[offset : offset + batch],
+                            chosen[offset : offset + batch],
+                            strict=True,
+                        )
+                    )
+                ]
+            )
+        return round(total / (time.perf_counter() - started))
+
     def commits(total: int) -> float:
         """Transactions per second that change one account row: the commit's own cost."""
         account = TradingAccount.objects.create(name="bench commits", broker="paper")
@@ -260,6 +325,8 @@ def _service_child(count: int) -> dict[str, object]:
     registry.hooks_restore(wired)
     registry.register_position_publisher(publish)  # as OrdersConfig.ready() wires it
     with_push = run(max(1, count // 4), batch=1)
+    report_path_100 = report_path(max(100, count // 4), batch=100)
+    report_path_1 = report_path(max(100, count // 20), batch=1)
     identical = all(position_rebuild(account_id=pk, write=False).identical for pk in accounts)
     return {
         "commit_each": commit_each,
@@ -267,6 +334,8 @@ def _service_child(count: int) -> dict[str, object]:
         "fills_record_100": bulk_100,
         "fills_record_10": bulk_10,
         "with_push": with_push,
+        "report_path_100": report_path_100,
+        "report_path_1": report_path_1,
         "commits": commit_ceiling,
         "rebuild_identical": identical,
     }
@@ -322,11 +391,16 @@ def bench_service(count: int = SERVICE_FILLS) -> dict[str, object]:
     mysql = _run_service_child(MYSQL_URL, count) if _mysql_reachable() else None
     for suffix, result in (("", sqlite), ("_mysql", mysql)):
         result = result or {}
-        out[f"service_fills_per_s{suffix}"] = result.get("commit_each")
+        # The headline: fills booked through the service as the live path now calls it,
+        # a venue's burst per transaction (fills_record, 100 fills: a paper tick's chunk).
+        out[f"service_fills_per_s{suffix}"] = result.get("fills_record_100")
+        out[f"service_fills_per_s_one_per_txn{suffix}"] = result.get("commit_each")
         out[f"service_fills_per_s_batched{suffix}"] = result.get("batched")
         out[f"service_fills_per_s_fills_record_100{suffix}"] = result.get("fills_record_100")
         out[f"service_fills_per_s_fills_record_10{suffix}"] = result.get("fills_record_10")
         out[f"service_fills_per_s_with_push{suffix}"] = result.get("with_push")
+        out[f"report_path_fills_per_s_burst_100{suffix}"] = result.get("report_path_100")
+        out[f"report_path_fills_per_s_one_per_txn{suffix}"] = result.get("report_path_1")
         out[f"commits_per_s{suffix}"] = result.get("commits")
         if result:
             runs.append(result)
