@@ -116,6 +116,16 @@ def _adapter(broker: str) -> BrokerAdapter:
         raise PermanentBrokerError(f"No broker adapter for {broker!r}.") from exc
 
 
+def broker_in_process(broker: str) -> bool:
+    """Whether `broker`'s venue works inside this database's transaction (paper, the
+    internal exchange) rather than over a network; False for an unknown kind."""
+    try:
+        adapter = get_adapter(broker)
+    except LookupError:
+        return False
+    return bool(getattr(adapter, "in_process", False))
+
+
 def _guarded(broker: str, what: str, fn: Callable[[BrokerAdapter], T]) -> T:
     adapter = _adapter(broker)
     in_process = bool(getattr(adapter, "in_process", False))
