@@ -5,6 +5,7 @@
     python bench/orders_api.py --expect-running --base-url http://127.0.0.1:8000 \
                                --api-key KEY --account ID[,ID...] --symbol ACME
     python bench/orders_api.py --accounts 16   # spread the clients over 16 paper accounts
+    python bench/orders_api.py --rate 30       # open loop: 30 orders/s on a fixed schedule
 
 By default it starts its own stack (`python -m oms_site.run`) on
 `DATABASE_URL=mysql://root@127.0.0.1:3306/oms_bench` and its own Redis db (BENCH_REDIS_URL,
@@ -325,7 +326,10 @@ def client_loop(
     budget: list[int],
     lock: threading.Lock,
     out: list[Sample],
+    pace: tuple[float, float, list[int]] | None = None,
 ) -> None:
+    """POST orders back to back, or — with `pace` = (start, rate, [next slot]) — each at its
+    slot of an open-loop schedule of `rate` orders/s shared by all clients."""
     api = Api(base_url, key)
     try:
         while time.perf_counter() < deadline:
@@ -333,6 +337,13 @@ def client_loop(
                 if budget[0] <= 0:
                     return
                 budget[0] -= 1
+                if pace is not None:
+                    slot = pace[2][0]
+                    pace[2][0] += 1
+            if pace is not None:
+                delay = pace[0] + slot / pace[1] - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
             started = time.perf_counter()
             status, data = api.call("POST", "/api/v1/orders", body)
             latency = (time.perf_counter() - started) * 1000
@@ -351,6 +362,7 @@ def run_load(
     clients: int,
     duration: float,
     max_orders: int,
+    rate: float | None = None,
 ) -> tuple[list[Sample], float]:
     def body(index: int) -> dict:
         # Client i trades account i mod len(accounts): one account = one serialised row lock.
@@ -367,10 +379,11 @@ def run_load(
     budget, lock = [max_orders], threading.Lock()
     started = time.perf_counter()
     deadline = started + duration
+    pace = (started, rate, [0]) if rate else None
     threads = [
         threading.Thread(
             target=client_loop,
-            args=(base_url, key, body(index), deadline, budget, lock, samples),
+            args=(base_url, key, body(index), deadline, budget, lock, samples, pace),
             daemon=True,
         )
         for index in range(clients)
@@ -387,6 +400,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (bounded)")
     parser.add_argument("--max-orders", type=int, default=20000)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: send this many orders/s in total on a fixed schedule (default: "
+        "each client sends its next order as soon as the last is answered)",
+    )
     parser.add_argument(
         "--warmup", type=int, default=100, help="orders sent (and not counted) first"
     )
@@ -474,6 +494,7 @@ def main() -> int:
             clients=args.clients,
             duration=args.duration,
             max_orders=args.max_orders,
+            rate=args.rate,
         )
         accepted = [s for s in samples if s.status == 201 and s.order_id]
         grace_end = time.perf_counter() + args.fill_grace
@@ -511,6 +532,7 @@ def main() -> int:
             "fills_pushed": len(push_ms),
             "fills_missing": len(accepted) - len(push_ms),
             "clients": args.clients,
+            "rate": args.rate,
             "accounts": len(accounts),
             "elapsed_s": round(elapsed, 2),
             "web_workers": None if stack is None else args.web_workers,
