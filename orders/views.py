@@ -290,9 +290,11 @@ class OrderPreviewView(GenericAPIView):
             "the outcome placing would have, the risk check's answer in plain words, the "
             "estimated value and the buying power."
         ),
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=OrderInputSerializer,
         responses={200: PreviewResultSerializer, **_errors(400, 401, 403)},
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

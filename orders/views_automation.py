@@ -139,10 +139,11 @@ class OrderPauseView(GenericAPIView):
     @extend_schema(
         operation_id="orders_algo_pause",
         summary="Pause an algo parent: no new children, working children withdrawn",
-        parameters=[_ORDER_ID],
+        parameters=[_ORDER_ID, IDEMPOTENCY_PARAMETER],
         request=None,
         responses={200: OrderSerializer, **_errors(401, 403, 404, 409)},
     )
+    @idempotent_post()
     def post(self, request: Request, order_id: str) -> Response:
         order = services_algo.algo_pause(
             user=request.user, api_key=_api_key(request), order_id=order_id
@@ -157,10 +158,11 @@ class OrderResumeView(GenericAPIView):
     @extend_schema(
         operation_id="orders_algo_resume",
         summary="Resume a paused algo parent (its schedule shifts by the pause)",
-        parameters=[_ORDER_ID],
+        parameters=[_ORDER_ID, IDEMPOTENCY_PARAMETER],
         request=None,
         responses={200: OrderSerializer, **_errors(401, 403, 404, 409)},
     )
+    @idempotent_post()
     def post(self, request: Request, order_id: str) -> Response:
         order = services_algo.algo_resume(
             user=request.user, api_key=_api_key(request), order_id=order_id
@@ -185,9 +187,11 @@ class ScheduleListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="Schedule an order: once at run_at, or on a cron schedule",
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=ScheduleInputSerializer,
         responses={201: ScheduleSerializer, **_errors(400, 401, 403)},
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         serializer = ScheduleInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -10,7 +10,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.idempotency import idempotent_post
+from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.models import ApiKey
 from oms_site.errors import PermissionDenied, ValidationFailed
 from pnl import reports, selectors, services
@@ -132,6 +132,7 @@ class PositionCloseView(GenericAPIView):
             'placed. No open position → `{"orders": []}`. With an Idempotency-Key header a '
             "retry returns the orders already placed instead of closing twice."
         ),
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=PositionCloseInputSerializer,
         responses={
             200: PositionCloseOutputSerializer,
@@ -187,6 +188,7 @@ class PnlSnapshotView(GenericAPIView):
 
     @extend_schema(
         summary="Take the daily PnL snapshot now (admins)",
+        parameters=[IDEMPOTENCY_PARAMETER],
         request=SnapshotInputSerializer,
         responses={
             201: SnapshotOutputSerializer,
@@ -194,6 +196,7 @@ class PnlSnapshotView(GenericAPIView):
             **_ERRORS,
         },
     )
+    @idempotent_post()
     def post(self, request: Request) -> Response:
         if not request.user.is_oms_admin:
             raise PermissionDenied("Only admins may take PnL snapshots.")

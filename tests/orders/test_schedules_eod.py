@@ -222,3 +222,15 @@ def test_reentry_rule_is_validated(client, account, quoted):
     response = client.post("/api/v1/orders", body, format="json")
     assert response.status_code == 400
     assert "reentry.max_retries" in response.json()["error"]["fields"]
+
+
+def test_a_schedule_post_retried_with_its_idempotency_key_creates_one(client, paper, quoted):
+    # given a schedule posted with an Idempotency-Key
+    body = schedule_body(paper)
+    first = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sched-1")
+    # when the client retries it (the answer was lost)
+    again = client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="sched-1")
+    # then the same schedule comes back and only one exists
+    assert first.status_code == 201, first.content
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert ScheduledOrder.objects.filter(account=paper).count() == 1
