@@ -13,7 +13,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 from notifications.ws_auth import ApiKeyOrSessionAuthMiddlewareStack  # noqa: E402
+from oms_site.log_redaction import install_query_secret_redaction  # noqa: E402
 from oms_site.wsgi_over_asgi import WsgiOnThreadPool  # noqa: E402
+
+# uvicorn configures its loggers before it imports this module; the filter goes on after.
+install_query_secret_redaction()
 
 application = ProtocolTypeRouter(
     {
