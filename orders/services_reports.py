@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -58,7 +58,9 @@ def order_apply_report(report: ExecutionReport) -> str:
     return order_apply_reports([report])[0]
 
 
-def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
+def order_apply_reports(
+    reports: Sequence[ExecutionReport], *, locked: Iterable[Order] = ()
+) -> list[str]:
     """Apply a venue's reports (one answer, one exchange command, one tick's fills) in ONE
     transaction; returns one outcome per report, in order.
 
@@ -68,13 +70,16 @@ def order_apply_reports(reports: Sequence[ExecutionReport]) -> list[str]:
     positions locked in pk order, grouped writes); the ProcessedReport rows go in one
     INSERT; each applied report pushes its order's new state, on commit. A failure rolls
     back all of it, so a retry applies all of it.
+
+    `locked`: orders the caller already holds row-locked in its open transaction, their
+    instances current (order_submit's claim): used as they are, not read again.
     """
     reports = list(reports)
     if not reports:
         return []
     with transaction.atomic():
         pushes = publish_batch()  # this burst's pushes, in order, sent together on commit
-        orders = _orders_locked(reports)
+        orders = _orders_locked(reports, held={order.pk: order for order in locked})
         outcomes: list[str] = [DUPLICATE] * len(reports)
         done = set(
             ProcessedReport.objects.filter(
@@ -121,14 +126,15 @@ def _order_pk(report: ExecutionReport) -> uuid.UUID | None:
         return None
 
 
-def _orders_locked(reports: list[ExecutionReport]) -> dict[Any, Order]:
+def _orders_locked(reports: list[ExecutionReport], *, held: dict[Any, Order]) -> dict[Any, Order]:
     """The reports' orders, row-locked in primary-key order (the fill path's lock order:
-    orders, then accounts, then positions, each by pk)."""
-    pks = {pk for pk in map(_order_pk, reports) if pk is not None}
-    if not pks:
-        return {}
-    rows = Order.objects.select_for_update().filter(pk__in=pks).order_by("pk")
-    return {order.pk: order for order in rows}
+    orders, then accounts, then positions, each by pk); `held` ones are already locked."""
+    orders = {pk: order for pk, order in held.items()}
+    pks = {pk for pk in map(_order_pk, reports) if pk is not None} - orders.keys()
+    if pks:
+        rows = Order.objects.select_for_update().filter(pk__in=pks).order_by("pk")
+        orders.update((order.pk, order) for order in rows)
+    return orders
 
 
 def _fill_valid(report: ExecutionReport) -> bool:

@@ -63,10 +63,8 @@ def order_request_build(order: Order) -> OrderRequest:
     )
 
 
-# No savepoint inside order_submit's one transaction: nothing there catches a failure of
-# the claim, so it rolls the whole submission back either way.
-@transaction.atomic(savepoint=False)
-def _claim_for_submit(*, order_id: object, resubmit: bool) -> OrderRequest | None:
+def _claim_for_submit(*, order_id: object, resubmit: bool) -> tuple[Order, OrderRequest] | None:
+    """Lock the order and record its (re)submission; runs in order_submit's transaction."""
     order = Order.objects.select_for_update().filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.PENDING_NEW:
         return None  # vanished, canceled meanwhile, or already answered: nothing to do
@@ -83,7 +81,7 @@ def _claim_for_submit(*, order_id: object, resubmit: bool) -> OrderRequest | Non
         data={"broker": order.broker},
         update_fields=["submitted_at", "broker"],
     )
-    return order_request_build(order)
+    return order, order_request_build(order)
 
 
 def order_submit(*, order_id: object, resubmit: bool = False) -> list[str]:
@@ -98,26 +96,22 @@ def order_submit(*, order_id: object, resubmit: bool = False) -> list[str]:
     after sending is seen as "submitted"), the answer is applied in its own. An in-process
     venue (paper, the internal exchange) writes in this database, so claim, venue and
     answer commit together in ONE transaction — or not at all, and the sweeper re-sends
-    the order still pending_new — two commits fewer per order.
+    the order still pending_new — two commits fewer per order, and the order row locked
+    once.
     """
-    if broker_in_process(_broker_of(order_id=order_id)):
-        with transaction.atomic():
-            return _submit(order_id=order_id, resubmit=resubmit)
-    return _submit(order_id=order_id, resubmit=resubmit)
+    with transaction.atomic():
+        claimed = _claim_for_submit(order_id=order_id, resubmit=resubmit)
+        if claimed is None:
+            return []
+        order, request = claimed
+        if broker_in_process(request.broker):
+            return _send(order_id=order_id, request=request, locked=order)
+    return _send(order_id=order_id, request=request, locked=None)
 
 
-def _broker_of(*, order_id: object) -> str:
-    """The broker kind the order goes to (its own, else its account's); "" if unknown."""
-    row = Order.objects.filter(pk=order_id).values_list("broker", "account__broker").first()
-    if row is None:
-        return ""
-    return row[0] or row[1] or ""
-
-
-def _submit(*, order_id: object, resubmit: bool) -> list[str]:
-    request = _claim_for_submit(order_id=order_id, resubmit=resubmit)
-    if request is None:
-        return []
+def _send(*, order_id: object, request: OrderRequest, locked: Order | None) -> list[str]:
+    """Submit to the venue and apply its answer; `locked` is the order when this runs in
+    the claim's transaction (its row lock and instance are still good)."""
     try:
         reports = broker_submit(request)
     except BrokerUnavailableError as exc:
@@ -131,7 +125,7 @@ def _submit(*, order_id: object, resubmit: bool) -> list[str]:
         # pending_new with submitted_at set, and the sweeper sends it again.
         logger.warning("Submission of order %s failed transiently: %s", order_id, exc)
         return []
-    return order_apply_reports(reports)
+    return order_apply_reports(reports, locked=[locked] if locked is not None else ())
 
 
 @transaction.atomic

@@ -102,13 +102,13 @@ class PaperBroker:
             with transaction.atomic():
                 return self._submit(request)
         except IntegrityError:
-            # A concurrent submit of the same order won the insert: answer as a re-submission.
+            # The order is already here (a re-submission after a crash between our commit
+            # and the caller's, or a concurrent submit that won the insert): the same
+            # answers as the first time. Found by the insert, not a read before it: a
+            # re-submission is rare, and every submission would pay for that read.
             return reports_of_order(order_id=request.order_id)
 
     def _submit(self, request: OrderRequest) -> list[ExecutionReport]:
-        if VenueOrder.objects.filter(pk=request.order_id).exists():
-            # A re-submission (crash between our commit and the caller's): same answers.
-            return reports_of_order(order_id=request.order_id)
         now = timezone.now()
         order = VenueOrder(
             order_id=request.order_id,

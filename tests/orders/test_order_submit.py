@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _failing_apply(monkeypatch):
-    def refuse(reports):
+    def refuse(reports, **kwargs):
         raise RuntimeError("the report path is down")
 
     monkeypatch.setattr("orders.services_submit.order_apply_reports", refuse)
