@@ -1,0 +1,81 @@
+"""accounts/selectors.py: who may reach which account, and the global kill switch."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from accounts.models import GlobalKillSwitch
+from accounts.selectors import account_get_for_user, global_kill_switch_engaged
+from oms_site.errors import NotFound, PermissionDenied
+from tests.factories import TradingAccountFactory, account_with_member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("role", "level"),
+    [
+        ("owner", "owner"),
+        ("owner", "trade"),
+        ("trade", "trade"),
+        ("trade", "view"),
+        ("view", "view"),
+    ],
+)
+def test_a_member_reaches_the_account_up_to_their_role(trader, role, level):
+    # Given a member of an account with `role`
+    account = account_with_member(user=trader, role=role)
+    # When they ask for it at `level`
+    found = account_get_for_user(user=trader, account_id=account.pk, level=level)
+    # Then they get the account itself, with their role on it
+    assert found.pk == account.pk
+    assert found.cash == account.cash
+    assert found.member_role == role
+
+
+@pytest.mark.parametrize(("role", "level"), [("view", "trade"), ("trade", "owner")])
+def test_a_member_above_their_role_is_403(trader, role, level):
+    account = account_with_member(user=trader, role=role)
+    with pytest.raises(PermissionDenied):
+        account_get_for_user(user=trader, account_id=account.pk, level=level)
+
+
+def test_someone_elses_account_is_404_even_for_a_member_of_other_accounts(trader, other_trader):
+    # Given the trader is a member of one account and another trader of a second one
+    account_with_member(user=trader, role="owner")
+    theirs = account_with_member(user=other_trader, role="owner")
+    # When the trader asks for the second account
+    # Then it does not exist for them
+    with pytest.raises(NotFound):
+        account_get_for_user(user=trader, account_id=theirs.pk, level="view")
+
+
+@pytest.mark.parametrize("account_id", ["not-a-uuid", None, 42, uuid.uuid4()])
+def test_a_malformed_or_unknown_id_is_404(trader, account_id):
+    account_with_member(user=trader, role="owner")
+    with pytest.raises(NotFound):
+        account_get_for_user(user=trader, account_id=account_id, level="view")
+
+
+def test_an_admin_reaches_every_account_as_owner(admin_user):
+    # Given an account the admin is no member of
+    account = TradingAccountFactory()
+    # When the admin asks for it at the owner level
+    found = account_get_for_user(user=admin_user, account_id=account.pk, level="owner")
+    # Then they get it
+    assert found.pk == account.pk
+
+
+def test_the_kill_switch_is_read_fresh_on_every_call():
+    # Given the switch released, as read once
+    GlobalKillSwitch.load()
+    assert global_kill_switch_engaged() is False
+    # When it is engaged, then released again
+    GlobalKillSwitch.objects.filter(pk=1).update(engaged=True)
+    engaged = global_kill_switch_engaged()
+    GlobalKillSwitch.objects.filter(pk=1).update(engaged=False)
+    # Then each read saw the state of its moment
+    assert engaged is True
+    assert global_kill_switch_engaged() is False
