@@ -24,14 +24,11 @@ def normalize_symbol(symbol: str) -> str:
 
 def instrument_get(*, symbol: str) -> Instrument:
     """The instrument with this symbol (case-insensitive); NotFound otherwise."""
-    instrument = (
-        Instrument.objects.select_related("exchange")
-        .filter(symbol=normalize_symbol(symbol))
-        .first()
-    )
-    if instrument is None:
-        raise NotFound(f"Instrument {symbol} does not exist.")
-    return instrument
+    try:
+        # get(), not first(): symbols are unique, and first()'s ordering costs compiling.
+        return Instrument.objects.select_related("exchange").get(symbol=normalize_symbol(symbol))
+    except Instrument.DoesNotExist as exc:
+        raise NotFound(f"Instrument {symbol} does not exist.") from exc
 
 
 def instrument_list(
