@@ -445,13 +445,16 @@ def rate_window_count(*, account_id: object, now: datetime, bump: bool = True) -
     key = f"orders:rate:{account_id}:{minute}"
     if not bump:
         return int(cache.get(key) or 0)
-    if cache.add(key, 1, timeout=120):
-        return 1
+    # Increment first: the minute's key exists for all but its first order (add, then
+    # incr, took one more round trip to the cache on every order).
     try:
         return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=120)
+    except ValueError:  # the minute's first order
+        pass
+    if cache.add(key, 1, timeout=120):
         return 1
+    # Another order of the account added it in between (a minute's key lives 120 s).
+    return int(cache.incr(key))
 
 
 def utc_day_start(now: datetime) -> datetime:

@@ -13,6 +13,7 @@ from orders.risk import (
     Limits,
     OrderDraft,
     RiskContext,
+    rate_window_count,
     risk_evaluate,
     validate_order,
 )
@@ -190,3 +191,40 @@ def test_placement_counters_are_skipped_when_releasing_a_held_order():
 def test_price_band_inside_passes():
     c = ctx(limits=Limits(price_band_pct=Decimal("5")))
     assert risk_evaluate(draft(limit_price=Decimal("104.95")), "ACME", c).ok
+
+
+# --- the per-account rate window (cache) ----------------------------------------------------
+
+
+def test_the_rate_window_counts_each_order_of_the_account_and_minute():
+    # When an account places three orders in one minute
+    counts = [rate_window_count(account_id="a1", now=NOW) for _ in range(3)]
+    # Then each is counted, a read does not count, and the next minute / another account
+    # start again
+    assert counts == [1, 2, 3]
+    assert rate_window_count(account_id="a1", now=NOW, bump=False) == 3
+    assert rate_window_count(account_id="a1", now=NOW + timedelta(minutes=1)) == 1
+    assert rate_window_count(account_id="a2", now=NOW) == 1
+    assert rate_window_count(account_id="a3", now=NOW, bump=False) == 0
+
+
+def test_two_first_orders_of_a_minute_both_count(monkeypatch):
+    # Given another order of the account starts the minute right after this one found no key
+    from django.core.cache import cache
+
+    from orders import risk
+
+    real_incr, raced = cache.incr, []
+
+    def incr(key, *args, **kwargs):
+        if not raced:
+            raced.append(key)
+            cache.add(key, 1, timeout=120)  # the other order
+            raise ValueError(key)
+        return real_incr(key, *args, **kwargs)
+
+    monkeypatch.setattr(risk.cache, "incr", incr)
+    # When this order is counted
+    count = rate_window_count(account_id="a1", now=NOW)
+    # Then it comes second
+    assert raced and count == 2
