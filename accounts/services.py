@@ -6,10 +6,12 @@ system itself (management commands, seeding): permission checks apply to real us
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +40,16 @@ from oms_site.errors import InvalidState, PermissionDenied, ValidationFailed
 
 API_KEY_PREFIX_LEN = 8
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+# Every API request authenticates its key, and reading the key with its user is a query: a
+# process reuses what it read for API_KEY_CACHE_SECONDS (by prefix; the whole key is still
+# compared, expiry still checked on every request). Revoking through api_key_revoke takes
+# effect at once in the process that revokes; anything else about a key or its user changed
+# in the database (a revocation by another process, deactivation, role) reaches a process
+# within API_KEY_CACHE_SECONDS.
+API_KEY_CACHE_SECONDS = 2.0
+_RECENT_KEYS_MAX = 10_000
+_recent_keys: dict[str, tuple[float, ApiKey]] = {}
 
 
 def _hash_key(raw_key: str) -> str:
@@ -79,13 +91,30 @@ def api_key_create(
     return IssuedApiKey(api_key=api_key, raw_key=raw_key)
 
 
+def _api_key_recent(*, prefix: str) -> ApiKey | None:
+    """The key with this prefix and its user, as this process read it at most
+    API_KEY_CACHE_SECONDS ago (shared: callers hand out copies)."""
+    now = time.monotonic()
+    recent = _recent_keys.get(prefix)
+    if recent is not None and now - recent[0] < API_KEY_CACHE_SECONDS:
+        return recent[1]
+    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if api_key is None:
+        _recent_keys.pop(prefix, None)
+        return None
+    if len(_recent_keys) >= _RECENT_KEYS_MAX:
+        _recent_keys.clear()
+    _recent_keys[prefix] = (now, api_key)
+    return api_key
+
+
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
-    """The usable key matching `raw_key`, or None. Constant-time hash comparison."""
+    """The usable key matching `raw_key` (with its user), or None. Constant-time hash
+    comparison. What the key and user say may be up to API_KEY_CACHE_SECONDS old."""
     parts = raw_key.split("_")
     if len(parts) < 3 or parts[0] != "oms":
         return None
-    prefix = parts[1]
-    api_key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    api_key = _api_key_recent(prefix=parts[1])
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _hash_key(raw_key)):
         return None
     now = timezone.now()
@@ -95,7 +124,10 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
-    return api_key
+    # Each request its own copies: nothing one request sets on its key or user reaches another.
+    mine = copy.copy(api_key)
+    mine.user = copy.copy(api_key.user)
+    return mine
 
 
 @transaction.atomic
@@ -103,6 +135,10 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        # Refused from now on in this process; again after commit, in case a request read
+        # the key in between (other processes: within API_KEY_CACHE_SECONDS).
+        _recent_keys.pop(api_key.prefix, None)
+        transaction.on_commit(lambda: _recent_keys.pop(api_key.prefix, None))
         audit_log_record(
             actor=actor, action="api_key.revoke", obj=api_key, data={"prefix": api_key.prefix}
         )

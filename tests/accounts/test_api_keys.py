@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import ApiKey, AuditLogEntry
+from accounts.models import ApiKey, AuditLogEntry, User
 from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +122,71 @@ def test_someone_elses_key_cannot_be_revoked_or_seen(make_key_client, trader, ot
     assert services.api_key_authenticate(raw_key=theirs.raw_key) is not None
     assert str(theirs.api_key.pk) not in [row["id"] for row in listing["results"]]
     assert client.delete("/api/v1/api-keys/not-a-uuid").status_code == 404
+
+
+# --- a process reuses a key it read (accounts/services.py API_KEY_CACHE_SECONDS) ------------
+
+
+def test_a_key_used_again_soon_is_not_read_again(trader, django_assert_num_queries):
+    issued = ApiKeyFactory.issue(user=trader)
+    first = services.api_key_authenticate(raw_key=issued.raw_key)
+    # When the key is used again at once
+    with django_assert_num_queries(0):
+        again = services.api_key_authenticate(raw_key=issued.raw_key)
+    # Then it is the same key and user, as copies of the caller's own
+    assert again.pk == first.pk and again.user.pk == trader.pk
+    assert again is not first and again.user is not first.user
+
+
+def test_a_key_read_recently_still_needs_the_whole_key(trader):
+    issued = ApiKeyFactory.issue(user=trader)
+    assert services.api_key_authenticate(raw_key=issued.raw_key) is not None
+    forged = issued.raw_key[:-3] + ("aaa" if not issued.raw_key.endswith("aaa") else "bbb")
+    assert services.api_key_authenticate(raw_key=forged) is None
+
+
+def test_revoking_refuses_the_key_at_once(trader):
+    # Given a key in use
+    issued = ApiKeyFactory.issue(user=trader)
+    client = _token_client(issued.raw_key)
+    assert client.get("/api/v1/me").status_code == 200
+    # When it is revoked
+    services.api_key_revoke(api_key=ApiKey.objects.get(pk=issued.api_key.pk), actor=trader)
+    # Then the very next request is refused
+    assert client.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("change", ["revoked", "expired", "user_deactivated"])
+def test_a_change_in_the_database_is_seen_once_the_reuse_window_passed(monkeypatch, trader, change):
+    # Given a key in use (and a short reuse window)
+    monkeypatch.setattr(services, "API_KEY_CACHE_SECONDS", 0.05)
+    issued = ApiKeyFactory.issue(user=trader)
+    client = _token_client(issued.raw_key)
+    assert client.get("/api/v1/me").status_code == 200
+    # When another process revokes or expires it, or deactivates its user
+    keys = ApiKey.objects.filter(pk=issued.api_key.pk)
+    if change == "revoked":
+        keys.update(revoked_at=timezone.now())
+    elif change == "expired":
+        keys.update(expires_at=timezone.now())
+    else:
+        User.objects.filter(pk=trader.pk).update(is_active=False)
+    # Then once the window has passed, it is refused
+    time.sleep(0.06)
+    refused = client.get("/api/v1/me")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_key_reused_past_its_expiry_is_refused(monkeypatch, trader):
+    # Given a key expiring in a minute, in use
+    issued = ApiKeyFactory.issue(user=trader, expires_at=timezone.now() + timedelta(minutes=1))
+    assert services.api_key_authenticate(raw_key=issued.raw_key) is not None
+    # When it is used again after that minute
+    later = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(services.timezone, "now", lambda: later)
+    # Then it is refused
+    assert services.api_key_authenticate(raw_key=issued.raw_key) is None
 
 
 @pytest.mark.parametrize(
