@@ -7,11 +7,13 @@ import time
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +104,20 @@ def test_admins_must_enrol_totp_when_required(settings, login_client):
     # But the API (token or session) and the 2FA pages themselves stay reachable
     assert client.get("/api/v1/me").status_code == 200
     assert client.get(reverse("mfa_index")).status_code == 200
+
+
+def test_an_api_request_by_key_does_not_load_the_browser_session(settings, login_client):
+    # Given TOTP required, and an admin's browser (session cookie) calling the API by key
+    settings.OMS_REQUIRE_ADMIN_MFA = True
+    admin = UserFactory(role="admin", is_staff=True)
+    client = login_client(admin)
+    key = ApiKeyFactory.issue(user=admin).raw_key
+    # When it calls the API
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Token {key}")
+    # Then it is answered without reading the session (the key says who it is)
+    assert response.status_code == 200
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"]]
 
 
 def test_admin_mfa_is_not_required_when_switched_off(settings, login_client):
