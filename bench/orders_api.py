@@ -108,6 +108,22 @@ class Api:
 # ----------------------------------------------------------------------------- the stack
 
 
+def _drop_mysql_database(url: str) -> None:
+    import MySQLdb
+
+    parts = urllib.parse.urlparse(url)
+    conn = MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        passwd=parts.password or "",
+    )
+    try:
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{parts.path.lstrip('/')}`")
+    finally:
+        conn.close()
+
+
 @dataclass
 class Stack:
     base_url: str
@@ -129,6 +145,14 @@ class Stack:
         return result.stdout
 
     def prepare(self) -> None:
+        if self.env["DATABASE_URL"] == DEFAULT_DB:
+            # The bench's own database, afresh each run: orders another run left pending
+            # would be re-sent by the sweeper during the load and skew every figure.
+            _drop_mysql_database(DEFAULT_DB)
+        if self.env["REDIS_URL"] == DEFAULT_REDIS:
+            import redis
+
+            redis.Redis.from_url(DEFAULT_REDIS).flushdb()  # its queues: no task of a past run
         log("creating / migrating / seeding the bench database")
         subprocess.run(
             [PYTHON, "-m", "oms_site.run", "--ensure-database"],
