@@ -215,8 +215,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "oms_site.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "oms_site.throttling.UserSlidingWindowThrottle",
+        "oms_site.throttling.AnonSlidingWindowThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("OMS_API_USER_RATE", default="6000/min"),
