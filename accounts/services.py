@@ -127,6 +127,7 @@ def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
     # Each request its own copies: nothing one request sets on its key or user reaches another.
     mine = copy.copy(api_key)
     mine.user = copy.copy(api_key.user)
+    mine.scopes = list(api_key.scopes or [])  # a list: shallow copies would share it
     return mine
 
 

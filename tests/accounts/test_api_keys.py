@@ -138,6 +138,18 @@ def test_a_key_used_again_soon_is_not_read_again(trader, django_assert_num_queri
     assert again is not first and again.user is not first.user
 
 
+def test_what_one_request_changes_on_its_key_does_not_reach_the_next(trader):
+    issued = ApiKeyFactory.issue(user=trader)
+    first = services.api_key_authenticate(raw_key=issued.raw_key)
+    # when a request changes its key's scopes and user in place
+    first.scopes.append("admin")
+    first.user.username = "someone-else"
+    # then the next request of the same key sees them as stored
+    again = services.api_key_authenticate(raw_key=issued.raw_key)
+    assert "admin" not in again.scopes
+    assert again.user.username == trader.username
+
+
 def test_a_key_read_recently_still_needs_the_whole_key(trader):
     issued = ApiKeyFactory.issue(user=trader)
     assert services.api_key_authenticate(raw_key=issued.raw_key) is not None
