@@ -43,9 +43,9 @@ def test_default_stack_is_web_worker_and_beat():
     assert arg_after(web.argv, "--host") == "127.0.0.1"
     assert arg_after(web.argv, "--port") == "8000"
     assert arg_after(web.argv, "--workers") == "1"
-    # And the worker consumes every shared queue with concurrency 2
+    # And the worker consumes every shared queue with concurrency 4
     assert arg_after(worker.argv, "-Q") == "execution,marketdata,monitoring,notifications"
-    assert arg_after(worker.argv, "--concurrency") == "2"
+    assert arg_after(worker.argv, "--concurrency") == "4"
     # And beat reads its schedule from the database
     assert arg_after(beat.argv, "-S") == "django_celery_beat.schedulers:DatabaseScheduler"
 
