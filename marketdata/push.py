@@ -173,7 +173,7 @@ class _TimerScheduler:
 
 
 def _build_publisher(*, route: Route, interval_setting: str, name: str) -> ThrottledPublisher:
-    interval = float(getattr(settings, interval_setting, 0.1))
+    interval = getattr(settings, interval_setting)  # seconds (settings.py, env.float)
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # The in-memory layer's queues belong to the consumers' event loop. A trailing flush
         # from a timer thread would put into them from a foreign loop and need not wake the

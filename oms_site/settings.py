@@ -279,6 +279,10 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# Live pushes of quotes and order-book depth: at most one per symbol per interval (seconds).
+OMS_QUOTE_PUSH_INTERVAL = env.float("OMS_QUOTE_PUSH_INTERVAL", default=0.1)
+OMS_BOOK_PUSH_INTERVAL = env.float("OMS_BOOK_PUSH_INTERVAL", default=0.1)
+
 # --- Execution (paper broker, internal exchange, per-broker resilience) -------------------
 OMS_PAPER_SLIPPAGE_BPS = env.str("OMS_PAPER_SLIPPAGE_BPS", default="0")
 OMS_PAPER_FEE_BPS = env.str("OMS_PAPER_FEE_BPS", default="0")

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from marketdata.feeds.base import RawTick
 
-TRADING_YEAR_SECONDS = Decimal(252 * 6.25 * 3600)
+TRADING_YEAR_SECONDS = 252 * Decimal("6.25") * 3600
 GBM_CONTEXT = Context(prec=28)
 
 
@@ -36,9 +36,9 @@ class SimParams:
     spread_ticks: int = 2  # ask − bid, in ticks
 
 
-def round_to_tick(price: Decimal | float, tick: Decimal) -> Decimal:
+def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     """The nearest positive multiple of `tick` (at least one tick)."""
-    ticks = (price if isinstance(price, Decimal) else Decimal(repr(price))) / tick
+    ticks = price / tick
     steps = max(1, int(ticks.to_integral_value(rounding=ROUND_HALF_EVEN)))
     return tick * steps
 

@@ -66,9 +66,9 @@ def test_volatility_and_drift_shape_the_path():
 
 
 def test_round_to_tick_never_reaches_zero():
-    assert round_to_tick(0.001, Decimal("0.05")) == Decimal("0.05")
-    assert round_to_tick(10.024, Decimal("0.05")) == Decimal("10.00")
-    assert round_to_tick(10.026, Decimal("0.05")) == Decimal("10.05")
+    assert round_to_tick(Decimal("0.001"), Decimal("0.05")) == Decimal("0.05")
+    assert round_to_tick(Decimal("10.024"), Decimal("0.05")) == Decimal("10.00")
+    assert round_to_tick(Decimal("10.026"), Decimal("0.05")) == Decimal("10.05")
 
 
 def test_simulator_adapter_emits_ticks_only_for_subscribed_symbols():
