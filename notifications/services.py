@@ -149,7 +149,11 @@ class PublishBatch:
     def __init__(self) -> None:
         _refuse_event_loop("publish_batch")
         self._envelopes: list[Envelope] = []
-        transaction.on_commit(self._deliver)
+        # Outside a transaction there is nothing to wait for: each add() is sent at once
+        # (on_commit would run the delivery now, before anything was added).
+        self._immediate = not transaction.get_connection().in_atomic_block
+        if not self._immediate:
+            transaction.on_commit(self._deliver)
 
     def add(
         self,
@@ -161,11 +165,13 @@ class PublishBatch:
         user_id: object = None,
     ) -> None:
         """As `publish` (validated and converted now), delivered with the batch."""
-        self._envelopes.extend(
-            build_envelopes(
-                channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
-            )
+        envelopes = build_envelopes(
+            channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
         )
+        if self._immediate:
+            _deliver(envelopes)
+        else:
+            self._envelopes.extend(envelopes)
 
     def _deliver(self) -> None:
         if self._envelopes:

@@ -146,3 +146,27 @@ def test_a_broken_channel_layer_is_logged_not_raised(monkeypatch, caplog):
 
     # then the failure is reported
     assert "Live push to ['quotes.ACME'] failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_outside_a_transaction_sends_each_push_at_once():
+    # given a listener and no transaction open
+    account = TradingAccountFactory()
+    listener = GroupListener(f"acct.{account.pk}.orders")
+    batch = services.publish_batch()
+    # when a push is added, there being no commit to wait for
+    batch.add(channel="orders", event="order.updated", data={"n": 1}, account_id=account.pk)
+    # then it is delivered right away
+    assert listener.receive()["data"] == {"n": 1}
+
+
+def test_a_batch_sends_its_pushes_in_order_on_commit(django_capture_on_commit_callbacks):
+    account = TradingAccountFactory()
+    listener = GroupListener(f"acct.{account.pk}.orders")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        batch = services.publish_batch()
+        for n in (1, 2, 3):
+            batch.add(channel="orders", event="order.updated", data={"n": n}, account_id=account.pk)
+        assert callbacks == []
+    assert len(callbacks) == 1
+    assert [listener.receive()["data"]["n"] for _ in range(3)] == [1, 2, 3]

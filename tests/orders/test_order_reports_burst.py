@@ -46,6 +46,25 @@ def fill(order, qty, price, *, kind=ReportType.PARTIAL_FILL, **fields):
     return report(order.pk, kind, fill_qty=Decimal(qty), fill_price=Decimal(price), **fields)
 
 
+def booked_elsewhere(order, *, report_id: str) -> None:
+    """A fill of 1 already in the ledger under `report_id` (booked outside this burst)."""
+    fills_record(
+        fills=[
+            FillInput(
+                order_id=order.pk,
+                account_id=order.account_id,
+                instrument_id=order.instrument_id,
+                symbol="ACME",
+                side="buy",
+                qty=Decimal("1"),
+                price=order.limit_price,
+                ts=timezone.now(),
+                report_id=report_id,
+            )
+        ]
+    )
+
+
 def state(order: Order) -> tuple:
     order.refresh_from_db()
     return (
@@ -122,21 +141,7 @@ def test_the_same_burst_twice_changes_nothing(two_working):
 def test_a_failure_inside_the_burst_keeps_none_of_it(two_working):
     first, second = two_working
     # given a fill already booked under a report id the venue reuses for another order
-    fills_record(
-        fills=[
-            FillInput(
-                order_id=second.pk,
-                account_id=second.account_id,
-                instrument_id=second.instrument_id,
-                symbol="ACME",
-                side="buy",
-                qty=Decimal("1"),
-                price=Decimal("101"),
-                ts=timezone.now(),
-                report_id="reused-id",
-            )
-        ]
-    )
+    booked_elsewhere(second, report_id="reused-id")
     before = (state(first), Fill.objects.count(), ProcessedReport.objects.count())
     # when a burst holds a good fill of the first order and the clashing one
     with pytest.raises(IntegrityError):
@@ -167,21 +172,7 @@ def test_a_burst_pushes_each_state_and_each_fill_in_order_on_commit(two_working,
 def test_a_burst_that_rolls_back_pushes_nothing(two_working, delivered, submit):
     first, _ = two_working
     # a burst whose second fill clashes with a report id the ledger already holds
-    fills_record(
-        fills=[
-            FillInput(
-                order_id=first.pk,
-                account_id=first.account_id,
-                instrument_id=first.instrument_id,
-                symbol="ACME",
-                side="buy",
-                qty=Decimal("1"),
-                price=Decimal("100"),
-                ts=timezone.now(),
-                report_id="taken-id",
-            )
-        ]
-    )
+    booked_elsewhere(first, report_id="taken-id")
     delivered.clear()
     with submit(), pytest.raises(IntegrityError):
         order_apply_reports(
