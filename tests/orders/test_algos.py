@@ -120,12 +120,13 @@ def test_resting_limit_slices_are_withdrawn_and_caught_up_then_the_rest_ends(
 
 
 def test_vwap_slices_follow_the_volume_profile_of_past_bars(client, paper, quoted, submit):
-    # given yesterday's bars: the next three minutes of the day traded 1 : 2 : 5
+    # given past bars: the next three minutes of the day traded 1 : 2 : 5 (two days back,
+    # so a run just before midnight UTC still finds them all before today)
     now = timezone.now().replace(second=0, microsecond=0)
     for offset, volume in ((0, 100), (1, 200), (2, 500)):
         Bar.objects.create(
             instrument=quoted,
-            ts=now - timedelta(days=1) + timedelta(minutes=offset),
+            ts=now - timedelta(days=2) + timedelta(minutes=offset),
             open=100,
             high=100,
             low=100,
