@@ -92,7 +92,9 @@ def test_the_beat_job_runs_at_the_close_and_a_late_run_closes_the_day_it_was_mea
     assert (entry["schedule"].hour, entry["schedule"].minute) == ({23}, {59})
     assert snapshot_day(datetime(2025, 3, 4, 23, 59, 30, tzinfo=UTC)).isoformat() == "2025-03-04"
     assert snapshot_day(datetime(2025, 3, 5, 0, 2, tzinfo=UTC)).isoformat() == "2025-03-04"
-    book(account, acme, "buy", "1", "100")
+    # a fill on the day the job closes now (yesterday in the minutes after midnight UTC)
+    day = snapshot_day(datetime.now(UTC))
+    book(account, acme, "buy", "1", "100", ts=datetime.combine(day, time(12), tzinfo=UTC))
     assert snapshot_daily_task.delay().get() >= 1
 
 
