@@ -5,6 +5,7 @@
 #                OMS_SKIP_SEED=1 skips seed_demo.
 #   make test    the whole suite: unit/API tests over PYTEST_WORKERS processes (default 2),
 #                then e2e + integration tests one at a time (scripts/run_tests.py).
+#                Installs Debian's chromium for the e2e tests first when it is missing.
 #   make bench   every bench/*.py (each prints JSON figures).
 PY ?= python3.11
 VENV := .venv
@@ -16,7 +17,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT PYTEST_ARGS PYTEST_WORKERS
 
-.PHONY: install sysdeps run test test-fast lint format bench migrate seed clean
+.PHONY: install sysdeps browserdeps run test test-fast lint format bench migrate seed clean
 
 # mysqlclient compiles against the MariaDB/MySQL client library: get it from Debian when
 # it is missing and we may (root, apt-get); otherwise say what to install.
@@ -60,7 +61,11 @@ seed: migrate
 run: seed
 	exec $(PYTHON) -m oms_site.run
 
-test: install
+# The e2e tests drive Debian's chromium: installed when missing (root), else a clear message.
+browserdeps:
+	@sh scripts/ensure_chromium.sh
+
+test: install browserdeps
 	$(PYTHON) scripts/run_tests.py
 
 test-fast: install
