@@ -372,7 +372,7 @@ def order_place(
         else None
     )
     try:
-        order, decision = _place_locked(
+        order, decision, created = _place_locked(
             prepared,
             actor=actor,
             user=user,
@@ -391,6 +391,10 @@ def order_place(
         if existing is None:
             raise
         return PlaceResult(order=existing, created=False)
+    if not created:
+        # Another request with this client_order_id committed between our first lookup and
+        # the account lock: this one is the replay (API.md: 200 with that order).
+        return PlaceResult(order=order, created=False)
     if order.status == OrderStatus.REJECTED:
         raise RiskRejected(decision.message, fields=None, extra={"order_id": str(order.pk)})
     return PlaceResult(order=order, created=True)
@@ -407,7 +411,8 @@ def _place_locked(
     tag: str,
     per_minute: int | None,
     links: PlacementLinks,
-) -> tuple[Order, risk.RiskDecision]:
+) -> tuple[Order, risk.RiskDecision, bool]:
+    """The stored order, its risk decision, and whether this call created it."""
     # The account row lock serialises this account's placements: buying power, open-order
     # and per-day counts are judged against a stable picture.
     account = (
@@ -419,7 +424,7 @@ def _place_locked(
         account=account, client_order_id=client_order_id, fingerprint=prepared.hash
     )
     if existing is not None:
-        return existing, risk.RiskDecision(ok=True)
+        return existing, risk.RiskDecision(ok=True), False
     instrument, draft, now = prepared.instrument, prepared.draft, prepared.now
     ctx = risk.risk_context_build(
         account=account,
@@ -552,7 +557,7 @@ def _place_locked(
         enqueue_algo_step(order.pk)
     elif decision.ok and not held_for_trigger and not queued:
         enqueue_submit(order.pk)
-    return order, decision
+    return order, decision, True
 
 
 def __getattr__(name: str):
