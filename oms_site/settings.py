@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from oms_site.log_filters import CELERY_TASK_LOGGERS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
@@ -276,7 +278,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"filters": ["quiet_polling"]} for name in CELERY_TASK_LOGGERS},
+    },
 }
 
 # Live pushes of quotes and order-book depth: at most one per symbol per interval (seconds).
@@ -300,7 +305,15 @@ OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})
 # --- Automation (orders: square-off, re-entry, algos) ------------------------------------
 # Intraday positions are squared off this many minutes before their exchange's close;
 # SIM (always open) squares off daily at OMS_SIM_SQUARE_OFF_UTC (HH:MM, UTC).
+# Polling jobs beat runs every few seconds: logged only when they did something.
+OMS_LOG_QUIET_TASKS = env.list("OMS_LOG_QUIET_TASKS", default=["orders.algos_run_due"])
 OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE = env.int("OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE", default=15)
 OMS_SIM_SQUARE_OFF_UTC = env.str("OMS_SIM_SQUARE_OFF_UTC", default="23:45")
 OMS_REENTRY_DELAY_SECS = env.float("OMS_REENTRY_DELAY_SECS", default=1.0)
 OMS_VWAP_LOOKBACK_DAYS = env.int("OMS_VWAP_LOOKBACK_DAYS", default=5)
+    "filters": {
+        "quiet_polling": {
+            "()": "oms_site.log_filters.QuietPollingTasks",
+            "tasks": OMS_LOG_QUIET_TASKS,
+        }
+    },

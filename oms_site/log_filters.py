@@ -1,0 +1,42 @@
+"""Keep frequent polling jobs out of the log unless they did something.
+
+Beat sends `orders.algos_run_due` every 2 s; with Celery's INFO lines for the send (beat),
+the receipt and the success (worker) it was a third of the log while doing nothing. For the
+tasks named here, `QuietPollingTasks` drops those three lines when the job returned nothing
+(None, [], 0, ...). A job that did something, a failure, a retry and every other task are
+logged as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+# What a polling job returns when it had nothing to do (Celery logs the result's repr).
+EMPTY_RESULTS = frozenset({"None", "[]", "()", "{}", "0", "''", "set()"})
+BEAT_SENDING = "Scheduler: Sending due task"
+TASK_RECEIVED = "] received"
+TASK_SUCCEEDED = "] succeeded in"
+
+# The loggers that write those lines (celery/beat.py, worker/strategy.py, app/trace.py).
+CELERY_TASK_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+
+
+class QuietPollingTasks(logging.Filter):
+    def __init__(self, tasks: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.tasks = frozenset(tasks)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or not self.tasks:
+            return True
+        message = str(record.msg)
+        args = record.args
+        if message.startswith(BEAT_SENDING) and isinstance(args, tuple) and len(args) == 2:
+            return args[1] not in self.tasks  # (entry name, task name)
+        if isinstance(args, dict) and args.get("name") in self.tasks:
+            if TASK_RECEIVED in message:
+                return False
+            if TASK_SUCCEEDED in message:
+                return str(args.get("return_value")) not in EMPTY_RESULTS
+        return True
