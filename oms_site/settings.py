@@ -272,10 +272,18 @@ if IS_PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Polling jobs beat runs every few seconds: logged only when they did something.
+OMS_LOG_QUIET_TASKS = env.list("OMS_LOG_QUIET_TASKS", default=["orders.algos_run_due"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "quiet_polling": {
+            "()": "oms_site.log_filters.QuietPollingTasks",
+            "tasks": OMS_LOG_QUIET_TASKS,
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -305,15 +313,7 @@ OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})
 # --- Automation (orders: square-off, re-entry, algos) ------------------------------------
 # Intraday positions are squared off this many minutes before their exchange's close;
 # SIM (always open) squares off daily at OMS_SIM_SQUARE_OFF_UTC (HH:MM, UTC).
-# Polling jobs beat runs every few seconds: logged only when they did something.
-OMS_LOG_QUIET_TASKS = env.list("OMS_LOG_QUIET_TASKS", default=["orders.algos_run_due"])
 OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE = env.int("OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE", default=15)
 OMS_SIM_SQUARE_OFF_UTC = env.str("OMS_SIM_SQUARE_OFF_UTC", default="23:45")
 OMS_REENTRY_DELAY_SECS = env.float("OMS_REENTRY_DELAY_SECS", default=1.0)
 OMS_VWAP_LOOKBACK_DAYS = env.int("OMS_VWAP_LOOKBACK_DAYS", default=5)
-    "filters": {
-        "quiet_polling": {
-            "()": "oms_site.log_filters.QuietPollingTasks",
-            "tasks": OMS_LOG_QUIET_TASKS,
-        }
-    },
