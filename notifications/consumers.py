@@ -18,7 +18,6 @@ and sends `unsubscribed` with `"reason": "access_revoked"` for `<kind>:<account_
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +39,7 @@ from notifications.stream import (
     spec_allowed,
 )
 from notifications.ws_auth import still_authenticated
+from oms_site.json_input import json_loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self._error("validation_error", "Message too large.")
             return
         try:
-            content = json.loads(text_data)
+            content = json_loads_bounded(text_data)
         except ValueError:
             await self._error("validation_error", "Message is not valid JSON.")
             return
