@@ -3,10 +3,17 @@ pnl): one implementation, one table (accounts.IdempotencyKey).
 
 API.md: "An `Idempotency-Key` header does the same for any POST": the same caller, key and
 body get the first answer again (a 201 replays as 200, like a re-posted client_order_id);
-the same key with another body or path is 409 `conflict`; while the first request is still
-running, a second one is 409 too. Error answers (4xx, e.g. an order's 422 risk rejection)
-are kept and replayed; 5xx are not (they are worth retrying). Keys live
-OMS_IDEMPOTENCY_TTL_HOURS (default 24), purged hourly by accounts.purge_idempotency_keys.
+the same key with another body or path is 409 `conflict`. Error answers (4xx, e.g. an
+order's 422 risk rejection) are kept and replayed; 5xx are not (they are worth retrying).
+Keys live OMS_IDEMPOTENCY_TTL_HOURS (default 24), purged hourly by
+accounts.purge_idempotency_keys.
+
+The key is stored in the SAME transaction as what it protects: the handler runs inside
+one `transaction.atomic()` with the key row, and the answer is written to that row before
+the commit. So either both the effect (an order) and its answer are committed — a retry
+replays it, whatever happened to the client's connection or to work enqueued after the
+commit — or neither is, and a retry runs afresh. A second request with the same key
+while the first runs waits on the key row's unique index and then replays its answer.
 
 Usage on a DRF view method: `@idempotent_post()` or `@idempotent_post(redact=("key",))` for
 answers holding a secret that must be shown once (the replay omits it).
@@ -101,28 +108,26 @@ def idempotent_post(*, redact: Iterable[str] = ()) -> Callable:
             key = request.headers.get(HEADER)
             if key is None:
                 return handler(view, request, *args, **kwargs)
-            claimed = idempotency_claim(
-                user=request.user,
-                key=key,
-                path=request.path,
-                request_hash=_body_hash(request.data),
-            )
-            if isinstance(claimed, tuple):
-                status, body = claimed
-                return Response(body, status=status)
-            try:
-                response = handler(view, request, *args, **kwargs)
-            except (ApplicationError, APIException) as exc:
-                response = exception_handler(exc, {"view": view, "request": request})
-            except BaseException:
-                claimed.delete()
-                raise
-            idempotency_finish(
-                record=claimed,
-                status_code=response.status_code,
-                body=response.data,
-                redact=redacted,
-            )
+            request_hash = _body_hash(request.data)  # parsed before the transaction opens
+            # An unexpected error (a dependency down, a bug) leaves this block by exception:
+            # key and effects roll back together, and the retry runs afresh.
+            with transaction.atomic():
+                claimed = idempotency_claim(
+                    user=request.user, key=key, path=request.path, request_hash=request_hash
+                )
+                if isinstance(claimed, tuple):
+                    status, body = claimed
+                    return Response(body, status=status)
+                try:
+                    response = handler(view, request, *args, **kwargs)
+                except (ApplicationError, APIException) as exc:
+                    response = exception_handler(exc, {"view": view, "request": request})
+                idempotency_finish(
+                    record=claimed,
+                    status_code=response.status_code,
+                    body=response.data,
+                    redact=redacted,
+                )
             return response
 
         return wrapper

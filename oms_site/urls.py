@@ -17,6 +17,12 @@ api_v1 = [
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+# Django's error pages: the JSON error shape under /api/, the usual HTML pages elsewhere.
+handler400 = "oms_site.api_errors.bad_request"
+handler403 = "oms_site.api_errors.permission_denied"
+handler404 = "oms_site.api_errors.page_not_found"
+handler500 = "oms_site.api_errors.server_error_view"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

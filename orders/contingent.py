@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError
+from oms_site.task_enqueue import enqueue_after_commit
 from orders.lifecycle import (
     Actor,
     actor_system,
@@ -215,7 +216,11 @@ def enqueue_contingent_sync(root_id: object) -> None:
     from orders.tasks import contingent_sync_task
 
     root_id = str(root_id)
-    transaction.on_commit(lambda: contingent_sync_task.delay(root_id))
+    enqueue_after_commit(
+        lambda: contingent_sync_task.delay(root_id),
+        what=f"a change in the order group of {root_id}",
+        recovery="its next fill or cancel synchronises the group again",
+    )
 
 
 def contingent_sync(*, order_id: object) -> list[str]:

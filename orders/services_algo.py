@@ -32,6 +32,7 @@ from accounts.models import ApiKey, User
 from marketdata.models import Bar, Instrument
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError, InvalidState, RiskRejected
+from oms_site.task_enqueue import enqueue_after_commit
 from orders import algos
 from orders.lifecycle import (
     Actor,
@@ -192,7 +193,11 @@ def enqueue_algo_step(parent_id: object) -> None:
     from orders.tasks import algo_step_task
 
     parent_id = str(parent_id)
-    transaction.on_commit(lambda: algo_step_task.delay(parent_id))
+    enqueue_after_commit(
+        lambda: algo_step_task.delay(parent_id),
+        what=f"a step of algo order {parent_id}",
+        recovery="the algos_run_due job runs it when due",
+    )
 
 
 def algos_run_due(*, now: datetime | None = None, limit: int = 500) -> list[str]:

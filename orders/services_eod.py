@@ -26,12 +26,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from marketdata.calendar import session_close, trading_date
 from marketdata.models import Instrument
 from oms_site.errors import ApplicationError, RiskRejected
+from oms_site.task_enqueue import enqueue_after_commit
 from orders.lifecycle import actor_system
 from orders.models import (
     OPEN_STATUSES,
@@ -58,7 +58,11 @@ def enqueue_reentry(order_id: object) -> None:
 
     order_id = str(order_id)
     delay = float(getattr(settings, "OMS_REENTRY_DELAY_SECS", 1))
-    transaction.on_commit(lambda: order_reenter_task.apply_async((order_id,), countdown=delay))
+    enqueue_after_commit(
+        lambda: order_reenter_task.apply_async((order_id,), countdown=delay),
+        what=f"the re-entry of rejected order {order_id}",
+        recovery="it is not re-entered",
+    )
 
 
 def order_reenter(*, order_id: object) -> Order | None:

@@ -27,6 +27,7 @@ from oms_site.errors import (
     RiskRejected,
     ValidationFailed,
 )
+from oms_site.task_enqueue import enqueue_after_commit
 from orders import risk
 from orders.lifecycle import Actor, actor_for, order_event_created, order_transition
 from orders.models import (
@@ -168,7 +169,11 @@ def enqueue_submit(order_id: object, *, resubmit: bool = False) -> None:
     from orders.tasks import order_submit_task
 
     order_id = str(order_id)
-    transaction.on_commit(lambda: order_submit_task.delay(order_id, resubmit=resubmit))
+    enqueue_after_commit(
+        lambda: order_submit_task.delay(order_id, resubmit=resubmit),
+        what=f"order {order_id}",
+        recovery="the pending_new sweeper submits it",
+    )
 
 
 # --- preparing a placement (shared by place and preview) ---------------------------------------

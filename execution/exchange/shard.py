@@ -49,6 +49,7 @@ from execution.models import (
     VenueOrderStatus,
 )
 from execution.registry import emit_reports
+from oms_site.task_enqueue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +350,11 @@ def command_enqueue(*, command: VenueCommand) -> None:
     from execution.tasks import exchange_command
 
     command_id, queue = command.id, shard_queue(command.shard)
-    transaction.on_commit(lambda: exchange_command.apply_async(args=[command_id], queue=queue))
+    enqueue_after_commit(
+        lambda: exchange_command.apply_async(args=[command_id], queue=queue),
+        what=f"exchange command {command_id}",
+        recovery="the pending command resend job sends it",
+    )
 
 
 @transaction.atomic
