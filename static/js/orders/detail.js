@@ -131,18 +131,56 @@
     return Object.entries(d).map(function ([k, v]) { return k + ": " + (typeof v === "object" ? JSON.stringify(v) : v); }).join(", ");
   }
 
+  /* Consecutive events of one kind that repeat (a trailing stop moves every few ticks) as
+   * runs: [event] alone, or [first, ..., last] shown as one expandable row. */
+  const FOLDED = new Set(["stop_moved"]);
+  function eventRuns(list) {
+    const runs = [];
+    list.forEach(function (e) {
+      const last = runs[runs.length - 1];
+      if (last && FOLDED.has(e.type) && last[0].type === e.type) last.push(e);
+      else runs.push([e]);
+    });
+    return runs;
+  }
+
+  function stopMovesDetails(run) {
+    const first = run[0].data || {};
+    const last = run[run.length - 1].data || {};
+    const summary = "stop " + O.num(first.previous) + " → " + O.num(last.stop_price) + " in " + run.length + " moves";
+    const list = el("ol", { class: "moves" }, run.map(function (e) {
+      const d = e.data || {};
+      return el("li", { "data-seq": String(e.seq), title: "#" + e.seq + " " + e.at }, [
+        el("span", { class: "mono", text: O.time(e.at) + " " }),
+        el("span", { text: O.num(d.previous) + " → " + O.num(d.stop_price) + " (mark " + O.num(d.mark) + ")" }),
+      ]);
+    }));
+    return el("details", { class: "event-run" }, [el("summary", { text: summary }), list]);
+  }
+
+  function eventRow(run) {
+    const e = run[run.length - 1];
+    const fresh = run.some(function (x) { return !seen.has(x.seq); });
+    const folded = run.length > 1;
+    run.forEach(function (x) { seen.add(x.seq); });
+    return el("tr", { class: fresh ? "new-event" : "", "data-type": e.type, "data-seq": String(run[0].seq) }, [
+      el("td", { class: "num", text: folded ? run[0].seq + "–" + e.seq : String(e.seq) }),
+      el("td", { class: "mono", title: folded ? run[0].at + " – " + e.at : e.at, text: O.time(e.at) }),
+      el("td", { text: O.label(e.type).replace(/_/g, " ") + (folded ? " ×" + run.length : "") }),
+      el("td", {}, e.data && e.data.to ? [O.badge(e.data.to)] : []),
+      el("td", { text: actorText(e.actor) }),
+      el("td", { class: "data" }, folded ? [stopMovesDetails(run)] : [detailsText(e)]),
+    ]);
+  }
+
   function renderEvents() {
     const body = document.querySelector("#events tbody");
-    body.replaceChildren.apply(body, events.map(function (e) {
-      const tr = el("tr", { class: seen.has(e.seq) ? "" : "new-event" }, [
-        el("td", { class: "num", text: String(e.seq) }),
-        el("td", { class: "mono", title: e.at, text: O.time(e.at) }),
-        el("td", { text: O.label(e.type).replace(/_/g, " ") }),
-        el("td", {}, e.data && e.data.to ? [O.badge(e.data.to)] : []),
-        el("td", { text: actorText(e.actor) }),
-        el("td", { class: "data", text: detailsText(e) }),
-      ]);
-      seen.add(e.seq);
+    // A re-render (the order changed) keeps an expanded run expanded.
+    const open = new Set(Array.from(body.querySelectorAll("details[open]")).map(function (d) { return d.closest("tr").dataset.seq; }));
+    body.replaceChildren.apply(body, eventRuns(events).map(function (run) {
+      const tr = eventRow(run);
+      const details = tr.querySelector("details");
+      if (details && open.has(String(run[0].seq))) details.open = true;
       return tr;
     }));
   }
