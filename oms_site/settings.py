@@ -198,10 +198,16 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "accounts.adapters.NoSignupAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
+# Failed sign-ins: per client address (10 a minute, 30 an hour) and per login name from that
+# address ("key", see accounts/adapters.py): guessing never locks the owner out elsewhere.
 ACCOUNT_RATE_LIMITS = {
     "login": env.str("OMS_LOGIN_RATE", default="30/m/ip"),
-    "login_failed": env.str("OMS_LOGIN_FAILED_RATE", default="10/m/ip,5/5m/key"),
+    "login_failed": env.str("OMS_LOGIN_FAILED_RATE", default="10/m/ip,30/h/ip,5/5m/key"),
 }
+# Across addresses a login name is slowed, not locked (accounts/login_throttle.py).
+OMS_LOGIN_NAME_FAILURES = env.int("OMS_LOGIN_NAME_FAILURES", default=5)
+OMS_LOGIN_NAME_WINDOW_SECS = env.float("OMS_LOGIN_NAME_WINDOW_SECS", default=300.0)
+OMS_LOGIN_NAME_DELAY_SECS = env.float("OMS_LOGIN_NAME_DELAY_SECS", default=3.0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "OMS"
 
