@@ -63,8 +63,14 @@ def order_request_build(order: Order) -> OrderRequest:
     )
 
 
-def _claim_for_submit(*, order_id: object, resubmit: bool) -> tuple[Order, OrderRequest] | None:
-    """Lock the order and record its (re)submission; runs in order_submit's transaction."""
+def _claim_for_submit(
+    *, order_id: object, resubmit: bool, reason: str = ""
+) -> tuple[Order, OrderRequest] | None:
+    """Lock the order and record its (re)submission; runs in order_submit's transaction.
+
+    A re-send by the sweeper is always a `resubmitted` event naming why, also when no
+    earlier `submitted` event exists (an in-process venue's first attempt rolled back with
+    its worker, or its message never reached one): the trail shows the order was rescued."""
     order = Order.objects.select_for_update().filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.PENDING_NEW:
         return None  # vanished, canceled meanwhile, or already answered: nothing to do
@@ -74,17 +80,21 @@ def _claim_for_submit(*, order_id: object, resubmit: bool) -> tuple[Order, Order
         order.broker = order.account.broker
     first = order.submitted_at is None
     order.submitted_at = timezone.now()
+    data: dict[str, object] = {"broker": order.broker}
+    if resubmit:
+        data["reason"] = reason or "re-sent by the sweeper"
+        data["earlier_attempt_recorded"] = not first
     order_record_event(
         order=order,
-        event_type=OrderEventType.SUBMITTED if first else OrderEventType.RESUBMITTED,
+        event_type=OrderEventType.RESUBMITTED if resubmit else OrderEventType.SUBMITTED,
         actor=SUBMIT_ACTOR,
-        data={"broker": order.broker},
+        data=data,
         update_fields=["submitted_at", "broker"],
     )
     return order, order_request_build(order)
 
 
-def order_submit(*, order_id: object, resubmit: bool = False) -> list[str]:
+def order_submit(*, order_id: object, resubmit: bool = False, reason: str = "") -> list[str]:
     """Send a pending_new order to its account's venue and apply the answer.
 
     Safe to run twice (the sweeper and a re-delivered task may): the claim is made under
@@ -100,7 +110,7 @@ def order_submit(*, order_id: object, resubmit: bool = False) -> list[str]:
     once.
     """
     with transaction.atomic():
-        claimed = _claim_for_submit(order_id=order_id, resubmit=resubmit)
+        claimed = _claim_for_submit(order_id=order_id, resubmit=resubmit, reason=reason)
         if claimed is None:
             return []
         order, request = claimed
@@ -156,18 +166,30 @@ def orders_sweep_pending_new(*, now: datetime | None = None) -> list[str]:
     stuck = list(
         Order.objects.filter(status=OrderStatus.PENDING_NEW, updated_at__lt=cutoff)
         .order_by("updated_at")
-        .values_list("id", flat=True)[:JOB_BATCH]
+        .values_list("id", "updated_at", "submitted_at")[:JOB_BATCH]
     )
     enqueued: list[str] = []
-    for order_id in stuck:
+    for order_id, updated_at, submitted_at in stuck:
         claimed = Order.objects.filter(
             pk=order_id, status=OrderStatus.PENDING_NEW, updated_at__lt=cutoff
         ).update(updated_at=now)
         if claimed:
-            logger.warning("Sweeper re-enqueues order %s stuck in pending_new", order_id)
-            order_submit_task.delay(str(order_id), resubmit=True)
+            reason = _stuck_reason(idle_s=(now - updated_at).total_seconds(), sent=submitted_at)
+            logger.warning("Sweeper re-enqueues order %s: %s", order_id, reason)
+            order_submit_task.delay(str(order_id), resubmit=True, reason=reason)
             enqueued.append(str(order_id))
     return enqueued
+
+
+def _stuck_reason(*, idle_s: float, sent: datetime | None) -> str:
+    if sent is None:
+        why = (
+            "no submission committed (a worker stopped mid-submission, or the message "
+            "was lost or never enqueued)"
+        )
+    else:
+        why = "sent, but no answer from the venue"
+    return f"pending_new for {idle_s:.0f} s: {why}"
 
 
 def orders_expire_due(*, now: datetime | None = None) -> list[str]:

@@ -9,9 +9,10 @@ from orders import services_submit
 
 
 @shared_task(name="orders.submit", queue="execution")
-def order_submit_task(order_id: str, resubmit: bool = False) -> list[str]:
-    """Send one pending_new order to its venue (enqueued on commit by order_place)."""
-    return services_submit.order_submit(order_id=order_id, resubmit=resubmit)
+def order_submit_task(order_id: str, resubmit: bool = False, reason: str = "") -> list[str]:
+    """Send one pending_new order to its venue (enqueued on commit by order_place; by the
+    sweeper with resubmit=True and the reason, recorded in the audit trail)."""
+    return services_submit.order_submit(order_id=order_id, resubmit=resubmit, reason=reason)
 
 
 @shared_task(name="orders.sweep_pending_new", queue="monitoring")

@@ -42,6 +42,25 @@ def test_sweeper_sends_an_order_whose_submission_was_lost(trader, account, quote
     assert order_replay(order.events.order_by("seq")) == order_state(order)
 
 
+def test_a_rescued_order_says_in_its_audit_trail_that_it_was_re_sent_and_why(
+    trader, account, quoted, fake_broker, make_key_client
+):
+    # given an order committed whose first submission never committed (its worker died)
+    order = place(trader, account)
+    # when the sweeper sends it
+    orders_sweep_pending_new(now=later(minutes=1))
+    # then its trail shows a re-send by the sweeper with the reason, not a plain "submitted"
+    response = make_key_client(trader).get(f"/api/v1/orders/{order.pk}/events")
+    events = response.json()["results"]
+    assert [event["type"] for event in events] == ["created", "resubmitted", "accepted"]
+    resent = events[1]
+    assert resent["data"]["reason"].startswith("pending_new for ")
+    assert "no submission committed" in resent["data"]["reason"]
+    assert resent["data"]["earlier_attempt_recorded"] is False
+    order.refresh_from_db()
+    assert order_replay(order.events.order_by("seq")) == order_state(order)
+
+
 def test_sweeper_resends_an_order_the_venue_never_answered(
     trader, account, quoted, fake_broker, submit
 ):
