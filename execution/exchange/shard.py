@@ -4,8 +4,10 @@ Shards. A symbol belongs to shard `zlib.crc32(symbol) % OMS_EXCHANGE_SHARDS`; ea
 the Celery queue `exchange.shard.<n>`, consumed by one worker with concurrency 1 (pool solo).
 
 Single writer. A `ShardState` may touch its books only while it holds the shard's
-`ShardLease` row: taken under a row lock when free or when its holder stopped heart-beating
-for `OMS_EXCHANGE_LEASE_TTL_S`; every take bumps `fencing_token` and draws a new `epoch`.
+`ShardLease` row: taken under a row lock when free, when its holder stopped heart-beating
+for `OMS_EXCHANGE_LEASE_TTL_S`, or at once when the holder is provably gone (a process of
+this host whose pid no longer exists: a restarted worker after a crash); every take bumps
+`fencing_token` and draws a new `epoch`.
 Every command transaction locks the lease row again and checks owner + token + epoch before
 touching anything, so a paused or partitioned former holder can never commit, and a second
 worker started for the same shard (any configuration) refuses commands while the lease is
@@ -33,6 +35,7 @@ import uuid
 import zlib
 from datetime import timedelta
 
+import psutil
 from django.db import transaction
 from django.utils import timezone
 
@@ -75,6 +78,28 @@ def process_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_provably_gone(owner: str) -> bool:
+    """Whether the lease owner `owner` (`<host>:<pid>:<nonce>`, see ShardState) is a process
+    of THIS host that no longer exists (or is a zombie): a restarted shard worker takes over
+    from its crashed predecessor at once instead of waiting out the lease TTL.
+
+    Anything else — another host, an unparsable owner, a live pid (even one reused by an
+    unrelated process) — is not proof, and the fencing rules stand: wait for the TTL."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid() or pid <= 0:
+        return False
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False  # e.g. access denied: it exists
+
+
 class ShardState:
     """One process's claim on one shard: lease credentials and the books."""
 
@@ -107,8 +132,14 @@ class ShardState:
                     return True
                 alive = lease.heartbeat_at is not None and lease.heartbeat_at > now - ttl
                 if lease.owner and lease.owner != self.owner and alive:
-                    self._forget()
-                    return False
+                    if not holder_provably_gone(lease.owner):
+                        self._forget()
+                        return False
+                    logger.warning(
+                        "shard %s: taking over at once from %s: same host, its process is gone",
+                        self.shard,
+                        lease.owner,
+                    )
                 lease.owner = self.owner
                 lease.fencing_token += 1
                 lease.epoch = uuid.uuid4().hex

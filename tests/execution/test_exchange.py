@@ -275,6 +275,45 @@ def test_a_second_lease_holder_is_refused_and_a_stale_holder_is_fenced(acme, sin
     assert VenueOrder.objects.get(pk=late.order_id).status == "pending"
 
 
+def test_a_restarted_shard_takes_over_at_once_from_a_dead_process_of_this_host(acme, sink, run):
+    import socket
+    import subprocess
+    import sys
+
+    from execution.exchange.shard import ShardLeaseHeld, ShardState, shard_state
+
+    # given the lease is held, freshly heart-beaten, by this process's shard state
+    run(
+        broker_submit,
+        order_request(broker="exchange", account_id=SELLER, side="sell", qty="5", limit_price="10"),
+    )
+    token = shard_state(0).token
+    host = socket.gethostname()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        request = order_request(
+            broker="exchange", account_id=BUYER, side="buy", qty="5", limit_price="10"
+        )
+        broker_submit(request)
+        command = VenueCommand.objects.get(order_id=request.order_id)
+        # when the holder is a live process of this host, or one of another host
+        for owner in (f"{host}:{live.pid}:aaaa", f"elsewhere:{dead.pid}:bbbb"):
+            ShardLease.objects.filter(shard=0).update(owner=owner)
+            # then a newcomer still waits (fencing stands)
+            with pytest.raises(ShardLeaseHeld):
+                ShardState(0).process(command.id)
+        # when the holder is a process of this host that no longer exists (a crashed worker)
+        ShardLease.objects.filter(shard=0).update(owner=f"{host}:{dead.pid}:cccc")
+        # then the restarted shard takes over at once, with a new fencing token
+        assert ShardState(0).process(command.id) == "filled"
+        assert ShardLease.objects.get(shard=0).fencing_token == token + 1
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_each_trade_updates_the_last_price_through_the_tick_path(acme, sink, place):
     place(account_id=SELLER, side="sell", qty="10", limit_price="10.05")
     place(account_id=SELLER2, side="sell", qty="10", limit_price="10.20")
