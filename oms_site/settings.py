@@ -168,6 +168,20 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a message taken by a worker that died before acknowledging it (acks_late)
+# is handed out again after `visibility_timeout` s, checked every `unacked_restore_interval`
+# s. Celery's default (an hour, checked every ~100 s) left a killed worker's tasks waiting
+# that long. Every task is safe to run twice (a submission is claimed under the order's row
+# lock, an exchange command is done once by its row, reports by their id), and orders and
+# exchange commands do not wait for this anyway: the pending_new sweeper re-sends after
+# 15-30 s and the exchange resend job after 30-60 s; this is the backstop for the rest
+# (group sync, algo steps, notifications). It must stay above any countdown (1 s) and the
+# longest task's run time, or a still-running task is started a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("OMS_CELERY_VISIBILITY_TIMEOUT_S", default=60),
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_DEFAULT_QUEUE = "execution"
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
 CELERY_TIMEZONE = "UTC"
