@@ -261,6 +261,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name per choice set (several serializers have a field "side", "type", "product"):
+    # without these the names carry hashes and `check --deploy` warns (drf_spectacular.W001).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "orders.models.OrderSide",
+        "SideEnum": ["buy", "sell"],  # GTT legs and schedule templates
+        "OrderTypeEnum": "orders.models.OrderType",
+        "OrderProductEnum": "orders.models.Product",
+    },
 }
 
 # --- i18n / time ------------------------------------------------------------------------
