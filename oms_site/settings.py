@@ -26,9 +26,12 @@ IS_PRODUCTION = OMS_ENV == "production"
 
 _INSECURE_KEY = "insecure-development-key-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_INSECURE_KEY)
-if IS_PRODUCTION and (SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32):
+# Django's own rule (check --deploy): at least 50 characters, at least 5 different ones.
+if IS_PRODUCTION and (
+    SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set to a real secret (>= 32 chars) in production"
+        "SECRET_KEY must be set to a real secret (>= 50 characters) in production"
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -73,6 +76,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oms_site.cache_headers.NoStoreMiddleware",  # API and signed-in pages: no-store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "oms_site.api_errors.ApiErrorMiddleware",  # JSON 413/500/503 under /api/
@@ -301,6 +305,13 @@ if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HTTPS only: plain HTTP is redirected (except the load balancer's health check) and
+    # browsers are told to remember that for a year (HSTS).
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 # Polling jobs beat runs every few seconds: logged only when they did something.
 OMS_LOG_QUIET_TASKS = env.list("OMS_LOG_QUIET_TASKS", default=["orders.algos_run_due"])
