@@ -53,9 +53,7 @@
   }
 
   function errorText(resp) {
-    const err = resp && resp.data && resp.data.error;
-    if (!err) return "The request failed (" + (resp ? resp.status : "network") + ").";
-    return err.message || err.code;
+    return OMS.words.errorText(resp);
   }
 
   function isTerminal(order) {
@@ -73,7 +71,7 @@
   async function cancelOrder(order) {
     const resp = await OMS.api("DELETE", "/api/v1/orders/" + order.id);
     if (resp.ok) {
-      OMS.toast("Cancel sent: " + order.side + " " + order.qty + " " + order.symbol + " is " + label(resp.data.status) + ".");
+      OMS.toast("Cancel sent: " + order.side + " " + order.qty + " " + order.symbol + " is " + OMS.words.state(resp.data.status).toLowerCase() + ".");
     } else {
       OMS.toast(errorText(resp), "error");
     }

@@ -91,16 +91,30 @@
       : "";
   }
 
+  /* Field errors stay on screen until the trader changes that input (or checks / sends
+   * again): a background re-check never wipes them. */
   function clearErrors() {
     form.querySelectorAll("[data-error-for]").forEach(function (ul) { ul.replaceChildren(); });
   }
 
+  function clearErrorsOf(input) {
+    const names = input.dataset.errors
+      ? input.dataset.errors.split(" ")
+      : Array.from((input.closest(".field") || input).querySelectorAll("[data-error-for]")).map(function (ul) { return ul.dataset.errorFor; });
+    names.forEach(function (name) {
+      const ul = form.querySelector('[data-error-for="' + name + '"]');
+      if (ul) ul.replaceChildren();
+    });
+  }
+
   function showErrors(fields) {
+    const replaced = new Set(); // each list shows this answer only, not the one before
     Object.entries(fields || {}).forEach(function ([name, messages]) {
       const ul = form.querySelector('[data-error-for="' + name + '"]')
         || form.querySelector('[data-error-for="non_field_errors"]');
-      messages.forEach(function (m) {
-        ul.appendChild(O.el("li", { text: (ul.dataset.errorFor === name ? "" : name + ": ") + m }));
+      if (!replaced.has(ul)) { ul.replaceChildren(); replaced.add(ul); }
+      [].concat(messages).forEach(function (m) {
+        ul.appendChild(O.el("li", { text: (ul.dataset.errorFor === name ? "" : OMS.words.field(name) + ": ") + m }));
       });
     });
   }
@@ -108,6 +122,7 @@
   /* What the trader typed, checked locally first (the server checks everything again). */
   function collect() {
     const errors = {};
+    const missing = new Set(); // required and left empty (as opposed to filled in wrongly)
     const type = f.type.value;
     const inst = instrument();
     const body = {
@@ -118,22 +133,25 @@
       qty: f.qty.value.trim(),
       time_in_force: f.tif.value,
     };
-    if (!body.symbol) errors.symbol = ["Choose a symbol."];
+    if (!body.symbol) { errors.symbol = ["Choose a symbol."]; missing.add("symbol"); }
     else if (!inst) errors.symbol = ["Unknown symbol."];
-    if (!positive(body.qty)) errors.qty = ["Enter a positive quantity."];
+    if (!body.qty) { errors.qty = ["Enter the quantity."]; missing.add("qty"); }
+    else if (!positive(body.qty)) errors.qty = ["Enter a positive quantity."];
     else if (inst && !onGrid(body.qty, inst.lot_size)) errors.qty = ["Must be a multiple of the lot size " + inst.lot_size + "."];
-    function price(name, input, required) {
+    // Only the prices the chosen type uses are read: a value left in a field the type hides
+    // is never sent.
+    function price(name, input) {
       const value = input.value.trim();
-      if (!value) { if (required) errors[name] = ["Required for " + O.label(type) + " orders."]; return; }
+      if (!value) { errors[name] = ["Required for " + O.label(type) + " orders."]; missing.add(name); return; }
       if (!positive(value)) { errors[name] = ["Enter a positive price."]; return; }
       if (inst && name !== "trail_percent" && !onGrid(value, inst.tick_size)) { errors[name] = ["Must be a multiple of the tick size " + inst.tick_size + "."]; return; }
       body[name] = value;
     }
-    price("limit_price", f.limit, type === "limit" || type === "stop_limit");
-    price("stop_price", f.stop, type === "stop" || type === "stop_limit");
-    if (type === "trailing_stop") price(f.trailKind.value, f.trail, true);
+    if (type === "limit" || type === "stop_limit") price("limit_price", f.limit);
+    if (type === "stop" || type === "stop_limit") price("stop_price", f.stop);
+    if (type === "trailing_stop") price(f.trailKind.value, f.trail);
     if (f.tif.value === "gtd") {
-      if (!f.expire.value) errors.expire_at = ["Choose until when the order is good."];
+      if (!f.expire.value) { errors.expire_at = ["Choose until when the order is good."]; missing.add("expire_at"); }
       else body.expire_at = new Date(f.expire.value).toISOString();
     }
     const cls = f.cls.value;
@@ -147,13 +165,30 @@
         if (inst && !onGrid(value, inst.tick_size)) return "Must be a multiple of the tick size " + inst.tick_size + ".";
         return null;
       }
-      const tpErr = tp ? legPrice("take_profit", tp) : "Enter the take-profit limit price.";
-      if (tpErr) errors.take_profit = [tpErr];
-      else body.take_profit = { limit_price: tp };
-      const slErr = slStop ? legPrice("stop_loss", slStop) : "Enter the stop-loss stop price.";
-      const slLimitErr = slLimit ? legPrice("stop_loss", slLimit) : null;
-      if (slErr || slLimitErr) errors.stop_loss = [slErr || slLimitErr];
-      else body.stop_loss = slLimit ? { stop_price: slStop, limit_price: slLimit } : { stop_price: slStop };
+      // Bracket and OCO orders have both exit legs; an OTO entry exactly one (the one filled in).
+      const oto = cls === "oto";
+      const wantTp = !oto || Boolean(tp);
+      const wantSl = !oto || Boolean(slStop || slLimit);
+      if (oto && !wantTp && !wantSl) {
+        errors.take_profit = ["Fill in one exit leg: a take-profit or a stop-loss."];
+        missing.add("take_profit");
+      } else if (oto && wantTp && wantSl) {
+        errors.take_profit = ["An OTO order has one exit leg: clear the take-profit or the stop-loss."];
+      } else {
+        if (wantTp) {
+          const tpErr = tp ? legPrice("take_profit", tp) : "Enter the take-profit limit price.";
+          if (!tp) missing.add("take_profit");
+          if (tpErr) errors.take_profit = [tpErr];
+          else body.take_profit = { limit_price: tp };
+        }
+        if (wantSl) {
+          const slErr = slStop ? legPrice("stop_loss", slStop) : "Enter the stop-loss stop price.";
+          if (!slStop) missing.add("stop_loss");
+          const slLimitErr = slLimit ? legPrice("stop_loss", slLimit) : null;
+          if (slErr || slLimitErr) errors.stop_loss = [slErr || slLimitErr];
+          else body.stop_loss = slLimit ? { stop_price: slStop, limit_price: slLimit } : { stop_price: slStop };
+        }
+      }
     }
     const algo = f.algo.value;
     if (algo === "twap" || algo === "vwap") {
@@ -180,7 +215,7 @@
     }
     if (f.coid.value.trim()) body.client_order_id = f.coid.value.trim();
     if (f.tag.value.trim()) body.tag = f.tag.value.trim();
-    return { body: body, errors: errors };
+    return { body: body, errors: errors, missing: missing };
   }
 
   /* --- quote --------------------------------------------------------------------------------- */
@@ -232,13 +267,25 @@
     $("buying-power").textContent = acct ? acct.buying_power + " " + acct.currency : "—";
   }
 
+  function pendingText(errors, missing) {
+    const needed = [];
+    const wrong = [];
+    Object.entries(errors).forEach(function ([name, messages]) {
+      if (missing.has(name)) needed.push(OMS.words.field(name));
+      else wrong.push(OMS.words.field(name) + ": " + messages[0]);
+    });
+    const parts = [];
+    if (needed.length) parts.push("Still needed before the risk checks can answer: " + needed.join(", ") + ".");
+    if (wrong.length) parts.push("To correct: " + wrong.join(" "));
+    return parts.join(" ");
+  }
+
   async function preview(explicit) {
-    clearErrors();
-    const { body, errors } = collect();
+    if (explicit) clearErrors();
+    const { body, errors, missing } = collect();
     if (Object.keys(errors).length) {
       if (explicit) showErrors(errors);
-      const missing = Object.keys(errors).map(function (name) { return O.label(name).replace(/_/g, " "); });
-      renderVerdict(false, explicit ? "Fix the highlighted fields first." : "Still needed before the risk checks can answer: " + missing.join(", ") + ".");
+      renderVerdict(false, explicit ? "Fix the highlighted fields first." : pendingText(errors, missing));
       verdict.className = "verdict" + (explicit ? " bad" : "");
       renderChecks([]);
       $("est-value").textContent = "—";
@@ -287,15 +334,15 @@
         const order = resp.data;
         const words = order.status === "held"
           ? (order.hold_reason === "queued_for_open" ? "queued for the market open" : "held until its stop triggers")
-          : "sent (" + O.label(order.status) + ")";
+          : "sent (" + OMS.words.state(order.status).toLowerCase() + ")";
         renderVerdict(true, (resp.status === 200 ? "Already placed: " : "Placed: ") + order.side + " " + order.qty + " " + order.symbol + " — " + words + ".");
         result.appendChild(O.el("p", {}, [
-          O.badge(order.status), " ",
+          O.el("span", { class: "badge badge-" + order.status, text: OMS.words.state(order.status) }), " ",
           O.el("a", { href: "/orders/" + order.id + "/", text: "Follow this order" }), " · ",
           O.el("a", { href: "/orders/", text: "all orders" }),
         ]));
         result.dataset.orderId = order.id;
-        OMS.toast("Order placed: " + order.side + " " + order.qty + " " + order.symbol);
+        OMS.toast("Order placed: " + order.side + " " + order.qty + " " + order.symbol + " (" + OMS.words.state(order.status) + ")");
         f.coid.value = "";
         return;
       }
@@ -316,7 +363,7 @@
 
   form.addEventListener("submit", place);
   previewBtn.addEventListener("click", function () { preview(true); });
-  form.addEventListener("input", function () { syncFields(); schedulePreview(); });
+  form.addEventListener("input", function (ev) { clearErrorsOf(ev.target); syncFields(); schedulePreview(); });
   form.addEventListener("change", function (ev) {
     syncFields();
     if (ev.target === f.symbol) watchQuote();

@@ -55,9 +55,7 @@
   }
 
   function errorText(resp) {
-    const err = resp && resp.data && resp.data.error;
-    if (!err) return "The request failed (" + (resp ? resp.status : "network") + ").";
-    return err.message || err.code;
+    return window.OMS.words.errorText(resp);
   }
 
   window.OMS = Object.assign(window.OMS || {}, {

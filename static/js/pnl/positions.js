@@ -74,7 +74,7 @@
     if (!resp.ok) { window.OMS.toast(P.errorText(resp), "error"); return; }
     const placed = resp.data.orders || [];
     if (!placed.length) window.OMS.toast("Nothing to close.", "warning");
-    placed.forEach(o => window.OMS.toast("Market " + o.side + " " + o.qty + " " + o.symbol + ": " + o.status, "success"));
+    placed.forEach(o => window.OMS.toast("Market " + o.side + " " + o.qty + " " + o.symbol + ": " + window.OMS.words.state(o.status), "success"));
     (resp.data.errors || []).forEach(e => window.OMS.toast(e.symbol + ": " + e.error.message, "error"));
     refresh();
   }
