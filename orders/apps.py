@@ -18,6 +18,17 @@ class OrdersConfig(AppConfig):
         register_report_sink(order_apply_reports)
         register_tick_listener("orders.triggers", triggers_on_tick)
         self._wire_pnl()
+        self._wire_market_maker()
+
+    @staticmethod
+    def _wire_market_maker() -> None:
+        """The demo's house account (seed_demo) and its market maker process (make run)."""
+        from accounts.registry import register_demo_seeder
+        from oms_site.run_registry import register_process
+        from orders.market_maker import market_maker_processes, seed_house_account
+
+        register_demo_seeder("market_maker", seed_house_account)
+        register_process(market_maker_processes)
 
     @staticmethod
     def _wire_pnl() -> None:

@@ -41,6 +41,13 @@ def _accounts(request: HttpRequest, *, trading_only: bool) -> list[dict]:
     return rows
 
 
+def _default_account(accounts: list[dict]) -> str:
+    """The ticket opens on a paper account when there is one: it fills against the live
+    quote, whatever the internal exchange's book holds at the moment."""
+    paper = [a for a in accounts if a["broker"] == "paper"]
+    return (paper or accounts or [{"id": ""}])[0]["id"]
+
+
 @login_required
 @require_GET
 def order_ticket(request: HttpRequest) -> HttpResponse:
@@ -56,7 +63,7 @@ def order_ticket(request: HttpRequest) -> HttpResponse:
     ]
     accounts = _accounts(request, trading_only=True)
     prefill = {
-        "account": request.GET.get("account", ""),
+        "account": request.GET.get("account") or _default_account(accounts),
         "symbol": request.GET.get("symbol", "").upper(),
         "side": request.GET.get("side", "buy"),
         "type": request.GET.get("type", "limit"),

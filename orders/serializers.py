@@ -213,6 +213,7 @@ class OrderSerializer(serializers.ModelSerializer):
         help_text="Number of the order's latest audit event: of two copies, the higher is newer.",
     )
     reject_reason = serializers.SerializerMethodField()
+    cancel_reason = serializers.SerializerMethodField()
     hold_reason = serializers.SerializerMethodField()
     leg_role = serializers.SerializerMethodField()
     oco_group = serializers.SerializerMethodField()
@@ -250,6 +251,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "reentry_attempt",
             "status",
             "reject_reason",
+            "cancel_reason",
             "hold_reason",
             "product",
             "tag",
@@ -266,6 +268,13 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.STR)
     def get_reject_reason(self, order: Order) -> str | None:
         return order.reject_reason or None
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_cancel_reason(self, order: Order) -> str | None:
+        """Why a canceled (or expired) order ended, in words: who asked, or the venue's cause."""
+        from orders.reasons import cancel_reason_text
+
+        return cancel_reason_text(order.cancel_reason)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_hold_reason(self, order: Order) -> str | None:

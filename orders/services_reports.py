@@ -296,12 +296,17 @@ def _on_canceled(order: Order, report: ExecutionReport) -> str:
     from orders.trigger_engine import triggers_cancel_for_order
 
     triggers_cancel_for_order(order=order)
+    fields = []
+    if not order.cancel_reason:  # nobody asked: the venue's cause (an exchange code) or "venue"
+        order.cancel_reason = str(report.data.get("cause") or "venue")[:32]
+        fields.append("cancel_reason")
     order_transition(
         order=order,
         to_status=to_status,
         event_type=event_type,
         actor=SYSTEM_VENUE,
         data=_data(report),
+        update_fields=fields,
     )
     return APPLIED
 

@@ -53,6 +53,7 @@ def test_seed_demo_creates_the_demo_world(monkeypatch):
         "viewer": "viewer",
         "client_a": "trader",
         "client_b": "trader",
+        "house": "trader",  # owns the market maker's account; cannot sign in
     }
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
@@ -69,9 +70,10 @@ def test_seed_demo_creates_the_demo_world(monkeypatch):
         ("trader", "Trader — Paper", "owner"),
         ("viewer", "Trader — Paper", "view"),
         ("trader", "Trader — Exchange", "owner"),
+        ("house", "House — Market maker", "owner"),
     }
-    # And every account starts with 1,000,000 INR and has risk limits
-    for account in TradingAccount.objects.all():
+    # And every account but the house's starts with 1,000,000 INR and has risk limits
+    for account in TradingAccount.objects.exclude(name="House — Market maker"):
         assert (account.cash, account.starting_cash, account.currency) == (
             Decimal("1000000"),
             Decimal("1000000"),

@@ -65,7 +65,7 @@
 
   function statusCell(order) {
     const children = [O.badge(order.status)];
-    const reason = order.reject_reason ? order.reject_reason.replace(/^[a-z_]+: /, "") : null;
+    const reason = order.reject_reason ? order.reject_reason.replace(/^[a-z_]+: /, "") : order.cancel_reason;
     const held = { queued_for_open: "queued for the open", parent: "waits for the entry" };
     const why = reason || held[order.hold_reason] || null;
     if (why) children.push(el("span", { class: "reason", text: why }));

@@ -41,6 +41,7 @@
       ["Display qty", order.display_qty],
       ["Held because", order.hold_reason === "queued_for_open" ? "queued for the market open" : order.hold_reason === "trigger" ? "waiting for its stop" : null],
       ["Rejected because", order.reject_reason],
+      ["Canceled because", order.status === "canceled" || order.status === "expired" ? order.cancel_reason : null],
       ["Client order id", order.client_order_id],
       ["Tag", order.tag],
       ["Product", order.product],
