@@ -9,6 +9,9 @@ Protocol (JSON text frames):
     server → {"event": "heartbeat", "data": {"ts": ..., "interval": N}} every N seconds
     server → {"channel": "<name as subscribed>", "event": "order.updated", "data": {...}}
     server → {"event": "error", "data": {"code": ..., "message": ...}} on a bad message
+Account and notification pushes also carry `"seq"`, increasing per user (the key of
+`GET /api/v1/stream/missed?after=<seq>`); market pushes (quotes, book) are latest-value
+snapshots and carry none.
 Unauthenticated: accepted, sent an error with code `not_authenticated`, closed with 4401.
 Credentials that stop being valid (logout, revoked key) close the stream the same way at
 the next heartbeat. Lost access to an account removes its events at the next heartbeat
@@ -21,15 +24,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
+from uvicorn.protocols.utils import ClientDisconnected
 
+from notifications.channel_layer import group_add_many, group_discard_many
 from notifications.selectors import stream_access_for_user
+from notifications.services import STREAM_MESSAGE_TYPE
 from notifications.stream import (
     ChannelSpec,
     StreamAccess,
@@ -49,14 +55,22 @@ MAX_CHANNELS_PER_MESSAGE = 200
 MAX_FRAME_CHARS = 64 * 1024
 # Channels-redis forgets group members after a day; long-lived streams re-join hourly.
 GROUP_RENEW_SECS = 3600
-GROUP_OP_BATCH = 32
+CLOSE_LAYER_FAILED = 1011  # "internal error": the client reconnects and re-reads state
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _in_batches(calls: list[Callable[[], Awaitable[Any]]]) -> None:
-    """Run layer calls concurrently, a bounded batch at a time: a dealer with hundreds of
-    accounts joins hundreds of groups, without opening hundreds of Redis connections."""
-    for start in range(0, len(calls), GROUP_OP_BATCH):
-        await asyncio.gather(*(call() for call in calls[start : start + GROUP_OP_BATCH]))
+def _send_unless_gone(send: Send) -> Send:
+    """The server's send, made a no-op once the client has gone: a push or heartbeat racing
+    the client's disconnect is moot, and the disconnect event that follows cleans up."""
+
+    async def _send(message: dict[str, Any]) -> None:
+        try:
+            await send(message)
+        except ClientDisconnected:
+            logger.debug("Live stream: send after the client left dropped")
+
+    return _send
 
 
 def heartbeat_interval() -> float:
@@ -68,6 +82,25 @@ def _now() -> str:
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, _send_unless_gone(send))
+        except RedisError as exc:
+            # The channel layer is gone (Redis down): one line in the log, a close frame for
+            # the client (whose page reconnects with backoff and re-reads), no traceback.
+            logger.warning("Live stream closed: channel layer failed: %s", exc)
+            await _send_unless_gone(send)({"type": "websocket.close", "code": CLOSE_LAYER_FAILED})
+        finally:
+            await self._release()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == STREAM_MESSAGE_TYPE:
+            # Pushes never touch the database: skip Channels' per-message
+            # close_old_connections, a thread hop per push per connection.
+            await self.stream_event(message)
+            return
+        await super().dispatch(message)
+
     async def connect(self) -> None:
         self.specs: dict[str, ChannelSpec] = {}
         self.groups_joined: dict[str, frozenset[str]] = {}
@@ -84,15 +117,24 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.heartbeat_task = asyncio.create_task(self._heartbeat_loop())
 
     async def disconnect(self, code: int) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop the heartbeat and leave every group; safe to call more than once."""
         task = getattr(self, "heartbeat_task", None)
+        self.heartbeat_task = None
         if task is not None:
             task.cancel()
-            # return_exceptions: a beat that failed to send to a closing socket is moot now
+            # return_exceptions: a beat that failed on a closing socket is moot now
             await asyncio.gather(task, return_exceptions=True)
         groups = list(getattr(self, "groups_joined", {}))
         self.groups_joined = {}
-        layer, me = self.channel_layer, self.channel_name
-        await _in_batches([partial(layer.group_discard, group, me) for group in groups])
+        if not groups:
+            return
+        try:
+            await group_discard_many(self.channel_layer, groups, self.channel_name)
+        except RedisError as exc:  # the memberships expire with the group (GROUP_RENEW_SECS)
+            logger.warning("Live stream could not leave its groups: %s", exc)
 
     # --- client messages --------------------------------------------------------------
 
@@ -169,11 +211,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         joined = self.groups_joined.keys()
         to_add = wanted.keys() - joined if not renew else wanted.keys()
         to_drop = joined - wanted.keys()
-        layer, me = self.channel_layer, self.channel_name
-        await _in_batches(
-            [partial(layer.group_add, group, me) for group in to_add]
-            + [partial(layer.group_discard, group, me) for group in to_drop]
-        )
+        # One round trip for all the joins and one for all the leaves, however many accounts
+        # a dealer sees: a burst of connections cannot exhaust the layer's Redis pool.
+        if to_add:
+            await group_add_many(self.channel_layer, to_add, self.channel_name)
+        if to_drop:
+            await group_discard_many(self.channel_layer, to_drop, self.channel_name)
         self.groups_joined = wanted
 
     # --- server side ------------------------------------------------------------------
@@ -183,12 +226,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         access = self.access
         if access is None:
             return
+        seq = (message.get("seqs") or {}).get(access.user_id)
         for name in sorted(self.groups_joined.get(message.get("via"), ())):
             spec = self.specs.get(name)
             if spec is not None and event_visible(spec, message, access):
-                await self.send_json(
-                    {"channel": name, "event": message["event"], "data": message["data"]}
-                )
+                push = {"channel": name, "event": message["event"], "data": message["data"]}
+                if seq is not None:
+                    push["seq"] = seq
+                await self.send_json(push)
 
     async def _heartbeat_loop(self) -> None:
         interval = heartbeat_interval()

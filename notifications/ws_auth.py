@@ -3,6 +3,7 @@
 The key comes from `?token=<key>` (browsers cannot set headers on a WebSocket) or from an
 `Authorization: Token <key>` header (preferred for programs: query strings end up in access
 logs). When a key is given it decides alone: a bad key is anonymous even with a session.
+Origin (`StreamOriginValidator`): checked for session connections only.
 `scope["oms_auth"]` records how the user got in, so the consumer can re-check it later
 (logout, revoked key, deactivated user end the stream at the next heartbeat).
 """
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
@@ -76,6 +78,23 @@ class ApiKeyAuthMiddleware(BaseMiddleware):
 
 def ApiKeyOrSessionAuthMiddlewareStack(inner):  # named like Channels' AuthMiddlewareStack
     return AuthMiddlewareStack(ApiKeyAuthMiddleware(inner))
+
+
+class StreamOriginValidator:
+    """The Origin rule of /ws/stream/: a connection that offers an API key is let through
+    whatever its Origin (programs send none; the key alone decides who it is, so another
+    site cannot ride a visitor's cookie through it), one without a key rides the session
+    cookie and must come from one of the site's own hosts (a missing or foreign Origin is
+    refused with 403: cross-site WebSocket hijacking)."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+        self.session_checked = AllowedHostsOriginValidator(application)
+
+    async def __call__(self, scope, receive, send):
+        if api_key_from_scope(scope) is not None:
+            return await self.application(scope, receive, send)
+        return await self.session_checked(scope, receive, send)
 
 
 def _session_still_valid(*, session_key: str | None, user: User) -> bool:

@@ -9,10 +9,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
 django_wsgi_app = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from notifications.routing import websocket_urlpatterns  # noqa: E402
-from notifications.ws_auth import ApiKeyOrSessionAuthMiddlewareStack  # noqa: E402
+from notifications.ws_auth import (  # noqa: E402
+    ApiKeyOrSessionAuthMiddlewareStack,
+    StreamOriginValidator,
+)
 from oms_site.log_redaction import install_query_secret_redaction  # noqa: E402
 from oms_site.wsgi_over_asgi import WsgiOnThreadPool  # noqa: E402
 
@@ -22,7 +24,8 @@ install_query_secret_redaction()
 application = ProtocolTypeRouter(
     {
         "http": WsgiOnThreadPool(django_wsgi_app),
-        "websocket": AllowedHostsOriginValidator(
+        # API-key clients need no Origin header; session connections must send the site's.
+        "websocket": StreamOriginValidator(
             ApiKeyOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -148,10 +148,19 @@ if REDIS_URL and _XDIST_WORKER.startswith("gw") and _XDIST_WORKER[2:].isdigit():
     _redis_db = (int(_redis_parts.path.strip("/") or 0) + int(_XDIST_WORKER[2:])) % 16
     REDIS_URL = urlunsplit(_redis_parts._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
+    # notifications/channel_layer.py: channels-redis with a bounded, blocking pool shared
+    # by every consumer of the process and a read timeout longer than its blocking receive.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 30},
+            "BACKEND": "notifications.channel_layer.BoundedRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Messages waiting for one process: a burst to thousands of streams.
+                "capacity": env.int("OMS_WS_LAYER_CAPACITY", default=20000),
+                "expiry": 30,
+                "pool_size": env.int("OMS_WS_REDIS_POOL_SIZE", default=50),
+                "pool_wait": 10.0,
+            },
         }
     }
     CACHES = {

@@ -18,9 +18,6 @@ context whose relative URLs go to it); everything else can use the WSGI live ser
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,6 +25,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from tests.asgi_live import serve_asgi
 from tests.factories import DEFAULT_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -122,34 +120,11 @@ def screenshot() -> Callable[..., Path]:
     return _shot
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def asgi_server() -> Iterator[str]:
     """The real ASGI application (HTTP + WebSocket) served by uvicorn in a thread."""
-    import uvicorn
-
-    from oms_site.asgi import application
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_asgi() as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -18,9 +18,11 @@ async def open_stream(
     token: str | None = None,
     header_token: str | None = None,
     session_key: str | None = None,
-    origin: bytes = b"http://testserver",
+    origin: bytes | None = b"http://testserver",
 ):
-    headers = [(b"origin", origin), (b"host", b"testserver")]
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin))
     path = "/ws/stream/"
     if token is not None:
         path += f"?token={token}"

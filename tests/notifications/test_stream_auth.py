@@ -100,10 +100,25 @@ async def test_each_way_to_authenticate_gets_the_users_events(
         }
 
 
-async def test_unknown_origin_is_refused(trader, api_key_for):
-    key = await database_sync_to_async(api_key_for)(trader)
-    async with open_stream(token=key, origin=b"http://evil.example") as ws:
+@pytest.mark.parametrize("origin", [b"http://evil.example", None])
+async def test_session_from_a_foreign_or_no_origin_is_refused(origin, trader, session_key_for):
+    # given a session cookie presented by another site, or by a page-less client
+    session_key = await database_sync_to_async(session_key_for)(trader)
+    # when it opens the stream, then the handshake is refused (cross-site hijacking)
+    async with open_stream(session_key=session_key, origin=origin) as ws:
         assert ws is None
+
+
+@pytest.mark.parametrize("how", ["query_token", "header_token"])
+@pytest.mark.parametrize("origin", [None, b"http://elsewhere.example"])
+async def test_api_key_client_is_let_in_whatever_its_origin(how, origin, trader, api_key_for):
+    # given a program holding an API key: no browser, so no (or any) Origin header
+    key = await database_sync_to_async(api_key_for)(trader)
+    async with open_stream(**{how.replace("query_", ""): key}, origin=origin) as ws:
+        # then it is let in and served
+        assert ws is not None
+        await ws.send_json_to({"action": "ping"})
+        assert (await next_message(ws))["event"] == "pong"
 
 
 async def test_heartbeat_is_sent_with_its_interval(settings, trader, api_key_for):
