@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from oms_site.api import api_not_found
 from oms_site.health import healthz
@@ -14,7 +14,9 @@ api_v1 = [
     path("", include("strategies.api_urls")),
     path("", include("notifications.api_urls")),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="api-schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(
+        r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"
+    ),
 ]
 
 # Django's error pages: the JSON error shape under /api/, the usual HTML pages elsewhere.

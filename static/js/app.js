@@ -32,5 +32,15 @@
     void el.offsetWidth; // restart the animation
     el.classList.add(direction >= 0 ? "flash-up" : "flash-down");
   }
+  // Behaviour declared in markup instead of inline handlers (the CSP runs no inline script):
+  // <form data-confirm="question"> asks before it submits; <select data-autosubmit> submits
+  // its form when it changes.
+  document.addEventListener("submit", function (ev) {
+    const question = ev.target.dataset && ev.target.dataset.confirm;
+    if (question && !window.confirm(question)) ev.preventDefault();
+  }, true);
+  document.addEventListener("change", function (ev) {
+    if (ev.target.matches && ev.target.matches("select[data-autosubmit]") && ev.target.form) ev.target.form.submit();
+  });
   window.OMS = Object.assign(window.OMS || {}, { api, cookie, toast, flash });
 })();
