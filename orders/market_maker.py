@@ -47,7 +47,7 @@ class MakerConfig:
     half_spread_bps: Decimal = Decimal("10")  # level 0: mid ∓ 0.10 %
     level_step_bps: Decimal = Decimal("15")  # each further level 0.15 % further out
     requote_bps: Decimal = Decimal("5")  # move a quote when its target is 0.05 % away
-    min_requote_secs: float = 5.0  # per symbol
+    min_requote_secs: float = 10.0  # per symbol
 
 
 @dataclass(frozen=True)
