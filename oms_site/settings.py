@@ -149,10 +149,19 @@ if REDIS_URL and _XDIST_WORKER.startswith("gw") and _XDIST_WORKER[2:].isdigit():
     _redis_db = (int(_redis_parts.path.strip("/") or 0) + int(_XDIST_WORKER[2:])) % 16
     REDIS_URL = urlunsplit(_redis_parts._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
+    # notifications/channel_layer.py: channels-redis with a bounded, blocking pool shared
+    # by every consumer of the process and a read timeout longer than its blocking receive.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 5000, "expiry": 30},
+            "BACKEND": "notifications.channel_layer.BoundedRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Messages waiting for one process: a burst to thousands of streams.
+                "capacity": env.int("OMS_WS_LAYER_CAPACITY", default=20000),
+                "expiry": 30,
+                "pool_size": env.int("OMS_WS_REDIS_POOL_SIZE", default=50),
+                "pool_wait": 10.0,
+            },
         }
     }
     CACHES = {
@@ -293,18 +302,6 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
-# --- Email ----------------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="oms@localhost")
-
-# --- Security -------------------------------------------------------------------------
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # the page's JavaScript sends it as X-CSRFToken
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
-if IS_PRODUCTION:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
 # --- Content-Security-Policy (django-csp) -----------------------------------------------
 # Scripts only from our own static files: no inline <script>, no on*= handlers, no eval
 # (page data travels in data-* attributes or json_script's type="application/json", which
@@ -325,6 +322,18 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Email ----------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="oms@localhost")
+
+# --- Security -------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the page's JavaScript sends it as X-CSRFToken
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if IS_PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # HTTPS only: plain HTTP is redirected (except the load balancer's health check) and
     # browsers are told to remember that for a year (HSTS).
