@@ -76,6 +76,33 @@ class AccountEditForm(forms.Form):
         self.fields["status"].choices = status_choices(account=account, user=user)
 
 
+class SymbolListField(forms.CharField):
+    """Allowed symbols as one comma-separated line; in Python a list, or None for any symbol.
+
+    Shared by the account page and the back office, which would otherwise show the stored
+    JSON ("null", '["ACME"]')."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Allowed symbols")
+        kwargs.setdefault(
+            "help_text",
+            "The only symbols this account may trade, comma-separated (e.g. ACME, INFY). "
+            "Empty: any symbol.",
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(symbol) for symbol in value)
+        return "" if value is None else value
+
+    def to_python(self, value: Any) -> list[str] | None:
+        text = super().to_python(value)
+        symbols = [part.strip() for part in text.split(",") if part.strip()]
+        return symbols or None
+
+
 class RiskLimitsForm(forms.Form):
     max_order_value = forms.DecimalField(
         required=False, min_value=0, max_digits=24, decimal_places=8
@@ -96,22 +123,13 @@ class RiskLimitsForm(forms.Form):
         decimal_places=3,
         help_text="Max distance from the last price.",
     )
-    allowed_symbols = forms.CharField(
-        required=False, help_text="Comma-separated; empty means any symbol."
-    )
+    allowed_symbols = SymbolListField()
     allow_short = forms.BooleanField(label="Allow short selling", required=False)
     kill_switch = forms.BooleanField(label="Kill switch (stop new orders)", required=False)
 
-    def clean_allowed_symbols(self) -> list[str] | None:
-        text = self.cleaned_data.get("allowed_symbols") or ""
-        symbols = [part.strip() for part in text.split(",") if part.strip()]
-        return symbols or None
-
     @staticmethod
     def initial_from(limits: Any) -> dict[str, Any]:
-        initial = {field: getattr(limits, field) for field in RISK_LIMIT_FIELDS}
-        initial["allowed_symbols"] = ", ".join(limits.allowed_symbols or [])
-        return initial
+        return {field: getattr(limits, field) for field in RISK_LIMIT_FIELDS}
 
 
 class ApiKeyCreateForm(forms.Form):

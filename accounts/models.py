@@ -206,6 +206,11 @@ class GlobalKillSwitch(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    class Meta:
+        # There is one switch: the admin index says so instead of "Global kill switchs".
+        verbose_name = "global kill switch"
+        verbose_name_plural = "global kill switch"
+
     def __str__(self) -> str:
         return "Global kill switch: " + ("ENGAGED" if self.engaged else "released")
 

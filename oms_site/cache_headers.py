@@ -1,14 +1,14 @@
 """Responses that may show orders, positions, PnL or keys are never stored by a browser or proxy.
 
 The rule is kept simple so no page is forgotten: every /api/ response (whoever asked, by key
-or session) and every page served to a signed-in user gets `Cache-Control: no-store` (with
-Django's other never-cache headers). Static files are answered before this (WhiteNoise) and
-keep their own caching.
+or session) and every page served to a signed-in user gets `Cache-Control: no-store` (added
+to what the view set). Static files are answered before this (WhiteNoise) and keep their own
+caching.
 """
 
 from __future__ import annotations
 
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import patch_cache_control
 
 
 class NoStoreMiddleware:
@@ -18,7 +18,7 @@ class NoStoreMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if request.path.startswith("/api/") or _signed_in(request):
-            add_never_cache_headers(response)
+            patch_cache_control(response, no_store=True)
         return response
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from oms_site.api import api_not_found
@@ -28,6 +29,9 @@ handler500 = "oms_site.api_errors.server_error_view"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # "/accounts/" is what a user types for their accounts: the trading accounts, not the
+    # e-mail settings allauth would show under that prefix.
+    path("accounts/", RedirectView.as_view(pattern_name="account-list"), name="accounts-home"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/v1/", api_not_found),  # unknown API paths: JSON 404 in the error shape

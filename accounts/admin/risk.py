@@ -13,6 +13,7 @@ from accounts.admin.base import (
     form_diff,
     service_errors_to_form,
 )
+from accounts.forms import SymbolListField
 from accounts.models import (
     GlobalKillSwitch,
     RiskLimits,
@@ -23,9 +24,23 @@ from oms_site.errors import ValidationFailed
 
 # --- Risk limits and kill switches ------------------------------------------------------
 class RiskLimitsAdminForm(forms.ModelForm):
+    allowed_symbols = SymbolListField()
+
     class Meta:
         model = RiskLimits
         fields = list(RISK_LIMIT_FIELDS)
+        help_texts = {
+            "max_order_value": "Per order, in the account's currency. Empty: no limit.",
+            "max_order_qty": "Per order. Empty: no limit.",
+            "max_open_orders": "Empty: no limit.",
+            "max_orders_per_day": "Empty: no limit.",
+            "max_orders_per_minute": "Per-account order rate. Empty: no limit.",
+            "max_daily_loss": "Realized loss today; new orders stop there. Empty: no limit.",
+            "price_band_pct": (
+                "Max distance (%) of a limit price from the last price. "
+                "Empty: the instrument's band, if it has one."
+            ),
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -53,11 +68,16 @@ class RiskLimitsAdmin(AuditedAdmin):
         "max_orders_per_minute",
         "max_daily_loss",
         "price_band_pct",
+        "symbols",
         "updated_at",
     ]
     list_filter = ["kill_switch", "allow_short"]
     search_fields = ["account__name"]
     actions = ["engage_kill_switch", "release_kill_switch"]
+
+    @admin.display(description="Allowed symbols")
+    def symbols(self, obj: RiskLimits) -> str:
+        return ", ".join(obj.allowed_symbols) if obj.allowed_symbols is not None else "any"
 
     def has_add_permission(self, request):
         return False  # every account gets its row when it is opened
