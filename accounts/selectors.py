@@ -47,6 +47,15 @@ def account_ids_for_user(*, user: User) -> set[str]:
     return {str(pk) for pk in account_list_for_user(user=user).values_list("id", flat=True)}
 
 
+def user_can_trade_any(*, user: User) -> bool:
+    """Whether the user may place orders on at least one account (what trading pages need)."""
+    if not user.is_authenticated:
+        return False
+    if user.is_oms_admin:
+        return TradingAccount.objects.exists()
+    return AccountMembership.objects.filter(user=user, role__in=_LEVELS["trade"]).exists()
+
+
 def membership_role(*, user: User, account: TradingAccount) -> str | None:
     if user.is_oms_admin:
         return MembershipRole.OWNER

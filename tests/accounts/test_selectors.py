@@ -7,7 +7,11 @@ import uuid
 import pytest
 
 from accounts.models import GlobalKillSwitch
-from accounts.selectors import account_get_for_user, global_kill_switch_engaged
+from accounts.selectors import (
+    account_get_for_user,
+    global_kill_switch_engaged,
+    user_can_trade_any,
+)
 from oms_site.errors import NotFound, PermissionDenied
 from tests.factories import TradingAccountFactory, account_with_member
 
@@ -79,3 +83,18 @@ def test_the_kill_switch_is_read_fresh_on_every_call():
     # Then each read saw the state of its moment
     assert engaged is True
     assert global_kill_switch_engaged() is False
+
+
+@pytest.mark.parametrize(("role", "can_trade"), [("view", False), ("trade", True), ("owner", True)])
+def test_a_user_may_trade_somewhere_only_with_a_trading_role(trader, role, can_trade):
+    # Given a member of one account with `role` (and someone else's account they may not see)
+    account_with_member(user=trader, role=role)
+    TradingAccountFactory()
+    # Then trading pages are for them only if that role may trade
+    assert user_can_trade_any(user=trader) is can_trade
+
+
+def test_an_admin_may_trade_once_any_account_exists(admin_user):
+    assert user_can_trade_any(user=admin_user) is False
+    TradingAccountFactory()
+    assert user_can_trade_any(user=admin_user) is True

@@ -11,6 +11,7 @@
   const body = $("gtt-body");
   const form = $("gtt-form");
   const errors = $("gtt-errors");
+  const warnings = $("gtt-warnings");
   const accounts = JSON.parse($("gtt-accounts").textContent);
   const accountNames = new Map(accounts.map(function (a) { return [a.id, a.name]; }));
   const canTrade = new Set(accounts.filter(function (a) { return a.can_trade; }).map(function (a) { return a.id; }));
@@ -160,7 +161,36 @@
   function syncType() {
     form.querySelector('fieldset[data-leg="1"]').hidden = !isOco();
     $("leg0-title").textContent = isOco() ? "Stop-loss (lower trigger)" : "Trigger";
-    if (isOco() && f.side0.value === "buy" && !editing) { f.side0.value = "sell"; }
+    // Both legs of an OCO exit one position: a long's stop-loss sells like its target.
+    if (isOco() && !editing) f.side0.value = f.side1.value;
+    showWarnings();
+  }
+
+  /* A leg whose limit is on the far side of its trigger may never fill once the trigger
+   * fires (a sell limit above it, a buy limit below it): said before it goes in. */
+  function legWarnings() {
+    const legs = isOco() ? [0, 1] : [0];
+    const names = isOco() ? ["Stop-loss", "Target"] : ["The order"];
+    const out = [];
+    legs.forEach(function (i) {
+      const trigger = parseFloat(f["t" + i].value.trim());
+      const limit = parseFloat(f["limit" + i].value.trim());
+      if (!isFinite(trigger) || !isFinite(limit)) return;
+      const sell = f["side" + i].value === "sell";
+      if (sell && limit > trigger) out.push(names[i] + ": the sell limit " + f["limit" + i].value.trim() + " is above its trigger " + f["t" + i].value.trim() + "; it may not fill when the trigger fires.");
+      if (!sell && limit < trigger) out.push(names[i] + ": the buy limit " + f["limit" + i].value.trim() + " is below its trigger " + f["t" + i].value.trim() + "; it may not fill when the trigger fires.");
+    });
+    return out;
+  }
+
+  let acceptedWarnings = null; // the warnings the user chose to send anyway
+
+  function showWarnings() {
+    const list = legWarnings();
+    warnings.replaceChildren.apply(warnings, list.map(function (w) { return el("li", { text: w }); }));
+    if (list.join("|") !== acceptedWarnings) acceptedWarnings = null;
+    $("gtt-submit").textContent = acceptedWarnings !== null && list.length ? "Send anyway" : (editing ? "Save changes" : "Create GTT");
+    return list;
   }
 
   function ladderSymbol() {
@@ -188,15 +218,30 @@
     return { side: f["side" + i].value, qty: f["qty" + i].value.trim(), type: limit ? "limit" : "market", limit_price: limit || null };
   }
 
+  /* Field names of the error shape in the words of this form's legs. */
+  function legLabels() {
+    return isOco()
+      ? { "orders.0": "Stop-loss order", "orders.1": "Target order", "trigger_values.0": "Stop-loss trigger", "trigger_values.1": "Target trigger" }
+      : { "orders.0": "Order", "trigger_values.0": "Trigger price" };
+  }
+
   function showErrors(resp) {
     errors.replaceChildren();
     const err = resp.data && resp.data.error;
-    if (!err) { errors.appendChild(el("li", { text: O.errorText(resp) })); return; }
-    const fields = err.fields || {};
-    if (!Object.keys(fields).length) errors.appendChild(el("li", { text: err.message }));
-    Object.entries(fields).forEach(function ([name, messages]) {
-      errors.appendChild(el("li", { text: name + ": " + messages.join(" ") }));
-    });
+    const lines = err && err.fields ? OMS.words.fieldErrors(err.fields, legLabels()) : [];
+    if (!lines.length) lines.push(OMS.words.errorText(resp));
+    lines.forEach(function (line) { errors.appendChild(el("li", { text: line })); });
+  }
+
+  /* After a create: the next GTT starts from defaults, never from the last one's prices. */
+  function clearValues() {
+    ["t0", "t1", "limit0", "limit1", "expires"].forEach(function (k) { f[k].value = ""; });
+    f.qty0.value = f.qty1.value = "1";
+    f.side1.value = "sell";
+    f.side0.value = isOco() ? "sell" : "buy";
+    acceptedWarnings = null;
+    errors.replaceChildren();
+    showWarnings();
   }
 
   function resetForm() {
@@ -207,12 +252,14 @@
     $("gtt-reset").hidden = true;
     f.account.disabled = f.symbol.disabled = f.type.disabled = false;
     rows.forEach(function (row) { row.tr.classList.remove("selected"); });
+    clearValues();
     drawLadder();
   }
 
   function startEdit(gtt) {
     editing = gtt;
     ladderSource = null;
+    acceptedWarnings = null;
     f.account.value = gtt.account;
     f.symbol.value = gtt.symbol;
     f.type.value = gtt.trigger_type;
@@ -236,6 +283,13 @@
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
     errors.replaceChildren();
+    const warned = showWarnings();
+    if (warned.length && acceptedWarnings !== warned.join("|")) {
+      acceptedWarnings = warned.join("|");
+      showWarnings();
+      errors.appendChild(el("li", { text: "Check the warning above: change the limit, or press “Send anyway”." }));
+      return;
+    }
     const values = [f.t0.value.trim()];
     const orders = [leg(0)];
     if (isOco()) { values.push(f.t1.value.trim()); orders.push(leg(1)); }
@@ -257,11 +311,14 @@
     OMS.toast((editing ? "GTT updated: " : "GTT created: ") + resp.data.symbol + " " + resp.data.trigger_values.join(" / "));
     upsert(resp.data, true);
     if (editing) resetForm();
+    else { clearValues(); drawLadder(); }
   });
 
   $("gtt-reset").addEventListener("click", resetForm);
   f.type.addEventListener("change", function () { syncType(); drawLadder(); });
   ["t0", "t1"].forEach(function (k) { f[k].addEventListener("input", drawLadder); });
+  ["t0", "t1", "limit0", "limit1", "side0", "side1"].forEach(function (k) { f[k].addEventListener("input", showWarnings); });
+  f.side1.addEventListener("change", function () { if (isOco() && !editing) { f.side0.value = f.side1.value; showWarnings(); } });
   f.symbol.addEventListener("change", function () {
     ladderSource = null;
     watch(f.symbol.value.trim().toUpperCase());

@@ -118,12 +118,14 @@
   }
 
   function showErrors(resp) {
+  // The order's fields sit on this form under their own labels ("Quantity", not "Order quantity").
+  const ORDER_LABELS = { "order.symbol": "Symbol", "order.side": "Side", "order.qty": "Qty", "order.type": "Type", "order.limit_price": "Limit price", "order.product": "Product", run_at: "At" };
+
     errors.replaceChildren();
     const err = resp.data && resp.data.error;
-    if (!err) { errors.appendChild(el("li", { text: O.errorText(resp) })); return; }
-    const fields = err.fields || {};
-    if (!Object.keys(fields).length) errors.appendChild(el("li", { text: err.message }));
-    Object.entries(fields).forEach(function ([name, messages]) { errors.appendChild(el("li", { text: name + ": " + messages.join(" ") })); });
+    const lines = err && err.fields ? OMS.words.fieldErrors(err.fields, ORDER_LABELS) : [];
+    if (!lines.length) lines.push(OMS.words.errorText(resp));
+    lines.forEach(function (line) { errors.appendChild(el("li", { text: line })); });
   }
 
   form.addEventListener("submit", async function (ev) {
