@@ -7,7 +7,7 @@ admin, so every entry point applies the same rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +17,7 @@ from accounts.models import GlobalKillSwitch, RiskLimits, TradingAccount, User
 from accounts.services import audit_log_record
 from oms_site.api import format_decimal
 from oms_site.errors import PermissionDenied, ValidationFailed
+from oms_site.parsing import decimal_from_input
 
 # Field → (max digits, decimal places) of the model column.
 _DECIMAL_LIMITS: dict[str, tuple[int, int]] = {
@@ -49,12 +50,7 @@ def _clean_decimal(field: str, value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool | float):
         raise ValueError("A decimal number (string or integer) is required.")
-    try:
-        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
-    except InvalidOperation as exc:
-        raise ValueError("A valid number is required.") from exc
-    if not number.is_finite():
-        raise ValueError("A valid number is required.")
+    number = decimal_from_input(value)  # an InputError is a ValueError with the reason
     if number < 0:
         raise ValueError("Must not be negative.")
     max_digits, places = _DECIMAL_LIMITS[field]

@@ -195,7 +195,7 @@ class ApiKeyIssuedSerializer(ApiKeySerializer):
 
 class ApiKeyCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=120)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = UtcDateTimeField(required=False, allow_null=True)
 
     def validate_expires_at(self, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value <= timezone.now():

@@ -7,8 +7,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from execution.selectors import orderbook_get, parse_depth
+from execution.exchange.depth import MAX_DEPTH
+from execution.selectors import DEFAULT_DEPTH, orderbook_get
 from execution.serializers import OrderBookSerializer
+from oms_site.parsing import query_int
 
 
 class OrderBookView(APIView):
@@ -28,5 +30,6 @@ class OrderBookView(APIView):
         },
     )
     def get(self, request: Request, symbol: str) -> Response:
-        depth = parse_depth(request.query_params.get("depth"))
+        params = request.query_params
+        depth = query_int(params, "depth", default=DEFAULT_DEPTH, minimum=1, maximum=MAX_DEPTH)
         return Response(orderbook_get(symbol=symbol, depth=depth))

@@ -4,26 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from execution.exchange.depth import MAX_DEPTH, depth_from_db, depth_snapshot_get
+from execution.exchange.depth import depth_from_db, depth_snapshot_get
 from execution.registry import broker_kinds
-from oms_site.errors import ValidationFailed
 
 DEFAULT_DEPTH = 10
-
-
-def parse_depth(raw: object) -> int:
-    if raw in (None, ""):
-        return DEFAULT_DEPTH
-    try:
-        depth = int(str(raw))
-    except ValueError:
-        depth = 0
-    if not 1 <= depth <= MAX_DEPTH:
-        raise ValidationFailed(
-            f"depth must be a whole number from 1 to {MAX_DEPTH}.",
-            fields={"depth": [f"Must be a whole number from 1 to {MAX_DEPTH}."]},
-        )
-    return depth
 
 
 def orderbook_get(*, symbol: str, depth: int = DEFAULT_DEPTH) -> dict[str, Any]:

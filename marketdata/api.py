@@ -3,7 +3,6 @@ selector."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -27,8 +26,8 @@ from marketdata.serializers import (
     WatchlistAddSerializer,
     WatchlistItemSerializer,
 )
-from marketdata.ticks import TickRejected, parse_ts
 from oms_site.errors import PermissionDenied, ValidationFailed
+from oms_site.parsing import query_datetime, query_int
 
 PUSH_SCOPE = "marketdata:push"
 MAX_TICKS_PER_REQUEST = 5000
@@ -112,16 +111,6 @@ class MarketDataView(APIView):
         return Response({"results": results})
 
 
-def _parse_time(value: str | None, field: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_ts(value, now=None)
-    except TickRejected as exc:
-        message = f"{field} must be an ISO 8601 time with a UTC offset."
-        raise ValidationFailed(f"{field}: {message}", fields={field: [message]}) from exc
-
-
 class BarsView(APIView):
     @extend_schema(
         parameters=[
@@ -145,14 +134,9 @@ class BarsView(APIView):
         instrument = selectors.instrument_get(symbol=symbol)
         params = request.query_params
         interval = params.get("interval") or "1m"
-        start = _parse_time(params.get("from"), "from")
-        end = _parse_time(params.get("to"), "to")
-        try:
-            limit = int(params.get("limit") or selectors.DEFAULT_BARS)
-        except ValueError as exc:
-            raise ValidationFailed(
-                "limit must be a number.", fields={"limit": ["Not a number."]}
-            ) from exc
+        start = query_datetime(params, "from")
+        end = query_datetime(params, "to")
+        limit = query_int(params, "limit", default=selectors.DEFAULT_BARS, minimum=1)
         bars = selectors.bar_list(
             instrument=instrument, interval=interval, start=start, end=end, limit=limit
         )

@@ -7,7 +7,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -17,6 +17,7 @@ from marketdata.ingest import ingest_stats, tick_ingest, ticks_ingest
 from marketdata.models import Exchange, Instrument, WatchlistItem
 from marketdata.selectors import instrument_get, normalize_symbol
 from oms_site.errors import Conflict, NotFound, ValidationFailed
+from oms_site.parsing import InputError, decimal_from_input
 
 __all__ = [
     "ImportReport",
@@ -41,18 +42,11 @@ def _decimal(value: Any, name: str, errors: dict[str, list[str]], *, required: b
         if required:
             errors[name] = ["This field is required."]
         return None
-    if isinstance(value, bool):
-        errors[name] = ["Must be a number."]
-        return None
     try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except (InvalidOperation, ValueError):
-        errors[name] = ["Must be a number."]
+        return decimal_from_input(value)
+    except InputError as exc:
+        errors[name] = [exc.message]
         return None
-    if not number.is_finite():
-        errors[name] = ["Must be a finite number."]
-        return None
-    return number
 
 
 def _clean_instrument(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:

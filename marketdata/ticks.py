@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from oms_site.parsing import InputError, decimal_from_input
 
 # Why a tick was not applied. Stable strings: they appear in API results and feed counters.
 UNKNOWN_SYMBOL = "unknown_symbol"
@@ -69,17 +71,10 @@ def _decimal(value: Any, field: str, *, reason: str, optional: bool) -> Decimal 
         if optional:
             return None
         raise TickRejected(reason, field, f"{field} is required.")
-    if isinstance(value, bool):
-        raise TickRejected(reason, field, f"{field} must be a number.")
-    if isinstance(value, float):
-        value = repr(value)  # 10.05 stays 10.05, never 10.0499999…
     try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except (InvalidOperation, ValueError) as exc:
-        raise TickRejected(reason, field, f"{field} must be a number.") from exc
-    if not number.is_finite():
-        raise TickRejected(reason, field, f"{field} must be a finite number.")
-    return number
+        return decimal_from_input(value)
+    except InputError as exc:
+        raise TickRejected(reason, field, f"{field}: {exc.message}") from exc
 
 
 def parse_price(value: Any, field: str, *, optional: bool = False) -> Decimal | None:

@@ -17,6 +17,13 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from oms_site.errors import ApplicationError
+from oms_site.parsing import (
+    TIME_HINT,
+    InputError,
+    datetime_from_text,
+    decimal_from_input,
+    query_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -111,15 +118,44 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
 
 
 class OmsPagination(LimitOffsetPagination):
+    """`?limit=&offset=` (API.md): limit 1.. (above max_limit counts as max_limit), offset
+    0..; anything else is a 400 naming the parameter (DRF would silently use the default)."""
+
     default_limit = 100
     max_limit = 1000
+    max_offset = 10**15
+
+    def get_limit(self, request: Any) -> int:
+        limit = query_int(
+            request.query_params, self.limit_query_param, default=self.default_limit, minimum=1
+        )
+        return min(limit, self.max_limit)
+
+    def get_offset(self, request: Any) -> int:
+        return query_int(
+            request.query_params,
+            self.offset_query_param,
+            default=0,
+            minimum=0,
+            maximum=self.max_offset,
+        )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {
+            self.limit_query_param: {"minimum": 1},
+            self.offset_query_param: {"minimum": 0, "maximum": self.max_offset},
+        }
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class DecimalString(serializers.DecimalField):
     """Decimals in and out as plain strings without trailing zeros ("10.05", "100").
 
-    Input: a string or JSON number; floats from the JSON parser arrive as their repr and are
-    converted via str() so 10.05 stays 10.05.
+    Input: a JSON number or a plain decimal string (oms_site.parsing.decimal_from_input:
+    no "1_000", full-width digits, padding or exponent in strings).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -128,11 +164,11 @@ class DecimalString(serializers.DecimalField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, float):
-            data = repr(data)
-        return super().to_internal_value(data)
+        try:
+            number = decimal_from_input(data)
+        except InputError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
+        return super().to_internal_value(number)
 
     def to_representation(self, value: Any) -> str | None:
         if value is None:
@@ -141,11 +177,23 @@ class DecimalString(serializers.DecimalField):
 
 
 class UtcDateTimeField(serializers.DateTimeField):
-    """ISO 8601 in UTC on output whatever TIME_ZONE says (API.md: "UTC on output")."""
+    """ISO 8601 in UTC on output whatever TIME_ZONE says (API.md: "UTC on output").
+
+    Input: ISO 8601 text WITH an offset, within oms_site.parsing's date range (DRF would read
+    a time without an offset in the server's time zone).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("default_timezone", dt.UTC)
         super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if not isinstance(value, str):
+            self.fail("invalid", format=TIME_HINT)
+        try:
+            return datetime_from_text(value)
+        except InputError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
 
 
 def format_decimal(value: Decimal) -> str:

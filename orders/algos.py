@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from oms_site.parsing import InputError, decimal_from_input
+
 ZERO = Decimal("0")
 MAX_SLICES = 1000
 DEFAULT_RANDOMIZE_PCT = Decimal("20")
@@ -69,8 +71,8 @@ def _int(raw: Mapping[str, Any], name: str) -> int:
     if value is None or isinstance(value, bool):
         raise AlgoError(name, "Required: a whole number of seconds.")
     try:
-        number = Decimal(str(value))
-    except ArithmeticError as exc:
+        number = decimal_from_input(value)
+    except InputError as exc:
         raise AlgoError(name, "Must be a whole number of seconds.") from exc
     if not number.is_finite() or number != number.to_integral_value() or number <= 0:
         raise AlgoError(name, "Must be a positive whole number of seconds.")
@@ -81,12 +83,10 @@ def _decimal(raw: Mapping[str, Any], name: str) -> Decimal | None:
     value = raw.get(name)
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise AlgoError(name, "Must be a number.")
     try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value))
-    except ArithmeticError as exc:
-        raise AlgoError(name, "Must be a number.") from exc
+        number = decimal_from_input(value)
+    except InputError as exc:
+        raise AlgoError(name, exc.message) from exc
     if not number.is_finite() or number <= 0:
         raise AlgoError(name, "Must be positive.")
     return number
@@ -124,9 +124,9 @@ def parse_algo(raw: Mapping[str, Any]) -> AlgoParams:
     randomize = DEFAULT_RANDOMIZE_PCT
     if raw.get("randomize_pct") is not None:
         try:
-            randomize = Decimal(str(raw["randomize_pct"]))
-        except ArithmeticError as exc:
-            raise AlgoError("randomize_pct", "Must be a number.") from exc
+            randomize = decimal_from_input(raw["randomize_pct"])
+        except InputError as exc:
+            raise AlgoError("randomize_pct", exc.message) from exc
         if not randomize.is_finite() or not ZERO <= randomize < 100:
             raise AlgoError("randomize_pct", "Must be from 0 up to (not including) 100.")
     return AlgoParams(

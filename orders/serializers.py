@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from functools import cache
 from typing import Any
 
@@ -12,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from oms_site.api import DecimalString
+from oms_site.api import DecimalString, UtcDateTimeField
 from orders.models import (
     Order,
     OrderClass,
@@ -22,14 +21,6 @@ from orders.models import (
     Product,
     TimeInForce,
 )
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    """Times go out in UTC whatever TIME_ZONE says (API.md)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
 
 
 def _decimal(**kwargs: Any) -> DecimalString:
@@ -132,7 +123,7 @@ class OrderInputSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Ser
         max_digits=9, decimal_places=4, required=False, allow_null=True, default=None
     )
     time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, default=TimeInForce.DAY)
-    expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expire_at = UtcDateTimeField(required=False, allow_null=True, default=None)
     display_qty = _decimal()
     order_class = serializers.ChoiceField(choices=OrderClass.choices, default=OrderClass.SIMPLE)
     take_profit = LegInputSerializer(required=False, allow_null=True, default=None)

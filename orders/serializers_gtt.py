@@ -41,7 +41,7 @@ class GttInputSerializer(StrictFieldsMixin, serializers.Serializer):
     trigger_type = serializers.ChoiceField(choices=GttType.choices)
     trigger_values = TriggerValuesField()
     orders = GttOrdersField()
-    expires_at = serializers.DateTimeField(
+    expires_at = UtcDateTimeField(
         required=False, allow_null=True, default=None, help_text="Default: one year from now."
     )
     tag = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -57,7 +57,7 @@ class GttModifySerializer(StrictFieldsMixin, serializers.Serializer):
 
     trigger_values = TriggerValuesField(required=False, default=None)
     orders = GttOrdersField(required=False, default=None)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = UtcDateTimeField(required=False, allow_null=True, default=None)
 
 
 class GttSerializer(serializers.ModelSerializer):
@@ -162,7 +162,7 @@ class ScheduleInputSerializer(StrictFieldsMixin, serializers.Serializer):
     name = serializers.CharField(max_length=120, required=False)
     order = ScheduleOrderField(required=False)
     kind = serializers.ChoiceField(choices=ScheduleKind.choices, required=False)
-    run_at = serializers.DateTimeField(
+    run_at = UtcDateTimeField(
         required=False, allow_null=True, help_text="once: when to place the order."
     )
     cron = serializers.CharField(

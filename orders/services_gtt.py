@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -32,6 +32,7 @@ from marketdata.selectors import quote_latest
 from notifications.services import publish
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError, InvalidState, RiskRejected, ValidationFailed
+from oms_site.parsing import InputError, decimal_from_input
 from orders import risk
 from orders.lifecycle import Actor, actor_for, actor_system
 from orders.models import (
@@ -79,13 +80,10 @@ class GttLegOrder:
 
 
 def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
     try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except (InvalidOperation, ValueError):
+        return None if value is None else decimal_from_input(value)
+    except InputError:
         return None
-    return number if number.is_finite() else None
 
 
 def _clean_values(

@@ -17,7 +17,7 @@ import json
 import logging
 import zoneinfo
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from celery.schedules import crontab
@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import account_get_for_user
 from oms_site.errors import ApplicationError, NotFound, PermissionDenied, RiskRejected
+from oms_site.parsing import InputError, decimal_from_input
 from orders import risk
 from orders.lifecycle import Actor
 from orders.models import OrderType, ScheduledOrder, ScheduleKind
@@ -51,13 +52,10 @@ _DECIMALS = ("qty", "limit_price", "stop_price", "trail_price", "trail_percent")
 
 
 def _decimal(value: Any) -> Decimal | None:
-    if value in (None, "") or isinstance(value, bool):
-        return None
     try:
-        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
-    except (InvalidOperation, ValueError):
+        return None if value in (None, "") else decimal_from_input(value)
+    except InputError:
         return None
-    return number if number.is_finite() else None
 
 
 def _clean_template(errors: risk.FieldErrors, raw: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -13,6 +12,7 @@ from rest_framework.response import Response
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
+from oms_site.parsing import query_datetime
 from orders import selectors, services
 from orders.models import Order
 from orders.serializers import (
@@ -41,19 +41,6 @@ _ORDER_ID = OpenApiParameter("order_id", str, OpenApiParameter.PATH, description
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: _ERRORS[code] for code in codes}
-
-
-def _datetime_param(request: Request, name: str):
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    parsed = parse_datetime(value.replace(" ", "+"))
-    if parsed is None:
-        raise ValidationFailed(
-            f"{name}: not an ISO 8601 time.",
-            fields={name: ["Use ISO 8601, e.g. 2025-01-31T09:15:00Z."]},
-        )
-    return parsed
 
 
 def _api_key(request: Request):
@@ -90,8 +77,8 @@ class OrderListCreateView(GenericAPIView):
             "symbol": request.query_params.get("symbol"),
             "status": request.query_params.get("status"),
             "side": request.query_params.get("side"),
-            "after": _datetime_param(request, "after"),
-            "until": _datetime_param(request, "until"),
+            "after": query_datetime(request.query_params, "after"),
+            "until": query_datetime(request.query_params, "until"),
             "parent": request.query_params.get("parent"),
             "top_level": request.query_params.get("top_level") in ("1", "true", "yes"),
         }

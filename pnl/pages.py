@@ -4,7 +4,6 @@ static/js/pnl/."""
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET
 from accounts.selectors import account_overview_for_user
 from oms_site.api import format_decimal
 from oms_site.errors import NotFound, ValidationFailed
+from oms_site.parsing import query_date
 from pnl import exports, selectors
 from pnl.models import AlertStatus, ReconciliationAlert
 from pnl.serializers import PositionSerializer
@@ -114,16 +114,6 @@ def position_lots_page(request: HttpRequest, account_id: str, symbol: str) -> Ht
     )
 
 
-def _date(request: HttpRequest, name: str) -> date | None:
-    value = request.GET.get(name, "")
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name}: use YYYY-MM-DD.") from exc
-
-
 def _export(request: HttpRequest, kind: str) -> HttpResponse:
     try:
         return exports.csv_response(
@@ -131,8 +121,8 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
             kind=kind,
             account_id=request.GET.get("account") or None,
             symbol=request.GET.get("symbol") or None,
-            date_from=_date(request, "from"),
-            date_to=_date(request, "to"),
+            date_from=query_date(request.GET, "from"),
+            date_to=query_date(request.GET, "to"),
         )
     except NotFound as exc:
         raise Http404(exc.message) from exc

@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from rest_framework import serializers
 
-from oms_site.api import DecimalString, format_decimal
+from oms_site.api import DecimalString, UtcDateTimeField, format_decimal
 from pnl.models import Fill
-
-
-class UtcDateTimeField(serializers.DateTimeField):
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
 
 
 def _amount(**kwargs: Any) -> DecimalString:

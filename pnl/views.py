@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.models import ApiKey
 from oms_site.errors import PermissionDenied, ValidationFailed
+from oms_site.parsing import query_date
 from pnl import reports, selectors, services
 from pnl.models import Fill, Position
 from pnl.serializers import (
@@ -41,18 +42,6 @@ def _uuid_param(request: Request, name: str) -> str | None:
     except ValueError as exc:
         raise ValidationFailed(
             f"{name}: not a valid id.", fields={name: ["Not a valid id."]}
-        ) from exc
-
-
-def _date_param(request: Request, name: str) -> date | None:
-    value = request.query_params.get(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"{name}: use a date as YYYY-MM-DD.", fields={name: ["Use YYYY-MM-DD."]}
         ) from exc
 
 
@@ -176,8 +165,8 @@ class PnlView(GenericAPIView):
         report = reports.pnl_report(
             user=request.user,
             account_id=request.query_params.get("account") or None,
-            date_from=_date_param(request, "from"),
-            date_to=_date_param(request, "to"),
+            date_from=query_date(request.query_params, "from"),
+            date_to=query_date(request.query_params, "to"),
         )
         return Response(PnlReportSerializer(report).data)
 
