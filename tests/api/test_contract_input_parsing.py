@@ -37,14 +37,19 @@ def test_plain_strings_and_json_numbers_are_decimals(alice, account, qty):
     assert response.json()["qty"] == "7" and response.json()["limit_price"] == "99.95"
 
 
-def test_prices_of_gtt_legs_and_ticks_are_parsed_the_same_way(admin, alice, account):
-    gtt = {
+def _gtt_body(account, *, trigger: str = "95", qty: str = "2", **extra) -> dict:
+    return {
         "account": account["id"],
         "symbol": "ACME",
         "trigger_type": "single",
-        "trigger_values": ["9_5"],
-        "orders": [{"side": "buy", "qty": "２", "type": "limit", "limit_price": "95"}],
+        "trigger_values": [trigger],
+        "orders": [{"side": "buy", "qty": qty, "type": "limit", "limit_price": "95"}],
+        **extra,
     }
+
+
+def test_prices_of_gtt_legs_and_ticks_are_parsed_the_same_way(admin, alice, account):
+    gtt = _gtt_body(account, trigger="9_5", qty="２")
     refused = assert_error(alice.post("/gtt", gtt), 400, "validation_error")
     assert {"trigger_values.0", "orders.0.qty"} <= set(refused["error"]["fields"]), refused
     # a pushed tick with a loose price is refused, the quote stays
@@ -62,17 +67,7 @@ def test_prices_of_gtt_legs_and_ticks_are_parsed_the_same_way(admin, alice, acco
     ],
 )
 def test_a_time_without_an_offset_is_refused(alice, account, path, field, body):
-    if path == "/orders":
-        payload = order_body(account, **body)
-    else:
-        payload = {
-            "account": account["id"],
-            "symbol": "ACME",
-            "trigger_type": "single",
-            "trigger_values": ["95"],
-            "orders": [{"side": "buy", "qty": "2", "type": "limit", "limit_price": "95"}],
-            **body,
-        }
+    payload = order_body(account, **body) if path == "/orders" else _gtt_body(account, **body)
     assert_error(alice.post(path, payload), 400, "validation_error", field=field)
     # with an offset the same time is fine
     ok = alice.post(path, {**payload, field: "2030-01-01T00:00:00+05:30"})
