@@ -1,7 +1,10 @@
 """`/healthz`: database, Redis and Celery workers, as JSON; HTTP 503 when one is down.
 
-Body: {"status": "ok"|"down", "failing": [names of the checks that are down],
-       "checks": {"database": {...}, "redis": {...}, "celery": {...}}}
+Body: {"status": "ok"|"degraded"|"down", "failing": [names of the checks that are down],
+       "checks": {"database": {...}, "redis": {...}, "celery": {...}, "processes"?: {...}}}
+"processes" is there under the run command's supervisor (OMS_SUPERVISOR_STATUS_FILE): while
+a crashed child waits for its restart it is "degraded" — the status says "degraded" and the
+answer stays 200, since this web process serves; it names the child in "restarting".
 A check's status is "ok", "down", or one that is not a failure in this mode:
 "not_configured" (no REDIS_URL: in-process channel layer and cache) and "eager"
 (tasks run inline, so there is no worker to ask).
@@ -13,6 +16,8 @@ broadcast always waits its whole timeout for late repliers).
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from typing import Any
@@ -107,16 +112,39 @@ def _check_celery(redis_check: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _check_processes() -> dict[str, Any] | None:
+    """The supervisor's view of the stack's processes, when running under it."""
+    path = os.environ.get("OMS_SUPERVISOR_STATUS_FILE")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            processes = json.load(handle)["processes"]
+    except (OSError, ValueError, KeyError) as exc:
+        return {"status": "unknown", "error": str(exc)[:200]}
+    restarting = sorted(name for name, p in processes.items() if p["state"] == "restarting")
+    return {
+        "status": "degraded" if restarting else "ok",
+        "restarting": restarting,
+        "restarts": {name: p["restarts"] for name, p in processes.items() if p["restarts"]},
+    }
+
+
 def health_report() -> tuple[bool, dict[str, Any]]:
-    """(healthy, body) of every check; healthy when none is "down"."""
+    """(healthy, body) of every check; healthy when none is "down" (degraded is healthy)."""
     redis_check = _check_redis()
     checks = {
         "database": _check_database(),
         "redis": redis_check,
         "celery": _check_celery(redis_check),
     }
+    processes = _check_processes()
+    if processes is not None:
+        checks["processes"] = processes
     failing = [name for name, check in checks.items() if check["status"] == "down"]
-    body = {"status": "down" if failing else "ok", "failing": failing, "checks": checks}
+    degraded = any(check["status"] == "degraded" for check in checks.values())
+    status = "down" if failing else "degraded" if degraded else "ok"
+    body = {"status": status, "failing": failing, "checks": checks}
     return not failing, body
 
 

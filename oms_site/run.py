@@ -8,11 +8,15 @@ What `make run` calls once the database is migrated and seeded. It starts, as ch
   - whatever the apps registered through `oms_site.run_registry.register_process`
     (the market feed, one worker per exchange shard, ...).
 It waits for /healthz to be green, prints the URL and the demo logins, and then keeps the
-stack whole: Ctrl-C/SIGTERM stops every child; a child that dies stops all the others.
+stack up: a child that crashes is restarted with backoff while the others keep running
+(/healthz says "degraded" meanwhile); a child that crashes OMS_RESTART_MAX_CRASHES (5)
+times within OMS_RESTART_WINDOW_S (60 s) stops the whole stack, loudly. Ctrl-C/SIGTERM
+stops every child.
 
 Environment: HOST (127.0.0.1), PORT (8000), WEB_CONCURRENCY (1), OMS_WORKER_CONCURRENCY (4),
 REDIS_URL, DATABASE_URL, OMS_REDIS_DIR (var/redis), OMS_STOP_TIMEOUT (10 s),
-OMS_HEALTH_TIMEOUT (90 s), OMS_DEMO_PASSWORD (demo-pass-123), CELERY_LOG_LEVEL (INFO).
+OMS_HEALTH_TIMEOUT (90 s), OMS_DEMO_PASSWORD (demo-pass-123), CELERY_LOG_LEVEL (INFO),
+OMS_RESTART_MAX_CRASHES (5), OMS_RESTART_WINDOW_S (60).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from oms_site.embedded_redis import (
@@ -47,7 +51,7 @@ from oms_site.run_registry import (
     python_command,
     registered_processes,
 )
-from oms_site.supervisor import Supervisor
+from oms_site.supervisor import RestartPolicy, Supervisor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEMO_USERNAMES = ("admin", "dealer", "trader", "viewer")
@@ -66,6 +70,7 @@ class RunConfig:
     health_timeout: float
     demo_password: str
     celery_log_level: str
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     @property
     def public_host(self) -> str:
@@ -106,6 +111,10 @@ def config_from_env(env: Mapping[str, str]) -> RunConfig:
         health_timeout=float(_positive_int(env, "OMS_HEALTH_TIMEOUT", 90)),
         demo_password=env.get("OMS_DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD,
         celery_log_level=env.get("CELERY_LOG_LEVEL") or "INFO",
+        restart_policy=RestartPolicy(
+            max_crashes=_positive_int(env, "OMS_RESTART_MAX_CRASHES", 5),
+            window_s=float(_positive_int(env, "OMS_RESTART_WINDOW_S", 60)),
+        ),
     )
 
 
@@ -321,7 +330,13 @@ def main() -> int:
     config = config_from_env(env)
     env.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
     env["PYTHONUNBUFFERED"] = "1"
-    supervisor = Supervisor(env=env, cwd=BASE_DIR, stop_timeout=config.stop_timeout)
+    supervisor = Supervisor(
+        env=env,
+        cwd=BASE_DIR,
+        stop_timeout=config.stop_timeout,
+        restart_policy=config.restart_policy,
+        status_file=BASE_DIR / "var" / "run" / f"supervisor-{os.getpid()}.json",
+    )
 
     if _port_in_use(config.host, config.port):
         supervisor.say(f"{config.host}:{config.port} is already in use: set HOST/PORT")

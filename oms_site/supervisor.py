@@ -1,8 +1,13 @@
-"""A small process supervisor: start children, prefix their output, stop them all together.
+"""A small process supervisor: start children, prefix their output, restart the ones that
+crash, stop them all together.
 
-The rule it enforces is "no half-running system": when one child dies without being asked
-to, it is reported (name and exit code) and every other child is stopped; when the
-supervisor is asked to stop (SIGINT, SIGTERM, SIGHUP), every child is stopped too.
+A child that dies without being asked to is reported (name and exit code) and started again
+after a backoff (1 s, doubling up to 30 s), while every other child — the web above all —
+keeps running; the stack reports itself "degraded" meanwhile (a status file that /healthz
+reads, see `write_status`). Only when one child crashes `max_crashes` times within
+`window_s` (5 in 60 s) does the supervisor give up: it says so loudly and stops every child,
+rather than keep a crash loop half-running. When the supervisor is asked to stop (SIGINT,
+SIGTERM, SIGHUP), every child is stopped too.
 
 Children are started in groups ("infra" first, then the application); groups are stopped
 in reverse order, so Redis outlives every process that talks to it. Each child runs in its
@@ -13,6 +18,7 @@ in order) and, on Linux, gets SIGTERM if the supervisor itself is killed outrigh
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -64,14 +70,34 @@ def describe_exit(returncode: int) -> str:
     return f"code {returncode}"
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How crashed children come back: after `backoff_initial_s`, doubling per crash within
+    the window up to `backoff_max_s`; the `max_crashes`-th crash of one child within
+    `window_s` stops the whole stack instead."""
+
+    max_crashes: int = 5
+    window_s: float = 60.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+    def backoff(self, recent_crashes: int) -> float:
+        return min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, recent_crashes - 1))
+
+
 @dataclass
 class Child:
     spec: ProcessSpec
     process: subprocess.Popen
     reader: threading.Thread
+    index: int = 0
     stopping: bool = False
     # Last known descendants (pool processes, web workers): swept if they outlive the child.
     descendants: list[psutil.Process] = field(default_factory=list)
+    crashes: list[float] = field(default_factory=list)  # monotonic times within the window
+    restarts: int = 0
+    restart_at: float | None = None  # set while a crashed child waits for its restart
+    last_exit: str = ""
 
     @property
     def name(self) -> str:
@@ -83,6 +109,10 @@ class Child:
 
     def running(self) -> bool:
         return self.process.poll() is None
+
+    @property
+    def restarting(self) -> bool:
+        return self.restart_at is not None
 
 
 class Supervisor:
@@ -96,12 +126,19 @@ class Supervisor:
         out: TextIO | None = None,
         stop_timeout: float = 10.0,
         poll_interval: float = 0.1,
+        restart_policy: RestartPolicy | None = None,
+        status_file: Path | str | None = None,
     ) -> None:
         self.env = dict(env)
         self.cwd = str(cwd)
         self.out = out if out is not None else sys.stdout
         self.stop_timeout = stop_timeout
         self.poll_interval = poll_interval
+        self.restart_policy = restart_policy or RestartPolicy()
+        # Children (and so /healthz) find it through OMS_SUPERVISOR_STATUS_FILE.
+        self.status_file = Path(status_file) if status_file else None
+        if self.status_file is not None:
+            self.env["OMS_SUPERVISOR_STATUS_FILE"] = str(self.status_file)
         self.groups: list[list[Child]] = []
         self.failure: str | None = None  # why the stack stopped on its own, if it did
         self.stop_reason: str | None = None  # set by request_stop (signal handlers)
@@ -164,27 +201,31 @@ class Supervisor:
         self.groups.append(group)
         for spec in specs:
             index = len(self.children)
-            process = subprocess.Popen(  # noqa: S603 - argv comes from our own ProcessSpecs
-                spec.argv,
-                cwd=self.cwd,
-                env={**self.env, **spec.env},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_PREEXEC,  # only a prctl call: safe beside the reader threads
-            )
-            reader = threading.Thread(
-                target=self._pump,
-                args=(process.stdout, lambda name=spec.name, i=index: self._prefix(name, i)),
-                name=f"output-{spec.name}",
-                daemon=True,
-            )
-            child = Child(spec=spec, process=process, reader=reader)
-            group.append(child)
-            reader.start()
+            process, reader = self._spawn(spec, index)
+            group.append(Child(spec=spec, process=process, reader=reader, index=index))
             self.say(f"started {spec.name} (pid {process.pid}): {' '.join(spec.argv)}")
+        self.write_status()
         return group
+
+    def _spawn(self, spec: ProcessSpec, index: int) -> tuple[subprocess.Popen, threading.Thread]:
+        process = subprocess.Popen(  # noqa: S603 - argv comes from our own ProcessSpecs
+            spec.argv,
+            cwd=self.cwd,
+            env={**self.env, **spec.env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_PREEXEC,  # only a prctl call: safe beside the reader threads
+        )
+        reader = threading.Thread(
+            target=self._pump,
+            args=(process.stdout, lambda name=spec.name, i=index: self._prefix(name, i)),
+            name=f"output-{spec.name}",
+            daemon=True,
+        )
+        reader.start()
+        return process, reader
 
     def request_stop(self, reason: str) -> None:
         """Ask the run loop to stop everything; safe to call from a signal handler."""
@@ -192,11 +233,71 @@ class Supervisor:
             self.stop_reason = reason
 
     def dead_child(self) -> Child | None:
-        """The first child that exited without being asked to, if any."""
+        """The first child that exited without being asked to (and is not yet scheduled
+        for a restart), if any."""
         for child in self.children:
-            if not child.stopping and not child.running():
+            if not child.stopping and not child.restarting and not child.running():
                 return child
         return None
+
+    def _on_crash(self, child: Child, now: float) -> None:
+        """Schedule the restart of a crashed child, or give up on a crash loop."""
+        policy = self.restart_policy
+        child.last_exit = describe_exit(child.process.returncode)
+        child.crashes = [at for at in child.crashes if now - at < policy.window_s]
+        child.crashes.append(now)
+        crashed = f"{child.name} exited unexpectedly with {child.last_exit}"
+        if len(child.crashes) >= policy.max_crashes:
+            self.failure = (
+                f"{crashed}: {len(child.crashes)} crashes within {policy.window_s:g}s, giving up"
+            )
+            self.say(f"!!! {self.failure}; stopping the whole stack !!!")
+            return
+        delay = policy.backoff(len(child.crashes))
+        child.restart_at = now + delay
+        self.say(
+            f"{crashed}; restarting it in {delay:g}s (crash {len(child.crashes)} of "
+            f"{policy.max_crashes} allowed within {policy.window_s:g}s; the rest keeps running)"
+        )
+        self._sweep([child])  # its pool processes must not outlive it into the restart
+        child.reader.join(timeout=1.0)
+        self.write_status()
+
+    def _restart_due(self, now: float) -> None:
+        for child in self.children:
+            if child.restart_at is None or now < child.restart_at or child.stopping:
+                continue
+            child.restart_at = None
+            child.restarts += 1
+            child.descendants = []
+            child.process, child.reader = self._spawn(child.spec, child.index)
+            self.say(f"restarted {child.name} (pid {child.pid}, restart {child.restarts})")
+            self.write_status()
+
+    def write_status(self) -> None:
+        """The state of every child for /healthz (oms_site.health): written atomically."""
+        if self.status_file is None:
+            return
+        status = {
+            "pid": os.getpid(),
+            "processes": {
+                child.name: {
+                    "state": "restarting" if child.restarting else "running",
+                    "pid": child.pid,
+                    "restarts": child.restarts,
+                    "last_exit": child.last_exit or None,
+                }
+                for child in self.children
+            },
+        }
+        self.status_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.status_file.with_name(self.status_file.name + ".tmp")
+        partial.write_text(json.dumps(status))
+        os.replace(partial, self.status_file)
+
+    def remove_status(self) -> None:
+        if self.status_file is not None:
+            self.status_file.unlink(missing_ok=True)
 
     def _snapshot_descendants(self) -> None:
         for child in self.children:
@@ -210,16 +311,18 @@ class Supervisor:
         if now - self._last_snapshot >= 1.0:
             self._last_snapshot = now
             self._snapshot_descendants()
-        dead = self.dead_child()
-        if dead is not None and self.failure is None:
-            self.failure = (
-                f"{dead.name} exited unexpectedly with {describe_exit(dead.process.returncode)}"
-            )
-            self.say(f"{self.failure}; stopping the whole stack")
+        if not self.stopping:
+            dead = self.dead_child()
+            while dead is not None and self.failure is None:
+                self._on_crash(dead, now)
+                dead = self.dead_child()
+            if not self.stopping:
+                self._restart_due(now)
         return not self.stopping
 
     def run(self) -> int:
-        """Supervise until a stop request or a child's death; stop everything; exit status."""
+        """Supervise (restarting crashed children) until a stop request or a crash loop;
+        stop everything; exit status."""
         while self.check():
             time.sleep(self.poll_interval)
         if self.failure is None:
@@ -236,6 +339,7 @@ class Supervisor:
         self._snapshot_descendants()
         for group in reversed(self.groups):
             self._stop_group(group)
+        self.remove_status()
 
     def _stop_group(self, group: list[Child]) -> None:
         for child in group:

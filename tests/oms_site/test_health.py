@@ -117,3 +117,29 @@ def test_unreachable_broker_fails_fast_without_a_ping(client, monkeypatch, worke
     assert response.status_code == 503
     celery = response.json()["checks"]["celery"]
     assert celery == {"status": "down", "error": "broker unreachable", "workers": []}
+
+
+def test_a_child_waiting_for_its_restart_makes_the_stack_degraded_not_down(
+    client, tmp_path, monkeypatch
+):
+    # Given the supervisor's status file says beat crashed and waits for its restart
+    from oms_site.run_registry import ProcessSpec
+    from oms_site.supervisor import Supervisor
+
+    status_file = tmp_path / "status.json"
+    supervisor = Supervisor(env={}, cwd=tmp_path, status_file=status_file)
+    monkeypatch.setenv("OMS_SUPERVISOR_STATUS_FILE", supervisor.env["OMS_SUPERVISOR_STATUS_FILE"])
+    (beat,) = supervisor.start([ProcessSpec(name="beat", argv=("sleep", "30"))])
+    try:
+        beat.process.kill()
+        beat.process.wait()
+        assert supervisor.check()  # the crash is seen: a restart is scheduled
+        # When /healthz is called meanwhile
+        response = client.get("/healthz")
+        # Then it still answers 200 (this web process serves) and says degraded, naming beat
+        body = response.json()
+        assert response.status_code == 200
+        assert body["status"] == "degraded"
+        assert body["checks"]["processes"]["restarting"] == ["beat"]
+    finally:
+        supervisor.stop_all()

@@ -1,8 +1,10 @@
-"""The supervisor keeps a stack whole: all children run, or none do."""
+"""The supervisor keeps a stack up: crashed children come back with backoff, a crash loop
+stops everything, a stop request stops every child."""
 
 from __future__ import annotations
 
 import io
+import json
 import signal
 import sys
 import threading
@@ -12,7 +14,7 @@ import psutil
 import pytest
 
 from oms_site.run_registry import KIND_INFRA, ProcessSpec
-from oms_site.supervisor import Supervisor, describe_exit
+from oms_site.supervisor import RestartPolicy, Supervisor, describe_exit
 
 SLEEPER = "import time; print('up', flush=True); time.sleep(60)"
 
@@ -65,31 +67,85 @@ def test_a_stop_request_stops_every_child_and_exits_zero(make_supervisor):
     assert "stack stopped" in out.getvalue()
 
 
-def test_a_child_that_dies_stops_the_others_and_is_named(make_supervisor):
-    # Given a long-running child and one that fails after a moment
-    supervisor, out = make_supervisor()
+FAST = RestartPolicy(max_crashes=3, window_s=30.0, backoff_initial_s=0.2, backoff_max_s=1.0)
+
+
+def test_a_crashed_child_is_restarted_with_backoff_while_the_others_keep_running(
+    make_supervisor, tmp_path
+):
+    # Given two running children under a supervisor writing its status file
+    status_file = tmp_path / "status.json"
+    supervisor, out = make_supervisor(restart_policy=FAST, status_file=status_file)
+    keeper, beat = supervisor.start([py("keeper", SLEEPER), py("beat", SLEEPER)])
+    keeper_pid, first_pid = keeper.pid, beat.pid
+    runner = threading.Thread(target=supervisor.run)
+    runner.start()
+    try:
+        # When one of them is killed outright
+        psutil.Process(first_pid).kill()
+        # Then it is named with the signal and reported as restarting meanwhile
+        wait_for(
+            lambda: "beat exited unexpectedly with signal SIGKILL; restarting" in out.getvalue()
+        )
+        states = [json.loads(status_file.read_text())["processes"]["beat"]["state"]]
+        # and it comes back as a new process, while the other never stopped
+        wait_for(lambda: "restarted beat" in out.getvalue())
+        assert beat.pid != first_pid and beat.running()
+        assert keeper.running() and keeper.pid == keeper_pid
+        assert states == ["restarting"]
+        processes = json.loads(status_file.read_text())["processes"]
+        assert processes["beat"] == {
+            "state": "running",
+            "pid": beat.pid,
+            "restarts": 1,
+            "last_exit": "signal SIGKILL",
+        }
+        assert not supervisor.stopping
+    finally:
+        supervisor.request_stop("received SIGTERM")
+        runner.join(timeout=15)
+    assert not status_file.exists()  # removed once the stack is stopped
+
+
+def test_a_crash_loop_stops_the_whole_stack_loudly(make_supervisor):
+    # Given a long-running child and one that fails every time shortly after it starts
+    supervisor, out = make_supervisor(restart_policy=FAST)
     keeper, _flaky = supervisor.start(
-        [py("keeper", SLEEPER), py("flaky", "import sys, time; time.sleep(0.3); sys.exit(3)")]
+        [py("keeper", SLEEPER), py("flaky", "import sys, time; time.sleep(0.2); sys.exit(3)")]
     )
     # When the stack is supervised
+    started = time.monotonic()
     code = supervisor.run()
-    # Then the exit is non-zero, the dead child is named with its code, and the other stopped
+    # Then flaky is restarted twice, and its third crash within the window ends everything:
+    # non-zero exit, the reason named loudly, the other child stopped
     assert code == 1
-    assert supervisor.failure == "flaky exited unexpectedly with code 3"
-    assert "flaky exited unexpectedly with code 3; stopping the whole stack" in out.getvalue()
+    assert out.getvalue().count("restarted flaky") == 2
+    assert supervisor.failure == (
+        "flaky exited unexpectedly with code 3: 3 crashes within 30s, giving up"
+    )
+    assert f"!!! {supervisor.failure}; stopping the whole stack !!!" in out.getvalue()
     assert not keeper.running()
+    assert time.monotonic() - started < 10
 
 
-def test_a_child_killed_by_a_signal_is_reported_with_the_signal(make_supervisor):
-    # Given a running child
-    supervisor, _ = make_supervisor()
-    (child,) = supervisor.start([py("beat", SLEEPER)])
-    # When something kills it outright
-    psutil.Process(child.pid).kill()
+def test_crashes_further_apart_than_the_window_never_give_up(make_supervisor):
+    # Given a policy of 2 crashes within 0.5 s, and a child that fails after ~0.6 s each time
+    policy = RestartPolicy(max_crashes=2, window_s=0.5, backoff_initial_s=0.1)
+    supervisor, out = make_supervisor(restart_policy=policy)
+    supervisor.start([py("slow", "import sys, time; time.sleep(0.6); sys.exit(1)")])
+
+    def stop_after_three_restarts() -> None:
+        wait_for(lambda: out.getvalue().count("restarted slow") >= 3)
+        supervisor.request_stop("received SIGTERM")
+
+    # When it has crashed three times
+    stopper = threading.Thread(target=stop_after_three_restarts)
+    stopper.start()
     code = supervisor.run()
-    # Then the report names the child and the signal
-    assert code == 1
-    assert supervisor.failure == "beat exited unexpectedly with signal SIGKILL"
+    stopper.join()
+    # Then it was restarted each time, and the stack only stopped when asked to
+    assert code == 0
+    assert supervisor.failure is None
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_timeout(make_supervisor):
