@@ -141,11 +141,11 @@ def _schema_parameter() -> Any:
 
     return OpenApiParameter(
         HEADER,
-        str,
+        {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
         OpenApiParameter.HEADER,
         required=False,
         description="Same key + same body replays the first answer (201 → 200); "
-        "another body → 409 conflict.",
+        "another body → 409 conflict. An empty or longer key → 400 validation_error.",
     )
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -31,6 +30,8 @@ def _money(**kwargs: Any) -> DecimalString:
 
 class StrictFieldsMixin:
     """Unknown input keys are an error (400), not silently ignored."""
+
+    rejects_unknown_fields = True  # the schema says so (oms_site.schema)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         initial = getattr(self, "initial_data", None)
@@ -83,7 +84,7 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    @extend_schema_field(DecimalString())
     def get_buying_power(self, account: TradingAccount) -> str:
         return DecimalString().to_representation(selectors.account_buying_power(account=account))
 
@@ -213,6 +214,6 @@ class MeAccountSerializer(serializers.Serializer):
 class MeSerializer(serializers.Serializer):
     id = serializers.CharField()
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="an e-mail address, or empty")
     role = serializers.CharField(help_text="admin | dealer | trader | viewer")
     accounts = MeAccountSerializer(many=True)

@@ -127,6 +127,8 @@ if "mysql" in _db["ENGINE"]:
         _db["ENGINE"] = "oms_site.mysql_pool"
     _db["CONN_HEALTH_CHECKS"] = True
 elif "sqlite" in _db["ENGINE"]:
+    # Django's SQLite backend, reading decimals of more than 15 digits without a crash.
+    _db["ENGINE"] = "oms_site.sqlite_backend"
     # WAL + a busy timeout let the web process, workers and the feed share one file.
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update(
@@ -251,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["oms_site.json_input.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "oms_site.schema.OmsAutoSchema",
     "EXCEPTION_HANDLER": "oms_site.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "oms_site.throttling.UserSlidingWindowThrottle",

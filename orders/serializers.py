@@ -7,11 +7,11 @@ import copy
 from functools import cache
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms_site.api import DecimalString, UtcDateTimeField
+from oms_site.schema import NULLABLE_STRING
 from orders.models import (
     Order,
     OrderClass,
@@ -32,6 +32,8 @@ def _decimal(**kwargs: Any) -> DecimalString:
 
 class StrictFieldsMixin:
     """Unknown input keys are an error (400), not silently ignored."""
+
+    rejects_unknown_fields = True  # the schema says so (oms_site.schema)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         initial = getattr(self, "initial_data", None)
@@ -60,12 +62,15 @@ class CopiedFieldsMixin:
 
 
 class LegInputSerializer(CopiedFieldsMixin, serializers.Serializer):
+    rejects_unknown_fields = True  # orders/risk_classes.py
     limit_price = _decimal()
     stop_price = _decimal()
 
 
 class AlgoSchemaSerializer(serializers.Serializer):
     """`algo` of POST /api/v1/orders: the order becomes a parent that releases children."""
+
+    rejects_unknown_fields = True  # orders/algos.py parse_algo
 
     type = serializers.ChoiceField(
         choices=["twap", "vwap", "iceberg"],
@@ -90,6 +95,8 @@ class AlgoSchemaSerializer(serializers.Serializer):
 
 class ReentrySchemaSerializer(serializers.Serializer):
     """`reentry` of POST /api/v1/orders: retry a rejected entry order."""
+
+    rejects_unknown_fields = True  # orders/placement.py
 
     max_retries = serializers.IntegerField(help_text="1–10 new attempts after a rejection.")
     reprice_ticks = serializers.IntegerField(
@@ -256,23 +263,23 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_reject_reason(self, order: Order) -> str | None:
         return order.reject_reason or None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_cancel_reason(self, order: Order) -> str | None:
         """Why a canceled (or expired) order ended, in words: who asked, or the venue's cause."""
         from orders.reasons import cancel_reason_text
 
         return cancel_reason_text(order.cancel_reason)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_hold_reason(self, order: Order) -> str | None:
         """Why a held order waits: `trigger` (its stop) or `queued_for_open`."""
         return order.hold_reason or None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_parent_id(self, order: Order) -> str | None:
         return None if order.parent_id is None else str(order.parent_id)
 
@@ -286,25 +293,25 @@ class OrderSerializer(serializers.ModelSerializer):
 
         return OrderSerializer(order_legs(order=order), many=True, context=self.context).data
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_leg_role(self, order: Order) -> str | None:
         """take_profit / stop_loss (contingent legs), slice (an algo's child)."""
         return order.leg_role or None
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_oco_group(self, order: Order) -> str | None:
         """Members of one OCO pair share it: one filling cancels (or resizes) the other."""
         return None if order.oco_group is None else str(order.oco_group)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_gtt_id(self, order: Order) -> str | None:
         return None if order.gtt_id is None else str(order.gtt_id)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_reentry_of(self, order: Order) -> str | None:
         return None if order.reentry_of_id is None else str(order.reentry_of_id)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(serializers.DictField(allow_null=True))
     def get_algo(self, order: Order) -> dict[str, Any] | None:
         """Algo parents: parameters, state (running/paused/done/stopped), slices_total,
         slices_sent, children, filled_qty / scheduled_qty / working_qty / remaining_qty,

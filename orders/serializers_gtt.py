@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms_site.api import DecimalString
+from oms_site.schema import NULLABLE_STRING
 from orders.models import Gtt, GttEvent, GttStatus, GttType, ScheduledOrder, ScheduleKind
 from orders.serializers import StrictFieldsMixin, UtcDateTimeField
 
 
 class GttOrderSerializer(serializers.Serializer):
+    rejects_unknown_fields = True  # orders/services_gtt.py
     side = serializers.ChoiceField(choices=["buy", "sell"])
     qty = DecimalString()
     type = serializers.ChoiceField(choices=["limit", "market"], default="limit")
@@ -113,7 +114,7 @@ class GttSerializer(serializers.ModelSerializer):
             for value, value_dec in ((v, _dec(v)) for v in gtt.trigger_values)
         ]
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_reject_reason(self, gtt: Gtt) -> str | None:
         return gtt.reason or None if gtt.status == GttStatus.REJECTED else None
 
@@ -139,6 +140,7 @@ class GttEventSerializer(serializers.ModelSerializer):
 
 
 class ScheduleOrderTemplateSerializer(serializers.Serializer):
+    rejects_unknown_fields = True  # orders/services_schedule.py
     symbol = serializers.CharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
     type = serializers.CharField(default="market")
@@ -214,10 +216,10 @@ class ScheduleSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_last_order_id(self, row: ScheduledOrder) -> str | None:
         return None if row.last_order_id is None else str(row.last_order_id)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(NULLABLE_STRING)
     def get_last_order_status(self, row: ScheduledOrder) -> str | None:
         return None if row.last_order is None else row.last_order.status

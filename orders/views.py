@@ -14,7 +14,7 @@ from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
 from oms_site.parsing import query_datetime
 from orders import selectors, services
-from orders.models import Order
+from orders.models import Order, OrderStatus
 from orders.serializers import (
     BatchResultSerializer,
     CancelAllResultSerializer,
@@ -58,7 +58,7 @@ class OrderListCreateView(GenericAPIView):
         parameters=[
             OpenApiParameter("account", str, description="Account id"),
             OpenApiParameter("symbol", str),
-            OpenApiParameter("status", str, description="open | closed | all | <status>"),
+            OpenApiParameter("status", str, enum=["open", "closed", "all", *OrderStatus.values]),
             OpenApiParameter("side", str, enum=["buy", "sell"]),
             OpenApiParameter("after", str, description="created at or after (ISO 8601)"),
             OpenApiParameter("until", str, description="created at or before (ISO 8601)"),

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from orders import selectors, services_algo, services_gtt, services_schedule
-from orders.models import Gtt, Order, ScheduledOrder
+from orders.models import Gtt, GttStatus, Order, ScheduledOrder
 from orders.serializers import OrderSerializer
 from orders.serializers_gtt import (
     GttEventSerializer,
@@ -38,10 +38,7 @@ class GttListCreateView(GenericAPIView):
             OpenApiParameter("account", str),
             OpenApiParameter("symbol", str),
             OpenApiParameter(
-                "status",
-                str,
-                description="open (= active) | all | active | triggered | cancelled | "
-                "expired | rejected | disabled",
+                "status", str, enum=["open", "all", *GttStatus.values], description="open = active"
             ),
         ],
         responses={200: GttSerializer(many=True), **_errors(400, 401)},

@@ -84,6 +84,8 @@ def position_payload(view: Any) -> dict[str, Any]:
 
 
 class PositionCloseInputSerializer(serializers.Serializer):
+    rejects_unknown_fields = True  # see validate(); the schema says so (oms_site.schema)
+
     account = serializers.UUIDField()
     symbol = serializers.CharField(required=False, allow_blank=True, max_length=32)
 
@@ -96,7 +98,9 @@ class PositionCloseInputSerializer(serializers.Serializer):
 
 class PositionCloseOutputSerializer(serializers.Serializer):
     orders = serializers.ListField(child=serializers.DictField(), read_only=True)
-    errors = serializers.ListField(child=serializers.DictField(), read_only=True, required=False)
+    errors = serializers.ListField(
+        child=serializers.DictField(), required=False, help_text="only when some symbol failed"
+    )
 
 
 class PnlSymbolSerializer(serializers.Serializer):
