@@ -1,12 +1,20 @@
 """CSV exports of fills, realized matches and daily PnL, streamed row by row (a large
 ledger never sits in memory). Only the accounts the user may see; an explicit account the
-user cannot see is NotFound. Decimals are written exactly (no rounding, no exponent)."""
+user cannot see is NotFound. Decimals are written exactly (no rounding, no exponent).
+
+Formula injection (OWASP "CSV Injection"): these files are opened in spreadsheets, and a cell
+starting with = + - @ tab or CR is run as a formula there. Every TEXT cell (names, tags,
+symbols, ids a broker sent...) starting with one of them is written with a leading single
+quote, which the spreadsheet shows as text. Numbers are written from Decimal values, never
+from text, so a loss stays the number -12.5 and still adds up; a tag of "-12.5" is text and
+is quoted like any other text."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -26,13 +34,18 @@ class _Echo:
         return value
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
-    if hasattr(value, "is_finite"):  # Decimal
+    if isinstance(value, Decimal):
         return format_decimal(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
     return value
 
 
