@@ -203,3 +203,21 @@ def test_risk_rejected_is_what_a_refused_quote_raises():
     from oms_site.errors import ApplicationError
 
     assert issubclass(RiskRejected, ApplicationError)
+
+
+def test_the_command_waits_for_the_house_account_and_stops_on_time(caplog):
+    # given no seeded demo: the command neither crashes (that would stop the stack) nor spins
+    out = io.StringIO()
+    call_command("run_market_maker", "--duration", "0.3", "--interval", "0.1", stdout=out)
+    assert "market maker stopped" in out.getvalue()
+    waiting = [r for r in caplog.records if "no house account yet" in r.getMessage()]
+    assert len(waiting) == 1  # said once, not every round
+
+
+def test_the_command_quotes_for_the_seeded_house_account(demo, run_on_commit):
+    _tick("1250")
+    out = io.StringIO()
+    with run_on_commit():
+        call_command("run_market_maker", "--duration", "0.2", "--interval", "0.1", stdout=out)
+    assert len(_quotes(demo)) == 2 * CONFIG.levels
+    assert "'placed': 4" in out.getvalue()

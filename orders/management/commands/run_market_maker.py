@@ -41,8 +41,10 @@ class Command(BaseCommand):
             min_requote_secs=opts["min_requote_secs"],
         )
         stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+        previous = {
+            signum: signal.signal(signum, lambda *_: stop.set())
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
         deadline = time.monotonic() + opts["duration"] if opts["duration"] else None
         maker = MarketMaker(config)
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
@@ -52,6 +54,8 @@ class Command(BaseCommand):
             except DatabaseError as exc:  # the DB went away: reconnect next round
                 logger.warning("market maker: database error (%s); retrying", exc)
             stop.wait(opts["interval"])
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         self.stdout.write(f"market maker stopped: {maker.totals}")
 
 
