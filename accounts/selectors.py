@@ -180,6 +180,30 @@ def broker_connection_credentials(*, connection: BrokerConnection) -> dict[str, 
     return crypto.decrypt_credentials(connection.credentials_encrypted)
 
 
+@dataclass(frozen=True)
+class KillSwitchState:
+    """What is halted for one user: the global switch and the accounts they see."""
+
+    global_engaged: bool
+    global_reason: str
+    halted_accounts: list[str]
+
+    @property
+    def engaged(self) -> bool:
+        return self.global_engaged or bool(self.halted_accounts)
+
+
+def kill_switch_state_for_user(*, user: User) -> KillSwitchState:
+    """The global switch and the names of the user's accounts whose own switch is on."""
+    reasons = list(_engaged_kill_switch().values_list("reason", flat=True))
+    halted = account_list_for_user(user=user).filter(risk_limits__kill_switch=True)
+    return KillSwitchState(
+        global_engaged=bool(reasons),
+        global_reason=reasons[0] if reasons else "",
+        halted_accounts=list(halted.values_list("name", flat=True)),
+    )
+
+
 @cache
 def _engaged_kill_switch() -> QuerySet[GlobalKillSwitch]:
     # Built once, only ever asked .exists() (which runs on a copy): every order checks it,

@@ -70,7 +70,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "status_counts": selectors.account_status_counts(overviews=overviews),
             "totals": _totals_by_currency(overviews),
             "active_api_keys": selectors.api_key_active_count(user=request.user),
-            "global_kill_switch": selectors.global_kill_switch_engaged(),
             "can_open_accounts": services.can_open_accounts(user=request.user),
             "panels": panels,
         },
@@ -123,7 +122,6 @@ def _detail_context(request: HttpRequest, account: TradingAccount, **forms) -> d
         "connection": account.connection,
         "can_edit": is_manager,
         "can_edit_limits": request.user.is_oms_admin,
-        "global_kill_switch": selectors.global_kill_switch_engaged(),
     }
     if is_manager:
         context["edit_form"] = forms.get("edit_form") or AccountEditForm(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db.models import Q, QuerySet
 from marketdata.bars import INTERVALS, OHLCV, aggregate, period_start
 from marketdata.models import Bar, Exchange, Instrument, Quote, WatchlistItem
 from marketdata.snapshots import QuoteSnapshot, quote_cache_key
+from oms_site.api import format_decimal
 from oms_site.errors import NotFound, ValidationFailed
 
 MAX_BARS = 1000
@@ -49,6 +51,19 @@ def instrument_list(
     if simulate is not None:
         qs = qs.filter(simulate=simulate)
     return qs
+
+
+def instrument_tick_sizes() -> dict[str, str]:
+    """Every instrument's tick size by symbol, as canonical decimal strings (for pages)."""
+    return {
+        symbol: format_decimal(tick)
+        for symbol, tick in Instrument.objects.order_by().values_list("symbol", "tick_size")
+    }
+
+
+def instrument_tick_size(*, symbol: str) -> Decimal | None:
+    """The tick size of one instrument (None for an unknown symbol): pages write its prices."""
+    return Instrument.objects.filter(symbol=symbol).values_list("tick_size", flat=True).first()
 
 
 def exchange_list() -> QuerySet[Exchange]:

@@ -104,6 +104,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.trading_access",
+                "accounts.context_kill_switch.kill_switch",
+                "marketdata.context_processors.instrument_ticks",
             ],
         },
     },

@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import account_overview_for_user
+from marketdata.selectors import instrument_tick_size
 from oms_site.api import format_decimal
 from oms_site.errors import NotFound, ValidationFailed
 from oms_site.parsing import query_date
@@ -110,6 +111,7 @@ def position_lots_page(request: HttpRequest, account_id: str, symbol: str) -> Ht
             "ledger": ledger,
             "position": position,
             "lots": lots,
+            "tick_size": instrument_tick_size(symbol=ledger.symbol),
         },
     )
 

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.asgi_live import serve_asgi
+from tests.e2e.desk import desk  # noqa: F401 (a fixture: a desk with orders, GTT, schedules)
 from tests.factories import DEFAULT_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"

@@ -77,7 +77,7 @@ def test_unrealized_pnl_ticks_with_the_feed_and_fills_and_closes_move_the_rows(
     page.goto("/positions/")
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
     wait_cell(page, "unrealized", "10.00")
-    assert (cell(page, "qty"), cell(page, "avg"), cell(page, "mark")) == ("10", "100", "101")
+    assert (cell(page, "qty"), cell(page, "avg"), cell(page, "mark")) == ("10", "100.0000", "101.00")
 
     # when the feed moves ACME to 103.5
     post(
@@ -88,7 +88,7 @@ def test_unrealized_pnl_ticks_with_the_feed_and_fills_and_closes_move_the_rows(
     )
     # then the row and the totals move without a reload: (103.5 − 100) × 10 = 35
     wait_cell(page, "unrealized", "35.00")
-    assert cell(page, "mark") == "103.5"
+    assert cell(page, "mark") == "103.50"
     assert page.text_content("#tot-unrealized") == "35.00"
     screenshot(page, "pnl-positions-live")
 
@@ -102,7 +102,7 @@ def test_unrealized_pnl_ticks_with_the_feed_and_fills_and_closes_move_the_rows(
     )  # fmt: skip
     # then the pushed position replaces the row: 15 @ (1000 + 517.75) / 15
     wait_cell(page, "qty", "15")
-    assert cell(page, "avg") == "101.18333333"
+    assert cell(page, "avg") == "101.1833"  # the tick's places + 2, not the raw 8
 
     # when the trader closes the position from its button (confirmed)
     page.click(f'{ROW} button[data-close="ACME"]')

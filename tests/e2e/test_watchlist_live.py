@@ -29,14 +29,14 @@ def test_watchlist_price_moves_when_a_tick_arrives(
     page = asgi_logged_in_page(trader)
     page.goto(asgi_server + "/watchlist/")
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
-    assert page.text_content(LAST) == "101"
+    assert page.text_content(LAST) == "101.00"  # the tick's precision (0.01)
 
     # when a feed pushes a new tick
     push_tick(asgi_server, feed_key, symbol="ACME", last="102.5", bid="102.49", ask="102.51")
 
     # then the row shows the new last price without a reload
     page.wait_for_function(
-        "(sel) => document.querySelector(sel).textContent === '102.5'",
+        "(sel) => document.querySelector(sel).textContent === '102.50'",
         arg=LAST,
         timeout=WAIT_MS,
     )

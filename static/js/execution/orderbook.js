@@ -14,6 +14,7 @@
   const lastEl = document.getElementById("last-price");
   const tsEl = document.getElementById("book-ts");
   const picker = document.getElementById("symbol-select");
+  const F = window.OMS.fmt;
   const QUIET_MS = 10000;
   let lastEvent = 0;
   let pending = null;
@@ -39,8 +40,8 @@
     levels.slice(0, depth).forEach(function (lvl) {
       const tr = document.createElement("tr");
       tr.className = "level";
-      const price = cell(lvl.price, "num price");
-      const qty = cell(lvl.qty, "num");
+      const price = cell(F.price(lvl.price, symbol), "num price");
+      const qty = cell(F.qty(lvl.qty), "num");
       const orders = cell(String(lvl.orders), "num");
       const cells = isBid ? [orders, qty, price] : [price, qty, orders];
       cells.forEach(function (td) { tr.appendChild(td); });
@@ -59,9 +60,10 @@
     body.replaceChildren(rows);
   }
   function setTop(el, value) {
-    const old = el.textContent;
-    el.textContent = value == null ? "—" : value;
-    if (old !== el.textContent && value != null && window.OMS && window.OMS.flash) {
+    const old = el.dataset.value;
+    el.dataset.value = value == null ? "" : value;
+    el.textContent = value == null ? "—" : F.price(value, symbol);
+    if (old && value != null && Number(old) !== Number(value) && window.OMS.flash) {
       window.OMS.flash(el, Number(value) >= Number(old) ? 1 : -1);
     }
   }
@@ -78,11 +80,11 @@
     setTop(bestAsk, ba);
     if (bb != null && ba != null) {
       const places = Math.max(decimals(bb), decimals(ba));
-      spread.textContent = (Number(ba) - Number(bb)).toFixed(places);
+      spread.textContent = F.price((Number(ba) - Number(bb)).toFixed(places), symbol);
     } else {
       spread.textContent = "—";
     }
-    if (book.ts) tsEl.textContent = String(book.ts).slice(11, 19);
+    if (book.ts) tsEl.textContent = F.time(book.ts);
   }
   function schedule(book) {
     // Coalesce bursts to one paint per animation frame.
@@ -98,14 +100,13 @@
     if (resp.ok && resp.data) schedule(resp.data);
   }
 
-  render({
-    bids: Array.from(bidsBody.querySelectorAll("tr.level")).map(function (tr) {
-      return { orders: Number(tr.cells[0].textContent), qty: tr.cells[1].textContent, price: tr.cells[2].textContent };
-    }),
-    asks: Array.from(asksBody.querySelectorAll("tr.level")).map(function (tr) {
-      return { price: tr.cells[0].textContent, qty: tr.cells[1].textContent, orders: Number(tr.cells[2].textContent) };
-    }),
-  });
+  // The server's rows carry their exact figures in data-*; redraw them the same way.
+  function levelsOf(body) {
+    return Array.from(body.querySelectorAll("tr.level")).map(function (tr) {
+      return { orders: Number(tr.dataset.orders), qty: tr.dataset.qty, price: tr.dataset.price };
+    });
+  }
+  render({ bids: levelsOf(bidsBody), asks: levelsOf(asksBody), ts: tsEl.dataset.ts || null });
 
   if (window.OMS && window.OMS.stream) {
     window.OMS.stream.subscribe(["book:" + symbol, "quotes:" + symbol], function (msg) {

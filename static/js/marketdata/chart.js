@@ -13,6 +13,7 @@
   if (!el || !window.LightweightCharts) return;
   const LC = window.LightweightCharts;
   const Q = window.OMS.quotes;
+  const F = window.OMS.fmt;
   const symbol = el.dataset.symbol;
   const barsUrl = el.dataset.barsUrl;
   const exchangeOffset = parseInt(el.dataset.utcOffset || "0", 10);
@@ -116,17 +117,17 @@
   const panel = document.getElementById("quote-panel");
   const head = document.querySelector(".md-price");
   let prevLast = null;
-  function dash(v) { return v === null || v === undefined ? "—" : v; }
   function onQuote(q) {
     if (q.symbol !== symbol) return;
     const direction = prevLast === null ? 0 : Math.sign(num(q.last) - prevLast);
     prevLast = num(q.last);
-    ["last", "bid", "ask", "open", "high", "low", "prev_close", "volume"].forEach(f => Q.setField(panel, f, dash(q[f]), f === "last" ? direction : 0));
-    Q.setField(panel, "change_pct", q.change_pct == null ? "—" : q.change_pct + "%", 0);
+    ["last", "bid", "ask", "open", "high", "low", "prev_close"].forEach(f => Q.setField(panel, f, F.price(q[f], symbol), f === "last" ? direction : 0));
+    Q.setField(panel, "volume", F.qty(q.volume), 0);
+    Q.setField(panel, "change_pct", F.percent(q.change_pct), 0);
     Q.signClass(panel.querySelector('[data-field="change_pct"]'), q.change);
     Q.setField(panel, "ts", Q.fmtTime(q.ts), 0);
-    Q.setField(head, "last", dash(q.last), direction);
-    Q.setField(head, "change_line", q.change == null ? "" : q.change + " (" + q.change_pct + "%)", 0);
+    Q.setField(head, "last", F.price(q.last, symbol), direction);
+    Q.setField(head, "change_line", q.change == null ? "" : F.price(q.change, symbol) + " (" + F.percent(q.change_pct) + ")", 0);
     Q.signClass(head.querySelector('[data-field="change_line"]'), q.change);
     if (q.bar) onBar(q.bar);
   }
@@ -140,10 +141,8 @@
 
   const tsEl = panel.querySelector('[data-field="ts"]');
   if (tsEl && tsEl.dataset.ts) tsEl.textContent = Q.fmtTime(tsEl.dataset.ts);
-  const lastEl = panel.querySelector('[data-field="last"]');
-  prevLast = lastEl && !isNaN(num(lastEl.textContent)) ? num(lastEl.textContent) : null;
-  Q.signClass(head.querySelector('[data-field="change_line"]'), head.querySelector('[data-field="change_line"]').textContent);
-  Q.signClass(panel.querySelector('[data-field="change_pct"]'), panel.querySelector('[data-field="change_pct"]').textContent);
+  const lastValue = head.querySelector('[data-field="last"]').dataset.value;
+  prevLast = lastValue ? num(lastValue) : null;  // the server drew the figures and colours
   loading = load("1m").then(() => Q.watch([symbol], onQuote));
 
   // Watchlist toggle

@@ -67,11 +67,9 @@
     if (window.OMS.stream) window.OMS.stream.unsubscribe(["quotes:" + symbol], onStreamMessage);
   }
 
-  /* Formatting helpers shared by the market data pages. */
+  /* Formatting helpers shared by the market data pages (the rules: static/js/format.js). */
   function fmtTime(iso) {
-    if (!iso) return "—";
-    const d = new Date(iso);
-    return isNaN(d) ? "—" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    return window.OMS.fmt.time(iso);
   }
   function setField(root, field, text, direction) {
     root.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) {
@@ -81,9 +79,7 @@
     });
   }
   function signClass(el, value) {
-    el.classList.remove("up", "down");
-    const n = parseFloat(value);
-    if (n > 0) el.classList.add("up"); else if (n < 0) el.classList.add("down");
+    window.OMS.fmt.setSign(el, value);
   }
 
   window.OMS = Object.assign(window.OMS || {}, {

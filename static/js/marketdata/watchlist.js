@@ -6,10 +6,10 @@
   const tbody = table.querySelector("tbody");
   const empty = document.getElementById("watch-empty");
   const Q = window.OMS.quotes;
+  const F = window.OMS.fmt;
   const lastSeen = new Map();
 
   function rowFor(symbol) { return tbody.querySelector('tr[data-symbol="' + CSS.escape(symbol) + '"]'); }
-  function dash(v) { return v === null || v === undefined || v === "" ? "—" : v; }
 
   function render(quote) {
     const row = rowFor(quote.symbol);
@@ -19,12 +19,12 @@
       const a = parseFloat(prev[field]), b = parseFloat(quote[field]);
       return isNaN(a) || isNaN(b) || a === b ? 0 : (b > a ? 1 : -1);
     }
-    Q.setField(row, "last", dash(quote.last), dir("last"));
-    Q.setField(row, "bid", dash(quote.bid), dir("bid"));
-    Q.setField(row, "ask", dash(quote.ask), dir("ask"));
-    Q.setField(row, "volume", dash(quote.volume), 0);
-    Q.setField(row, "change", dash(quote.change), 0);
-    Q.setField(row, "change_pct", quote.change_pct == null ? "—" : quote.change_pct + "%", 0);
+    Q.setField(row, "last", F.price(quote.last, quote.symbol), dir("last"));
+    Q.setField(row, "bid", F.price(quote.bid, quote.symbol), dir("bid"));
+    Q.setField(row, "ask", F.price(quote.ask, quote.symbol), dir("ask"));
+    Q.setField(row, "volume", F.qty(quote.volume), 0);
+    Q.setField(row, "change", F.price(quote.change, quote.symbol), 0);
+    Q.setField(row, "change_pct", F.percent(quote.change_pct), 0);
     row.querySelectorAll('[data-field="change"], [data-field="change_pct"]').forEach(el => Q.signClass(el, quote.change));
     Q.setField(row, "ts", Q.fmtTime(quote.ts), 0);
     lastSeen.set(quote.symbol, quote);
@@ -34,12 +34,11 @@
     tbody.querySelectorAll("tr[data-symbol]").forEach(function (row) {
       const ts = row.querySelector('[data-field="ts"]');
       if (ts && ts.dataset.ts) ts.textContent = Q.fmtTime(ts.dataset.ts);
-      const change = row.querySelector('[data-field="change"]');
-      row.querySelectorAll('[data-field="change"], [data-field="change_pct"]').forEach(el => Q.signClass(el, change.textContent));
+      // The server drew the figures (and their colours); the exact values are in data-value.
       lastSeen.set(row.dataset.symbol, {
-        last: row.querySelector('[data-field="last"]').textContent,
-        bid: row.querySelector('[data-field="bid"]').textContent,
-        ask: row.querySelector('[data-field="ask"]').textContent,
+        last: row.querySelector('[data-field="last"]').dataset.value,
+        bid: row.querySelector('[data-field="bid"]').dataset.value,
+        ask: row.querySelector('[data-field="ask"]').dataset.value,
       });
     });
   }

@@ -7,6 +7,7 @@
   const table = document.getElementById("blotter");
   if (!table) return;
   const O = OMS.orders;
+  const F = OMS.fmt;
   const el = O.el;
   const body = document.getElementById("blotter-body");
   const moreBtn = document.getElementById("load-more");
@@ -88,10 +89,10 @@
 
   function stopText(order) {
     if (order.type === "trailing_stop") {
-      const trail = order.trail_percent !== null ? order.trail_percent + "%" : order.trail_price;
-      return O.num(order.stop_price) + " (trail " + trail + ")";
+      const trail = order.trail_percent !== null ? order.trail_percent + "%" : F.price(order.trail_price, order.symbol);
+      return F.price(order.stop_price, order.symbol) + " (trail " + trail + ")";
     }
-    return O.num(order.stop_price);
+    return F.price(order.stop_price, order.symbol);
   }
 
   function renderRow(order, child) {
@@ -102,10 +103,10 @@
       el("td", {}, [el("a", { href: "/orders/" + order.id + "/", class: "mono", text: order.symbol })]),
       el("td", {}, [el("span", { class: "badge badge-" + order.side, text: order.side })]),
       typeCell(order, child),
-      el("td", { class: "num", "data-col": "qty", text: order.qty }),
-      el("td", { class: "num", "data-col": "filled_qty", text: order.filled_qty }),
-      el("td", { class: "num", "data-col": "avg_fill_price", text: O.num(order.avg_fill_price) }),
-      el("td", { class: "num", "data-col": "limit_price", text: O.num(order.limit_price) }),
+      el("td", { class: "num", "data-col": "qty", text: F.qty(order.qty) }),
+      el("td", { class: "num", "data-col": "filled_qty", text: F.qty(order.filled_qty) }),
+      el("td", { class: "num", "data-col": "avg_fill_price", text: F.avg(order.avg_fill_price, order.symbol) }),
+      el("td", { class: "num", "data-col": "limit_price", text: F.price(order.limit_price, order.symbol) }),
       el("td", { class: "num", "data-col": "stop_price", text: stopText(order) }),
       el("td", { text: order.time_in_force }),
       statusCell(order),

@@ -42,14 +42,9 @@
     return value === null || value === undefined || value === "" ? "—" : String(value);
   }
 
+  /* A time in a list: the clock today, with the date otherwise (static/js/format.js). */
   function time(iso) {
-    if (!iso) return "—";
-    const d = new Date(iso);
-    if (isNaN(d)) return iso;
-    const today = new Date();
-    const same = d.toDateString() === today.toDateString();
-    const hms = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-    return same ? hms : d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + hms;
+    return OMS.fmt.time(iso);
   }
 
   function errorText(resp) {

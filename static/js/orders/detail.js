@@ -5,6 +5,7 @@
   const dataNode = document.getElementById("order-data");
   if (!dataNode) return;
   const O = OMS.orders;
+  const F = OMS.fmt;
   const el = O.el;
   const meta = document.getElementById("order-meta");
   const canTrade = meta.dataset.canTrade === "1";
@@ -23,21 +24,25 @@
     });
   }
 
+  // Prices at the instrument's tick, times readable in the viewer's zone (static/js/format.js).
+  function px(value) { return value === null || value === undefined ? null : F.price(value, order.symbol); }
+  function when(iso) { return iso ? F.dateTime(iso) : null; }
+
   function renderOrder() {
     const status = document.getElementById("o-status");
     status.replaceChildren(O.badge(order.status));
-    document.getElementById("o-filled").textContent = order.filled_qty + " / " + order.qty;
-    document.getElementById("o-avg").textContent = O.num(order.avg_fill_price);
+    document.getElementById("o-filled").textContent = F.qty(order.filled_qty) + " / " + F.qty(order.qty);
+    document.getElementById("o-avg").textContent = F.avg(order.avg_fill_price, order.symbol);
     document.getElementById("o-version").textContent = "v" + order.version;
     kv([
       ["Order id", order.id],
       ["Account", meta.dataset.accountName],
       ["Type", O.label(order.type)],
-      ["Limit price", order.limit_price],
-      ["Stop price", order.stop_price],
-      ["Trail", order.trail_percent !== null ? order.trail_percent + "%" : order.trail_price],
+      ["Limit price", px(order.limit_price)],
+      ["Stop price", px(order.stop_price)],
+      ["Trail", order.trail_percent !== null ? order.trail_percent + "%" : px(order.trail_price)],
       ["Time in force", order.time_in_force],
-      ["Good till", order.expire_at],
+      ["Good till", when(order.expire_at)],
       ["Display qty", order.display_qty],
       ["Held because", order.hold_reason === "queued_for_open" ? "queued for the market open" : order.hold_reason === "trigger" ? "waiting for its stop" : null],
       ["Rejected because", order.reject_reason],
@@ -45,10 +50,10 @@
       ["Client order id", order.client_order_id],
       ["Tag", order.tag],
       ["Product", order.product],
-      ["Created", order.created_at],
-      ["Sent", order.submitted_at],
-      ["Filled", order.filled_at],
-      ["Canceled", order.canceled_at],
+      ["Created", when(order.created_at)],
+      ["Sent", when(order.submitted_at)],
+      ["Filled", when(order.filled_at)],
+      ["Canceled", when(order.canceled_at)],
       ["Order class", order.order_class !== "simple" ? order.order_class : null],
       ["Role", order.leg_role ? O.label(order.leg_role) : null],
       ["Re-entry attempt", order.reentry_attempt ? String(order.reentry_attempt) : null],
@@ -128,7 +133,7 @@
     if (e.type === "modified" && d.changes) {
       return Object.entries(d.changes).map(function ([k, [a, b]]) { return k + " " + O.num(a) + " → " + O.num(b); }).join(", ");
     }
-    if (d.fill_qty) return d.fill_qty + " @ " + d.fill_price + (d.fee && d.fee !== "0" ? " (fee " + d.fee + ")" : "");
+    if (d.fill_qty) return F.qty(d.fill_qty) + " @ " + F.price(d.fill_price, order.symbol) + (d.fee && d.fee !== "0" ? " (fee " + F.money(d.fee) + ")" : "");
     return Object.entries(d).map(function ([k, v]) { return k + ": " + (typeof v === "object" ? JSON.stringify(v) : v); }).join(", ");
   }
 
@@ -170,7 +175,7 @@
       el("td", { text: O.label(e.type).replace(/_/g, " ") + (folded ? " ×" + run.length : "") }),
       el("td", {}, e.data && e.data.to ? [O.badge(e.data.to)] : []),
       el("td", { text: actorText(e.actor) }),
-      el("td", { class: "data" }, folded ? [stopMovesDetails(run)] : [detailsText(e)]),
+      el("td", { class: "data wide" }, folded ? [stopMovesDetails(run)] : [detailsText(e)]),
     ]);
   }
 
@@ -195,9 +200,9 @@
     body.replaceChildren.apply(body, fills.map(function (f) {
       return el("tr", {}, [
         el("td", { class: "mono", title: f.ts, text: O.time(f.ts) }),
-        el("td", { class: "num", text: f.qty }),
-        el("td", { class: "num", text: f.price }),
-        el("td", { class: "num", text: f.fee }),
+        el("td", { class: "num", text: F.qty(f.qty) }),
+        el("td", { class: "num", text: F.price(f.price, order.symbol) }),
+        el("td", { class: "num", text: F.money(f.fee) }),
         el("td", { text: f.liquidity || "—" }),
       ]);
     }));

@@ -45,7 +45,7 @@
     const before = lastBySymbol.get(symbol);
     lastBySymbol.set(symbol, String(last));
     document.querySelectorAll('[data-last-for="' + symbol + '"]').forEach(function (cell) {
-      cell.textContent = String(last);
+      cell.textContent = OMS.fmt.price(last, symbol);
       if (before !== undefined && before !== String(last)) OMS.flash(cell, parseFloat(last) - parseFloat(before));
     });
     rows.forEach(function (row) { if (row.gtt.symbol === symbol) updateAway(row); });
@@ -66,20 +66,15 @@
     });
   }
 
-  function day(iso) {
-    const d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
-  }
-
-  function orderText(o) {
-    return o.side + " " + o.qty + (o.type === "market" ? " @ market" : " @ " + o.limit_price);
+  function orderText(o, symbol) {
+    return o.side + " " + OMS.fmt.qty(o.qty) + (o.type === "market" ? " @ market" : " @ " + OMS.fmt.price(o.limit_price, symbol));
   }
 
   function renderRow(gtt) {
     const active = gtt.status === "active";
     const triggers = el("td", { class: "num" }, gtt.triggers.map(function (t) {
       return el("span", { class: "trig " + t.direction, title: t.fires_when }, [
-        (t.direction === "down" ? "↓ " : "↑ ") + t.value,
+        (t.direction === "down" ? "↓ " : "↑ ") + OMS.fmt.price(t.value, gtt.symbol),
         el("span", { class: "away", "data-away": t.value }),
       ]);
     }));
@@ -101,10 +96,10 @@
       el("td", { class: "mono", text: gtt.symbol }),
       el("td", { text: gtt.trigger_type }),
       triggers,
-      el("td", {}, gtt.orders.map(function (o) { return el("span", { class: "trig", text: orderText(o) }); })),
-      el("td", { class: "num", "data-last-for": gtt.symbol, text: lastBySymbol.get(gtt.symbol) || "—" }),
+      el("td", {}, gtt.orders.map(function (o) { return el("span", { class: "trig", text: orderText(o, gtt.symbol) }); })),
+      el("td", { class: "num", "data-last-for": gtt.symbol, text: OMS.fmt.price(lastBySymbol.get(gtt.symbol), gtt.symbol) }),
       statusCell,
-      el("td", { class: "mono", title: gtt.expires_at, text: day(gtt.expires_at) }),
+      el("td", { class: "mono", title: gtt.expires_at, text: OMS.fmt.date(gtt.expires_at) }),
       actions,
     ]);
     if (ladderSource && ladderSource.id === gtt.id) tr.classList.add("selected");

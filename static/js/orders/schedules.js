@@ -22,15 +22,16 @@
   };
 
   function whenText(s) {
-    return s.kind === "once" ? "once at " + O.time(s.run_at) : "cron " + s.cron + " (" + s.tz + ")";
+    // Always the date and the zone: "once at 5 Dec 2026 09:15:00 GMT+5:30", "cron … (Asia/Kolkata)".
+    return s.kind === "once" ? "once at " + OMS.fmt.dateTime(s.run_at) : "cron " + s.cron + " (" + s.tz + ")";
   }
 
   function orderText(o) {
-    return o.side + " " + o.qty + " " + o.symbol + (o.type === "limit" ? " @ " + o.limit_price : " @ market") + (o.product === "intraday" ? " · intraday" : "");
+    return o.side + " " + OMS.fmt.qty(o.qty) + " " + o.symbol + (o.type === "limit" ? " @ " + OMS.fmt.price(o.limit_price, o.symbol) : " @ market") + (o.product === "intraday" ? " · intraday" : "");
   }
 
   function render(s) {
-    const last = el("td", {}, [s.last_run_at ? O.time(s.last_run_at) : "—"]);
+    const last = el("td", {}, [s.last_run_at ? OMS.fmt.dateTime(s.last_run_at) : "—"]);
     if (s.last_order_id) last.appendChild(el("a", { class: "sub", href: "/orders/" + s.last_order_id + "/", text: "order " + (s.last_order_status || "") }));
     if (s.last_error) last.appendChild(el("span", { class: "sub down", text: s.last_error }));
     const actions = el("td", { class: "actions" });

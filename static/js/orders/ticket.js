@@ -222,11 +222,12 @@
   function renderQuote(q) {
     ["last", "bid", "ask"].forEach(function (k) {
       const node = $("q-" + k);
-      const next = O.num(q ? q[k] : null);
-      if (node.textContent !== next && node.textContent !== "—" && q && q[k] !== null) {
-        OMS.flash(node, Number(q[k]) - Number(node.textContent));
+      const next = OMS.fmt.price(q ? q[k] : null, quoteSymbol);
+      if (node.textContent !== next && node.dataset.value && q && q[k] !== null) {
+        OMS.flash(node, Number(q[k]) - Number(node.dataset.value));
       }
       node.textContent = next;
+      node.dataset.value = q && q[k] !== null && q[k] !== undefined ? q[k] : "";
     });
   }
   function onQuote(msg) {
@@ -264,7 +265,7 @@
 
   function showBuyingPower() {
     const acct = byAccount.get(f.account.value);
-    $("buying-power").textContent = acct ? acct.buying_power + " " + acct.currency : "—";
+    $("buying-power").textContent = acct ? OMS.fmt.money(acct.buying_power, acct.currency) : "—";
   }
 
   function pendingText(errors, missing) {
@@ -301,10 +302,10 @@
       return null;
     }
     const p = resp.data;
-    $("est-value").textContent = p.est_value === null ? "—" : p.est_value;
+    const acct = byAccount.get(f.account.value);
+    $("est-value").textContent = OMS.fmt.money(p.est_value, acct ? acct.currency : "");
     if (p.buying_power !== null) {
-      const acct = byAccount.get(f.account.value);
-      $("buying-power").textContent = p.buying_power + (acct ? " " + acct.currency : "");
+      $("buying-power").textContent = OMS.fmt.money(p.buying_power, acct ? acct.currency : "");
     }
     if (p.last !== null) renderQuote({ last: p.last, bid: p.bid, ask: p.ask });
     renderVerdict(p.ok, p.message);

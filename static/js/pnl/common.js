@@ -1,6 +1,6 @@
 /* Shared helpers of the PnL pages: DOM building and number display.
  * Figures arrive as exact decimal strings from the API; floats are used only to draw
- * them (2 decimals for money), never to compute anything the server stores. */
+ * them (static/js/format.js), never to compute anything the server stores. */
 (function () {
   "use strict";
 
@@ -20,14 +20,9 @@
     return node;
   }
 
-  const MONEY = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-
+  /* Two decimals, grouped: the one money rule of static/js/format.js (and the server's). */
   function money(value) {
-    if (value === null || value === undefined || value === "") return "—";
-    const n = typeof value === "number" ? value : parseFloat(value);
-    if (!isFinite(n)) return "—";
-    const text = MONEY.format(Math.abs(n) < 0.005 ? 0 : n);
-    return text;
+    return window.OMS.fmt.money(value);
   }
 
   function plain(value) {
@@ -35,10 +30,7 @@
   }
 
   function signClass(node, value) {
-    node.classList.remove("up", "down");
-    const n = typeof value === "number" ? value : parseFloat(value);
-    if (n > 0.004) node.classList.add("up");
-    else if (n < -0.004) node.classList.add("down");
+    window.OMS.fmt.setSign(node, value);
   }
 
   function setMoney(node, value, flash) {

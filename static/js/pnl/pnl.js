@@ -78,7 +78,7 @@
     document.getElementById("s-fees").classList.remove("up", "down");
     P.setMoney(document.getElementById("s-net"), report.net_pnl);
     fillTable("by-symbol", report.by_symbol, r => el("tr", {}, [
-      el("td", { text: r.symbol }), el("td", { class: "num", text: P.plain(r.qty) }),
+      el("td", { text: r.symbol }), el("td", { class: "num", text: window.OMS.fmt.qty(r.qty) }),
       moneyCell(r.realized_pnl, true), moneyCell(r.unrealized_pnl, true), moneyCell(r.fees, false), moneyCell(r.net_pnl, true),
     ]), "No trading in this range.", 6);
     fillTable("by-tag", report.by_tag, r => el("tr", {}, [

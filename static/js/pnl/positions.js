@@ -9,6 +9,7 @@
 (function () {
   "use strict";
   const P = window.OMS.pnl;
+  const F = window.OMS.fmt;
   const el = P.el;
   const dataNode = document.getElementById("positions-data");
   const root = document.getElementById("position-groups");
@@ -94,9 +95,9 @@
     const tr = el("tr", { "data-key": key(p), "data-symbol": p.symbol, class: v.q ? "" : "flat" }, [
       el("td", { class: "sym" }, [el("a", { href: lotsUrl, text: p.symbol })]),
       el("td", {}, [sideBadge(v.q)]),
-      cell("qty", P.plain(p.qty)),
-      cell("avg", P.plain(p.avg_entry_price)),
-      cell("mark", isFinite(v.mark) ? String(marks.has(p.symbol) ? marks.get(p.symbol) : p.market_price) : "—"),
+      cell("qty", F.qty(p.qty)),
+      cell("avg", F.avg(p.avg_entry_price, p.symbol)),
+      cell("mark", isFinite(v.mark) ? F.price(marks.has(p.symbol) ? marks.get(p.symbol) : p.market_price, p.symbol) : "—"),
       cell("market_value", ""),
       cell("unrealized", ""),
       cell("realized", ""),
@@ -170,7 +171,7 @@
           onclick: ev => closePositions(account, null, "Close ALL " + open.length + " position(s) on " + account.name + " (" + open.map(p => p.symbol + " " + p.qty).join(", ") + ")?", ev.currentTarget),
         }));
       }
-      const table = el("table", { class: "positions", "data-account": account.id }, [
+      const table = el("table", { class: "positions cards", "data-account": account.id }, [
         el("thead", {}, [el("tr", {}, ["Symbol", "Side", "Qty", "Avg entry", "LTP", "Mkt value", "Unrealized", "Realized", "Fees", "Net", ""].map((h, i) => el("th", { class: i >= 2 && i <= 9 ? "num" : "", text: h })))]),
         el("tbody", {}, list.map(p => row(p, account))),
       ]);
@@ -202,8 +203,9 @@
       if (!p) return;
       const v = live(p);
       const markCell = tr.querySelector('[data-field="mark"]');
-      if (markCell.textContent !== String(quote.last)) {
-        markCell.textContent = String(quote.last);
+      const markText = F.price(quote.last, quote.symbol);
+      if (markCell.textContent !== markText) {
+        markCell.textContent = markText;
         window.OMS.flash(markCell, mark - num(markCell.dataset.value || quote.last));
       }
       markCell.dataset.value = String(mark);

@@ -1,0 +1,102 @@
+"""Every main page on a phone (390 px) and a desktop (1440 px), for a trader and an admin:
+the page itself never scrolls sideways (wide tables scroll inside their own wrapper or turn
+into cards), and the row actions (Close, Cancel, Edit, …) are on screen and not cut.
+
+The desk (tests/e2e/desk.py) has what makes pages wide: a filled position, a resting limit
+order, a TWAP with its progress bar, a GTT and schedules, all made through the HTTP API."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+ACTIONS = ("Close", "Cancel", "Edit", "Pause", "Resume", "Delete", "Disable", "Enable", "Revoke")
+
+# Offending elements on the page: action buttons that are off screen, cut by an ancestor
+# that clips (a table wrapper scrolled sideways) or whose own text does not fit (ellipsis).
+HIDDEN_ACTIONS_JS = """(names) => {
+  const vw = document.documentElement.clientWidth;
+  const bad = [];
+  for (const el of document.querySelectorAll("main button, main a.btn")) {
+    const text = el.textContent.trim();
+    if (!names.some((n) => text.startsWith(n))) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not displayed (e.g. hidden form)
+    const why = [];
+    if (r.left < -0.5 || r.right > vw + 0.5) why.push("off screen " + r.left + ".." + r.right);
+    if (el.scrollWidth > el.clientWidth + 1) why.push("text cut");
+    for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      if (style.overflowX === "visible" && style.overflow === "visible") continue;
+      const pr = p.getBoundingClientRect();
+      if (r.left < pr.left - 0.5 || r.right > pr.right + 0.5) {
+        why.push("clipped by " + p.tagName.toLowerCase() + "." + p.className);
+        break;
+      }
+    }
+    if (why.length) bad.push(text + ": " + why.join(", "));
+  }
+  return bad;
+}"""
+
+
+def _pages(desk: dict) -> list[tuple[str, str]]:
+    account = desk["account"]
+    return [
+        ("dashboard", "/"),
+        ("watchlist", "/watchlist/"),
+        ("instrument", "/instruments/ACME/"),
+        ("ticket", "/orders/ticket/"),
+        ("blotter", "/orders/?tab=all"),
+        ("order", f"/orders/{desk['twap']}/"),
+        ("book", "/orderbook/ACME/"),
+        ("positions", "/positions/"),
+        ("lots", f"/positions/{account.pk}/ACME/lots/"),
+        ("pnl", "/pnl/"),
+        ("gtt", "/gtt/"),
+        ("schedules", "/schedules/"),
+        ("accounts", "/trading-accounts/"),
+        ("account", f"/trading-accounts/{account.pk}/"),
+        ("api_keys", "/api-keys/"),
+        ("notifications", "/notifications/"),
+    ]
+
+
+def _settle(page) -> None:
+    """Wait until the page's own data calls have drawn their rows ("Loading…" gone)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => !/Loading/.test(document.querySelector('main').innerText)")
+    page.wait_for_timeout(150)
+
+
+def _problems(page, name: str) -> list[str]:
+    problems = []
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    if width[0] != width[1]:
+        problems.append(f"{name}: page is {width[0]} px wide in a {width[1]} px viewport")
+    problems += [f"{name}: {bad}" for bad in page.evaluate(HIDDEN_ACTIONS_JS, list(ACTIONS))]
+    return problems
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1440px"])
+@pytest.mark.parametrize("who", ["trader", "admin"])
+def test_no_page_scrolls_sideways_and_row_actions_stay_visible(
+    desk, who, viewport, trader, admin_user, logged_in_page, screenshot
+):
+    # given the trader (or the admin) on a phone or a desktop
+    user = trader if who == "trader" else admin_user
+    page = logged_in_page(user)
+    page.set_viewport_size(viewport)
+    problems = []
+    for name, path in _pages(desk):
+        # when each main page is open and has drawn its rows
+        page.goto(path)
+        _settle(page)
+        screenshot(page, f"layout_{who}_{name}_{viewport['width']}")
+        # then the page is as wide as the screen and every row action can be pressed
+        problems += _problems(page, name)
+    assert problems == [], "\n".join(problems)
+    assert page.js_errors == []
