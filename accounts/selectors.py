@@ -33,6 +33,12 @@ _LEVELS: dict[str, set[str]] = {
     "trade": {MembershipRole.TRADE, MembershipRole.OWNER},
     "owner": {MembershipRole.OWNER},
 }
+# What a member below `level` is told (403).
+_REFUSALS: dict[str, str] = {
+    "view": "You may not view this account.",
+    "trade": "You may not trade on this account.",
+    "owner": "Only an owner of this account may do this.",
+}
 
 
 def account_list_for_user(*, user: User) -> QuerySet[TradingAccount]:
@@ -88,7 +94,7 @@ def account_get_for_user(
         raise NotFound("Account not found.") from exc
     role = MembershipRole.OWNER if user.is_oms_admin else account.member_role
     if role not in _LEVELS[level]:
-        raise PermissionDenied(f"You may not {level} on this account.")
+        raise PermissionDenied(_REFUSALS[level])
     return account
 
 

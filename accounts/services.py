@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -323,6 +324,37 @@ def account_fields_errors(
     return errors
 
 
+EXCHANGE_BROKER = "exchange"
+DEFAULT_EXCHANGE_MAX_STARTING_CASH = Decimal("10000000")
+
+
+def exchange_max_starting_cash() -> Decimal:
+    """The most starting cash a non-admin may give a new account on the internal exchange
+    (settings.OMS_EXCHANGE_MAX_STARTING_CASH)."""
+    value = getattr(settings, "OMS_EXCHANGE_MAX_STARTING_CASH", None)
+    return DEFAULT_EXCHANGE_MAX_STARTING_CASH if value is None else Decimal(str(value))
+
+
+def require_exchange_cash_allowed(
+    *, actor: User | None, broker: str, starting_cash: Decimal
+) -> None:
+    """The internal exchange is ONE venue shared by every exchange account: the cash an
+    account brings is how much of everyone else's resting liquidity it can take (or how far it
+    can push the price). So that is a back-office decision: admins (and system seeders, actor
+    None) choose any amount; everyone else up to the admin-set limit. Paper accounts trade
+    against the quote, alone, and are not limited."""
+    if actor is None or actor.is_oms_admin or broker != EXCHANGE_BROKER:
+        return
+    limit = exchange_max_starting_cash()
+    if starting_cash > limit:
+        shown = f"{limit.normalize():,f}"
+        raise PermissionDenied(
+            f"Only an administrator may open an exchange account with more than {shown} "
+            "starting cash.",
+            fields={"starting_cash": [f"At most {shown} for an exchange account."]},
+        )
+
+
 def can_open_accounts(*, user: User) -> bool:
     return user.is_oms_admin or user.role == Role.TRADER
 
@@ -363,6 +395,7 @@ def account_create(
         errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
     if errors:
         raise ValidationFailed("The account cannot be created.", fields=errors)
+    require_exchange_cash_allowed(actor=actor, broker=broker, starting_cash=starting_cash)
     name = name.strip()
     if credentials and connection is None:
         connection = broker_connection_create(

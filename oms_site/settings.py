@@ -382,6 +382,9 @@ OMS_EXCHANGE_FEE_BPS = {
     "taker": env.str("OMS_EXCHANGE_TAKER_FEE_BPS", default="0"),
 }
 OMS_EXCHANGE_LEASE_TTL_S = env.int("OMS_EXCHANGE_LEASE_TTL_S", default=15)
+# The most starting cash a non-admin may give a new account on the internal exchange (one
+# venue shared by every exchange account); admins choose any amount (accounts/services.py).
+OMS_EXCHANGE_MAX_STARTING_CASH = env.str("OMS_EXCHANGE_MAX_STARTING_CASH", default="10000000")
 # Per broker kind overrides of execution/resilience.py's BrokerPolicy fields, e.g.
 # {"paper": {"rate_per_s": 500, "burst": 1000}}; the "*" entry applies to every broker.
 OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import account_get_for_user
+from accounts.services import audit_log_record
 from oms_site.errors import ApplicationError, NotFound, PermissionDenied, RiskRejected
 from oms_site.parsing import InputError, decimal_from_input
 from orders import risk
@@ -242,10 +243,28 @@ def scheduled_order_save(
     parts = _clean_schedule(errors, row.kind, row.run_at, row.cron, row.tz)
     errors.raise_if_any()
     row.updated_at = timezone.now()
+    created = schedule_id is None
     with transaction.atomic():
         row.save()
         _sync_periodic_task(row, parts or None)
+        if user is not None:  # the back office's own edits are audited by the admin
+            action = "schedule.create" if created else "schedule.update"
+            audit_log_record(actor=user, action=action, obj=row, data=_audit_data(row))
     return row
+
+
+def _audit_data(row: ScheduledOrder) -> dict[str, Any]:
+    when = {"cron": row.cron, "tz": row.tz} if row.kind == ScheduleKind.CRON else {}
+    if row.run_at is not None:
+        when["run_at"] = row.run_at.isoformat()
+    return {
+        "account": str(row.account_id),
+        "name": row.name,
+        "kind": row.kind,
+        "enabled": row.enabled,
+        "order": row.order,
+        **when,
+    }
 
 
 def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
@@ -256,6 +275,8 @@ def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
     else:
         row = ScheduledOrder.objects.get(pk=schedule_id)
     with transaction.atomic():
+        if user is not None:  # the back office's deletions are audited by the admin
+            audit_log_record(actor=user, action="schedule.delete", obj=row, data=_audit_data(row))
         task = row.periodic_task
         row.delete()
         if task is not None:
