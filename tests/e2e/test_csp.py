@@ -11,7 +11,13 @@ from decimal import Decimal
 import pytest
 
 from tests.e2e.helpers import push_tick
-from tests.factories import ApiKeyFactory, MembershipFactory, UserFactory, account_with_member
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ApiKeyFactory,
+    MembershipFactory,
+    UserFactory,
+    account_with_member,
+)
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -156,4 +162,14 @@ def test_login_page_and_markup_behaviour_work_under_the_policy(
     page.wait_for_timeout(300)
     assert questions and "Revoke key" in questions[0]
     assert page.locator("form.revoke-form").count() == 1
+    assert page.evaluate("window.__cspViolations") == [] and page.problems == []
+    # setting up two-factor auth (after confirming the password) shows its QR code, a data:
+    # image the policy allows
+    _visit(page, "/accounts/2fa/totp/activate/")
+    page.fill("main input[name=password]", DEFAULT_PASSWORD)
+    page.click("main form button[type=submit]")
+    qr = page.locator("img.qr")
+    qr.wait_for()
+    assert qr.get_attribute("src").startswith("data:image/")
+    assert page.evaluate("el => el.naturalWidth", qr.element_handle()) > 0
     assert page.evaluate("window.__cspViolations") == [] and page.problems == []
