@@ -22,9 +22,14 @@ from typing import Any
 import kombu.exceptions
 import redis.exceptions
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 from oms_site.api import error_body
@@ -45,6 +50,10 @@ _DEPENDENCY_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
 )
 
 
+# What Django itself turns into 404/403/400 (through handler404/403/400 below).
+_DJANGO_CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
 def is_api_path(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
@@ -57,8 +66,6 @@ def dependency_down(exc: BaseException | None) -> str | None:
         for exc_type, name in _DEPENDENCY_ERRORS:
             if isinstance(exc, exc_type):
                 return name
-        if isinstance(exc, DatabaseError) and "gone away" in str(exc).lower():
-            return "database"
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -124,6 +131,10 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request):
             return None  # pages keep Django's handling
+        if isinstance(exception, RequestDataTooBig):
+            return payload_too_large()
+        if isinstance(exception, _DJANGO_CLIENT_ERRORS):
+            return None  # Django answers 404/403/400 through the error views below
         return api_response_for(exception, request)
 
 
