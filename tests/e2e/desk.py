@@ -1,6 +1,6 @@
 """A trading desk for browser tests of whole pages, made through the HTTP API: ACME (tick
-0.05) at 1251, the trader's paper account with a filled buy, a resting limit, a TWAP with its
-progress bar, an OCO GTT, a cron schedule and a one-off schedule."""
+0.05) at 1251 on the trader's watchlist, the trader's paper account with a filled buy, a
+resting limit, a TWAP with its progress bar, an OCO GTT, a cron and a one-off schedule."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import RiskLimits
+from marketdata.models import WatchlistItem
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -36,9 +37,10 @@ def desk(live_server, trader, admin_user, settings):
     """ACME (tick 0.05) at 1251, the trader's paper account with a position, a resting
     limit, a TWAP, a GTT and a schedule; the admin sees it too."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    InstrumentFactory(
+    acme = InstrumentFactory(
         symbol="ACME", exchange=ExchangeFactory(), tick_size=Decimal("0.05"), lot_size=Decimal("1")
     )
+    WatchlistItem.objects.create(user=trader, instrument=acme, position=0)
     account = account_with_member(
         user=trader, broker="paper", cash=Decimal("1000000"), name="Paper desk"
     )

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-ACTIONS = ("Close", "Cancel", "Edit", "Pause", "Resume", "Delete", "Disable", "Enable", "Revoke")
+ACTIONS = ("Close", "Cancel", "Edit", "Pause", "Resume", "Delete", "Revoke", "Remove", "Lots")
 
 # Offending elements on the page: action buttons that are off screen, cut by an ancestor
 # that clips (a table wrapper scrolled sideways) or whose own text does not fit (ellipsis).
@@ -21,7 +21,7 @@ HIDDEN_ACTIONS_JS = """(names) => {
   const vw = document.documentElement.clientWidth;
   const bad = [];
   for (const el of document.querySelectorAll("main button, main a.btn")) {
-    const text = el.textContent.trim();
+    const text = el.title || el.textContent.trim();  // icon buttons are named by their title
     if (!names.some((n) => text.startsWith(n))) continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;  // not displayed (e.g. hidden form)

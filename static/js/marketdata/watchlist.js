@@ -48,7 +48,7 @@
     tr.dataset.symbol = item.symbol;
     const cells = [
       ["", null], ["md-hide-sm muted", null], ["num", "last"], ["num md-hide-sm", "change"], ["num", "change_pct"],
-      ["num", "bid"], ["num", "ask"], ["num md-hide-sm", "volume"], ["num md-hide-sm muted", "ts"], ["num", null],
+      ["num", "bid"], ["num", "ask"], ["num md-hide-sm", "volume"], ["num md-hide-sm muted", "ts"], ["num actions", null],
     ];
     cells.forEach(function ([cls, field]) {
       const td = document.createElement("td");
