@@ -18,8 +18,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from oms_site.errors import ApplicationError
 from oms_site.parsing import (
+    DATE_HINT,
     TIME_HINT,
     InputError,
+    date_from_text,
     datetime_from_text,
     decimal_from_input,
     query_int,
@@ -192,6 +194,19 @@ class UtcDateTimeField(serializers.DateTimeField):
             self.fail("invalid", format=TIME_HINT)
         try:
             return datetime_from_text(value)
+        except InputError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
+
+
+class IsoDateField(serializers.DateField):
+    """A date as YYYY-MM-DD within oms_site.parsing's range (a far date overflowed the day
+    arithmetic behind it)."""
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        if not isinstance(value, str):
+            self.fail("invalid", format=DATE_HINT)
+        try:
+            return date_from_text(value)
         except InputError as exc:
             raise serializers.ValidationError(exc.message, code="invalid") from exc
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from oms_site.api import DecimalString, UtcDateTimeField, format_decimal
+from oms_site.api import DecimalString, IsoDateField, UtcDateTimeField, format_decimal
 from pnl.models import Fill
 
 
@@ -142,7 +142,7 @@ class PnlReportSerializer(serializers.Serializer):
 
 
 class SnapshotInputSerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, allow_null=True)
+    date = IsoDateField(required=False, allow_null=True)
     account = serializers.UUIDField(required=False, allow_null=True)
 
 

@@ -144,3 +144,8 @@ def test_the_pnl_export_refuses_a_date_out_of_range(alice, account):
         response = browser.get(f"/pnl/export/{kind}.csv", {"from": "0001-01-01"})
         assert response.status_code == 400, (kind, response.status_code)
         assert b"from" in response.content
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2025-1-5"])
+def test_a_snapshot_date_out_of_range_is_a_validation_error(admin, day):
+    assert_error(admin.post("/pnl/snapshots", {"date": day}), 400, "validation_error", field="date")
