@@ -22,3 +22,17 @@ def push_tick(base_url: str, key: str, **tick: str) -> None:
     """A feed pushing one tick through the HTTP API (the same path as every tick)."""
     status, _ = api_post(base_url, "/api/v1/market-data/ticks", tick, key)
     assert status == 202
+
+
+def record_posts(page, path: str) -> list[dict]:
+    """The JSON bodies the page POSTs to `path` (e.g. "/api/v1/orders"), in order, as sent."""
+    bodies: list[dict] = []
+    page.on(
+        "request",
+        lambda r: (
+            bodies.append(json.loads(r.post_data))
+            if r.method == "POST" and r.url.endswith(path)
+            else None
+        ),
+    )
+    return bodies

@@ -4,13 +4,12 @@ words (GTT and schedules forms)."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
 
 from orders.models import Gtt
-from tests.e2e.helpers import push_tick
+from tests.e2e.helpers import push_tick, record_posts
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -27,15 +26,7 @@ def gtt_page(live_server, trader, logged_in_page):
     key = ApiKeyFactory.issue(user=UserFactory(username="feed", role="admin")).raw_key
     push_tick(live_server.url, key, symbol="ACME", last="100", bid="99.95", ask="100.05")
     page = logged_in_page(trader)
-    page.sent = []
-    page.on(
-        "request",
-        lambda r: (
-            page.sent.append(json.loads(r.post_data))
-            if r.method == "POST" and r.url.endswith("/api/v1/gtt")
-            else None
-        ),
-    )
+    page.sent = record_posts(page, "/api/v1/gtt")
     page.goto("/gtt/")
     page.wait_for_selector("#gtt-body td.empty")
     page.fill("#g-symbol", "ACME")

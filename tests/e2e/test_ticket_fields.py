@@ -3,13 +3,12 @@ until the trader changes that input, and speaks in field labels and plain states
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
 
 from orders.models import Order
-from tests.e2e.helpers import push_tick
+from tests.e2e.helpers import push_tick, record_posts
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -35,15 +34,7 @@ def ticket(asgi_server, asgi_logged_in_page, trader, acme_paper):
     page = asgi_logged_in_page(trader)
     page.js_errors = []
     page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-    page.sent = []
-    page.on(
-        "request",
-        lambda r: (
-            page.sent.append(json.loads(r.post_data))
-            if r.method == "POST" and r.url.endswith("/api/v1/orders")
-            else None
-        ),
-    )
+    page.sent = record_posts(page, "/api/v1/orders")
     page.goto(asgi_server + "/orders/ticket/")
     page.select_option("#f-account", str(acme_paper.pk))
     page.fill("#f-symbol", "ACME")
