@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from oms_site.parsing import InputError, decimal_from_input
+from oms_site.parsing import InputError, datetime_from_text, decimal_from_input
 
 # Why a tick was not applied. Stable strings: they appear in API results and feed counters.
 UNKNOWN_SYMBOL = "unknown_symbol"
@@ -102,13 +102,10 @@ def parse_ts(value: Any, *, now: datetime | None) -> datetime:
         except (OverflowError, OSError, ValueError) as exc:
             raise TickRejected(INVALID_TIME, "ts", "ts is out of range.") from exc
     elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            ts = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise TickRejected(INVALID_TIME, "ts", "ts must be an ISO 8601 time.") from exc
+        try:  # with an offset, within the range where UTC conversion cannot overflow
+            ts = datetime_from_text(value)
+        except InputError as exc:
+            raise TickRejected(INVALID_TIME, "ts", f"ts: {exc.message}") from exc
     else:
         raise TickRejected(INVALID_TIME, "ts", "ts must be an ISO 8601 time.")
     if ts.tzinfo is None or ts.utcoffset() is None:

@@ -149,3 +149,9 @@ def test_the_pnl_export_refuses_a_date_out_of_range(alice, account):
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2025-1-5"])
 def test_a_snapshot_date_out_of_range_is_a_validation_error(admin, day):
     assert_error(admin.post("/pnl/snapshots", {"date": day}), 400, "validation_error", field="date")
+
+
+@pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+05:00", "2030-01-01T00:00:00"])
+def test_a_pushed_tick_time_needs_an_offset_and_a_sane_year(admin, acme, ts):
+    response = admin.post("/market-data/ticks", {"symbol": "ACME", "last": "101", "ts": ts})
+    assert_error(response, 400, "validation_error", field="0.ts")
