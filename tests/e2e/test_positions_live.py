@@ -106,6 +106,11 @@ def test_unrealized_pnl_ticks_with_the_feed_and_fills_and_closes_move_the_rows(
 
     # when the trader closes the position from its button (confirmed)
     page.click(f'{ROW} button[data-close="ACME"]')
+    # and is told so in words: a plain state, not the API's pending_new
+    toast = page.locator(".toast", has_text="Market sell 15 ACME")
+    toast.wait_for(timeout=WAIT_MS)
+    states = ("Pending", "Open", "Filled")
+    assert toast.inner_text() in {f"Market sell 15 ACME: {state}" for state in states}
     # then a market sell of 15 fills at the bid and the row shows flat with the realized PnL
     wait_cell(page, "qty", "0")
     # (103.45 − 100) × 10 + (103.45 − 103.55) × 5 = 34.5 − 0.5 = 34
