@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,6 +34,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 from uvicorn.protocols.utils import ClientDisconnected
 
+from notifications.access_batch import access_rechecker
 from notifications.channel_layer import group_add_many, group_discard_many
 from notifications.selectors import stream_access_for_user
 from notifications.services import STREAM_MESSAGE_TYPE
@@ -44,7 +46,6 @@ from notifications.stream import (
     parse_channel,
     spec_allowed,
 )
-from notifications.ws_auth import still_authenticated
 from oms_site.json_input import json_loads_bounded
 
 logger = logging.getLogger(__name__)
@@ -238,8 +239,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def _heartbeat_loop(self) -> None:
         interval = heartbeat_interval()
         last_renew = time.monotonic()
+        # The first beat at a random phase: streams opened together (a reconnect storm, a
+        # bench) must not re-check access all in the same instant forever after.
+        delay = interval * random.uniform(0.5, 1.0)
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
+            delay = interval
             await self.send_json(
                 {"event": "heartbeat", "data": {"ts": _now(), "interval": interval}}
             )
@@ -256,12 +261,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 last_renew = time.monotonic()
 
     async def _refresh_access(self, *, renew: bool) -> bool:
-        user = await database_sync_to_async(still_authenticated)(
+        access = await access_rechecker().recheck(
             auth=self.scope.get("oms_auth", {}), user_id=self.user_id
         )
-        if user is None:
+        if access is None:
             return False
-        access = await database_sync_to_async(stream_access_for_user)(user=user)
         revoked: list[str] = []
         async with self.state_lock:
             self.access = access

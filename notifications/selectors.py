@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 
@@ -10,6 +12,8 @@ from accounts.selectors import account_ids_for_user
 from notifications.models import Notification
 from notifications.stream import StreamAccess, normalize_id
 from oms_site.errors import NotFound
+
+_IN_CHUNK = 500  # ids per IN (...) list
 
 
 def notification_list(*, user: User, unread: bool = False) -> QuerySet[Notification]:
@@ -44,9 +48,37 @@ def account_recipients(*, account: TradingAccount) -> list[User]:
 
 
 def stream_access_for_user(*, user: User) -> StreamAccess:
-    """What the live stream may show this user (re-read on every heartbeat)."""
+    """What the live stream may show this user (read when the stream opens)."""
     return StreamAccess(
         user_id=normalize_id(user.pk),
         sees_all_accounts=user.is_oms_admin,
         account_ids=frozenset(account_ids_for_user(user=user)),
     )
+
+
+def stream_access_for_users(*, users: list[User]) -> dict[str, StreamAccess]:
+    """`stream_access_for_user` for many users in two queries (the heartbeat re-check of
+    every stream of a process): user id → access."""
+    member_ids = [user.pk for user in users if not user.is_oms_admin]
+    visible: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(member_ids), _IN_CHUNK):
+        rows = AccountMembership.objects.filter(
+            user_id__in=member_ids[start : start + _IN_CHUNK]
+        ).values_list("user_id", "account_id")
+        for user_id, account_id in rows:
+            visible[normalize_id(user_id)].add(normalize_id(account_id))
+    every_account: frozenset[str] = frozenset()
+    if len(member_ids) < len(users):
+        every_account = frozenset(
+            normalize_id(pk) for pk in TradingAccount.objects.values_list("id", flat=True)
+        )
+    out = {}
+    for user in users:
+        user_id = normalize_id(user.pk)
+        admin = user.is_oms_admin
+        out[user_id] = StreamAccess(
+            user_id=user_id,
+            sees_all_accounts=admin,
+            account_ids=every_account if admin else frozenset(visible[user_id]),
+        )
+    return out

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_ids_for_user
+from notifications.channel_layer import group_send_many
 from notifications.models import Notification, NotificationLevel
 from notifications.push_loop import push_loop
 from notifications.selectors import (
@@ -81,9 +82,7 @@ def build_envelopes(
 
 
 async def _send_all(envelopes: list[Envelope]) -> None:
-    layer = get_channel_layer()
-    for group, message in envelopes:
-        await layer.group_send(group, message)
+    await group_send_many(get_channel_layer(), envelopes)
 
 
 def _run_on_layer_loop(coroutine_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -26,6 +26,8 @@ from django.utils.crypto import constant_time_compare
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_authenticate
+from notifications.selectors import stream_access_for_users
+from notifications.stream import StreamAccess, normalize_id
 
 AUTH_API_KEY = "api_key"
 AUTH_SESSION = "session"
@@ -109,14 +111,38 @@ def _session_still_valid(*, session_key: str | None, user: User) -> bool:
 
 def still_authenticated(*, auth: dict[str, Any], user_id: object) -> User | None:
     """The fresh user if the credentials the stream was opened with are still good."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        return None
-    method = auth.get("method")
-    if method == AUTH_API_KEY:
-        key = ApiKey.objects.filter(pk=auth.get("key_id"), user=user).first()
-        return user if key is not None and key.is_usable(timezone.now()) else None
-    if method == AUTH_SESSION:
-        valid = _session_still_valid(session_key=auth.get("session_key"), user=user)
-        return user if valid else None
-    return None
+    return still_authenticated_many(checks=[(auth, user_id)])[0]
+
+
+def still_authenticated_many(*, checks: list[tuple[dict[str, Any], object]]) -> list[User | None]:
+    """`still_authenticated` for many streams: two queries (users, API keys) for all of
+    them, plus a session read per session-cookie stream."""
+    users = {
+        str(user.pk): user
+        for user in User.objects.filter(pk__in={user_id for _, user_id in checks}, is_active=True)
+    }
+    key_ids = [auth.get("key_id") for auth, _ in checks if auth.get("method") == AUTH_API_KEY]
+    keys = {str(key.pk): key for key in ApiKey.objects.filter(pk__in=key_ids)} if key_ids else {}
+    now = timezone.now()
+    out: list[User | None] = []
+    for auth, user_id in checks:
+        user = users.get(str(user_id))
+        method = auth.get("method")
+        valid = False
+        if user is not None and method == AUTH_API_KEY:
+            key = keys.get(str(auth.get("key_id")))
+            valid = key is not None and key.user_id == user.pk and key.is_usable(now)
+        elif user is not None and method == AUTH_SESSION:
+            valid = _session_still_valid(session_key=auth.get("session_key"), user=user)
+        out.append(user if valid else None)
+    return out
+
+
+def stream_access_recheck(
+    *, checks: list[tuple[dict[str, Any], object]]
+) -> list[StreamAccess | None]:
+    """For each (auth, user id) of a live stream: what it may see now, or None when its
+    credentials no longer hold (logged out, key revoked or expired, user deactivated)."""
+    users = still_authenticated_many(checks=checks)
+    access = stream_access_for_users(users=[user for user in users if user is not None])
+    return [None if user is None else access[normalize_id(user.pk)] for user in users]
