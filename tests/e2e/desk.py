@@ -14,6 +14,7 @@ import pytest
 
 from accounts.models import RiskLimits
 from marketdata.models import WatchlistItem
+from notifications.models import Notification
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -82,6 +83,10 @@ def desk(live_server, trader, admin_user, settings):
         "tz": "Asia/Kolkata",
     }
     assert "id" in _post(url, "/api/v1/schedules", schedule, key)
+    # stored as notify() stores it (its push needs no event loop, which Playwright holds here)
+    Notification.objects.create(
+        user=trader, account=account, kind="order.filled", title="Bought 17 ACME at 1,251.05"
+    )
     run_at = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
     once = {**schedule, "name": "Later", "kind": "once", "run_at": run_at.isoformat()}
     del once["cron"], once["tz"]

@@ -162,6 +162,11 @@ def test_pages_show_tick_prices_grouped_money_dates_and_one_colour_rule(
     assert f"once at {run_at.day} {run_at:%b %Y %H:%M:%S} GMT+5:30" in when
     screenshot(page, f"format_schedules_{width}")
 
+    # the notifications: their time in the viewer's zone too
+    page.goto("/notifications/")
+    notified = page.locator("#notification-table tbody time").first.inner_text()
+    assert READABLE.match(notified) and notified.endswith("GMT+5:30"), notified
+
     # money: grouped, two decimals, with the currency, on the ticket and the dashboard alike
     page.goto("/orders/ticket/")
     page.wait_for_function("() => document.getElementById('buying-power').textContent !== '—'")

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
-ACTIONS = ("Close", "Cancel", "Edit", "Pause", "Resume", "Delete", "Revoke", "Remove", "Lots")
+ACTIONS = ("Close", "Cancel", "Edit", "Pause", "Resume", "Delete", "Revoke", "Remove", "Mark read")
 
 # Offending elements on the page: action buttons that are off screen, cut by an ancestor
 # that clips (a table wrapper scrolled sideways) or whose own text does not fit (ellipsis).

@@ -41,7 +41,7 @@
     if (empty) empty.remove();
     const row = el("tr", n.read ? "" : "unread");
     row.dataset.id = n.id;
-    const when = el("time", "", (n.created_at || "").replace("T", " ").slice(0, 19));
+    const when = el("time", "", window.OMS.fmt.dateTime(n.created_at));
     when.setAttribute("datetime", n.created_at || "");
     row.appendChild(cell("mono", when));
     const main = cell("");
@@ -57,7 +57,7 @@
       const resp = await window.OMS.api("POST", "/api/v1/notifications/" + n.id + "/read");
       if (resp.ok) markRowRead(row); else btn.disabled = false;
     });
-    row.appendChild(cell("notif-actions", btn));
+    row.appendChild(cell("notif-actions actions", btn));
     tbody.insertBefore(row, tbody.firstChild);
     row.classList.add("flash-up");
   }

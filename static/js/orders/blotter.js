@@ -263,7 +263,7 @@
       }
     } else if (msg.event === "fill.created") {
       const fill = msg.data;
-      OMS.toast("Fill: " + fill.side + " " + fill.qty + " " + fill.symbol + " @ " + fill.price);
+      OMS.toast("Fill: " + fill.side + " " + F.qty(fill.qty) + " " + fill.symbol + " @ " + F.price(fill.price, fill.symbol));
     }
   }
 
