@@ -77,7 +77,11 @@ def test_unrealized_pnl_ticks_with_the_feed_and_fills_and_closes_move_the_rows(
     page.goto("/positions/")
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
     wait_cell(page, "unrealized", "10.00")
-    assert (cell(page, "qty"), cell(page, "avg"), cell(page, "mark")) == ("10", "100.0000", "101.00")
+    assert (cell(page, "qty"), cell(page, "avg"), cell(page, "mark")) == (
+        "10",
+        "100.0000",
+        "101.00",
+    )
 
     # when the feed moves ACME to 103.5
     post(
