@@ -27,7 +27,10 @@ from typing import Any
 from oms_site.api import format_decimal
 
 # Account-scoped kinds: the event names the account, subscribers get only visible accounts.
-ACCOUNT_KINDS: frozenset[str] = frozenset({"orders", "positions", "fills", "accounts", "gtt"})
+# `signals`: a strategy signal's outcome on one account (strategies/publish.py).
+ACCOUNT_KINDS: frozenset[str] = frozenset(
+    {"orders", "positions", "fills", "accounts", "gtt", "signals"}
+)
 # User-scoped: each user sees only their own.
 NOTIFICATIONS = "notifications"
 # Market data: public to every authenticated user, one group per symbol.

@@ -20,6 +20,7 @@ app.conf.task_routes = {
     "orders.*": {"queue": "execution"},
     "marketdata.*": {"queue": "marketdata"},
     "pnl.*": {"queue": "monitoring"},
+    "strategies.*": {"queue": "execution"},
     "notifications.*": {"queue": "notifications"},
     "oms_site.*": {"queue": "monitoring"},
 }
@@ -31,7 +32,15 @@ def _collect_beat_schedule() -> dict:
     import importlib
 
     schedule: dict = {}
-    for app_name in ("accounts", "marketdata", "execution", "orders", "pnl", "notifications"):
+    for app_name in (
+        "accounts",
+        "marketdata",
+        "execution",
+        "orders",
+        "pnl",
+        "strategies",
+        "notifications",
+    ):
         try:
             module = importlib.import_module(f"{app_name}.schedules")
         except ModuleNotFoundError as exc:

@@ -287,6 +287,9 @@ SPECTACULAR_SETTINGS = {
         "SideEnum": ["buy", "sell"],  # GTT legs and schedule templates
         "OrderTypeEnum": "orders.models.OrderType",
         "OrderProductEnum": "orders.models.Product",
+        # strategies: a sizing rule's type, and the times in force a strategy may default to
+        "SizingTypeEnum": ["fixed_qty", "fixed_value", "equity_pct", "risk_pct", "multiplier"],
+        "StrategyTimeInForceEnum": ["day", "gtc", "ioc", "fok"],
     },
 }
 

@@ -21,7 +21,7 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 ORDER_TYPES = ("market", "limit")
 TIMES_IN_FORCE = ("day", "gtc", "ioc", "fok")
-PRODUCTS = ("delivery", "intraday")
+PRODUCTS = ("intraday", "delivery")  # the order of orders.models.Product
 OFFSET_KINDS = ("ticks", "pct", "price")
 
 

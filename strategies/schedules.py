@@ -1,0 +1,10 @@
+"""Periodic jobs of strategies (collected by oms_site/celery.py)."""
+
+BEAT_SCHEDULE = {
+    # A signal whose fan-out was never enqueued (broker down) or died half-way is finished.
+    "strategies-sweep-accepted": {
+        "task": "strategies.sweep_accepted",
+        "schedule": 30.0,
+        "options": {"queue": "monitoring"},
+    },
+}

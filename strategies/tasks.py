@@ -1,0 +1,18 @@
+"""Celery tasks of strategies: take ids, call one service (DESIGN.md)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from strategies import fanout
+
+
+@shared_task(name="strategies.signal_fan_out", queue="execution")
+def signal_fan_out_task(signal_id: str) -> int:
+    """Place one accepted signal's orders on its accounts (enqueued on commit)."""
+    return len(fanout.signal_fan_out(signal_id=signal_id))
+
+
+@shared_task(name="strategies.sweep_accepted", queue="monitoring")
+def signals_sweep_accepted_task() -> list[str]:
+    return fanout.signals_sweep_accepted()

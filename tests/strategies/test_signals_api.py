@@ -1,0 +1,244 @@
+"""The signal webhook and its fan-out (API.md § Strategies and signals), with quantities
+computed by hand. Celery runs eagerly in tests: the fan-out has run when the answer is in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from accounts.models import RiskLimits
+from notifications.models import Notification
+from orders.models import Order
+from strategies.models import Signal, Strategy
+
+pytestmark = pytest.mark.django_db
+
+
+def _orders(account):
+    return list(Order.objects.filter(account=account, parent__isnull=True).order_by("created_at"))
+
+
+def test_a_signed_signal_fans_out_to_three_accounts_sized_by_their_rules(
+    accounts, make_strategy, send, client
+):
+    alpha, beta, gamma = accounts
+    # given three sizing rules (ACME last 100, lot 1, equity 1,000,000 each)
+    strategy = make_strategy(
+        [
+            (alpha, {"type": "multiplier", "factor": "2.5"}),  # 3 × 2.5 = 7.5 → 7
+            (beta, {"type": "equity_pct", "pct": "1"}),  # 10,000 / 100 = 100
+            (gamma, {"type": "fixed_value", "value": "2550"}),  # 2,550 / 100 = 25.5 → 25
+        ]
+    )
+    # when a signed buy signal arrives
+    response = send(strategy, {"symbol": "ACME", "action": "buy", "qty": 3, "id": "a-1"})
+    # then it is accepted with its id, and each account got its own quantity
+    assert response.status_code == 202
+    signal_id = response.json()["signal_id"]
+    assert response.json() == {"signal_id": signal_id, "status": "accepted"}
+    placed = {acc.name: [(o.side, o.qty, o.type) for o in _orders(acc)] for acc in accounts}
+    assert placed == {
+        "Alpha": [("buy", D("7"), "market")],
+        "Beta": [("buy", D("100"), "market")],
+        "Gamma": [("buy", D("25"), "market")],
+    }
+    # and the signal's log lists each account's order
+    log = client.get(f"/api/v1/signals/{signal_id}").json()
+    assert log["status"] == "done"
+    assert log["body"] == {"symbol": "ACME", "action": "buy", "qty": 3, "id": "a-1"}
+    outcomes = {o["account"]: o for o in log["outcomes"]}
+    assert outcomes[str(beta.pk)] == {
+        "account": str(beta.pk),
+        "qty": "100",
+        "order_ids": [str(_orders(beta)[0].pk)],
+        "reason": None,
+    }
+    # and the orders carry a client_order_id derived from the signal
+    assert _orders(alpha)[0].client_order_id == f"sig-{signal_id.replace('-', '')}-0"
+
+
+def test_a_position_target_sends_only_the_difference_and_a_repeat_sends_nothing(
+    accounts, make_strategy, send, fake_broker
+):
+    alpha = accounts[0]
+    strategy = make_strategy([(alpha, {"type": "multiplier", "factor": "1"})])
+    # given a filled long position of 30
+    fake_broker.mode = "fill"
+    assert send(strategy, {"symbol": "ACME", "position": "30"}).status_code == 202
+    assert [(o.side, o.qty, o.status) for o in _orders(alpha)] == [("buy", D("30"), "filled")]
+    # when the target becomes 100 and the venue only acknowledges
+    fake_broker.mode = "ack"
+    send(strategy, {"symbol": "ACME", "position": "100", "id": "t-1"})
+    # then only the difference, 70, is sent
+    assert [(o.side, o.qty) for o in _orders(alpha)][1:] == [("buy", D("70"))]
+    # when the same target arrives again while those 70 are still working
+    send(strategy, {"symbol": "ACME", "position": "100", "id": "t-2"})
+    # then nothing more is sent, and the log says why
+    assert len(_orders(alpha)) == 2
+    second = Signal.objects.get(sender_id="t-2")
+    assert [(o.order_ids, o.reason) for o in second.outcomes.all()] == [
+        ([], "Already at the target position.")
+    ]
+    # and a target of -20 sells the 30 held and the 70 working (100 + 20 = 120)
+    send(strategy, {"symbol": "ACME", "position": -20, "id": "t-3"})
+    assert [(o.side, o.qty) for o in _orders(alpha)][2:] == [("sell", D("120"))]
+
+
+def test_a_replayed_id_gets_the_first_answer_and_places_nothing(accounts, make_strategy, send):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "5"})])
+    first = send(strategy, {"symbol": "ACME", "action": "buy", "id": "dup"})
+    # when the sender retries the same alert id
+    again = send(strategy, {"symbol": "ACME", "action": "buy", "id": "dup"})
+    # then 200 with the first answer, and one order only
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json()
+    assert len(_orders(accounts[0])) == 1
+    assert Signal.objects.count() == 1
+
+
+def test_a_stale_ts_is_refused_with_conflict(accounts, make_strategy, send):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "5"})])
+    stale = (datetime.now(UTC) - timedelta(seconds=61)).isoformat()
+    response = send(strategy, {"symbol": "ACME", "action": "buy", "ts": stale})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert "ts" in response.json()["error"]["fields"]
+    assert _orders(accounts[0]) == [] and Signal.objects.count() == 0
+    # a fresh ts (Unix seconds, as some senders give it) is fine
+    fresh = send(
+        strategy, {"symbol": "ACME", "action": "buy", "ts": int(datetime.now(UTC).timestamp())}
+    )
+    assert fresh.status_code == 202
+
+
+def test_one_account_refused_by_risk_leaves_the_other_two_placed(
+    accounts, make_strategy, send, trader
+):
+    alpha, beta, gamma = accounts
+    RiskLimits.objects.filter(account=beta).update(max_order_qty=D("5"))
+    strategy = make_strategy([(acc, {"type": "fixed_qty", "qty": "10"}) for acc in accounts])
+    response = send(strategy, {"symbol": "ACME", "action": "buy", "id": "r-1"})
+    assert response.status_code == 202
+    # then alpha and gamma are placed, beta's order is stored rejected with the reason
+    assert [o.status for o in _orders(alpha) + _orders(gamma)] == ["new", "new"]
+    (rejected,) = _orders(beta)
+    assert rejected.status == "rejected"
+    outcome = Signal.objects.get().outcomes.get(account=beta)
+    assert outcome.order_ids == [str(rejected.pk)]
+    assert outcome.reason.startswith("Refused by risk:")
+    # and the owner is told in the app
+    note = Notification.objects.get(user=trader, kind="signal.refused")
+    assert note.account_id == beta.pk
+
+
+def test_tradingview_text_plain_body_with_the_secret_inside(accounts, make_strategy, send):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "4"})])
+    # TradingView's alert message: JSON typed as text, no headers it could sign
+    template = (
+        '{"secret": "SECRET", "symbol": "ACME", "action": "sell", "price": 101.03, '
+        '"id": "tv-2025-01-31T09:15:00Z"}'
+    )
+    raw = template.replace("SECRET", strategy["webhook_secret"]).encode()
+    response = send(strategy, raw, signed=False, content_type="text/plain; charset=utf-8")
+    assert response.status_code == 202
+    (order,) = _orders(accounts[0])
+    # a price makes it a limit order, on the instrument's tick (0.05)
+    assert (order.side, order.qty, order.type, order.limit_price) == (
+        "sell",
+        D("4"),
+        "limit",
+        D("101.05"),
+    )
+    # the secret is not kept in the log
+    assert "secret" not in Signal.objects.get().body
+
+
+def test_a_bad_signature_is_401_counted_and_nothing_is_stored(accounts, make_strategy, send):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "4"})])
+    body = {"symbol": "ACME", "action": "buy"}
+    assert send(strategy, body, secret="not-the-secret").status_code == 401
+    wrong_secret = {**body, "secret": "guess"}
+    response = send(strategy, wrong_secret, signed=False)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert Signal.objects.count() == 0 and _orders(accounts[0]) == []
+    assert Strategy.objects.get().auth_failures == 2
+
+
+def test_unknown_strategy_malformed_body_and_unmapped_symbol(accounts, make_strategy, send):
+    strategy = make_strategy(
+        [(accounts[0], {"type": "fixed_qty", "qty": "4"})], symbols={"NSE:ACME": "ACME"}
+    )
+    unknown = {**strategy, "id": "5b1f1f59-0000-4000-8000-000000000000"}
+    assert send(unknown, {"symbol": "ACME", "action": "buy"}).status_code == 404
+    malformed = send(strategy, b'{"symbol": "ACME", "action": ')
+    assert malformed.status_code == 400
+    assert "not JSON" in malformed.json()["error"]["message"]
+    no_action = send(strategy, {"symbol": "ACME"})
+    assert no_action.json()["error"]["fields"] == {
+        "action": [no_action.json()["error"]["message"].split(": ", 1)[1]]
+    }
+    unmapped = send(strategy, {"symbol": "NSE:FOO", "action": "buy"})
+    assert unmapped.status_code == 400
+    assert "symbol" in unmapped.json()["error"]["fields"]
+    # the mapped ticker trades our symbol
+    assert send(strategy, {"symbol": "NSE:ACME", "action": "buy"}).status_code == 202
+    assert len(_orders(accounts[0])) == 1
+
+
+def test_a_paused_strategy_refuses_with_invalid_state_and_logs_it(
+    accounts, make_strategy, send, client
+):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "4"})])
+    paused = client.post(f"/api/v1/strategies/{strategy['id']}/pause")
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    response = send(strategy, {"symbol": "ACME", "action": "buy", "id": "p-1"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "invalid_state"
+    log = client.get(f"/api/v1/strategies/{strategy['id']}/signals").json()
+    assert [(s["status"], s["reason"]) for s in log["results"]] == [
+        ("refused", "The strategy is paused.")
+    ]
+    assert _orders(accounts[0]) == []
+    # resumed: signals trade again
+    client.post(f"/api/v1/strategies/{strategy['id']}/resume")
+    assert send(strategy, {"symbol": "ACME", "action": "buy"}).status_code == 202
+
+
+def test_outside_the_trading_window_is_refused(accounts, make_strategy, send):
+    now = datetime.now(UTC)
+    start, end = (now + timedelta(hours=1)).time(), (now + timedelta(hours=2)).time()
+    strategy = make_strategy(
+        [(accounts[0], {"type": "fixed_qty", "qty": "4"})],
+        window_start=start.strftime("%H:%M"),
+        window_end=end.strftime("%H:%M"),
+    )
+    response = send(strategy, {"symbol": "ACME", "action": "buy"})
+    assert response.status_code == 409
+    assert "trading window" in response.json()["error"]["message"]
+    assert Signal.objects.get().status == "refused"
+
+
+def test_rotating_the_secret_retires_the_old_one(accounts, make_strategy, send, client):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "4"})])
+    rotated = client.post(f"/api/v1/strategies/{strategy['id']}/rotate-secret").json()
+    assert rotated["webhook_secret"] != strategy["webhook_secret"]
+    body = {"symbol": "ACME", "action": "buy"}
+    assert send(strategy, body).status_code == 401
+    assert send(strategy, body, secret=rotated["webhook_secret"]).status_code == 202
+
+
+def test_exit_flattens_and_reverse_opens_the_other_side(accounts, make_strategy, send, fake_broker):
+    alpha = accounts[0]
+    strategy = make_strategy([(alpha, {"type": "fixed_qty", "qty": "10"})])
+    fake_broker.mode = "fill"
+    send(strategy, {"symbol": "ACME", "action": "buy"})
+    RiskLimits.objects.filter(account=alpha).update(allow_short=True)
+    # reverse from +10: sell 10 (flat) then sell 10 (short)
+    send(strategy, {"symbol": "ACME", "action": "reverse", "id": "rev"})
+    assert [(o.side, o.qty) for o in _orders(alpha)][1:] == [("sell", D("10")), ("sell", D("10"))]
+    # exit from −10: buy 10
+    send(strategy, {"symbol": "ACME", "action": "exit", "id": "ex"})
+    assert [(o.side, o.qty) for o in _orders(alpha)][3:] == [("buy", D("10"))]
