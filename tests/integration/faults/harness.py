@@ -250,7 +250,9 @@ class Attempted:
 @dataclass
 class Load:
     """Client threads placing orders, each retried with its Idempotency-Key (and, for half
-    of them, its client_order_id) until an answer that is not a 5xx or a connection error."""
+    of them, its client_order_id) until an answer that is not a 5xx or a connection error.
+    Every fourth paper order is posted twice at the same moment (a client that timed out
+    and retried while the first request still ran): two records with one tag."""
 
     stack_url: str
     key: str
@@ -305,6 +307,15 @@ class Load:
             "tag": tag,
             "client_order_id": tag if n % 2 == 0 else None,
         }
+        twin = None
+        if kind == "market" and n % 4 == 0:
+            twin = threading.Thread(target=self._until_answered, args=(body, tag), daemon=True)
+            twin.start()
+        self._until_answered(body, tag)
+        if twin is not None:
+            twin.join()
+
+    def _until_answered(self, body: dict, tag: str) -> None:
         attempt = Attempted(tag=tag)
         with self._lock:
             self.orders.append(attempt)

@@ -131,7 +131,7 @@ def _run_phase(probe: dict, name: str, inject) -> dict:
     accepted = {order.tag for order in load.orders if order.accepted}
     return {
         "fault": name,
-        "sent": len(load.orders),
+        "sent": len({order.tag for order in load.orders}),
         "accepted": len(accepted),
         "lost": len([tag for tag in accepted if found["per_tag"].get(tag, 0) == 0]),
         "doubled": len([tag for tag, n in found["per_tag"].items() if n > 1]),
