@@ -54,6 +54,8 @@ ADMIN_PAGES = [
     "/admin/marketdata/instrument/",
     "/admin/marketdata/instrument/add/",
     "/admin/orders/order/",
+    "/admin/accounts/user/",
+    "/admin/marketdata/instrument/import-csv/",
 ]
 
 
