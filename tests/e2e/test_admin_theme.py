@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import UserFactory, account_with_member
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 COLOURS_JS = """() => {
   const s = getComputedStyle(document.body);
