@@ -16,6 +16,7 @@ import pytest
 
 from oms_site.embedded_redis import free_tcp_port
 from oms_site.run import fetch_health
+from tests.integration.stack_env import real_stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,7 @@ OUTSIDE_REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
 def _stack_env(tmp_dir: Path, database_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # A real stack: no test-runner variables, no eager tasks.
-        if not key.startswith(("PYTEST_", "CELERY_BROKER_URL", "OMS_CELERY_EAGER"))
-    }
-    env.update(
+    return real_stack_env(
         {
             "DATABASE_URL": database_url,
             "OMS_REDIS_DIR": str(tmp_dir / "redis"),
@@ -44,10 +39,8 @@ def _stack_env(tmp_dir: Path, database_url: str) -> dict[str, str]:
             "OMS_WORKER_CONCURRENCY": "1",
             "OMS_FEED": "none",  # no demo instruments in this database: nothing to simulate
             "OMS_STOP_TIMEOUT": "10",
-            "PYTHONUNBUFFERED": "1",
         }
     )
-    return env
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ MariaDB database, `python -m oms_site.run`, and the order load that retries like
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ import psutil
 
 from oms_site.embedded_redis import free_tcp_port
 from oms_site.run import fetch_health
+from tests.integration.stack_env import real_stack_env
 
 BASE_DIR = Path(__file__).resolve().parents[3]
 STACK_DB_SCRIPT = Path(__file__).with_name("stack_db.py")
@@ -123,12 +123,7 @@ def _drop_database(database_url: str) -> None:
 
 
 def _stack_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "CELERY_BROKER_URL", "OMS_CELERY_EAGER"))
-    }
-    env.update(
+    return real_stack_env(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
@@ -137,12 +132,10 @@ def _stack_env(database_url: str, redis_url: str) -> dict[str, str]:
             "OMS_EXCHANGE_SHARDS": "1",
             "OMS_STOP_TIMEOUT": "10",
             "OMS_API_USER_RATE": "100000/min",
-            "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
             "CELERY_LOG_LEVEL": "WARNING",
         }
     )
-    return env
 
 
 def prepare_database(database_url: str, redis_url: str) -> dict:
