@@ -97,9 +97,7 @@ def test_a_dependency_down_mid_request_is_a_503_with_retry_after_and_nothing_sto
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_down_at_commit_answers_201_and_the_retry_replays_it(
-    placing, monkeypatch, caplog
-):
+def test_a_broker_down_at_commit_answers_201_and_the_retry_replays_it(placing, monkeypatch, caplog):
     # given Redis (the Celery broker) is down when the order's submission is enqueued,
     # after the order and its Idempotency-Key are committed
     alice, account = placing
