@@ -83,3 +83,18 @@ def test_no_banner_when_every_switch_is_released(login_client, trader, admin_use
 def test_the_login_page_has_no_banner(client, admin_user):
     risk_services.global_kill_switch_set(actor=admin_user, engaged=True)
     assert BANNER not in _html(client, "/accounts/login/")
+
+
+def test_an_admin_sees_how_many_accounts_are_halted_not_an_endless_list(
+    login_client, trader, admin_user
+):
+    # given seven halted accounts
+    for n in range(7):
+        account = account_with_member(user=trader, name=f"Book {n}")
+        risk_services.account_kill_switch_set(actor=admin_user, account=account, engaged=True)
+    # when the admin (who sees every account) opens the blotter
+    html = _html(login_client(admin_user), "/orders/")
+    banner = html.split(BANNER, 1)[1].split("</div>", 1)[0]
+    # then five are named and the rest counted
+    assert "Book 0, Book 1, Book 2, Book 3, Book 4 and 2 more" in banner
+    assert "Book 5" not in banner
