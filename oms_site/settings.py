@@ -287,6 +287,10 @@ SPECTACULAR_SETTINGS = {
         "SideEnum": ["buy", "sell"],  # GTT legs and schedule templates
         "OrderTypeEnum": "orders.models.OrderType",
         "OrderProductEnum": "orders.models.Product",
+        "OrderTimeInForceEnum": "orders.models.TimeInForce",
+        # GTT legs and a strategy's order defaults: limit or market orders, either product
+        "LimitOrMarketEnum": ["limit", "market"],
+        "ProductEnum": ["delivery", "intraday"],
         # strategies: a sizing rule's type, and the times in force a strategy may default to
         "SizingTypeEnum": ["fixed_qty", "fixed_value", "equity_pct", "risk_pct", "multiplier"],
         "StrategyTimeInForceEnum": ["day", "gtc", "ioc", "fok"],
