@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from accounts.models import AccountMembership, TradingAccount, User
+from accounts.models import AccountMembership, Role, TradingAccount, User
 from accounts.selectors import account_ids_for_user
 from notifications.models import Notification
 from notifications.stream import StreamAccess, normalize_id
+from notifications.stream_log import LoggedPush, retention, stream_log
 from oms_site.errors import NotFound
 
 _IN_CHUNK = 500  # ids per IN (...) list
@@ -45,6 +48,25 @@ def account_recipients(*, account: TradingAccount) -> list[User]:
     """
     user_ids = AccountMembership.objects.filter(account=account).values_list("user_id", flat=True)
     return list(User.objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+
+
+def account_stream_audience(*, account_ids: list[str]) -> dict[str, set[str]]:
+    """Who may see each account's live events: its active members and every active admin
+    (user ids), for numbering pushes per user."""
+    admins = {
+        normalize_id(pk)
+        for pk in User.objects.filter(
+            Q(role=Role.ADMIN) | Q(is_superuser=True), is_active=True
+        ).values_list("pk", flat=True)
+    }
+    audience: dict[str, set[str]] = {account_id: set(admins) for account_id in account_ids}
+    for start in range(0, len(account_ids), _IN_CHUNK):
+        rows = AccountMembership.objects.filter(
+            account_id__in=account_ids[start : start + _IN_CHUNK], user__is_active=True
+        ).values_list("account_id", "user_id")
+        for account_id, user_id in rows:
+            audience[normalize_id(account_id)].add(normalize_id(user_id))
+    return audience
 
 
 def stream_access_for_user(*, user: User) -> StreamAccess:
@@ -82,3 +104,34 @@ def stream_access_for_users(*, users: list[User]) -> dict[str, StreamAccess]:
             account_ids=every_account if admin else frozenset(visible[user_id]),
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class MissedPushes:
+    """The pushes a user missed after a seq: `results` (the first `limit`, oldest first) of
+    `count`; `complete` is False when the log no longer holds all of them (older than the
+    retention window, beyond its size, or a seq this server never gave), so the client must
+    re-read state over REST instead."""
+
+    count: int
+    results: list[LoggedPush]
+    last_seq: int
+    complete: bool
+
+
+def stream_missed(*, user: User, after: int, limit: int) -> MissedPushes:
+    last_seq, logged = stream_log().read(normalize_id(user.pk), after=after)
+    cutoff = timezone.now() - retention()
+    kept = [push for push in logged if push.at >= cutoff]
+    # Complete: nothing after `after`, or the kept pushes start right after it (a seq
+    # beyond the last one given is one this server does not know).
+    caught_up = after == last_seq
+    complete = caught_up or (after < last_seq and bool(kept) and kept[0].seq == after + 1)
+    # Access now, not when the push was logged: an account taken away is taken away.
+    access = stream_access_for_user(user=user)
+    visible = [
+        push for push in kept if push.account is None or access.may_see_account(push.account)
+    ]
+    return MissedPushes(
+        count=len(visible), results=visible[:limit], last_seq=last_seq, complete=complete
+    )

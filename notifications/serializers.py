@@ -46,3 +46,41 @@ class ReadAllResultSerializer(serializers.Serializer):
 
 class UnreadCountSerializer(serializers.Serializer):
     unread = serializers.IntegerField()
+
+
+class StreamPushSerializer(serializers.Serializer):
+    """One push as it went out on /ws/stream/, with its per-user number."""
+
+    seq = serializers.IntegerField(help_text="Increasing per user across all their pushes.")
+    channel = serializers.CharField(
+        help_text="orders, positions, fills, accounts, gtt, signals or notifications."
+    )
+    account = serializers.CharField(
+        allow_null=True, help_text="The account it is about (null: a notification)."
+    )
+    event = serializers.CharField(help_text="e.g. order.updated")
+    data = serializers.DictField(help_text="As pushed: the REST object.")
+    at = UtcDateTimeField(help_text="When it was pushed.")
+
+
+class StreamMissedQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0, help_text="The last seq the client received (0: from the oldest kept)."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, required=False, default=100, help_text="Page size (default 100, at most 1000)."
+    )
+
+
+class StreamMissedSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True, help_text="The next page (after its last seq).")
+    previous = serializers.URLField(allow_null=True, help_text="Always null: pages follow `after`.")
+    results = StreamPushSerializer(many=True)
+    last_seq = serializers.IntegerField(help_text="The highest seq given to this user so far.")
+    complete = serializers.BooleanField(
+        help_text=(
+            "False when the log no longer holds every push after `after` (older than the "
+            "retention window, beyond its size, or an unknown seq): re-read state over REST."
+        )
+    )

@@ -20,13 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,11 +42,19 @@ from notifications.models import Notification, NotificationLevel
 from notifications.push_loop import push_loop
 from notifications.selectors import (
     account_recipients,
+    account_stream_audience,
     notification_get,
     notification_unread_count,
 )
 from notifications.serializers import NotificationSerializer
-from notifications.stream import NOTIFICATIONS, json_safe, normalize_id, publish_route
+from notifications.stream import (
+    MARKET_KINDS,
+    NOTIFICATIONS,
+    json_safe,
+    normalize_id,
+    publish_route,
+)
+from notifications.stream_log import stream_log
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +79,7 @@ def build_envelopes(
     if not isinstance(data, Mapping):
         raise TypeError("Stream event data must be a mapping (a REST object).")
     route = publish_route(channel=channel, account_id=account_id, user_id=user_id)
-    message = {
+    message: dict[str, Any] = {
         "type": STREAM_MESSAGE_TYPE,
         "kind": route.kind,
         "event": event,
@@ -75,6 +88,9 @@ def build_envelopes(
         "user_id": route.user_id,
         "symbol": route.symbol,
     }
+    if route.kind not in MARKET_KINDS:
+        # user id → seq, filled in at delivery (`_number`); the copies below share it.
+        message["seqs"] = {}
     # `via` tells the consumer which of its groups a copy came through, so a client that is
     # in two groups carrying the same event (admin: `all.orders` and `acct.X.orders`) gets
     # each subscribed channel exactly once.
@@ -103,7 +119,84 @@ def channel_layer_flush() -> None:
     _run_on_layer_loop(lambda: get_channel_layer().flush())
 
 
+class _AudienceCache:
+    """account id → the users who may see its events, reused by this process for
+    OMS_STREAM_RECIPIENTS_CACHE_SECS: a burst of pushes reads it once, not per push. (Who
+    may see an account is re-checked when the log is read, so a stale entry never shows a
+    push to someone who lost access.)"""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, frozenset[str]]] = {}
+        self._guard = threading.Lock()
+
+    def get_many(self, account_ids: list[str]) -> dict[str, frozenset[str]]:
+        now = time.monotonic()
+        ttl = settings.OMS_STREAM_RECIPIENTS_CACHE_SECS
+        out: dict[str, frozenset[str]] = {}
+        with self._guard:
+            for account_id in account_ids:
+                entry = self._entries.get(account_id)
+                if entry is not None and now - entry[0] < ttl:
+                    out[account_id] = entry[1]
+        missing = [account_id for account_id in account_ids if account_id not in out]
+        if missing:
+            fresh = {
+                account_id: frozenset(users)
+                for account_id, users in account_stream_audience(account_ids=missing).items()
+            }
+            with self._guard:
+                self._entries.update(
+                    (account_id, (now, users)) for account_id, users in fresh.items()
+                )
+            out.update(fresh)
+        return out
+
+    def clear(self) -> None:
+        with self._guard:
+            self._entries.clear()
+
+
+stream_audience = _AudienceCache()
+
+
+def _number(envelopes: list[Envelope]) -> None:
+    """Give each account and notification push its seq for every user it is for and keep
+    it in their log (notifications/stream_log.py); a burst costs two Redis round trips."""
+    events: dict[int, dict[str, Any]] = {}
+    for _, message in envelopes:
+        seqs = message.get("seqs")
+        if seqs is not None and not seqs:
+            events.setdefault(id(seqs), message)  # one event's copies share its mapping
+    if not events:
+        return
+    account_ids = list({m["account_id"] for m in events.values() if m["account_id"]})
+    audience = stream_audience.get_many(account_ids) if account_ids else {}
+    pushes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    numbered: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for message in events.values():
+        account_id = message["account_id"]
+        users = audience.get(account_id, ()) if account_id else (message["user_id"],)
+        push = {
+            "channel": message["kind"],
+            "account": account_id,
+            "event": message["event"],
+            "data": message["data"],
+        }
+        for user_id in users:
+            pushes[user_id].append(push)
+            numbered[user_id].append(message)
+    if not pushes:
+        return
+    for user_id, seqs in stream_log().append(dict(pushes)).items():
+        for message, seq in zip(numbered[user_id], seqs, strict=True):
+            message["seqs"][user_id] = seq
+
+
 def _deliver(envelopes: list[Envelope]) -> None:
+    try:
+        _number(envelopes)
+    except Exception:  # best effort like the push itself: sent unnumbered; reported
+        logger.exception("Numbering live pushes failed")
     try:
         _run_on_layer_loop(partial(_send_all, envelopes))
     except Exception:  # best-effort push: the DB is the truth; reported, not raised
@@ -211,6 +304,7 @@ async def apublish(
         channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
     )
     try:
+        await database_sync_to_async(_number)(envelopes)
         await _send_all(envelopes)
     except Exception:  # best-effort push: the DB is the truth; reported, not raised
         logger.exception("Live push to %s failed", [group for group, _ in envelopes])

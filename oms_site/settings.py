@@ -208,6 +208,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # Live stream (/ws/stream/): server heartbeat period; access is re-checked on each beat.
 OMS_WS_HEARTBEAT_SECS = env.float("OMS_WS_HEARTBEAT_SECS", default=20.0)
+# Numbered pushes kept per user for GET /api/v1/stream/missed (notifications/stream_log.py).
+OMS_STREAM_RETENTION_SECS = env.int("OMS_STREAM_RETENTION_SECS", default=600)
+OMS_STREAM_RETENTION_MAX = env.int("OMS_STREAM_RETENTION_MAX", default=1000)
+# How long a process reuses who may see an account when numbering its pushes.
+OMS_STREAM_RECIPIENTS_CACHE_SECS = env.float("OMS_STREAM_RECIPIENTS_CACHE_SECS", default=5.0)
 OMS_NOTIFICATION_RETENTION_DAYS = env.int("OMS_NOTIFICATION_RETENTION_DAYS", default=90)
 
 # --- Auth -----------------------------------------------------------------------------

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from notifications.services import channel_layer_flush
+from notifications.services import channel_layer_flush, stream_audience
 from tests.factories import ApiKeyFactory
 
 
 @pytest.fixture(autouse=True)
 def _fresh_channel_layer():
-    """Each test starts with an empty channel layer (Redis db or in-memory)."""
+    """Each test starts with an empty channel layer (Redis db or in-memory) and forgets
+    who saw which account (the push numbering's cache)."""
     channel_layer_flush()
+    stream_audience.clear()
     yield
 
 

@@ -92,11 +92,12 @@ async def test_each_way_to_authenticate_gets_the_users_events(
             account_id=account.pk,
         )
 
-        # then the trader sees it
+        # then the trader sees it, numbered
         assert await next_message(ws) == {
             "channel": "positions",
             "event": "position.updated",
             "data": {"symbol": "ACME"},
+            "seq": 1,
         }
 
 
@@ -210,7 +211,12 @@ async def test_gaining_access_starts_events_without_resubscribing(settings, trad
                 delivered.append(message)
             if delivered:
                 break
-        assert delivered[0] == {"channel": "orders", "event": "order.updated", "data": {"n": 2}}
+        first = delivered[0]
+        assert (first["channel"], first["event"], first["data"]) == (
+            "orders",
+            "order.updated",
+            {"n": 2},
+        )
 
 
 async def test_forged_message_for_an_invisible_account_is_dropped(trader, account, api_key_for):

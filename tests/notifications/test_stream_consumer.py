@@ -69,6 +69,7 @@ async def test_api_key_client_receives_event_of_its_account(alice_and_account, a
         assert message == {
             "channel": "orders",
             "event": "order.updated",
+            "seq": 1,  # her first push
             "data": {
                 "id": "7d0f5c1e-0000-4000-8000-000000000001",
                 "account": str(account.pk),
@@ -166,7 +167,12 @@ async def test_view_only_member_receives_account_events(bob_and_account, api_key
 
         # then she sees it
         message = await next_message(ws)
-        assert message == {"channel": "fills", "event": "fill.created", "data": {"qty": "5"}}
+        assert message == {
+            "channel": "fills",
+            "event": "fill.created",
+            "data": {"qty": "5"},
+            "seq": 1,
+        }
 
 
 async def test_unsubscribe_stops_delivery(alice_and_account, api_key_for):

@@ -107,6 +107,7 @@ async def test_connections_opened_at_once_stay_open_while_idle_and_then_receive(
         received = await asyncio.gather(*(_next_event(ws) for ws in clients))
         assert [message["data"]["id"] for message in received] == [aid for _, aid in plan]
         assert {message["channel"].split(":")[0] for message in received} == {"orders"}
+        assert {message["seq"] for message in received} == {1}  # each user's first push
     finally:
         await asyncio.gather(*(ws.close() for ws in clients))
 
