@@ -78,8 +78,21 @@ class ApiKeyAuthMiddleware(BaseMiddleware):
         return await super().__call__(scope, receive, send)
 
 
+class _KeyOrSession:
+    """A connection that offers a key skips the cookie and session layers altogether (the
+    key decides alone, and each of its sends would otherwise pass through them)."""
+
+    def __init__(self, inner) -> None:
+        self.by_key = ApiKeyAuthMiddleware(inner)
+        self.by_session = AuthMiddlewareStack(self.by_key)
+
+    async def __call__(self, scope, receive, send):
+        app = self.by_key if api_key_from_scope(scope) is not None else self.by_session
+        return await app(scope, receive, send)
+
+
 def ApiKeyOrSessionAuthMiddlewareStack(inner):  # named like Channels' AuthMiddlewareStack
-    return AuthMiddlewareStack(ApiKeyAuthMiddleware(inner))
+    return _KeyOrSession(inner)
 
 
 class StreamOriginValidator:
