@@ -79,10 +79,10 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _manage(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def _manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-        env=_production_env(tmp_path),
+        env={**_production_env(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -132,15 +132,6 @@ def test_production_is_https_only(tmp_path):
 
 
 def test_production_refuses_a_short_secret_key(tmp_path):
-    env = _production_env(tmp_path)
-    env["SECRET_KEY"] = secrets.token_urlsafe(30)[:40]
-    result = subprocess.run(
-        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=settings.BASE_DIR,
-    )
+    result = _manage(tmp_path, "check", SECRET_KEY=secrets.token_urlsafe(30)[:40])
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
