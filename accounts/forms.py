@@ -11,10 +11,10 @@ from django.utils import timezone
 from accounts import registry
 from accounts.models import ACCOUNT_STATUS_TRANSITIONS, AccountStatus, TradingAccount, User
 from accounts.risk_services import RISK_LIMIT_FIELDS
-from oms_site.errors import ValidationFailed
+from oms_site.errors import ApplicationError
 
 
-def apply_service_errors(form: forms.Form, exc: ValidationFailed) -> None:
+def apply_service_errors(form: forms.Form, exc: ApplicationError) -> None:
     """Show a service's field errors on the form (unknown fields as form-wide errors)."""
     if not exc.fields:
         form.add_error(None, exc.message)

@@ -101,7 +101,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             account = services.account_create(actor=request.user, **form.cleaned_data)
-        except ValidationFailed as exc:
+        except (ValidationFailed, PermissionDenied) as exc:  # e.g. exchange cash above the limit
             apply_service_errors(form, exc)
         else:
             messages.success(request, f"Account “{account.name}” opened.")

@@ -49,3 +49,17 @@ def test_the_limit_is_the_admins_setting(make_key_client, trader, settings):
 def test_admins_and_paper_accounts_are_not_limited(make_key_client, admin_user, trader):
     assert open_account(make_key_client(admin_user), "exchange", SIXTEEN_DIGITS).status_code == 201
     assert open_account(make_key_client(trader), "paper", SIXTEEN_DIGITS).status_code == 201
+
+
+def test_the_account_page_shows_the_limit_on_the_field(login_client, trader):
+    # when a trader opens an exchange account with too much cash on the page
+    response = login_client(trader).post(
+        "/trading-accounts/new/",
+        {"name": "Big", "broker": "exchange", "starting_cash": SIXTEEN_DIGITS, "currency": "INR"},
+    )
+    # then the form comes back with the reason under starting_cash, nothing created
+    assert response.status_code == 200
+    assert response.context["form"].errors["starting_cash"] == [
+        "At most 10,000,000 for an exchange account."
+    ]
+    assert not TradingAccount.objects.filter(broker="exchange").exists()
