@@ -2,12 +2,16 @@
  *
  *   const off = OMS.stream.subscribe(["orders", "quotes:ACME"], ({channel, event, data}) => …);
  *   OMS.stream.unsubscribe(["quotes:ACME"], handler);   // or off()
- *   OMS.stream.on("open" | "close" | "state" | "subscribed" | "error" | "heartbeat" | <event>, fn);
+ *   OMS.stream.on("open" | "close" | "state" | "subscribed" | "error" | "heartbeat" |
+ *                 "resync" | <event>, fn);
  *
  * Several components may subscribe to the same channel; the server is asked once and each
  * handler gets every message. After a reconnect (exponential backoff with jitter, capped at
- * ~15 s) every channel is subscribed again; components should re-read REST state on "open"
- * if they cannot miss an update. The #live-status dot shows connecting | open | closed.
+ * ~15 s) every channel is subscribed again and "resync" is emitted ({lastSeq}): pushes sent
+ * while the socket was down are not replayed, so every component that shows live state
+ * re-reads it over REST on "resync" (a page that lost its socket then shows what a fresh
+ * load would). Pushes carry `seq` (per user); OMS.stream.lastSeq() is the highest seen, for
+ * GET /api/v1/stream/missed?after=<seq>. The #live-status dot shows connecting | open | closed.
  */
 (function () {
   "use strict";
@@ -27,6 +31,8 @@
   let watchdogTimer = null;
   let silenceLimitMs = DEFAULT_SILENCE_MS;
   let unreadCount = null;
+  let openedBefore = false; // the first open is a fresh load, every later one a reconnect
+  let lastSeq = 0;
 
   function emit(event, payload) {
     const set = eventHandlers.get(event);
@@ -100,6 +106,10 @@
       const channels = Array.from(channelHandlers.keys());
       if (channels.length) send({ action: "subscribe", channels: channels });
       emit("open", {});
+      // Subscribed again first, so nothing pushed from now on is lost between the re-read
+      // and the live updates that follow it.
+      if (openedBefore) emit("resync", { lastSeq: lastSeq });
+      openedBefore = true;
     };
     ws.onmessage = function (ev) {
       resetWatchdog();
@@ -121,6 +131,7 @@
 
   function dispatch(msg) {
     if (!msg || typeof msg !== "object") return;
+    if (typeof msg.seq === "number" && msg.seq > lastSeq) lastSeq = msg.seq;
     if (msg.event === "heartbeat" && msg.data && msg.data.interval) {
       silenceLimitMs = Math.max(5000, msg.data.interval * 2500);
       resetWatchdog();
@@ -252,6 +263,7 @@
     unsubscribe: unsubscribe,
     on: on,
     state: function () { return state; },
+    lastSeq: function () { return lastSeq; },
     reconnect: function () { attempt = 0; if (socket) socket.close(4000, "reconnect"); else connect(); },
   };
 

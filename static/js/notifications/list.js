@@ -62,6 +62,24 @@
     row.classList.add("flash-up");
   }
 
+  // After a reconnect: what arrived or was read while the socket was down, as a reload shows.
+  async function resync() {
+    const unreadOnly = table.dataset.unreadOnly === "1";
+    const [list, count] = await Promise.all([
+      window.OMS.api("GET", "/api/v1/notifications?limit=50" + (unreadOnly ? "&unread=1" : "")),
+      window.OMS.api("GET", "/api/v1/notifications/unread-count"),
+    ]);
+    if (list.ok && list.data && table.dataset.live === "1") {
+      list.data.results.slice().reverse().forEach(function (n) {
+        const row = tbody.querySelector('tr[data-id="' + n.id + '"]');
+        if (!row) addRow(n);
+        else if (n.read) markRowRead(row);
+      });
+    }
+    if (count.ok && count.data && typeof count.data.unread === "number") setUnread(count.data.unread);
+  }
+  window.OMS.stream.on("resync", resync);
+
   window.OMS.stream.subscribe(["notifications"], function (msg) {
     const d = msg.data || {};
     if (msg.event === "notification.created") {

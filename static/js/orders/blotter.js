@@ -270,11 +270,7 @@
   if (OMS.stream) {
     OMS.stream.subscribe(["orders", "fills"], onStream);
     // After a reconnect the stream may have missed updates: re-read the truth.
-    let connectedOnce = false;
-    OMS.stream.on("open", function () {
-      if (connectedOnce) load(listUrl(), false);
-      connectedOnce = true;
-    });
+    OMS.stream.on("resync", function () { load(listUrl(), false); });
   }
 
   /* --- actions -------------------------------------------------------------------------------- */

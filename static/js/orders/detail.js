@@ -235,8 +235,7 @@
       const id = msg.event === "fill.created" ? msg.data.order_id : msg.data.id;
       if (id === order.id) refresh();
     });
-    let connectedOnce = false;
-    OMS.stream.on("open", function () { if (connectedOnce) refresh(); connectedOnce = true; });
+    OMS.stream.on("resync", refresh); // missed updates while disconnected: re-read
   }
 
   renderOrder();

@@ -358,11 +358,7 @@
     OMS.stream.subscribe(["gtt"], function (msg) {
       if (msg.event === "gtt.updated") upsert(msg.data, true);
     });
-    let connectedOnce = false;
-    OMS.stream.on("open", function () {
-      if (connectedOnce) load();
-      connectedOnce = true;
-    });
+    OMS.stream.on("resync", function () { load(); }); // missed updates while disconnected
   }
 
   syncType();

@@ -113,5 +113,6 @@
     // A fill changes the figures: re-read (coalesced) when a position of ours moves.
     let timer = null;
     window.OMS.stream.subscribe(["positions"], () => { clearTimeout(timer); timer = setTimeout(load, 500); });
+    window.OMS.stream.on("resync", load); // fills while disconnected: re-read the figures
   }
 })();
