@@ -8,4 +8,10 @@ BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=15),
         "options": {"queue": "notifications"},
     },
+    # Due retries (backoff) and deliveries whose task was lost; see notifications/delivery.py.
+    "notifications-sweep-deliveries": {
+        "task": "notifications.sweep_deliveries",
+        "schedule": 10.0,
+        "options": {"queue": "notifications", "expires": 10},
+    },
 }

@@ -9,6 +9,9 @@ from oms_site.api import UtcDateTimeField
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    event = serializers.CharField(
+        source="kind", read_only=True, help_text="The event name (API.md), e.g. order.filled."
+    )
     account = serializers.UUIDField(source="account_id", read_only=True, allow_null=True)
     account_name = serializers.SerializerMethodField()
     read = serializers.SerializerMethodField()
@@ -19,6 +22,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = [
             "id",
+            "event",
             "account",
             "account_name",
             "kind",

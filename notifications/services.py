@@ -327,13 +327,22 @@ def notify(
     body: str = "",
     data: Mapping[str, Any] | None = None,
     level: str = NotificationLevel.INFO,
+    coalesce: str = "",
 ) -> list[Notification]:
-    """THE entry point for telling people something (email/webhooks will hang off here).
+    """THE entry point for telling people something, in app and by their chosen channels.
 
     `user` given: that user only (`account`, if also given, is what it is about and must be
     visible to them). Only `account`: every active member of the account. Stores one row per
-    recipient and pushes `notification.created` to each on commit.
+    recipient in the caller's transaction (a rolled-back event notifies nobody), plans the
+    email/webhook/chat deliveries of their preferences, and pushes `notification.created`
+    to each on commit; the deliveries are sent after commit (notifications/delivery.py).
+
+    `coalesce` (e.g. "order:<id>"): a recipient who still has an unread notification of this
+    kind and key gets it updated (`notification.updated`) instead of a new one — a burst of
+    partial fills is one message with the running total, and makes no new deliveries.
     """
+    from notifications.delivery import deliveries_plan
+
     if user is None and account is None:
         raise ValueError("notify() needs a user or an account.")
     if not kind or len(kind) > _KIND_MAX:
@@ -351,6 +360,10 @@ def notify(
     if len(title) > _TITLE_MAX:
         title = title[: _TITLE_MAX - 1] + "…"
     safe_data = json_safe(dict(data or {}))
+    if coalesce and recipients:
+        recipients = _coalesce_into_unread(
+            recipients=recipients, kind=kind, key=coalesce, title=title, body=body, data=safe_data
+        )
     now = timezone.now()
     rows = [
         Notification(
@@ -361,6 +374,7 @@ def notify(
             title=title,
             body=body,
             data=safe_data,
+            group_key=coalesce,
             created_at=now,
         )
         for recipient in recipients
@@ -370,7 +384,66 @@ def notify(
         _publish_to_user(
             user_id=row.user_id, event="notification.created", data=NotificationSerializer(row).data
         )
+    deliveries_plan(notifications=rows)
     return rows
+
+
+def notify_account_members(
+    *,
+    account: TradingAccount,
+    event: str,
+    title: str,
+    body: str = "",
+    data: Mapping[str, Any] | None = None,
+    level: str = NotificationLevel.INFO,
+    coalesce: str = "",
+) -> list[Notification]:
+    """The public way for any app to tell an account's members about `event` (an API.md
+    event name): in-app plus each member's chosen channels. Call it inside the transaction
+    that makes the event happen."""
+    return notify(
+        account=account,
+        kind=event,
+        title=title,
+        body=body,
+        data=data,
+        level=level,
+        coalesce=coalesce,
+    )
+
+
+def _coalesce_into_unread(
+    *,
+    recipients: list[User],
+    kind: str,
+    key: str,
+    title: str,
+    body: str,
+    data: dict[str, Any],
+) -> list[User]:
+    """Update recipients' unread notification of (kind, key); return those who had none."""
+    existing = list(
+        Notification.objects.select_for_update()
+        .filter(
+            group_key=key,
+            kind=kind,
+            read_at__isnull=True,
+            user_id__in=[recipient.pk for recipient in recipients],
+        )
+        .select_related("account")
+    )
+    if not existing:
+        return recipients
+    Notification.objects.filter(pk__in=[row.pk for row in existing]).update(
+        title=title, body=body, data=data
+    )
+    for row in existing:
+        row.title, row.body, row.data = title, body, data
+        _publish_to_user(
+            user_id=row.user_id, event="notification.updated", data=NotificationSerializer(row).data
+        )
+    updated_users = {row.user_id for row in existing}
+    return [recipient for recipient in recipients if recipient.pk not in updated_users]
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""Periodic housekeeping for notifications."""
+"""Notification tasks (queue `notifications`): thin, each calls one service."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from notifications import services
+from notifications import delivery, services
 
 
 @shared_task(name="notifications.purge_old", queue="notifications")
@@ -15,3 +15,21 @@ def notifications_purge_old() -> int:
     """Drop notifications older than OMS_NOTIFICATION_RETENTION_DAYS (default 90)."""
     days = int(getattr(settings, "OMS_NOTIFICATION_RETENTION_DAYS", 90))
     return services.notification_purge(older_than=timedelta(days=days))
+
+
+@shared_task(name="notifications.deliver_webhook", queue="notifications")
+def deliver_webhook(delivery_id: str) -> str:
+    """One signed POST; a transient failure sets the next attempt (swept later)."""
+    return delivery.webhook_delivery_send(delivery_id=delivery_id).status
+
+
+@shared_task(name="notifications.deliver_user_channel", queue="notifications")
+def deliver_user_channel(user_id: str, channel: str) -> str:
+    """Every pending email (or chat) message of one user, as one message."""
+    return delivery.user_channel_flush(user_id=user_id, channel=channel).status
+
+
+@shared_task(name="notifications.sweep_deliveries", queue="notifications")
+def sweep_deliveries() -> int:
+    """Enqueue due retries and deliveries whose task was lost."""
+    return delivery.deliveries_sweep()

@@ -342,6 +342,21 @@ CONTENT_SECURITY_POLICY = {
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="oms@localhost")
+# EMAIL_URL (django-environ), e.g. smtp+tls://user:pass@mail.example.com:587 sets the backend,
+# host, port, user, password and TLS at once; without it the console backend above.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+
+# --- Notification delivery (notifications/delivery.py) --------------------------------
+# Webhook URLs resolving to private/loopback addresses are refused unless this is on (SSRF);
+# on by default outside production (the embedded demo and tests post to 127.0.0.1).
+OMS_WEBHOOK_ALLOW_PRIVATE = env.bool("OMS_WEBHOOK_ALLOW_PRIVATE", default=not IS_PRODUCTION)
+OMS_WEBHOOK_TIMEOUT_S = env.float("OMS_WEBHOOK_TIMEOUT_S", default=10.0)
+# An endpoint still failing this long after its first failure is disabled, its owner told.
+OMS_WEBHOOK_DISABLE_AFTER_S = env.int("OMS_WEBHOOK_DISABLE_AFTER_S", default=24 * 3600)
+# Email and chat messages of one user gathered for this long go out as one (a digest).
+OMS_NOTIFY_BATCH_WINDOW_S = env.float("OMS_NOTIFY_BATCH_WINDOW_S", default=2.0)
+OMS_SITE_URL = env.str("OMS_SITE_URL", default="")
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -40,6 +40,7 @@ def test_list_is_own_only_newest_first_and_paginated(trader, client_of_trader):
     second, first = body["results"]
     assert set(second) == {
         "id",
+        "event",
         "account",
         "account_name",
         "kind",

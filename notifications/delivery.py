@@ -1,0 +1,340 @@
+"""Notifications beyond the bell: which deliveries a notification makes (in the event's own
+transaction), and sending them (Celery tasks on the `notifications` queue, after commit).
+
+No storm: email and chat of one user are gathered for OMS_NOTIFY_BATCH_WINDOW_S and go out
+as one message (a digest when several); partial fills of one order update one notification
+(notify(coalesce=...)), so they make no new deliveries. Webhooks carry every event on its own.
+No loss: each delivery is a row with an idempotency `key` (notification × channel ×
+endpoint, the webhook `id`); a task that died mid-send is sent again by the sweeper with
+the same key, which receivers (and mail clients, via Message-ID) use to drop the repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.crypto import decrypt_credentials
+from notifications.channels import (
+    BACKENDS,
+    Item,
+    Message,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from notifications.models import (
+    Delivery,
+    DeliveryChannel,
+    DeliveryStatus,
+    Notification,
+    WebhookEndpoint,
+)
+from notifications.preferences import QUIET_CHANNELS, preferences_for_users
+from oms_site.task_enqueue import enqueue_after_commit
+
+logger = logging.getLogger(__name__)
+
+# Retries are due times (`next_attempt_at`) picked up by the sweeper beat job, not Celery
+# countdowns: a Redis broker redelivers a task held past its visibility timeout, which would
+# send a long-delayed retry twice.
+RETRY_FIRST_S = 30  # API.md: the first retry within a minute
+RETRY_CAP_S = 4 * 3600
+# 30 s doubling to 4 h: the 16th attempt comes about a day after the first.
+MAX_ATTEMPTS = 16
+_FLUSH_LOCK = "notif-flush:{user}:{channel}"
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds before attempt `attempts + 1` (attempts ≥ 1 made so far)."""
+    return min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_CAP_S)
+
+
+def delivery_key(notification: Notification, channel: str, endpoint_id: object = None) -> str:
+    suffix = f":{endpoint_id}" if endpoint_id else ""
+    return f"{notification.pk}:{channel}{suffix}"
+
+
+def deliveries_plan(*, notifications: list[Notification]) -> list[Delivery]:
+    """The deliveries these new notifications make, by each recipient's preferences; stored
+    now (same transaction as the event), sent after commit. In-app needs none: the row is
+    the message."""
+    if not notifications:
+        return []
+    user_ids = {n.user_id for n in notifications}
+    prefs = preferences_for_users(user_ids=user_ids)
+    endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
+    wants_webhook = [
+        n.user_id
+        for n in notifications
+        if DeliveryChannel.WEBHOOK in prefs[n.user_id].channels_for(n.kind)
+    ]
+    if wants_webhook:
+        for endpoint in WebhookEndpoint.objects.filter(
+            user_id__in=set(wants_webhook), is_active=True
+        ):
+            endpoints[endpoint.user_id].append(endpoint)
+    now = timezone.now()
+    rows: list[Delivery] = []
+    for notification in notifications:
+        pref = prefs[notification.user_id]
+        chosen = pref.channels_for(notification.kind)
+        quiet = pref.is_quiet(now)
+        for channel in (DeliveryChannel.EMAIL, DeliveryChannel.CHAT):
+            if channel not in chosen or (channel == DeliveryChannel.CHAT and not pref.chat_urls):
+                continue
+            held = quiet and channel in QUIET_CHANNELS
+            rows.append(
+                Delivery(
+                    key=delivery_key(notification, channel),
+                    user_id=notification.user_id,
+                    notification=notification,
+                    channel=channel,
+                    event=notification.kind,
+                    status=DeliveryStatus.SUPPRESSED if held else DeliveryStatus.PENDING,
+                    last_error="Quiet hours." if held else "",
+                    created_at=now,
+                )
+            )
+        if DeliveryChannel.WEBHOOK in chosen:
+            for endpoint in endpoints.get(notification.user_id, ()):
+                if endpoint.events and notification.kind not in endpoint.events:
+                    continue
+                rows.append(
+                    Delivery(
+                        key=delivery_key(notification, DeliveryChannel.WEBHOOK, endpoint.pk),
+                        user_id=notification.user_id,
+                        notification=notification,
+                        endpoint=endpoint,
+                        channel=DeliveryChannel.WEBHOOK,
+                        event=notification.kind,
+                        created_at=now,
+                    )
+                )
+    if rows:
+        Delivery.objects.bulk_create(rows)
+        deliveries_enqueue(deliveries=[r for r in rows if r.status == DeliveryStatus.PENDING])
+    return rows
+
+
+def deliveries_enqueue(*, deliveries: list[Delivery]) -> None:
+    """After commit: one task per webhook delivery; one flush per user and email/chat
+    channel within the batch window."""
+    from notifications import tasks
+
+    flushes: set[tuple[str, str]] = set()
+    for delivery in deliveries:
+        if delivery.channel == DeliveryChannel.WEBHOOK:
+            delivery_id = str(delivery.pk)
+            enqueue_after_commit(
+                lambda delivery_id=delivery_id: tasks.deliver_webhook.delay(delivery_id),
+                what=f"Webhook delivery {delivery_id}",
+                recovery="the delivery sweeper sends it later",
+            )
+        else:
+            flushes.add((str(delivery.user_id), delivery.channel))
+    for user_id, channel in sorted(flushes):
+        enqueue_after_commit(
+            lambda user_id=user_id, channel=channel: _flush_schedule(user_id, channel),
+            what=f"{channel} delivery of user {user_id}",
+            recovery="the delivery sweeper sends it later",
+        )
+
+
+def _flush_schedule(user_id: str, channel: str) -> None:
+    from notifications import tasks
+
+    window = settings.OMS_NOTIFY_BATCH_WINDOW_S
+    # One flush per user and channel in flight: the rest of a burst rides along with it.
+    if cache.add(_FLUSH_LOCK.format(user=user_id, channel=channel), 1, timeout=window + 30):
+        tasks.deliver_user_channel.apply_async((user_id, channel), countdown=window)
+
+
+def _item(delivery: Delivery) -> Item:
+    notification = delivery.notification
+    if notification is None:  # a webhook test ping
+        return Item(
+            key=delivery.key,
+            event=delivery.event,
+            title="Test delivery",
+            body="A test from OMS.",
+            data={"test": True},
+            created_at=delivery.created_at.isoformat().replace("+00:00", "Z"),
+        )
+    return Item(
+        key=delivery.key,
+        event=notification.kind,
+        title=notification.title,
+        body=notification.body,
+        data=notification.data,
+        created_at=notification.created_at.isoformat().replace("+00:00", "Z"),
+        account_name=notification.account.name if notification.account_id else None,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    retry_in: int | None = None
+
+
+def _record_failure(ids: list[object], *, error: str, attempts: int, give_up: bool) -> Outcome:
+    now = timezone.now()
+    if give_up:
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.FAILED, last_error=error[:2000], next_attempt_at=None
+        )
+        return Outcome(DeliveryStatus.FAILED)
+    delay = retry_delay(attempts)
+    Delivery.objects.filter(pk__in=ids).update(
+        last_error=error[:2000], next_attempt_at=now + timedelta(seconds=delay)
+    )
+    return Outcome(DeliveryStatus.PENDING, retry_in=delay)
+
+
+def _mark_sent(ids: list[object]) -> Outcome:
+    Delivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error="", next_attempt_at=None
+    )
+    return Outcome(DeliveryStatus.SENT)
+
+
+def _lease_s() -> float:
+    return settings.OMS_WEBHOOK_TIMEOUT_S + 30
+
+
+def _claim(queryset) -> list[Delivery]:
+    """Count an attempt on the pending rows (locked) and lease them: the sweeper leaves them
+    alone until the lease ends, and picks them up again if this worker dies mid-send."""
+    with transaction.atomic():
+        rows = list(
+            queryset.filter(status=DeliveryStatus.PENDING)
+            .select_for_update(of=("self",))
+            .order_by("created_at", "id")
+        )
+        if rows:
+            Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
+                attempts=F("attempts") + 1,
+                next_attempt_at=timezone.now() + timedelta(seconds=_lease_s()),
+            )
+            for row in rows:
+                row.attempts += 1
+    return rows
+
+
+def webhook_delivery_send(*, delivery_id: object) -> Outcome:
+    """Send one webhook delivery; decide retry / give up; disable an endpoint failing
+    for OMS_WEBHOOK_DISABLE_AFTER_S and tell its owner."""
+    rows = _claim(Delivery.objects.filter(pk=delivery_id))
+    if not rows:
+        return Outcome("skipped")
+    delivery = Delivery.objects.select_related("endpoint", "notification__account").get(
+        pk=rows[0].pk
+    )
+    endpoint = delivery.endpoint
+    if endpoint is None or not endpoint.is_active:
+        return _record_failure([delivery.pk], error="Endpoint disabled.", attempts=0, give_up=True)
+    secret = decrypt_credentials(endpoint.secret_encrypted)["secret"]
+    message = Message(items=[_item(delivery)], url=endpoint.url, secret=secret)
+    try:
+        BACKENDS[DeliveryChannel.WEBHOOK].send(message)
+    except PermanentDeliveryError as exc:
+        return _record_failure(
+            [delivery.pk], error=str(exc), attempts=rows[0].attempts, give_up=True
+        )
+    except TransientDeliveryError as exc:
+        now = timezone.now()
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(
+            failing_since=now
+        )
+        endpoint.refresh_from_db(fields=["failing_since"])
+        failing_for = (now - endpoint.failing_since).total_seconds()
+        if failing_for >= settings.OMS_WEBHOOK_DISABLE_AFTER_S:
+            _endpoint_disable(endpoint=endpoint, error=str(exc))
+            return _record_failure([delivery.pk], error=str(exc), attempts=0, give_up=True)
+        give_up = rows[0].attempts >= MAX_ATTEMPTS
+        return _record_failure(
+            [delivery.pk], error=str(exc), attempts=rows[0].attempts, give_up=give_up
+        )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).exclude(failing_since=None).update(
+        failing_since=None
+    )
+    return _mark_sent([delivery.pk])
+
+
+def _endpoint_disable(*, endpoint: WebhookEndpoint, error: str) -> None:
+    from notifications.services import notify
+
+    with transaction.atomic():
+        updated = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+            is_active=False, disabled_at=timezone.now()
+        )
+        if updated:
+            notify(
+                user=endpoint.user,
+                kind="webhook.disabled",
+                title=f"Webhook disabled: {endpoint.url}",
+                body=(
+                    "It kept failing for a day, so OMS stopped sending to it. "
+                    f"Last error: {error[:300]}. Create it again once it answers."
+                ),
+                data={"webhook": str(endpoint.pk), "url": endpoint.url},
+                level="error",
+            )
+
+
+def user_channel_flush(*, user_id: object, channel: str) -> Outcome:
+    """Send every pending email (or chat) delivery of one user as one message."""
+    cache.delete(_FLUSH_LOCK.format(user=user_id, channel=channel))
+    now = timezone.now()
+    due = Delivery.objects.filter(user_id=user_id, channel=channel).exclude(next_attempt_at__gt=now)
+    rows = _claim(due)
+    if not rows:
+        return Outcome("skipped")
+    ids = [row.pk for row in rows]
+    deliveries = list(
+        Delivery.objects.filter(pk__in=ids)
+        .select_related("notification__account", "user")
+        .order_by("created_at", "id")
+    )
+    prefs = preferences_for_users(user_ids=[user_id])[user_id]
+    user = deliveries[0].user
+    message = Message(
+        items=[_item(d) for d in deliveries],
+        email=prefs.email or user.email,
+        chat_urls=prefs.chat_urls,
+    )
+    attempts = max(row.attempts for row in rows)
+    try:
+        BACKENDS[channel].send(message)
+    except PermanentDeliveryError as exc:
+        return _record_failure(ids, error=str(exc), attempts=attempts, give_up=True)
+    except TransientDeliveryError as exc:
+        return _record_failure(
+            ids, error=str(exc), attempts=attempts, give_up=attempts >= MAX_ATTEMPTS
+        )
+    return _mark_sent(ids)
+
+
+def deliveries_sweep(*, lost_after_s: float = 60) -> int:
+    """Enqueue the pending deliveries that are due: retries whose backoff has passed, and
+    deliveries whose task was lost (broker down at enqueue time, a worker killed mid-send:
+    its lease ran out). Runs every few seconds from beat; returns how many."""
+    now = timezone.now()
+    pending = list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING)
+        .filter(
+            Q(next_attempt_at__lte=now)
+            | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=lost_after_s))
+        )
+        .order_by("next_attempt_at", "created_at")[:5000]
+    )
+    deliveries_enqueue(deliveries=pending)
+    return len(pending)
