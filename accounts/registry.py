@@ -93,3 +93,20 @@ def register_dashboard_panel(panel: DashboardPanel) -> None:
 
 def dashboard_panels() -> list[DashboardPanel]:
     return sorted(_dashboard_panels.values(), key=lambda panel: (panel.order, panel.name))
+
+
+# --- Kill-switch listeners ---------------------------------------------------------------
+# accounts must not import notifications; notifications registers here from its ready() to
+# tell people (and live pages' banner) when a kill switch is engaged or released. Called in
+# the transaction of the change: listener(*, account: TradingAccount | None (None: the
+# global switch), engaged: bool, actor, reason: str).
+KillSwitchListener = Callable[..., None]
+_kill_switch_listeners: dict[str, KillSwitchListener] = {}
+
+
+def register_kill_switch_listener(name: str, listener: KillSwitchListener) -> None:
+    _kill_switch_listeners[name] = listener
+
+
+def kill_switch_listeners() -> tuple[KillSwitchListener, ...]:
+    return tuple(_kill_switch_listeners.values())

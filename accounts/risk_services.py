@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GlobalKillSwitch, RiskLimits, TradingAccount, User
+from accounts.registry import kill_switch_listeners
 from accounts.services import audit_log_record
 from oms_site.api import format_decimal
 from oms_site.errors import PermissionDenied, ValidationFailed
@@ -148,6 +149,9 @@ def risk_limits_update(
     if diff:
         limits.save(update_fields=[*diff, "updated_at"])
         audit_log_record(actor=actor, action=audit_action, obj=limits, data={"changes": diff})
+        if "kill_switch" in diff:
+            for listener in kill_switch_listeners():
+                listener(account=account, engaged=limits.kill_switch, actor=actor, reason="")
     return limits
 
 
@@ -185,4 +189,7 @@ def global_kill_switch_set(
         obj=switch,
         data={"old": old, "new": engaged, "reason": switch.reason},
     )
+    if old != engaged:
+        for listener in kill_switch_listeners():
+            listener(account=None, engaged=engaged, actor=actor, reason=switch.reason)
     return switch

@@ -6,9 +6,12 @@ must not import orders (DESIGN.md), but every venue's reports must reach it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 
 from execution.protocol import BrokerAdapter, ExecutionReport
+
+logger = logging.getLogger(__name__)
 
 # A sink takes a burst of reports a venue produced together (one answer, one exchange
 # command, one tick's fills) so it can apply them in one transaction.
@@ -50,3 +53,22 @@ def emit_reports(reports: Iterable[ExecutionReport]) -> None:
         return
     for sink in _report_sinks:
         sink(burst)
+
+
+# Told when a broker kind becomes unreachable (its circuit breaker opens: "disconnected") or
+# reachable again ("connected"): listener(*, broker: str, status: str, detail: str).
+# notifications registers one from its ready() (execution must not import it).
+BrokerStatusListener = Callable[..., object]
+_broker_status_listeners: dict[str, BrokerStatusListener] = {}
+
+
+def register_broker_status_listener(name: str, listener: BrokerStatusListener) -> None:
+    _broker_status_listeners[name] = listener
+
+
+def broker_status_changed(*, broker: str, status: str, detail: str) -> None:
+    for listener in tuple(_broker_status_listeners.values()):
+        try:
+            listener(broker=broker, status=status, detail=detail)
+        except Exception:  # telling people must never break a broker call; reported
+            logger.exception("Broker status listener failed for %s → %s", broker, status)

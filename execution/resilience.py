@@ -174,7 +174,14 @@ class CircuitBreaker:
 
     def record_success(self, *, dirty: bool) -> None:
         if dirty:
+            was_open = self._cache.get(self._opened_key) is not None
             self._cache.delete_many([self._fails_key, self._opened_key, self._probe_key])
+            if was_open:
+                from execution.registry import broker_status_changed
+
+                broker_status_changed(
+                    broker=self.broker, status="connected", detail="Calls succeed again."
+                )
 
     def record_failure(self) -> None:
         self._cache.add(self._fails_key, 0, timeout=self._TTL)
@@ -190,6 +197,14 @@ class CircuitBreaker:
             logger.warning(
                 "circuit breaker for broker %s is open (%s failures)", self.broker, fails
             )
+            if fails == self.threshold:  # closed → open, once (not each failed probe)
+                from execution.registry import broker_status_changed
+
+                broker_status_changed(
+                    broker=self.broker,
+                    status="disconnected",
+                    detail=f"{fails} calls in a row failed; new calls wait for it to recover.",
+                )
 
     def reset(self) -> None:
         self._cache.delete_many([self._fails_key, self._opened_key, self._probe_key])

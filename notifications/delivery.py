@@ -37,7 +37,7 @@ from notifications.models import (
     Notification,
     WebhookEndpoint,
 )
-from notifications.preferences import QUIET_CHANNELS, preferences_for_users
+from notifications.preferences import QUIET_CHANNELS, Preferences, preferences_for_users
 from oms_site.task_enqueue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
@@ -62,14 +62,16 @@ def delivery_key(notification: Notification, channel: str, endpoint_id: object =
     return f"{notification.pk}:{channel}{suffix}"
 
 
-def deliveries_plan(*, notifications: list[Notification]) -> list[Delivery]:
+def deliveries_plan(
+    *, notifications: list[Notification], prefs: dict[object, Preferences] | None = None
+) -> list[Delivery]:
     """The deliveries these new notifications make, by each recipient's preferences; stored
     now (same transaction as the event), sent after commit. In-app needs none: the row is
     the message."""
     if not notifications:
         return []
-    user_ids = {n.user_id for n in notifications}
-    prefs = preferences_for_users(user_ids=user_ids)
+    if prefs is None:
+        prefs = preferences_for_users(user_ids={n.user_id for n in notifications})
     endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
     wants_webhook = [
         n.user_id

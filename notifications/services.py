@@ -38,7 +38,8 @@ from django.utils import timezone
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_ids_for_user
 from notifications.channel_layer import group_send_many
-from notifications.models import Notification, NotificationLevel
+from notifications.models import DeliveryChannel, Notification, NotificationLevel
+from notifications.preferences import preferences_for_users
 from notifications.push_loop import push_loop
 from notifications.selectors import (
     account_recipients,
@@ -58,6 +59,7 @@ from notifications.stream_log import stream_log
 
 logger = logging.getLogger(__name__)
 
+IN_APP = DeliveryChannel.IN_APP
 STREAM_MESSAGE_TYPE = "stream.event"  # handled by StreamConsumer.stream_event
 _TITLE_MAX = 200
 _KIND_MAX = 64
@@ -365,6 +367,7 @@ def notify(
             recipients=recipients, kind=kind, key=coalesce, title=title, body=body, data=safe_data
         )
     now = timezone.now()
+    prefs = preferences_for_users(user_ids=[recipient.pk for recipient in recipients])
     rows = [
         Notification(
             user=recipient,
@@ -376,15 +379,21 @@ def notify(
             data=safe_data,
             group_key=coalesce,
             created_at=now,
+            # In-app switched off for this event: kept (the delivery log points at it) but
+            # already read, so neither the bell nor a toast shows it.
+            read_at=None if IN_APP in prefs[recipient.pk].channels_for(kind) else now,
         )
         for recipient in recipients
     ]
     Notification.objects.bulk_create(rows)
     for row in rows:
-        _publish_to_user(
-            user_id=row.user_id, event="notification.created", data=NotificationSerializer(row).data
-        )
-    deliveries_plan(notifications=rows)
+        if row.read_at is None:
+            _publish_to_user(
+                user_id=row.user_id,
+                event="notification.created",
+                data=NotificationSerializer(row).data,
+            )
+    deliveries_plan(notifications=rows, prefs=prefs)
     return rows
 
 

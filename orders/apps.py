@@ -17,8 +17,22 @@ class OrdersConfig(AppConfig):
         register_commitment_provider(open_buy_commitment)
         register_report_sink(order_apply_reports)
         register_tick_listener("orders.triggers", triggers_on_tick)
+        self._wire_notifications()
         self._wire_pnl()
         self._wire_market_maker()
+
+    @staticmethod
+    def _wire_notifications() -> None:
+        """Order events in words to the account's members (orders/notify_events.py), and
+        broker reachability (execution may not import notifications) to the people it
+        concerns."""
+        from execution.registry import register_broker_status_listener
+        from notifications.events import broker_status_changed
+        from orders.lifecycle import register_transition_listener
+        from orders.notify_events import order_transition_notify
+
+        register_transition_listener("notifications", order_transition_notify)
+        register_broker_status_listener("notifications", broker_status_changed)
 
     @staticmethod
     def _wire_market_maker() -> None:

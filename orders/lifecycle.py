@@ -8,7 +8,7 @@ turns a caller that forgot the lock into a loud IntegrityError instead of a sile
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -96,6 +96,17 @@ def is_automated(order: Order) -> bool:
         or order.reentry_max
         or order.gtt_id
     )
+
+
+# Listeners told of every status change after it is saved, in the same transaction
+# (orders/apps.py registers the notifier: orders/notify_events.py).
+TransitionListener = Callable[..., None]
+_transition_listeners: dict[str, TransitionListener] = {}
+
+
+def register_transition_listener(name: str, listener: TransitionListener) -> None:
+    """`listener(*, order, from_status, event_type, actor, data)`; idempotent by name."""
+    _transition_listeners[name] = listener
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -228,6 +239,10 @@ def order_transition(
         from orders.automation import after_change
 
         after_change(order=order, from_status=from_status, event_type=event_type, data=payload)
+    for listener in _transition_listeners.values():
+        listener(
+            order=order, from_status=from_status, event_type=event_type, actor=actor, data=payload
+        )
     return event
 
 

@@ -210,6 +210,10 @@ def _event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None 
         actor=actor.as_json(),
         data=_json_value(dict(data or {})),
     )
+    if event_type in ("triggered", "rejected"):
+        from orders.notify_events import gtt_event_notify
+
+        gtt_event_notify(gtt=gtt, event_type=event_type, data=dict(data or {}))
 
 
 def _save(gtt: Gtt, *fields: str) -> None:

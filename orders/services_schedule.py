@@ -337,6 +337,9 @@ def scheduled_order_run(*, schedule_id: object, now: datetime | None = None):
             fields.append("enabled")
         fresh.updated_at = now
         fresh.save(update_fields=fields)
+        from orders.notify_events import schedule_ran_notify
+
+        schedule_ran_notify(schedule=row, order=order, error=error)
     if error:
         logger.warning("Scheduled order %s (%s): %s", row.pk, row.name, error)
     return order

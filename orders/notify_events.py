@@ -1,0 +1,236 @@
+"""Order events in words for the people of the account (notifications.notify_account_members):
+filled, partially filled (one message per order with the running total), rejected (why),
+canceled by the system (not by the user's own cancel), expired, stop triggered, algo
+finished, risk limit hit. Registered on the lifecycle (orders/apps.py), so each notification
+is stored in the transaction of the transition that causes it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from notifications.services import notify_account_members
+from oms_site.api import format_decimal
+from orders.lifecycle import Actor
+from orders.models import LegRole, Order, OrderEventType, OrderStatus
+from orders.reasons import cancel_reason_text
+from orders.serializers import order_data
+
+# Cancels nobody needs telling about: the user's own (they just did it) and the
+# machinery's re-quoting/re-slicing.
+QUIET_CANCEL_REASONS = frozenset({"user", "market_maker", "algo_reslice", "algo_paused"})
+# Pre-trade checks that are limits someone set (risk.limit_hit), not a bad order.
+RISK_LIMIT_CODES = frozenset(
+    {
+        "kill_switch",
+        "symbol_not_allowed",
+        "max_order_qty",
+        "max_order_value",
+        "price_band",
+        "rate_limit",
+        "max_orders_per_day",
+        "max_open_orders",
+        "short_selling",
+        "buying_power",
+        "max_daily_loss",
+    }
+)
+
+
+def _n(value: Any) -> str:
+    return "—" if value is None else format_decimal(value)
+
+
+def _what(order: Order) -> str:
+    """e.g. "Buy 100 ACME limit 10.5"."""
+    price = f" limit {_n(order.limit_price)}" if order.limit_price is not None else ""
+    return f"{order.side.capitalize()} {_n(order.qty)} {order.symbol}{price}"
+
+
+def _data(order: Order, **extra: Any) -> dict[str, Any]:
+    return {"order": order_data(order), **extra}
+
+
+def _notify(order: Order, event: str, title: str, body: str, level: str, **kw: Any) -> None:
+    notify_account_members(
+        account=order.account,
+        event=event,
+        title=title,
+        body=body,
+        data=kw.pop("data", None) or _data(order),
+        level=level,
+        coalesce=kw.pop("coalesce", ""),
+    )
+
+
+def order_transition_notify(
+    *,
+    order: Order,
+    from_status: str,
+    event_type: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+) -> None:
+    if order.leg_role == LegRole.SLICE:
+        return  # an algo's child orders: the parent tells the story (algo.finished)
+    status = order.status
+    account_name = order.account.name
+    if status == OrderStatus.FILLED:
+        _notify(
+            order,
+            "order.filled",
+            f"Filled: {_what(order)}",
+            f"{_n(order.filled_qty)} {order.symbol} at an average of "
+            f"{_n(order.avg_fill_price)} on {account_name}.",
+            "success",
+        )
+    elif status == OrderStatus.PARTIALLY_FILLED and event_type == OrderEventType.PARTIAL_FILL:
+        _notify(
+            order,
+            "order.partially_filled",
+            f"Partly filled: {_n(order.filled_qty)} of {_n(order.qty)} {order.symbol}",
+            f"{_what(order)} on {account_name}: {_n(order.filled_qty)} filled so far at an "
+            f"average of {_n(order.avg_fill_price)}; {_n(order.qty - order.filled_qty)} working.",
+            "info",
+            coalesce=f"order:{order.pk}",
+        )
+    elif status == OrderStatus.REJECTED:
+        _rejected(order, data)
+    elif status == OrderStatus.CANCELED and _system_cancel(order, actor):
+        reason = cancel_reason_text(order.cancel_reason) or "canceled by the venue"
+        _notify(
+            order,
+            "order.canceled",
+            f"Canceled: {_what(order)}",
+            f"On {account_name}, {reason}; {_n(order.filled_qty)} of {_n(order.qty)} filled.",
+            "warning",
+        )
+    elif status == OrderStatus.EXPIRED:
+        _notify(
+            order,
+            "order.expired",
+            f"Expired: {_what(order)}",
+            f"On {account_name}, it was good until {order.good_till or 'the close'}; "
+            f"{_n(order.filled_qty)} of {_n(order.qty)} filled.",
+            "info",
+        )
+    if event_type == OrderEventType.TRIGGERED:
+        _notify(
+            order,
+            "trigger.fired",
+            f"Stop triggered: {_what(order)}",
+            f"The last price {_n(data.get('last'))} crossed the stop "
+            f"{_n(data.get('stop_price'))} on {account_name}; the order is on its way.",
+            "info",
+            data=_data(order, last=data.get("last"), stop_price=data.get("stop_price")),
+        )
+    if (
+        order.algo
+        and from_status != status
+        and status
+        in (
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.EXPIRED,
+            OrderStatus.REJECTED,
+        )
+    ):
+        algo_type = str(order.algo.get("type", "algo")).upper()
+        _notify(
+            order,
+            "algo.finished",
+            f"{algo_type} finished: {_what(order)}",
+            f"{_n(order.filled_qty)} of {_n(order.qty)} filled at an average of "
+            f"{_n(order.avg_fill_price)} on {account_name} ({status}).",
+            "info",
+        )
+
+
+def _system_cancel(order: Order, actor: Actor) -> bool:
+    """Not the user's own cancel: the venue's, an expiry, OCO, the back office, square-off."""
+    reason = order.cancel_reason
+    if reason in QUIET_CANCEL_REASONS:
+        return False
+    return bool(reason) or actor.type == "system"
+
+
+def _rejected(order: Order, data: Mapping[str, Any]) -> None:
+    reason = order.reject_reason or str(data.get("reason") or "") or "no reason given"
+    code, _, words = reason.partition(": ")
+    words = words or reason
+    _notify(
+        order,
+        "order.rejected",
+        f"Rejected: {_what(order)}",
+        f"On {order.account.name}: {words}",
+        "error",
+    )
+    if code in RISK_LIMIT_CODES:
+        # One unread message per account and limit, however many orders hit it.
+        _notify(
+            order,
+            "risk.limit_hit",
+            f"Risk limit hit on {order.account.name}: {code.replace('_', ' ')}",
+            words,
+            "warning",
+            coalesce=f"risk:{order.account_id}:{code}",
+            data=_data(order, limit=code, message=words),
+        )
+
+
+def gtt_event_notify(*, gtt: Any, event_type: str, data: Mapping[str, Any]) -> None:
+    """A GTT fired (`triggered`) or its order could not be placed (`rejected`)."""
+    from orders.serializers_gtt import GttSerializer
+
+    if event_type not in ("triggered", "rejected"):
+        return
+    account = gtt.account
+    payload = {"gtt": GttSerializer(gtt).data, **{k: v for k, v in data.items() if k != "gtt"}}
+    if event_type == "triggered":
+        leg = gtt.orders[gtt.triggered_leg or 0] if gtt.orders else {}
+        notify_account_members(
+            account=account,
+            event="gtt.triggered",
+            title=f"GTT triggered: {gtt.symbol} at {_n(gtt.triggered_price)}",
+            body=(
+                f"On {account.name}: placing {leg.get('side', '')} {leg.get('qty', '')} "
+                f"{gtt.symbol} ({leg.get('type', '')})."
+            ),
+            data=payload,
+            level="info",
+        )
+    else:
+        notify_account_members(
+            account=account,
+            event="gtt.rejected",
+            title=f"GTT order rejected: {gtt.symbol}",
+            body=f"On {account.name}: {data.get('reason') or gtt.reason or 'rejected'}",
+            data=payload,
+            level="error",
+        )
+
+
+def schedule_ran_notify(*, schedule: Any, order: Order | None, error: str) -> None:
+    """A scheduled order ran: the order it placed, or why none."""
+    account = schedule.account
+    if error:
+        title = f"Schedule {schedule.name} ran: no order"
+        body = f"On {account.name}: {error}"
+        level = "warning"
+    else:
+        title = f"Schedule {schedule.name} ran: {_what(order)}" if order else schedule.name
+        body = f"On {account.name}: the order is {order.status}." if order else ""
+        level = "info"
+    notify_account_members(
+        account=account,
+        event="schedule.ran",
+        title=title,
+        body=body,
+        data={
+            "schedule": str(schedule.pk),
+            "name": schedule.name,
+            "order": order_data(order) if order is not None else None,
+            "error": error or None,
+        },
+        level=level,
+    )
