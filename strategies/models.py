@@ -43,7 +43,6 @@ class Strategy(models.Model):
     window_start = models.TimeField(null=True, blank=True)
     window_end = models.TimeField(null=True, blank=True)
     auto_exit = models.BooleanField(default=False)
-    auto_exit_done_on = models.DateField(null=True, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True)
     replay_window_seconds = models.PositiveIntegerField(default=60)
     auth_failures = models.PositiveIntegerField(default=0)

@@ -7,4 +7,10 @@ BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"queue": "monitoring"},
     },
+    # Flatten what a strategy holds at the end of its trading window (auto_exit).
+    "strategies-auto-exit": {
+        "task": "strategies.auto_exit",
+        "schedule": 60.0,
+        "options": {"queue": "monitoring"},
+    },
 }

@@ -16,3 +16,10 @@ def signal_fan_out_task(signal_id: str) -> int:
 @shared_task(name="strategies.sweep_accepted", queue="monitoring")
 def signals_sweep_accepted_task() -> list[str]:
     return fanout.signals_sweep_accepted()
+
+
+@shared_task(name="strategies.auto_exit", queue="monitoring")
+def strategies_auto_exit_task() -> list[str]:
+    from strategies.auto_exit import strategies_auto_exit
+
+    return strategies_auto_exit()
