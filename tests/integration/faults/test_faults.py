@@ -4,6 +4,10 @@ keep posting (every POST retried with its Idempotency-Key, half also with a
 client_order_id); then the checker, and a table: fault, orders sent/accepted/lost/doubled,
 fills doubled, positions == rebuild, recovery time.
 
+MariaDB is shared with others, so "the database down" is a TCP proxy between the stack and
+MariaDB dropping every connection and refusing new ones; Redis is the suite's own
+redis-server, stopped and started again empty.
+
 Recovery time: from the fault until every order accepted in that phase is filled and
 /healthz is "ok" again. "API gap": the longest time without a 2xx answer to any client.
 """
@@ -21,6 +25,7 @@ import psutil
 import pytest
 
 from tests.integration.faults.harness import (
+    DatabaseProxy,
     Load,
     PrivateRedis,
     Stack,
@@ -54,15 +59,18 @@ def probe(tmp_path_factory):
     redis = PrivateRedis(workdir)
     redis.start()
     database_url = stack_database_url(DATABASE_URL)
+    proxy = DatabaseProxy(database_url)
     try:
         setup = prepare_database(database_url, redis.url)
-        stack = Stack(database_url, redis.url, workdir / "stack.log")
+        # The stack reaches MariaDB through the proxy, the checker directly.
+        stack = Stack(proxy.url_for(database_url), redis.url, workdir / "stack.log")
         try:
             stack.wait_ok()
-            yield {"stack": stack, "redis": redis, "db": database_url, **setup}
+            yield {"stack": stack, "redis": redis, "proxy": proxy, "db": database_url, **setup}
         finally:
             stack.stop()
     finally:
+        proxy.close()
         redis.stop()
 
 
@@ -70,30 +78,40 @@ def _kill(proc: psutil.Process) -> None:
     proc.send_signal(signal.SIGKILL)
 
 
-def kill_worker(stack: Stack, _redis: PrivateRedis) -> None:
-    _kill(stack.child("celery", "-n worker@"))
+def kill_worker(probe: dict) -> None:
+    _kill(probe["stack"].child("celery", "-n worker@"))
 
 
-def kill_worker_pool_process(stack: Stack, _redis: PrivateRedis) -> None:
-    pool = stack.child("celery", "-n worker@").children()
+def kill_worker_pool_process(probe: dict) -> None:
+    pool = probe["stack"].child("celery", "-n worker@").children()
     _kill(pool[0])
 
 
-def kill_shard(stack: Stack, _redis: PrivateRedis) -> None:
-    _kill(stack.child("celery", "exchange.shard.0"))
+def kill_shard(probe: dict) -> None:
+    _kill(probe["stack"].child("celery", "exchange.shard.0"))
 
 
-def restart_redis(_stack: Stack, redis: PrivateRedis) -> None:
+def restart_redis(probe: dict) -> None:
+    redis: PrivateRedis = probe["redis"]
     redis.stop()
-    time.sleep(5.0)
+    time.sleep(OUTAGE_S)
     redis.start()
 
 
-FAULTS: list[tuple[str, Callable[[Stack, PrivateRedis], None]]] = [
+def database_outage(probe: dict) -> None:
+    proxy: DatabaseProxy = probe["proxy"]
+    proxy.down()
+    time.sleep(OUTAGE_S)
+    proxy.restore()
+
+
+OUTAGE_S = 5.0
+FAULTS: list[tuple[str, Callable[[dict], None]]] = [
     ("worker pool process killed", kill_worker_pool_process),
     ("worker killed whole", kill_worker),
     ("exchange shard killed", kill_shard),
     ("redis down 5 s, restarted empty", restart_redis),
+    ("database unreachable 5 s", database_outage),
 ]
 
 
@@ -115,7 +133,7 @@ def _run_phase(probe: dict, name: str, inject) -> dict:
     load.start()
     time.sleep(LOAD_BEFORE_S)
     fault_at = time.monotonic()
-    inject(stack, redis)
+    inject(probe)
     time.sleep(LOAD_AFTER_S)
     load.stop()
     gap = _longest_gap(load.ok_times, fault_at, fault_at + LOAD_AFTER_S)
