@@ -43,7 +43,7 @@ def test_sweeper_sends_an_order_whose_submission_was_lost(trader, account, quote
 
 
 def test_a_rescued_order_says_in_its_audit_trail_that_it_was_re_sent_and_why(
-    trader, account, quoted, fake_broker, make_key_client
+    trader, account, quoted, fake_broker, make_key_client, client
 ):
     # given an order committed whose first submission never committed (its worker died)
     order = place(trader, account)
@@ -59,6 +59,12 @@ def test_a_rescued_order_says_in_its_audit_trail_that_it_was_re_sent_and_why(
     assert resent["data"]["earlier_attempt_recorded"] is False
     order.refresh_from_db()
     assert order_replay(order.events.order_by("seq")) == order_state(order)
+    # and the order page carries that event and its reason into its audit trail
+    client.force_login(trader)
+    page = client.get(f"/orders/{order.pk}/")
+    assert page.status_code == 200
+    assert '"resubmitted"' in page.content.decode()
+    assert resent["data"]["reason"] in page.content.decode()
 
 
 def test_sweeper_resends_an_order_the_venue_never_answered(
