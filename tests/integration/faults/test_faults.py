@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from tests.integration.faults.harness import (
+    BASE_DIR,
     DatabaseProxy,
     Load,
     PrivateRedis,
@@ -186,6 +187,9 @@ def test_every_fault_is_survived_without_a_lost_or_doubled_order(probe, capsys):
         rows.append(_run_phase(probe, name, inject))
         probe["stack"].wait_ok(timeout=RECOVERY_TIMEOUT_S)
     table = _table(rows)
+    results = BASE_DIR / "var" / "test-results"  # kept next to make test's reports
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "fault-table.txt").write_text(table + "\n")
     Path(probe["stack"].log_path).with_name("fault-table.txt").write_text(table)
     with capsys.disabled():
         print(f"\n{table}\n")
