@@ -43,6 +43,7 @@ APP_PAGES = [
     "/pnl/",
     "/gtt/",
     "/schedules/",
+    "/strategies/",
     "/trading-accounts/",
     "/api-keys/",
     "/notifications/",

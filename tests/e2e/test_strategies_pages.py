@@ -45,6 +45,11 @@ def test_create_a_strategy_post_a_signed_signal_and_watch_the_outcomes_arrive(
     page = asgi_logged_in_page(trader)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports what the Content-Security-Policy blocked on the console.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
 
     # when the trader creates a strategy: A fixed 5, B 1% of equity, NSE:ACME → ACME
     page.set_viewport_size({"width": 1440, "height": 900})
@@ -139,6 +144,7 @@ def test_create_a_strategy_post_a_signed_signal_and_watch_the_outcomes_arrive(
     link.wait_for(timeout=WAIT_MS)
     assert link.inner_text() == "⚙ Breakout"
     assert link.get_attribute("href").endswith(f"#signal-{signal_id}")
+    screenshot(page, "strategies_blotter_1440")
     page.goto(f"/orders/{b.pk}/")
     assert page.locator("#order-strategy a").inner_text() == "Breakout"
     page.click("#order-strategy a")

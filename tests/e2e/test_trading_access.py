@@ -13,7 +13,7 @@ from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TRADING_MENU = ["Ticket", "GTT", "Schedules"]
+TRADING_MENU = ["Ticket", "GTT", "Schedules", "Strategies"]
 NO_ACCOUNT = "You have no account you may trade on"
 
 
