@@ -299,6 +299,9 @@ SPECTACULAR_SETTINGS = {
         # strategies: a sizing rule's type, and the times in force a strategy may default to
         "SizingTypeEnum": ["fixed_qty", "fixed_value", "equity_pct", "risk_pct", "multiplier"],
         "StrategyTimeInForceEnum": ["day", "gtc", "ioc", "fok"],
+        # notifications: the events of API.md and the channels a user picks per event
+        "NotificationEventEnum": "notifications.models.NotificationEvent",
+        "NotificationChannelEnum": "notifications.models.DeliveryChannel",
     },
 }
 
