@@ -41,6 +41,7 @@ from oms_site.embedded_redis import (
     redis_url_for,
     wait_until_answering,
 )
+from oms_site.os_limits import OPEN_FILES_WANTED, raise_open_files_limit
 from oms_site.run_registry import (
     KIND_BEAT,
     KIND_FEED,
@@ -135,6 +136,10 @@ def core_processes(config: RunConfig) -> list[ProcessSpec]:
             str(config.web_concurrency),
             "--lifespan",
             "off",  # Django's ASGI handler has no lifespan events
+            # Live-stream frames are small JSON: compressing each costs CPU and a zlib
+            # context per connection (bench/ws_fanout.py: ~47 vs ~92 KiB per connection).
+            "--ws-per-message-deflate",
+            "false",
             "--timeout-graceful-shutdown",
             str(max(1, int(config.stop_timeout) - 2)),  # close live sockets before SIGKILL
         ),
@@ -328,6 +333,14 @@ def main() -> int:
         return 2
     env = dict(os.environ)
     config = config_from_env(env)
+    # Every live-stream client is an open file of the web process; children inherit this.
+    open_files, _ = raise_open_files_limit()
+    if open_files < OPEN_FILES_WANTED:
+        print(
+            f"open files limited to {open_files} (ulimit -Hn): the web server holds at most "
+            "about that many live-stream clients",
+            file=sys.stderr,
+        )
     env.setdefault("DJANGO_SETTINGS_MODULE", "oms_site.settings")
     env["PYTHONUNBUFFERED"] = "1"
     supervisor = Supervisor(
