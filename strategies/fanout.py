@@ -25,7 +25,6 @@ from orders import services as order_services
 from orders.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
 from pnl.models import Position
-from pnl.selectors import position_qty
 from strategies.defaults import OrderDefaults, bracket_for, defaults_parse, to_tick
 from strategies.models import (
     Signal,
@@ -35,8 +34,8 @@ from strategies.models import (
     StrategyAccount,
     StrategyOrder,
 )
-from strategies.publish import outcome_publish, refusal_notify
-from strategies.selectors import strategy_working_qty
+from strategies.publish import outcomes_publish, refusal_notify
+from strategies.selectors import positions_by_account, strategy_working_by_account
 from strategies.signal_input import SignalInput, signal_input_parse
 from strategies.sizing import Leg, Sized, parse_rule, plan, size
 
@@ -54,6 +53,9 @@ class _Context:
     defaults: OrderDefaults
     last: Decimal | None
     actor: Actor
+    # Read once for all accounts (one query each, not one per account).
+    positions: dict[object, Decimal] = field(default_factory=dict)
+    working: dict[object, Decimal] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -91,15 +93,23 @@ def signal_fan_out(*, signal_id: object) -> list[SignalOutcome]:
         actor=Actor(type="user", id=str(owner.pk), name=f"{owner.username} (strategy)"),
     )
     done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
-    outcomes = []
-    members = StrategyAccount.objects.filter(strategy=strategy).select_related("account")
-    for member in members:
-        if member.account_id in done:
-            continue
-        outcomes.append(_fan_out_account(ctx, member))
-    Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
-        status=SignalStatus.DONE, done_at=timezone.now()
-    )
+    members = [
+        member
+        for member in StrategyAccount.objects.filter(strategy=strategy).select_related("account")
+        if member.account_id not in done
+    ]
+    account_ids = [member.account_id for member in members]
+    ctx.positions = positions_by_account(symbol=instrument.symbol, account_ids=account_ids)
+    if signal_in.action not in ("exit", "reverse"):
+        ctx.working = strategy_working_by_account(
+            strategy_id=strategy.pk, symbol=instrument.symbol, account_ids=account_ids
+        )
+    outcomes = [_fan_out_account(ctx, member) for member in members]
+    with transaction.atomic():
+        Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
+            status=SignalStatus.DONE, done_at=timezone.now()
+        )
+        outcomes_publish(outcomes=outcomes, strategy=strategy)
     return outcomes
 
 
@@ -138,14 +148,10 @@ def _plan_for(
 ) -> tuple[list[Leg], Decimal | None, str | None]:
     account, signal_in, lot = member.account, ctx.signal_in, ctx.instrument.lot_size
     rule = parse_rule(member.sizing)
-    symbol = ctx.instrument.symbol
     if signal_in.action in ("exit", "reverse"):
         _cancel_working(ctx, account)
-        net = position_qty(account_id=account.pk, symbol=symbol)
-    else:
-        net = position_qty(account_id=account.pk, symbol=symbol) + strategy_working_qty(
-            strategy_id=ctx.strategy.pk, account_id=account.pk, symbol=symbol
-        )
+    # exit/reverse: the position alone (the strategy's working orders were just canceled)
+    net = ctx.positions.get(account.pk, ZERO) + ctx.working.get(account.pk, ZERO)
     price = signal_in.price or ctx.last
     needs_equity = rule.type in ("equity_pct", "risk_pct")
     target = None
@@ -218,20 +224,13 @@ def _place_leg(ctx: _Context, account: TradingAccount, leg: Leg, index: int) -> 
             tag=f"strategy {ctx.strategy.name}"[:200],
             product=defaults.product,
         )
-        order = result.order
+        order, created = result.order, result.created
     except Conflict:
         # A re-run after a crash between placing and recording: the position has moved
         # since, so the request differs, but the signal's order for this leg exists.
         order = Order.objects.get(account=account, client_order_id=client_order_id)
-    StrategyOrder.objects.get_or_create(
-        order=order,
-        defaults={
-            "strategy": ctx.strategy,
-            "signal": ctx.signal,
-            "account": account,
-            "symbol": instrument.symbol,
-        },
-    )
+        created = False
+    _link(ctx, account, order.pk, created=created)
     return order
 
 
@@ -248,7 +247,7 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
                     order_id = exc.extra.get("order_id")
                     if order_id:
                         result.order_ids.append(str(order_id))
-                        _link_rejected(ctx, account, order_id)
+                        _link(ctx, account, order_id, created=True)
                     result.reason, result.refused = f"Refused by risk: {exc.message}", True
                     break
                 result.order_ids.append(str(order.pk))
@@ -261,22 +260,23 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
             order_ids=result.order_ids,
             reason=result.reason if not result.order_ids or result.refused else None,
         )
-        outcome_publish(outcome=outcome, strategy=ctx.strategy)
         if result.refused:
             refusal_notify(outcome=outcome, strategy=ctx.strategy, symbol=ctx.instrument.symbol)
     return outcome
 
 
-def _link_rejected(ctx: _Context, account: TradingAccount, order_id: object) -> None:
-    StrategyOrder.objects.get_or_create(
-        order_id=order_id,
-        defaults={
-            "strategy": ctx.strategy,
-            "signal": ctx.signal,
-            "account": account,
-            "symbol": ctx.instrument.symbol,
-        },
-    )
+def _link(ctx: _Context, account: TradingAccount, order_id: object, *, created: bool) -> None:
+    """The order belongs to the strategy's signal (an order found again may be linked)."""
+    values = {
+        "strategy": ctx.strategy,
+        "signal": ctx.signal,
+        "account": account,
+        "symbol": ctx.instrument.symbol,
+    }
+    if created:
+        StrategyOrder.objects.create(order_id=order_id, **values)
+    else:
+        StrategyOrder.objects.get_or_create(order_id=order_id, defaults=values)
 
 
 def signals_sweep_accepted(*, older_than_seconds: int = 30) -> list[str]:

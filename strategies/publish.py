@@ -3,7 +3,7 @@ their accounts' outcomes) and the `signal.refused` notification of the strategy'
 
 from __future__ import annotations
 
-from notifications.services import notify, publish
+from notifications.services import notify, publish_batch
 from oms_site.api import format_decimal
 from strategies.models import SignalOutcome, Strategy
 
@@ -21,14 +21,17 @@ def outcome_data(outcome: SignalOutcome, strategy: Strategy) -> dict[str, object
     }
 
 
-def outcome_publish(*, outcome: SignalOutcome, strategy: Strategy) -> None:
-    """On commit: `{"channel": "signals", "event": "signal.outcome", "data": ...}`."""
-    publish(
-        channel=SIGNALS_CHANNEL,
-        event="signal.outcome",
-        data=outcome_data(outcome, strategy),
-        account_id=outcome.account_id,
-    )
+def outcomes_publish(*, outcomes: list[SignalOutcome], strategy: Strategy) -> None:
+    """On commit, one send for all: `{"channel": "signals", "event": "signal.outcome",
+    "data": ...}` per account (to those who see that account)."""
+    batch = publish_batch()
+    for outcome in outcomes:
+        batch.add(
+            channel=SIGNALS_CHANNEL,
+            event="signal.outcome",
+            data=outcome_data(outcome, strategy),
+            account_id=outcome.account_id,
+        )
 
 
 def refusal_notify(*, outcome: SignalOutcome, strategy: Strategy, symbol: str) -> None:

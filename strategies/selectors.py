@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -10,6 +11,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 from oms_site.errors import NotFound
 from orders.models import OPEN_STATUSES, Order, OrderSide
+from pnl.models import Position
 from strategies.models import Signal, Strategy, StrategyOrder
 
 ZERO = Decimal("0")
@@ -52,21 +54,32 @@ def signal_get_for_user(*, user: User, signal_id: object) -> Signal:
         raise NotFound("Signal not found.") from exc
 
 
-def strategy_working_qty(*, strategy_id: object, account_id: object, symbol: str) -> Decimal:
-    """Signed quantity still to fill on this strategy's open orders of (account, symbol):
-    buys count up, sells down. Exit legs of a bracket (placed by automation, not linked)
-    do not count: they only ever reduce a position."""
+def strategy_working_by_account(
+    *, strategy_id: object, symbol: str, account_ids: list[object]
+) -> dict[object, Decimal]:
+    """Per account: the signed quantity still to fill on this strategy's open orders of
+    `symbol` (buys up, sells down), in one query. Exit legs of a bracket (placed by
+    automation, not linked) do not count: they only ever reduce a position."""
     rows = Order.objects.filter(
         strategy_link__strategy_id=strategy_id,
-        strategy_link__account_id=account_id,
         strategy_link__symbol=symbol,
+        account_id__in=account_ids,
         status__in=OPEN_STATUSES,
-    ).values_list("side", "qty", "filled_qty")
-    total = ZERO
-    for side, qty, filled in rows:
+    ).values_list("account_id", "side", "qty", "filled_qty")
+    totals: dict[object, Decimal] = defaultdict(lambda: ZERO)
+    for account_id, side, qty, filled in rows:
         leaves = qty - filled
-        total += leaves if side == OrderSide.BUY else -leaves
-    return total
+        totals[account_id] += leaves if side == OrderSide.BUY else -leaves
+    return dict(totals)
+
+
+def positions_by_account(*, symbol: str, account_ids: list[object]) -> dict[object, Decimal]:
+    """Signed open quantity of `symbol` per account (absent: flat), in one query."""
+    return dict(
+        Position.objects.filter(account_id__in=account_ids, symbol=symbol).values_list(
+            "account_id", "qty"
+        )
+    )
 
 
 def order_strategy_links(*, order_ids: list[object]) -> dict[str, dict[str, str]]:

@@ -242,3 +242,34 @@ def test_exit_flattens_and_reverse_opens_the_other_side(accounts, make_strategy,
     # exit from −10: buy 10
     send(strategy, {"symbol": "ACME", "action": "exit", "id": "ex"})
     assert [(o.side, o.qty) for o in _orders(alpha)][3:] == [("buy", D("10"))]
+
+
+def test_each_accounts_outcome_is_pushed_on_the_signals_channel(
+    accounts, make_strategy, send, monkeypatch
+):
+    delivered = []
+    monkeypatch.setattr(
+        "notifications.services._deliver",
+        lambda envelopes: delivered.extend((group, msg) for group, msg in envelopes),
+    )
+    alpha, beta, _ = accounts
+    strategy = make_strategy(
+        [(alpha, {"type": "fixed_qty", "qty": "2"}), (beta, {"type": "fixed_value", "value": "1"})]
+    )
+    signal_id = send(strategy, {"symbol": "ACME", "action": "buy"}).json()["signal_id"]
+    pushed = {
+        group: msg["data"]
+        for group, msg in delivered
+        if msg.get("event") == "signal.outcome" and group.startswith("acct.")
+    }
+    # then one push per account, to that account's group (and admins' `all.signals`)
+    assert set(pushed) == {f"acct.{alpha.pk}.signals", f"acct.{beta.pk}.signals"}
+    assert pushed[f"acct.{alpha.pk}.signals"]["qty"] == "2"
+    assert pushed[f"acct.{beta.pk}.signals"] == {
+        "signal_id": signal_id,
+        "strategy": strategy["id"],
+        "account": str(beta.pk),
+        "qty": None,
+        "order_ids": [],
+        "reason": "Sizing rounds to zero lots (lot size 1).",
+    }
