@@ -29,7 +29,7 @@ _DECIMAL_LIMITS: dict[str, tuple[int, int]] = {
 }
 _INT_LIMITS = ("max_open_orders", "max_orders_per_day", "max_orders_per_minute")
 _BOOL_FLAGS = ("allow_short", "kill_switch")
-_INT_MAX = 2_147_483_647  # fits every database's positive integer column
+INT_LIMIT_MAX = 2_147_483_647  # fits every database's positive integer column
 _SYMBOL_MAX_LEN = 32
 
 RISK_LIMIT_FIELDS: tuple[str, ...] = (
@@ -71,7 +71,7 @@ def _clean_int(value: Any) -> int | None:
         raise ValueError("A whole number is required.")
     if value < 0:
         raise ValueError("Must not be negative.")
-    if value > _INT_MAX:
+    if value > INT_LIMIT_MAX:
         raise ValueError("Too large.")
     return value
 

@@ -11,8 +11,8 @@ from rest_framework import serializers
 
 from accounts import registry, selectors
 from accounts.models import AccountStatus, ApiKey, BrokerConnection, RiskLimits, TradingAccount
-from accounts.risk_services import RISK_LIMIT_FIELDS
-from oms_site.api import DecimalString, UtcDateTimeField
+from accounts.risk_services import INT_LIMIT_MAX, RISK_LIMIT_FIELDS
+from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField
 
 
 class StrictCharField(serializers.CharField):
@@ -26,20 +26,6 @@ class StrictCharField(serializers.CharField):
 
 def _money(**kwargs: Any) -> DecimalString:
     return DecimalString(max_digits=24, decimal_places=8, **kwargs)
-
-
-class StrictFieldsMixin:
-    """Unknown input keys are an error (400), not silently ignored."""
-
-    rejects_unknown_fields = True  # the schema says so (oms_site.schema)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().validate(attrs)
 
 
 # --- Accounts ---------------------------------------------------------------------------
@@ -144,9 +130,15 @@ class RiskLimitsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         allow_null=True,
         required=False,
     )
-    max_open_orders = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    max_orders_per_day = serializers.IntegerField(min_value=0, allow_null=True, required=False)
-    max_orders_per_minute = serializers.IntegerField(min_value=0, allow_null=True, required=False)
+    max_open_orders = serializers.IntegerField(
+        min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
+    )
+    max_orders_per_day = serializers.IntegerField(
+        min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
+    )
+    max_orders_per_minute = serializers.IntegerField(
+        min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
+    )
     allowed_symbols = serializers.ListField(
         child=StrictCharField(max_length=32),
         allow_null=True,

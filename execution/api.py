@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from execution.exchange.depth import MAX_DEPTH
 from execution.selectors import DEFAULT_DEPTH, orderbook_get
 from execution.serializers import OrderBookSerializer
-from oms_site.parsing import query_int
+from oms_site.parsing import query_int, query_int_schema
 
 
 class OrderBookView(APIView):
@@ -19,7 +19,10 @@ class OrderBookView(APIView):
         parameters=[
             OpenApiParameter("symbol", str, OpenApiParameter.PATH),
             OpenApiParameter(
-                "depth", int, OpenApiParameter.QUERY, description="Levels per side, 1-50 (10)."
+                "depth",
+                query_int_schema(minimum=1, maximum=MAX_DEPTH),
+                OpenApiParameter.QUERY,
+                description=f"Levels per side, 1-{MAX_DEPTH} (default {DEFAULT_DEPTH}).",
             ),
         ],
         responses={

@@ -27,7 +27,7 @@ from marketdata.serializers import (
     WatchlistItemSerializer,
 )
 from oms_site.errors import PermissionDenied, ValidationFailed
-from oms_site.parsing import query_datetime, query_int
+from oms_site.parsing import query_datetime, query_int, query_int_schema
 
 PUSH_SCOPE = "marketdata:push"
 MAX_TICKS_PER_REQUEST = 5000
@@ -117,7 +117,11 @@ class BarsView(APIView):
             OpenApiParameter("interval", str, enum=list(INTERVALS), default="1m"),
             OpenApiParameter("from", OpenApiTypes.DATETIME),
             OpenApiParameter("to", OpenApiTypes.DATETIME),
-            OpenApiParameter("limit", int, description="Max bars (default 300, max 1000)."),
+            OpenApiParameter(
+                "limit",
+                query_int_schema(minimum=1),
+                description="Max bars (default 300; more than 1000 counts as 1000).",
+            ),
         ],
         responses={
             200: inline_serializer(

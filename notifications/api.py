@@ -17,8 +17,7 @@ from notifications.serializers import (
     ReadAllResultSerializer,
     UnreadCountSerializer,
 )
-
-_TRUTHY = {"1", "true", "yes", "on"}
+from oms_site.parsing import query_bool
 
 
 @extend_schema(tags=["notifications"])
@@ -31,7 +30,7 @@ class NotificationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Notification.objects.none()
-        unread = self.request.query_params.get("unread", "").lower() in _TRUTHY
+        unread = query_bool(self.request.query_params, "unread")
         return selectors.notification_list(user=self.request.user, unread=unread)
 
     def get_object(self):

@@ -25,6 +25,7 @@ from oms_site.parsing import (
     datetime_from_text,
     decimal_from_input,
     query_int,
+    query_int_schema,
 )
 
 logger = logging.getLogger(__name__)
@@ -145,12 +146,40 @@ class OmsPagination(LimitOffsetPagination):
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         bounds = {
-            self.limit_query_param: {"minimum": 1},
-            self.offset_query_param: {"minimum": 0, "maximum": self.max_offset},
+            self.limit_query_param: query_int_schema(minimum=1),
+            self.offset_query_param: query_int_schema(minimum=0, maximum=self.max_offset),
         }
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
         return parameters
+
+
+class StrictFieldsMixin:
+    """Input as the schema says (oms_site.schema): an unknown key is an error (400), not
+    silently ignored, and a text field takes text (DRF would turn 5 into "5")."""
+
+    rejects_unknown_fields = True
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            not_text = [
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and data.get(name) is not None
+                and not isinstance(data[name], str)
+            ]
+            if not_text:
+                raise serializers.ValidationError({name: ["Must be text."] for name in not_text})
+        return super().to_internal_value(data)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if isinstance(initial, dict):
+            unknown = sorted(set(initial) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().validate(attrs)
 
 
 class DecimalString(serializers.DecimalField):

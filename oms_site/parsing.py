@@ -125,6 +125,13 @@ def query_datetime(params: Mapping[str, Any], name: str) -> datetime | None:
         raise _failed(name, exc) from exc
 
 
+def query_int_schema(*, minimum: int, maximum: int | None = None) -> dict[str, Any]:
+    """The OpenAPI schema of what `query_int` takes (at most MAX_WHOLE_DIGITS digits)."""
+    largest = 10**MAX_WHOLE_DIGITS - 1
+    highest = largest if maximum is None else min(maximum, largest)
+    return {"type": "integer", "minimum": minimum, "maximum": highest}
+
+
 def query_int(
     params: Mapping[str, Any],
     name: str,
@@ -148,3 +155,20 @@ def query_int(
     if number < minimum or (maximum is not None and number > maximum):
         raise _failed(name, InputError(wanted))
     return number
+
+
+TRUE_TEXTS = frozenset({"1", "true", "yes", "on"})
+FALSE_TEXTS = frozenset({"0", "false", "no", "off"})
+
+
+def query_bool(params: Mapping[str, Any], name: str) -> bool:
+    """`?unread=1`: 1/true/yes/on or 0/false/no/off (any case); absent or empty is false."""
+    value = params.get(name)
+    if not value:
+        return False
+    text = value.lower()
+    if text in TRUE_TEXTS:
+        return True
+    if text in FALSE_TEXTS:
+        return False
+    raise _failed(name, InputError("Use true or false (or 1 / 0)."))

@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from oms_site.api import DecimalString, UtcDateTimeField
+from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField
 from oms_site.schema import NULLABLE_STRING
 from orders.models import (
     Order,
@@ -28,20 +28,6 @@ def _decimal(**kwargs: Any) -> DecimalString:
     kwargs.setdefault("allow_null", True)
     kwargs.setdefault("default", None)
     return DecimalString(max_digits=20, decimal_places=8, **kwargs)
-
-
-class StrictFieldsMixin:
-    """Unknown input keys are an error (400), not silently ignored."""
-
-    rejects_unknown_fields = True  # the schema says so (oms_site.schema)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().validate(attrs)
 
 
 class CopiedFieldsMixin:

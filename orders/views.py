@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -12,7 +13,7 @@ from rest_framework.response import Response
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
-from oms_site.parsing import query_datetime
+from oms_site.parsing import query_bool, query_datetime
 from orders import selectors, services
 from orders.models import Order, OrderStatus
 from orders.serializers import (
@@ -60,10 +61,12 @@ class OrderListCreateView(GenericAPIView):
             OpenApiParameter("symbol", str),
             OpenApiParameter("status", str, enum=["open", "closed", "all", *OrderStatus.values]),
             OpenApiParameter("side", str, enum=["buy", "sell"]),
-            OpenApiParameter("after", str, description="created at or after (ISO 8601)"),
-            OpenApiParameter("until", str, description="created at or before (ISO 8601)"),
+            OpenApiParameter("after", OpenApiTypes.DATETIME, description="created at or after"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="created at or before"),
             OpenApiParameter(
-                "parent", str, description="an order id: its exit legs and algo children"
+                "parent",
+                OpenApiTypes.UUID,
+                description="an order id: its exit legs and algo children",
             ),
             OpenApiParameter(
                 "top_level", bool, description="1: only orders without a parent (no legs/slices)"
@@ -80,7 +83,7 @@ class OrderListCreateView(GenericAPIView):
             "after": query_datetime(request.query_params, "after"),
             "until": query_datetime(request.query_params, "until"),
             "parent": request.query_params.get("parent"),
-            "top_level": request.query_params.get("top_level") in ("1", "true", "yes"),
+            "top_level": query_bool(request.query_params, "top_level"),
         }
         page = self.paginate_queryset(selectors.order_list(user=request.user, filters=filters))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)

@@ -7,7 +7,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from oms_site.api import DecimalString, IsoDateField, UtcDateTimeField, format_decimal
+from oms_site.api import (
+    DecimalString,
+    IsoDateField,
+    StrictFieldsMixin,
+    UtcDateTimeField,
+    format_decimal,
+)
 from pnl.models import Fill
 
 
@@ -83,17 +89,9 @@ def position_payload(view: Any) -> dict[str, Any]:
     }
 
 
-class PositionCloseInputSerializer(serializers.Serializer):
-    rejects_unknown_fields = True  # see validate(); the schema says so (oms_site.schema)
-
+class PositionCloseInputSerializer(StrictFieldsMixin, serializers.Serializer):
     account = serializers.UUIDField()
     symbol = serializers.CharField(required=False, allow_blank=True, max_length=32)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(getattr(self, "initial_data", {}) or {}) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return attrs
 
 
 class PositionCloseOutputSerializer(serializers.Serializer):

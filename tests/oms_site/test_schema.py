@@ -70,8 +70,9 @@ def test_every_operation_documents_its_errors_in_the_error_shape(schema):
     # given every operation of the API
     for label, operation in _operations(schema):
         responses = operation["responses"]
-        # then an authenticated one documents 401, 403, 429 and 503 at least
-        expected = {"503"} if "schema" in label else {"401", "403", "429", "503"}
+        # then each documents 503, one that takes an API key or session 401, 403 and 429
+        security = operation.get("security", [])
+        expected = {"401", "403", "429", "503"} if security and {} not in security else {"503"}
         if any(p["in"] == "path" for p in operation.get("parameters", [])):
             expected.add("404")
         if "requestBody" in operation:
@@ -114,3 +115,50 @@ def test_optional_query_filters_may_be_empty(schema):
     # then an empty value is allowed, and the status filter lists its values
     assert account["allowEmptyValue"] is True
     assert {"open", "closed", "all", "filled"} <= set(status["schema"]["enum"])
+
+
+def test_dates_and_times_sent_are_within_the_years_the_server_takes(schema):
+    # given a date in a body and a time in a query (oms_site.parsing: 1900..9998)
+    date = _component(schema, "SnapshotInputRequest")["properties"]["date"]
+    parameters = schema["paths"]["/api/v1/orders/"]["get"]["parameters"]
+    after = next(p for p in parameters if p["name"] == "after")["schema"]
+    # then both say so
+    for field, good, bad in (
+        (date, "1900-01-01", "0001-01-01"),
+        (after, "9998-12-31T00:00Z", "9999-01-01T00:00Z"),
+    ):
+        assert re.match(field["pattern"], good) and not re.match(field["pattern"], bad), field
+
+
+def test_whole_numbers_in_a_query_are_bounded_as_the_server_reads_them(schema):
+    # given the order book's depth and any list's paging
+    depth = schema["paths"]["/api/v1/orderbook/{symbol}/"]["get"]["parameters"]
+    limit = schema["paths"]["/api/v1/orders/"]["get"]["parameters"]
+    depth = next(p for p in depth if p["name"] == "depth")["schema"]
+    limit = next(p for p in limit if p["name"] == "limit")["schema"]
+    # then their bounds are documented (a limit of 19 digits is a 400, not a big page)
+    assert (depth["minimum"], depth["maximum"]) == (1, 50)
+    assert (limit["minimum"], limit["maximum"]) == (1, 10**18 - 1)
+
+
+def test_a_list_that_may_not_be_empty_says_so():
+    from rest_framework import serializers
+
+    from oms_site.schema import OmsAutoSchema
+
+    # given a list input that refuses to be empty ("This list may not be empty.", 400)
+    field = serializers.ListField(child=serializers.CharField(), allow_empty=False)
+    # when the schema maps it
+    schema = OmsAutoSchema()._map_serializer_field(field, "request")
+    # then it has at least one item
+    assert schema["minItems"] == 1
+
+
+def test_risk_limit_bounds_are_documented(schema):
+    # given the risk limits input
+    limits = _component(schema, "PatchedRiskLimitsRequest")["properties"]
+    band = limits["price_band_pct"]["oneOf"][0]["pattern"]
+    # then counts fit the database's integer column and the price band is 0..100 percent
+    assert limits["max_orders_per_minute"]["maximum"] == 2_147_483_647
+    assert re.fullmatch(band, "100") and re.fullmatch(band, "99.999")
+    assert not re.fullmatch(band, "100.5") and not re.fullmatch(band, "-1")

@@ -1,0 +1,32 @@
+"""A text field takes text: a JSON number where a name belongs is a 400, not "5"."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.helpers import assert_error, open_account
+
+
+@pytest.mark.parametrize(
+    "path,body,field",
+    [
+        ("/api-keys", {"name": 5}, "name"),
+        ("/accounts", {"name": 5, "broker": "paper", "starting_cash": "1"}, "name"),
+    ],
+)
+def test_a_number_where_text_belongs_is_refused(alice, path, body, field):
+    # given a trader
+    # when a name is sent as a JSON number
+    response = alice.post(path, body)
+    # then it is a 400 naming the field (DRF alone would have stored "5")
+    assert_error(response, 400, "validation_error", field=field)
+
+
+def test_an_order_tag_must_be_text(alice, acme):
+    # given a trader's account
+    account = open_account(alice)
+    # when an order's tag is a number
+    body = {"account": account["id"], "symbol": "ACME", "side": "buy", "type": "market"}
+    response = alice.post("/orders", {**body, "qty": "1", "tag": 42})
+    # then it is refused, naming the tag
+    assert_error(response, 400, "validation_error", field="tag")
