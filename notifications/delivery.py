@@ -306,8 +306,8 @@ def user_channel_flush(*, user_id: object, channel: str) -> Outcome:
         .select_related("notification__account", "user")
         .order_by("created_at", "id")
     )
-    prefs = preferences_for_users(user_ids=[user_id])[user_id]
     user = deliveries[0].user
+    prefs = preferences_for_users(user_ids=[user.pk])[user.pk]
     message = Message(
         items=[_item(d) for d in deliveries],
         email=prefs.email or user.email,

@@ -146,3 +146,43 @@ def webhook_receiver() -> Iterator[Receiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Sink:
+    """Takes any POST with the next scripted status (then 200) and keeps its JSON body."""
+
+    url: str = ""
+    script: list[int] = field(default_factory=list)
+    bodies: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@pytest.fixture
+def http_sink() -> Iterator[Sink]:
+    """A local HTTP endpoint for apprise's json:// chat URLs."""
+    sink = Sink()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's hook name
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            with sink.lock:
+                status = sink.script.pop(0) if sink.script else 200
+                sink.bodies.append(json.loads(body or b"{}"))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # quiet
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sink.url = f"127.0.0.1:{server.server_address[1]}/chat"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sink
+    finally:
+        server.shutdown()
+        server.server_close()
