@@ -287,3 +287,29 @@ def test_an_order_of_a_strategy_someone_else_owns_shows_its_name_without_a_link(
     html = _browser(colleague).get(f"/orders/{order.pk}/").content.decode()
     assert 'id="order-strategy"' in html and "strategy Trend," in html
     assert f"/strategies/{strategy['id']}/" not in html
+
+
+def test_a_refused_signal_is_in_the_log_and_delete_takes_the_strategy_off_the_list(
+    browser, accounts, make_strategy, send
+):
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "1"})], name="Trend")
+    url = f"/strategies/{strategy['id']}/"
+    browser.post(url + "pause/", {"paused": "1"})
+    assert send(strategy, {"symbol": "ACME", "action": "buy", "id": "x-1"}).status_code == 409
+    # the log's data (drawn by detail.js) carries the refusal and its reason
+    html = browser.get(url).content.decode()
+    log = json.loads(
+        html.split('id="strategy-signals" type="application/json">', 1)[1].split("<", 1)[0]
+    )
+    assert [(s["status"], s["reason"], s["outcomes"]) for s in log] == [
+        ("refused", "The strategy is paused.", [])
+    ]
+    # and the list says so too
+    listed = browser.get("/strategies/").content.decode()
+    assert "badge-signal-refused" in listed and "The strategy is paused." in listed
+    # delete: back to the list, without it; its page is gone
+    response = browser.post(url + "delete/")
+    assert response.status_code == 302 and response["Location"] == "/strategies/"
+    listed = browser.get("/strategies/").content.decode()
+    assert "Strategy “Trend” deleted" in listed and f'href="{url}"' not in listed
+    assert browser.get(url).status_code == 404
