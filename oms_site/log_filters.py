@@ -40,3 +40,20 @@ class QuietPollingTasks(logging.Filter):
             if TASK_SUCCEEDED in message:
                 return str(args.get("return_value")) not in EMPTY_RESULTS
         return True
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """A refused request (4xx) is one line in the log, without the exception's traceback.
+
+    Django logs PermissionDenied, BadRequest and SuspiciousOperation with their traceback: a
+    user opening a page they may not see (the back office, as a trader) wrote ten lines of
+    stack into the web log. The traceback says nothing about a client error; a server
+    error (5xx) keeps it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status_code = getattr(record, "status_code", None)
+        if isinstance(status_code, int) and status_code < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

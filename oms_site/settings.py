@@ -388,12 +388,16 @@ LOGGING = {
         "quiet_polling": {
             "()": "oms_site.log_filters.QuietPollingTasks",
             "tasks": OMS_LOG_QUIET_TASKS,
-        }
+        },
+        "client_errors_without_traceback": {
+            "()": "oms_site.log_filters.ClientErrorsWithoutTraceback"
+        },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["client_errors_without_traceback"]},
         **{name: {"filters": ["quiet_polling"]} for name in CELERY_TASK_LOGGERS},
     },
 }
