@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -20,6 +21,17 @@ api_v1 = [
     ),
 ]
 
+
+class FaviconRedirect(RedirectView):
+    """/favicon.ico, asked for by browsers on pages without an icon link (the back office,
+    the API docs): the app's icon, read from static files at request time."""
+
+    permanent = True
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("img/favicon.svg")
+
+
 # Django's error pages: the JSON error shape under /api/, the usual HTML pages elsewhere.
 handler400 = "oms_site.api_errors.bad_request"
 handler403 = "oms_site.api_errors.permission_denied"
@@ -28,6 +40,7 @@ handler500 = "oms_site.api_errors.server_error_view"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", FaviconRedirect.as_view()),
     path("admin/", admin.site.urls),
     # "/accounts/" is what a user types for their accounts: the trading accounts, not the
     # e-mail settings allauth would show under that prefix.
