@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,6 +22,7 @@ from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quotes_latest
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
+from oms_site.task_enqueue import enqueue_after_commit
 from orders import services as order_services
 from orders.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
@@ -72,12 +74,35 @@ def client_order_id_for(*, signal_id: object, leg_index: int) -> str:
     return f"sig-{Signal.id.field.to_python(signal_id).hex}-{leg_index}"
 
 
-def signal_fan_out(*, signal_id: object) -> list[SignalOutcome]:
-    """Place the signal's orders on every account that has no outcome yet; mark it done."""
+def fan_out_chunk_size() -> int:
+    """Accounts per fan-out task (OMS_SIGNAL_FANOUT_CHUNK, default 10): a strategy with more
+    accounts is split into tasks that several workers run side by side."""
+    return max(1, int(getattr(settings, "OMS_SIGNAL_FANOUT_CHUNK", 10)))
+
+
+def signal_fan_out(
+    *, signal_id: object, account_ids: list[str] | None = None
+) -> list[SignalOutcome]:
+    """Place the signal's orders on the accounts (all of the strategy's, or `account_ids`)
+    that have no outcome yet; the signal is done once every account has its outcome.
+
+    Without `account_ids`, a strategy with more accounts than one chunk is split: one task
+    per chunk is enqueued and nothing is placed here (returns [])."""
     signal = Signal.objects.select_related("strategy__owner").filter(pk=signal_id).first()
     if signal is None or signal.status != SignalStatus.ACCEPTED:
         return []
     strategy = signal.strategy
+    all_ids = [
+        str(pk)
+        for pk in StrategyAccount.objects.filter(strategy=strategy).values_list(
+            "account_id", flat=True
+        )
+    ]
+    chunk = fan_out_chunk_size()
+    if account_ids is None and len(all_ids) > chunk:
+        for start in range(0, len(all_ids), chunk):
+            enqueue_fan_out_chunk(signal.pk, all_ids[start : start + chunk])
+        return []
     signal_in = signal_input_parse(signal.body)
     mapped = (strategy.symbols or {}).get(signal_in.symbol, signal_in.symbol)
     instrument = instrument_get(symbol=mapped)
@@ -93,11 +118,10 @@ def signal_fan_out(*, signal_id: object) -> list[SignalOutcome]:
         actor=Actor(type="user", id=str(owner.pk), name=f"{owner.username} (strategy)"),
     )
     done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
-    members = [
-        member
-        for member in StrategyAccount.objects.filter(strategy=strategy).select_related("account")
-        if member.account_id not in done
-    ]
+    members_qs = StrategyAccount.objects.filter(strategy=strategy).select_related("account")
+    if account_ids is not None:
+        members_qs = members_qs.filter(account_id__in=account_ids)
+    members = [member for member in members_qs if member.account_id not in done]
     account_ids = [member.account_id for member in members]
     ctx.positions = positions_by_account(symbol=instrument.symbol, account_ids=account_ids)
     if signal_in.action not in ("exit", "reverse"):
@@ -106,11 +130,24 @@ def signal_fan_out(*, signal_id: object) -> list[SignalOutcome]:
         )
     outcomes = [_fan_out_account(ctx, member) for member in members]
     with transaction.atomic():
-        Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
-            status=SignalStatus.DONE, done_at=timezone.now()
-        )
+        # The last chunk to finish (every account has its outcome) marks the signal done.
+        if SignalOutcome.objects.filter(signal=signal).count() >= len(all_ids):
+            Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
+                status=SignalStatus.DONE, done_at=timezone.now()
+            )
         outcomes_publish(outcomes=outcomes, strategy=strategy)
     return outcomes
+
+
+def enqueue_fan_out_chunk(signal_id: object, account_ids: list[str]) -> None:
+    from strategies.tasks import signal_fan_out_task
+
+    signal_id = str(signal_id)
+    enqueue_after_commit(
+        lambda: signal_fan_out_task.delay(signal_id, account_ids=account_ids),
+        what=f"a part of signal {signal_id}",
+        recovery="the accepted-signal sweeper fans it out",
+    )
 
 
 def _equity(account: TradingAccount) -> Decimal:

@@ -8,9 +8,10 @@ from strategies import fanout
 
 
 @shared_task(name="strategies.signal_fan_out", queue="execution")
-def signal_fan_out_task(signal_id: str) -> int:
-    """Place one accepted signal's orders on its accounts (enqueued on commit)."""
-    return len(fanout.signal_fan_out(signal_id=signal_id))
+def signal_fan_out_task(signal_id: str, account_ids: list[str] | None = None) -> int:
+    """Place one accepted signal's orders on its accounts, or on a chunk of them (enqueued
+    on commit; a large strategy's first task enqueues the chunks)."""
+    return len(fanout.signal_fan_out(signal_id=signal_id, account_ids=account_ids))
 
 
 @shared_task(name="strategies.sweep_accepted", queue="monitoring")

@@ -273,3 +273,16 @@ def test_each_accounts_outcome_is_pushed_on_the_signals_channel(
         "order_ids": [],
         "reason": "Sizing rounds to zero lots (lot size 1).",
     }
+
+
+def test_a_strategy_larger_than_one_chunk_fans_out_in_parts_and_is_done_once(
+    accounts, make_strategy, send, client, settings
+):
+    # given chunks of 2 accounts: the three accounts go out in two tasks
+    settings.OMS_SIGNAL_FANOUT_CHUNK = 2
+    strategy = make_strategy([(acc, {"type": "fixed_qty", "qty": "3"}) for acc in accounts])
+    signal_id = send(strategy, {"symbol": "ACME", "action": "buy"}).json()["signal_id"]
+    log = client.get(f"/api/v1/signals/{signal_id}").json()
+    assert log["status"] == "done"
+    assert sorted(o["account"] for o in log["outcomes"]) == sorted(str(a.pk) for a in accounts)
+    assert [len(_orders(acc)) for acc in accounts] == [1, 1, 1]
