@@ -42,24 +42,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from orders_api import log, percentile  # noqa: E402 - the benches' shared output helpers
+
 PYTHON = sys.executable
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 CONNECTS_IN_FLIGHT = 100  # per client process: a burst of handshakes, not a flood
 DRAIN_TIMEOUT_SECS = 60.0
 ORDERS_PER_TRANSACTION = 100
 QUOTE_ROUND_GAP_SECS = 0.15  # > the quote throttle (0.1 s): every round is delivered
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], pct: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return round(ordered[index], 2)
 
 
 def raise_fd_limit() -> tuple[int, int]:
