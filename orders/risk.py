@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.cache import cache
 
+from accounts.templatetags import oms_format
 from oms_site.api import format_decimal
 from orders.models import (
     OrderClass,
@@ -297,6 +298,12 @@ def _fmt(value: Decimal | None) -> str:
     return "—" if value is None else format_decimal(value)
 
 
+# Amounts and quantities in the checks' words read as on every page (the ticket shows them
+# beside its own "Buying power 977,731.40 INR"): grouped, money to two places.
+_money = oms_format.money
+_qty = oms_format.qty
+
+
 def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecision:
     """Run every check in a fixed order; the first failure decides. Pure."""
     limits = ctx.limits
@@ -350,7 +357,7 @@ def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecis
     if limits.max_order_qty is not None and draft.qty > limits.max_order_qty:
         return reject(
             "max_order_qty",
-            f"Quantity {_fmt(draft.qty)} is above the limit of {_fmt(limits.max_order_qty)}.",
+            f"Quantity {_qty(draft.qty)} is above the limit of {_qty(limits.max_order_qty)}.",
         )
     needs_value = limits.max_order_value is not None or draft.side == OrderSide.BUY
     if needs_value and value is None:
@@ -361,9 +368,9 @@ def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecis
     if limits.max_order_value is not None and value > limits.max_order_value:
         return reject(
             "max_order_value",
-            f"Order value {_fmt(value)} is above the limit of {_fmt(limits.max_order_value)}.",
+            f"Order value {_money(value)} is above the limit of {_money(limits.max_order_value)}.",
         )
-    ok("order_size", f"Estimated value {_fmt(value)}.")
+    ok("order_size", f"Estimated value {_money(value)}.")
 
     band = limits.price_band_pct
     if band is None:
@@ -374,8 +381,8 @@ def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecis
             away = _fmt(distance.quantize(Decimal("0.01")))
             return reject(
                 "price_band",
-                f"Limit price {_fmt(draft.limit_price)} is {away}% away from the last price "
-                f"{_fmt(ctx.last)}; the band is {_fmt(band)}%.",
+                f"Limit price {_qty(draft.limit_price)} is {away}% away from the last price "
+                f"{_qty(ctx.last)}; the band is {_fmt(band)}%.",
             )
         ok("price_band", f"Within {_fmt(band)}% of the last price.")
 
@@ -404,26 +411,26 @@ def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecis
         if draft.qty > sellable:
             return reject(
                 "short_selling",
-                f"Selling {_fmt(draft.qty)} would go short: {_fmt(max(sellable, ZERO))} "
+                f"Selling {_qty(draft.qty)} would go short: {_qty(max(sellable, ZERO))} "
                 "can be sold and short selling is not allowed on this account.",
             )
-        ok("short_selling", f"{_fmt(sellable)} available to sell.")
+        ok("short_selling", f"{_qty(sellable)} available to sell.")
 
     if draft.side == OrderSide.BUY and ctx.buying_power is not None:
         if value > ctx.buying_power:
             return reject(
                 "buying_power",
-                f"Order value {_fmt(value)} is more than the buying power "
-                f"{_fmt(ctx.buying_power)}.",
+                f"Order value {_money(value)} is more than the buying power "
+                f"{_money(ctx.buying_power)}.",
             )
-        ok("buying_power", f"Buying power {_fmt(ctx.buying_power)} covers it.")
+        ok("buying_power", f"Buying power {_money(ctx.buying_power)} covers it.")
 
     if limits.max_daily_loss is not None and ctx.realized_today is not None:
         if -ctx.realized_today >= limits.max_daily_loss:
             return reject(
                 "max_daily_loss",
-                f"Today's realized loss {_fmt(-ctx.realized_today)} reached the limit "
-                f"of {_fmt(limits.max_daily_loss)}.",
+                f"Today's realized loss {_money(-ctx.realized_today)} reached the limit "
+                f"of {_money(limits.max_daily_loss)}.",
             )
         ok("daily_loss", "Within the daily loss limit.")
 

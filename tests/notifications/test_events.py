@@ -57,7 +57,7 @@ def test_a_rejection_says_why_in_words_and_names_the_limit_hit(team, quoted, sub
 
     note = Notification.objects.get(user=team["viewer"], kind="order.rejected")
     assert note.title == "Rejected: Buy 5000 ACME limit 100"
-    assert note.body.startswith("On Main: Order value 500000 is more than the buying power")
+    assert note.body.startswith("On Main: Order value 500,000.00 is more than the buying power")
     assert "buying_power:" not in note.body  # words, not the machine code
     limit = Notification.objects.get(user=team["viewer"], kind="risk.limit_hit")
     assert limit.title == "Risk limit hit on Main: buying power"

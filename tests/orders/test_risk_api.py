@@ -79,7 +79,7 @@ def test_buying_power_counts_open_buy_orders(client, trader, account, quoted, fa
     response = client.post(URL, order_body(account, limit_price="1100"), format="json")
     # then only 10,000 is left: rejected
     assert_rejected(response, "buying_power", fake_broker)
-    assert "buying power 10000" in response.json()["error"]["message"]
+    assert "buying power 10,000.00." in response.json()["error"]["message"]
 
 
 def test_buying_power_reflects_commitments_in_accounts_selector(trader, account, quoted):

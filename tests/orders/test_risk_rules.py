@@ -228,3 +228,18 @@ def test_two_first_orders_of_a_minute_both_count(monkeypatch):
     count = rate_window_count(account_id="a1", now=NOW)
     # Then it comes second
     assert raced and count == 2
+
+
+def test_amounts_in_the_checks_read_as_on_every_page():
+    # given a buy of 1,500 at 1,251.15 (value 1,876,725) on an account with 977,731.4 to spend
+    big = draft(qty=Decimal("1500"), limit_price=Decimal("1251.15"))
+    decision = risk_evaluate(big, "ACME", ctx(buying_power=Decimal("977731.4")))
+    # then the refusal groups thousands and writes money to two places
+    assert decision.message == (
+        "Order value 1,876,725.00 is more than the buying power 977,731.40."
+    )
+    # and a passing check list reads the same way
+    small = draft(qty=Decimal("2"), limit_price=Decimal("1251.15"))
+    checks = {c["check"]: c["message"] for c in risk_evaluate(small, "ACME", ctx()).checks}
+    assert checks["order_size"] == "Estimated value 2,502.30."
+    assert checks["buying_power"] == "Buying power 1,000,000.00 covers it."
