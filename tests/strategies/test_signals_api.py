@@ -286,3 +286,14 @@ def test_a_strategy_larger_than_one_chunk_fans_out_in_parts_and_is_done_once(
     assert log["status"] == "done"
     assert sorted(o["account"] for o in log["outcomes"]) == sorted(str(a.pk) for a in accounts)
     assert [len(_orders(acc)) for acc in accounts] == [1, 1, 1]
+
+
+def test_signals_over_the_strategys_rate_limit_are_429_and_not_stored(
+    accounts, make_strategy, send
+):
+    strategy = make_strategy(
+        [(accounts[0], {"type": "fixed_qty", "qty": "1"})], rate_limit_per_minute=2
+    )
+    codes = [send(strategy, {"symbol": "ACME", "action": "buy"}).status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    assert Signal.objects.count() == 2 and len(_orders(accounts[0])) == 2
