@@ -262,6 +262,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "oms_site.schema.OmsAutoSchema",
     "EXCEPTION_HANDLER": "oms_site.api.exception_handler",
+    # No OPTIONS metadata: not part of the API (and DRF's would call get_object() on views
+    # not built for it: a 500); OPTIONS is a 405 like any method an operation does not list.
+    "DEFAULT_METADATA_CLASS": None,
     "DEFAULT_THROTTLE_CLASSES": [
         "oms_site.throttling.UserSlidingWindowThrottle",
         "oms_site.throttling.AnonSlidingWindowThrottle",

@@ -3,12 +3,15 @@
     {"order_type": "market"|"limit", "time_in_force": "day"|"gtc"|"ioc"|"fok",
      "product": "delivery"|"intraday",
      "take_profit": {"ticks": n} | {"pct": p} | {"price": x},
-     "stop_loss":   {"ticks": n} | {"pct": p} | {"price": x}}
+     "stop_loss":   {"ticks": n} | {"pct": p} | {"price": x},
+     "trailing":    {"trail_percent": p} | {"trail_price": x}}
 
 A signal with a `price` is a limit order at that price whatever `order_type` says; a
 `limit` default without a price in the signal sends a market order (there is nothing to
 limit at). The bracket is attached to orders that open or add to a position; the signal's
-own `stop` replaces the default stop-loss.
+own `stop` replaces the default stop-loss. `trailing`: once an opening order has filled, a
+trailing stop for its quantity protects it (strategies/trailing.py), unless it carries a
+stop-loss leg already.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ ORDER_TYPES = ("market", "limit")
 TIMES_IN_FORCE = ("day", "gtc", "ioc", "fok")
 PRODUCTS = ("intraday", "delivery")  # the order of orders.models.Product
 OFFSET_KINDS = ("ticks", "pct", "price")
+TRAILING_KINDS = ("trail_percent", "trail_price")
 
 
 class DefaultsError(ValueError):
@@ -45,6 +49,7 @@ class OrderDefaults:
     product: str = "delivery"
     take_profit: Offset | None = None
     stop_loss: Offset | None = None
+    trailing: Offset | None = None  # kind trail_percent | trail_price
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -52,7 +57,7 @@ class OrderDefaults:
             "time_in_force": self.time_in_force,
             "product": self.product,
         }
-        for name in ("take_profit", "stop_loss"):
+        for name in ("take_profit", "stop_loss", "trailing"):
             offset = getattr(self, name)
             out[name] = (
                 None if offset is None else {offset.kind: format(offset.amount.normalize(), "f")}
@@ -69,12 +74,12 @@ def _choice(raw: dict, name: str, choices: tuple[str, ...], default: str) -> str
     return value
 
 
-def _offset(raw: object, name: str) -> Offset | None:
+def _offset(raw: object, name: str, kinds: tuple[str, ...] = OFFSET_KINDS) -> Offset | None:
     if raw is None:
         return None
     field = f"defaults.{name}"
-    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in OFFSET_KINDS:
-        raise DefaultsError(field, "An object with one of ticks, pct or price.")
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in kinds:
+        raise DefaultsError(field, f"An object with one of {', '.join(kinds)}.")
     kind, value = next(iter(raw.items()))
     try:
         amount = Decimal(str(value)) if not isinstance(value, bool) else None
@@ -84,7 +89,7 @@ def _offset(raw: object, name: str) -> Offset | None:
         raise DefaultsError(f"{field}.{kind}", "Must be a positive number.")
     if amount.adjusted() > 11 or amount.as_tuple().exponent < -8:  # type: ignore[operator]
         raise DefaultsError(f"{field}.{kind}", "At most 12 digits before and 8 after the point.")
-    if kind == "pct" and amount >= HUNDRED:
+    if kind in ("pct", "trail_percent") and amount >= HUNDRED:
         raise DefaultsError(f"{field}.{kind}", "Below 100 (percent).")
     return Offset(kind=kind, amount=amount)
 
@@ -95,7 +100,8 @@ def defaults_parse(raw: object) -> OrderDefaults:
     if not isinstance(raw, dict):
         raise DefaultsError("defaults", "Must be an object.")
     unknown = sorted(
-        set(raw) - {"order_type", "time_in_force", "product", "take_profit", "stop_loss"}
+        set(raw)
+        - {"order_type", "time_in_force", "product", "take_profit", "stop_loss", "trailing"}
     )
     if unknown:
         raise DefaultsError(f"defaults.{unknown[0]}", "Unknown field.")
@@ -105,6 +111,7 @@ def defaults_parse(raw: object) -> OrderDefaults:
         product=_choice(raw, "product", PRODUCTS, "delivery"),
         take_profit=_offset(raw.get("take_profit"), "take_profit"),
         stop_loss=_offset(raw.get("stop_loss"), "stop_loss"),
+        trailing=_offset(raw.get("trailing"), "trailing", TRAILING_KINDS),
     )
 
 

@@ -68,10 +68,13 @@ class _Result:
     refused: bool = False  # an order was refused (risk, validation): the owner is told
 
 
+CLIENT_ORDER_ID_PREFIX = "sig-"
+
+
 def client_order_id_for(*, signal_id: object, leg_index: int) -> str:
     """Deterministic per (signal, account): client_order_id is unique per account, so the
     signal and the leg's place in the plan are enough (38 characters, field max 64)."""
-    return f"sig-{Signal.id.field.to_python(signal_id).hex}-{leg_index}"
+    return f"{CLIENT_ORDER_ID_PREFIX}{Signal.id.field.to_python(signal_id).hex}-{leg_index}"
 
 
 def fan_out_chunk_size() -> int:
@@ -267,7 +270,7 @@ def _place_leg(ctx: _Context, account: TradingAccount, leg: Leg, index: int) -> 
         # since, so the request differs, but the signal's order for this leg exists.
         order = Order.objects.get(account=account, client_order_id=client_order_id)
         created = False
-    _link(ctx, account, order.pk, created=created)
+    _link(ctx, account, order.pk, created=created, opening=leg.opening)
     return order
 
 
@@ -284,7 +287,7 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
                     order_id = exc.extra.get("order_id")
                     if order_id:
                         result.order_ids.append(str(order_id))
-                        _link(ctx, account, order_id, created=True)
+                        _link(ctx, account, order_id, created=True, opening=False)
                     result.reason, result.refused = f"Refused by risk: {exc.message}", True
                     break
                 result.order_ids.append(str(order.pk))
@@ -302,13 +305,16 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
     return outcome
 
 
-def _link(ctx: _Context, account: TradingAccount, order_id: object, *, created: bool) -> None:
+def _link(
+    ctx: _Context, account: TradingAccount, order_id: object, *, created: bool, opening: bool
+) -> None:
     """The order belongs to the strategy's signal (an order found again may be linked)."""
     values = {
         "strategy": ctx.strategy,
         "signal": ctx.signal,
         "account": account,
         "symbol": ctx.instrument.symbol,
+        "opening": opening,
     }
     if created:
         StrategyOrder.objects.create(order_id=order_id, **values)

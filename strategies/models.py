@@ -154,6 +154,8 @@ class StrategyOrder(models.Model):
         "accounts.TradingAccount", on_delete=models.CASCADE, related_name="+"
     )
     symbol = models.CharField(max_length=32)
+    # Opened or added to a position (gets the default trailing stop once filled).
+    opening = models.BooleanField(default=False)
 
     class Meta:
         indexes = [

@@ -59,12 +59,24 @@ class OffsetSerializer(_Strict):
     price = _amount(required=False)
 
 
+class TrailingSerializer(_Strict):
+    """Exactly one of trail_percent or trail_price."""
+
+    trail_percent = _amount(required=False)
+    trail_price = _amount(required=False)
+
+
 class DefaultsSerializer(_Strict):
     order_type = serializers.ChoiceField(choices=list(ORDER_TYPES), required=False)
     time_in_force = serializers.ChoiceField(choices=list(TIMES_IN_FORCE), required=False)
     product = serializers.ChoiceField(choices=list(PRODUCTS), required=False)
     take_profit = OffsetSerializer(required=False, allow_null=True)
     stop_loss = OffsetSerializer(required=False, allow_null=True)
+    trailing = TrailingSerializer(
+        required=False,
+        allow_null=True,
+        help_text="A trailing stop for an opening order once it has filled.",
+    )
 
 
 class StrategyInputSerializer(_Strict):

@@ -24,3 +24,12 @@ def strategies_auto_exit_task() -> list[str]:
     from strategies.auto_exit import strategies_auto_exit
 
     return strategies_auto_exit()
+
+
+@shared_task(name="strategies.trailing_stop_place", queue="execution")
+def trailing_stop_place_task(order_id: str) -> str | None:
+    """The default trailing stop of a strategy's filled opening order."""
+    from strategies.trailing import trailing_stop_place
+
+    order = trailing_stop_place(order_id=order_id)
+    return None if order is None else str(order.pk)

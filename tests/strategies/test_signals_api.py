@@ -297,3 +297,32 @@ def test_signals_over_the_strategys_rate_limit_are_429_and_not_stored(
     codes = [send(strategy, {"symbol": "ACME", "action": "buy"}).status_code for _ in range(3)]
     assert codes == [202, 202, 429]
     assert Signal.objects.count() == 2 and len(_orders(accounts[0])) == 2
+
+
+def test_a_filled_opening_order_gets_the_default_trailing_stop(
+    accounts, make_strategy, send, fake_broker
+):
+    alpha = accounts[0]
+    strategy = make_strategy(
+        [(alpha, {"type": "fixed_qty", "qty": "10"})],
+        defaults={"trailing": {"trail_percent": "2"}},
+    )
+    assert strategy["defaults"]["trailing"] == {"trail_percent": "2"}
+    fake_broker.mode = "fill"
+    send(strategy, {"symbol": "ACME", "action": "buy", "id": "e-1"})
+    entry, trail = _orders(alpha)
+    # then a sell trailing stop of the filled 10, 2 % under the last price 100, waits
+    assert (entry.side, entry.status) == ("buy", "filled")
+    assert (trail.side, trail.type, trail.qty, trail.trail_percent, trail.status) == (
+        "sell",
+        "trailing_stop",
+        D("10"),
+        D("2"),
+        "held",
+    )
+    assert trail.stop_price == D("98")
+    assert trail.client_order_id == f"{entry.client_order_id}-trail"
+    # and the exit it makes is not trailed again
+    fake_broker.mode = "fill"
+    send(strategy, {"symbol": "ACME", "action": "exit", "id": "e-2"})
+    assert [o.type for o in _orders(alpha)] == ["market", "trailing_stop", "market"]
