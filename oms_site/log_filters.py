@@ -23,17 +23,23 @@ CELERY_TASK_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trac
 
 
 class QuietPollingTasks(logging.Filter):
-    def __init__(self, tasks: Iterable[str] = ()) -> None:
+    """`tasks`: logged only when they did something. `quiet_success`: logged only when they
+    fail (their outcome is stored elsewhere and they run too often to read)."""
+
+    def __init__(self, tasks: Iterable[str] = (), quiet_success: Iterable[str] = ()) -> None:
         super().__init__()
         self.tasks = frozenset(tasks)
+        self.quiet_success = frozenset(quiet_success)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO or not self.tasks:
+        if record.levelno > logging.INFO or not (self.tasks or self.quiet_success):
             return True
         message = str(record.msg)
         args = record.args
         if message.startswith(BEAT_SENDING) and isinstance(args, tuple) and len(args) == 2:
             return args[1] not in self.tasks  # (entry name, task name)
+        if isinstance(args, dict) and args.get("name") in self.quiet_success:
+            return TASK_RECEIVED not in message and TASK_SUCCEEDED not in message
         if isinstance(args, dict) and args.get("name") in self.tasks:
             if TASK_RECEIVED in message:
                 return False

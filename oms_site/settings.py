@@ -381,8 +381,29 @@ if IS_PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# Polling jobs beat runs every few seconds: logged only when they did something.
-OMS_LOG_QUIET_TASKS = env.list("OMS_LOG_QUIET_TASKS", default=["orders.algos_run_due"])
+# Polling jobs beat runs every minute or faster: logged only when they did something.
+OMS_LOG_QUIET_TASKS = env.list(
+    "OMS_LOG_QUIET_TASKS",
+    default=[
+        "orders.algos_run_due",
+        "orders.sweep_pending_new",
+        "orders.expire_due",
+        "orders.release_queued_for_open",
+        "orders.gtt_expire_due",
+        "orders.square_off_intraday",
+        "execution.exchange_commands_resend",
+        "pnl.reconcile_account",
+        "strategies.sweep_accepted",
+        "strategies.auto_exit",
+        "notifications.sweep_deliveries",
+    ],
+)
+# Logged only when they fail: an exchange command's outcome is stored with it (back office:
+# venue commands) and in its order's audit trail, and the demo market maker's re-quotes send
+# several every few seconds (two lines each were half of an idle stack's log).
+OMS_LOG_QUIET_SUCCESS_TASKS = env.list(
+    "OMS_LOG_QUIET_SUCCESS_TASKS", default=["execution.exchange_command"]
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -391,6 +412,7 @@ LOGGING = {
         "quiet_polling": {
             "()": "oms_site.log_filters.QuietPollingTasks",
             "tasks": OMS_LOG_QUIET_TASKS,
+            "quiet_success": OMS_LOG_QUIET_SUCCESS_TASKS,
         },
         "client_errors_without_traceback": {
             "()": "oms_site.log_filters.ClientErrorsWithoutTraceback"

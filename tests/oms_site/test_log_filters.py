@@ -10,7 +10,8 @@ from celery.app import trace
 from celery.worker import strategy
 
 QUIET = "orders.algos_run_due"  # settings.OMS_LOG_QUIET_TASKS (every 2 s)
-OTHER = "orders.sweep_pending_new"
+OTHER = "orders.submit"  # real work, not a poll
+COMMAND = "execution.exchange_command"  # settings.OMS_LOG_QUIET_SUCCESS_TASKS
 
 
 class _Entry:
@@ -63,7 +64,7 @@ def test_other_tasks_are_logged_as_before(log):
     _beat_sends(OTHER)
     _worker_runs(OTHER, "[]")
     lines = _lines(log)
-    assert f"Scheduler: Sending due task orders-sweep_pending_new ({OTHER})" in lines
+    assert f"Scheduler: Sending due task orders-submit ({OTHER})" in lines
     assert f"Task {OTHER}[t-1] received" in lines
     assert f"Task {OTHER}[t-1] succeeded in 0.01s: []" in lines
 
@@ -74,3 +75,35 @@ def test_a_failing_polling_job_is_still_logged(log):
         {"id": "t-1", "name": QUIET, "description": "raised unexpected", "exc": "boom"},
     )
     assert f"Task {QUIET}[t-1] raised unexpected: boom" in _lines(log)
+
+
+@pytest.mark.parametrize(
+    ("task", "idle_result"),
+    [
+        ("orders.sweep_pending_new", "[]"),
+        ("notifications.sweep_deliveries", "0"),
+        ("execution.exchange_commands_resend", "0"),
+        ("strategies.sweep_accepted", "[]"),
+        ("pnl.reconcile_account", "0"),
+        ("orders.expire_due", "[]"),
+    ],
+)
+def test_every_frequent_poll_is_quiet_when_idle(log, task, idle_result):
+    # given the stack idle: beat's jobs of every minute or faster find nothing to do
+    _beat_sends(task)
+    _worker_runs(task, idle_result)
+    # then they leave no line (idle, they were most of what the log said)
+    assert _lines(log) == []
+
+
+def test_a_done_exchange_command_leaves_no_line_a_failed_one_does(log):
+    # given the demo market maker re-quoting: exchange commands done every few seconds
+    _worker_runs(COMMAND, "'replaced'")
+    # then their receipt and success are not logged (each outcome is stored with the command)
+    assert _lines(log) == []
+    # but a failure is
+    logging.getLogger("celery.app.trace").error(
+        trace.LOG_FAILURE,
+        {"id": "t-2", "name": COMMAND, "description": "raised unexpected", "exc": "boom"},
+    )
+    assert _lines(log) == [f"Task {COMMAND}[t-2] raised unexpected: boom"]
