@@ -22,7 +22,6 @@ from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quotes_latest
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
-from oms_site.task_enqueue import enqueue_after_commit
 from orders import services as order_services
 from orders.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
@@ -38,6 +37,7 @@ from strategies.models import (
 )
 from strategies.publish import outcomes_publish, refusal_notify
 from strategies.selectors import positions_by_account, strategy_working_by_account
+from strategies.services import enqueue_fan_out
 from strategies.signal_input import SignalInput, signal_input_parse
 from strategies.sizing import Leg, Sized, parse_rule, plan, size
 
@@ -104,7 +104,7 @@ def signal_fan_out(
     chunk = fan_out_chunk_size()
     if account_ids is None and len(all_ids) > chunk:
         for start in range(0, len(all_ids), chunk):
-            enqueue_fan_out_chunk(signal.pk, all_ids[start : start + chunk])
+            enqueue_fan_out(signal.pk, all_ids[start : start + chunk])
         return []
     signal_in = signal_input_parse(signal.body)
     mapped = (strategy.symbols or {}).get(signal_in.symbol, signal_in.symbol)
@@ -140,17 +140,6 @@ def signal_fan_out(
             )
         outcomes_publish(outcomes=outcomes, strategy=strategy)
     return outcomes
-
-
-def enqueue_fan_out_chunk(signal_id: object, account_ids: list[str]) -> None:
-    from strategies.tasks import signal_fan_out_task
-
-    signal_id = str(signal_id)
-    enqueue_after_commit(
-        lambda: signal_fan_out_task.delay(signal_id, account_ids=account_ids),
-        what=f"a part of signal {signal_id}",
-        recovery="the accepted-signal sweeper fans it out",
-    )
 
 
 def _equity(account: TradingAccount) -> Decimal:

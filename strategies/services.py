@@ -377,12 +377,13 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def enqueue_fan_out(signal_id: object) -> None:
+def enqueue_fan_out(signal_id: object, account_ids: list[str] | None = None) -> None:
+    """After commit: the signal's fan-out (or the part for `account_ids`) to the queue."""
     from strategies.tasks import signal_fan_out_task
 
     signal_id = str(signal_id)
     enqueue_after_commit(
-        lambda: signal_fan_out_task.delay(signal_id),
-        what=f"signal {signal_id}",
+        lambda: signal_fan_out_task.delay(signal_id, account_ids=account_ids),
+        what=f"signal {signal_id}" + (" (a part)" if account_ids else ""),
         recovery="the accepted-signal sweeper fans it out",
     )
