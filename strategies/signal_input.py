@@ -116,10 +116,13 @@ def signal_input_parse(data: dict[str, Any]) -> SignalInput:
         sender_id = str(sender_id)
         if not sender_id or len(sender_id) > MAX_SENDER_ID:
             raise _bad("id", f"1 to {MAX_SENDER_ID} characters.")
+    position = _decimal(data, "position", positive=False)
+    if action is None and position is None:  # "position": "" is not a flat target
+        raise _bad("position", "Must be a number: the signed target position.")
     return SignalInput(
         symbol=symbol.strip(),
         action=action,
-        position=_decimal(data, "position", positive=False),
+        position=position,
         qty=_decimal(data, "qty", positive=True),
         price=_decimal(data, "price", positive=True),
         stop=_decimal(data, "stop", positive=True),
