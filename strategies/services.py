@@ -234,8 +234,10 @@ def signal_authenticate(*, strategy_id: object, raw_body: bytes, signature: str 
         raise NotFound("No such strategy.") from exc  # a malformed id is as unknown
     secret = decrypt_credentials(strategy.secret_encrypted)["secret"]
     if signature is not None:
+        # Bytes, not str: compare_digest refuses non-ASCII text (a TypeError, i.e. a 500).
         ok = hmac.compare_digest(
-            signature.strip().lower(), signature_for(secret=secret, raw_body=raw_body)
+            signature.strip().lower().encode(),
+            signature_for(secret=secret, raw_body=raw_body).encode(),
         )
     else:
         given = body_load(raw_body).get("secret")

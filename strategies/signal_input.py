@@ -76,7 +76,8 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     if isinstance(value, bool):
         raise _bad("ts", "Use ISO 8601 with an offset or Unix seconds.")
-    if isinstance(value, int | Decimal) or (isinstance(value, str) and value.isdigit()):
+    digits = isinstance(value, str) and value.isascii() and value.isdigit()
+    if isinstance(value, int | Decimal) or digits:
         seconds = Decimal(str(value))
         if seconds > 10**11:  # milliseconds
             seconds /= 1000

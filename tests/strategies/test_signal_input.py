@@ -46,6 +46,7 @@ def test_ts_is_iso_with_an_offset_or_unix_seconds_or_milliseconds():
         (b'{"symbol": "ACME", "action": "buy", "qty": "1e3"}', "qty"),
         (b'{"symbol": "ACME", "action": "buy", "ts": "2025-01-31T09:15:00"}', "ts"),
         (b'{"symbol": "ACME", "action": "buy", "id": ""}', "id"),
+        ('{"symbol": "ACME", "action": "buy", "ts": "\u0661\u0662"}'.encode(), "ts"),
     ],
 )
 def test_a_bad_body_is_a_400_naming_the_field(raw, field):

@@ -155,7 +155,9 @@ def test_tradingview_text_plain_body_with_the_secret_inside(accounts, make_strat
     assert "secret" not in Signal.objects.get().body
 
 
-def test_a_bad_signature_is_401_counted_and_nothing_is_stored(accounts, make_strategy, send):
+def test_a_bad_signature_is_401_counted_and_nothing_is_stored(
+    accounts, make_strategy, send, api_client
+):
     strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "4"})])
     body = {"symbol": "ACME", "action": "buy"}
     assert send(strategy, body, secret="not-the-secret").status_code == 401
@@ -163,8 +165,18 @@ def test_a_bad_signature_is_401_counted_and_nothing_is_stored(accounts, make_str
     response = send(strategy, wrong_secret, signed=False)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+    # a signature that is not even hex (non-ASCII) is just as wrong
+    raw = b'{"symbol": "ACME", "action": "buy"}'
+    odd = api_client.generic(
+        "POST",
+        f"/api/v1/signals/{strategy['id']}",
+        raw,
+        content_type="application/json",
+        HTTP_X_SIGNATURE="\u00e9t\u00e9",
+    )
+    assert odd.status_code == 401
     assert Signal.objects.count() == 0 and _orders(accounts[0]) == []
-    assert Strategy.objects.get().auth_failures == 2
+    assert Strategy.objects.get().auth_failures == 3
 
 
 def test_unknown_strategy_malformed_body_and_unmapped_symbol(accounts, make_strategy, send):
