@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,6 +102,18 @@ class EmailBackend:
             raise TransientDeliveryError(f"SMTP unreachable: {exc}") from exc
 
 
+_session_local = threading.local()
+
+
+def _http_session() -> requests.Session:
+    """One keep-alive session per worker thread: a receiver's connection is reused across
+    deliveries instead of a TCP (and TLS) handshake each."""
+    session = getattr(_session_local, "session", None)
+    if session is None:
+        session = _session_local.session = requests.Session()
+    return session
+
+
 class WebhookBackend:
     name = "webhook"
 
@@ -121,7 +134,7 @@ class WebhookBackend:
             SIGNATURE_HEADER: signature_header(secret=message.secret, body=body),
         }
         try:
-            response = requests.post(
+            response = _http_session().post(
                 message.url,
                 data=body,
                 headers=headers,

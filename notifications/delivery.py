@@ -49,6 +49,7 @@ RETRY_FIRST_S = 30  # API.md: the first retry within a minute
 RETRY_CAP_S = 4 * 3600
 # 30 s doubling to 4 h: the 16th attempt comes about a day after the first.
 MAX_ATTEMPTS = 16
+CLAIM_MAX = 500  # deliveries one email/chat flush takes at once (the rest: the next flush)
 _FLUSH_LOCK = "notif-flush:{user}:{channel}"
 
 
@@ -212,34 +213,43 @@ def _lease_s() -> float:
     return settings.OMS_WEBHOOK_TIMEOUT_S + 30
 
 
-def _claim(queryset) -> list[Delivery]:
-    """Count an attempt on the pending rows (locked) and lease them: the sweeper leaves them
-    alone until the lease ends, and picks them up again if this worker dies mid-send."""
-    with transaction.atomic():
-        rows = list(
-            queryset.filter(status=DeliveryStatus.PENDING)
-            .select_for_update(of=("self",))
-            .order_by("created_at", "id")
-        )
-        if rows:
-            Delivery.objects.filter(pk__in=[r.pk for r in rows]).update(
-                attempts=F("attempts") + 1,
-                next_attempt_at=timezone.now() + timedelta(seconds=_lease_s()),
-            )
-            for row in rows:
-                row.attempts += 1
-    return rows
+def _claim(
+    *, ids: list[object] | None = None, among=None, related: tuple[str, ...] = ()
+) -> list[Delivery]:
+    """Take the due pending deliveries (`ids`, or the first CLAIM_MAX of the queryset
+    `among`) for this worker: count an attempt and lease them until now + the send timeout
+    (the sweeper leaves them alone meanwhile and picks them up again if this worker dies
+    mid-send). A compare-and-set on the lease by primary key: rows are locked one by one,
+    never a range (a range lock deadlocks with fills inserting new deliveries), and of two
+    workers only one gets each row."""
+    now = timezone.now()
+    due = Q(status=DeliveryStatus.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+    if ids is None:
+        ids = list(among.filter(due).values_list("pk", flat=True)[:CLAIM_MAX])
+        if not ids:
+            return []
+    lease_until = now + timedelta(seconds=_lease_s())
+    taken = Delivery.objects.filter(due, pk__in=ids).update(
+        attempts=F("attempts") + 1, next_attempt_at=lease_until
+    )
+    if not taken:
+        return []
+    return list(
+        Delivery.objects.filter(pk__in=ids, next_attempt_at=lease_until)
+        .select_related(*related)
+        .order_by("created_at", "id")
+    )
 
 
 def webhook_delivery_send(*, delivery_id: object) -> Outcome:
     """Send one webhook delivery; decide retry / give up; disable an endpoint failing
-    for OMS_WEBHOOK_DISABLE_AFTER_S and tell its owner."""
-    rows = _claim(Delivery.objects.filter(pk=delivery_id))
+    for OMS_WEBHOOK_DISABLE_AFTER_S and tell its owner. Three queries when all is well."""
+    rows = _claim(ids=[delivery_id], related=("endpoint", "notification__account"))
     if not rows:
-        return Outcome("skipped")
-    delivery = Delivery.objects.select_related("endpoint", "notification__account").get(
-        pk=rows[0].pk
-    )
+        return Outcome("skipped")  # sent, given up, or leased by another worker
+    delivery = rows[0]
     endpoint = delivery.endpoint
     if endpoint is None or not endpoint.is_active:
         return _record_failure([delivery.pk], error="Endpoint disabled.", attempts=0, give_up=True)
@@ -249,7 +259,7 @@ def webhook_delivery_send(*, delivery_id: object) -> Outcome:
         BACKENDS[DeliveryChannel.WEBHOOK].send(message)
     except PermanentDeliveryError as exc:
         return _record_failure(
-            [delivery.pk], error=str(exc), attempts=rows[0].attempts, give_up=True
+            [delivery.pk], error=str(exc), attempts=delivery.attempts, give_up=True
         )
     except TransientDeliveryError as exc:
         now = timezone.now()
@@ -261,13 +271,12 @@ def webhook_delivery_send(*, delivery_id: object) -> Outcome:
         if failing_for >= settings.OMS_WEBHOOK_DISABLE_AFTER_S:
             _endpoint_disable(endpoint=endpoint, error=str(exc))
             return _record_failure([delivery.pk], error=str(exc), attempts=0, give_up=True)
-        give_up = rows[0].attempts >= MAX_ATTEMPTS
+        give_up = delivery.attempts >= MAX_ATTEMPTS
         return _record_failure(
-            [delivery.pk], error=str(exc), attempts=rows[0].attempts, give_up=give_up
+            [delivery.pk], error=str(exc), attempts=delivery.attempts, give_up=give_up
         )
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).exclude(failing_since=None).update(
-        failing_since=None
-    )
+    if endpoint.failing_since is not None:  # it answers again
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
     return _mark_sent([delivery.pk])
 
 
@@ -295,17 +304,13 @@ def _endpoint_disable(*, endpoint: WebhookEndpoint, error: str) -> None:
 def user_channel_flush(*, user_id: object, channel: str) -> Outcome:
     """Send every pending email (or chat) delivery of one user as one message."""
     cache.delete(_FLUSH_LOCK.format(user=user_id, channel=channel))
-    now = timezone.now()
-    due = Delivery.objects.filter(user_id=user_id, channel=channel).exclude(next_attempt_at__gt=now)
-    rows = _claim(due)
-    if not rows:
-        return Outcome("skipped")
-    ids = [row.pk for row in rows]
-    deliveries = list(
-        Delivery.objects.filter(pk__in=ids)
-        .select_related("notification__account", "user")
-        .order_by("created_at", "id")
+    deliveries = _claim(
+        among=Delivery.objects.filter(user_id=user_id, channel=channel),
+        related=("notification__account", "user"),
     )
+    if not deliveries:
+        return Outcome("skipped")
+    ids = [row.pk for row in deliveries]
     user = deliveries[0].user
     prefs = preferences_for_users(user_ids=[user.pk])[user.pk]
     message = Message(
@@ -313,7 +318,7 @@ def user_channel_flush(*, user_id: object, channel: str) -> Outcome:
         email=prefs.email or user.email,
         chat_urls=prefs.chat_urls,
     )
-    attempts = max(row.attempts for row in rows)
+    attempts = max(row.attempts for row in deliveries)
     try:
         BACKENDS[channel].send(message)
     except PermanentDeliveryError as exc:

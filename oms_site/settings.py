@@ -348,6 +348,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Email ----------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="oms@localhost")
+# Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 # EMAIL_URL (django-environ), e.g. smtp+tls://user:pass@mail.example.com:587 sets the backend,
 # host, port, user, password and TLS at once; without it the console backend above.
 if env.str("EMAIL_URL", default=""):
