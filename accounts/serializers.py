@@ -12,7 +12,7 @@ from rest_framework import serializers
 from accounts import registry, selectors
 from accounts.models import AccountStatus, ApiKey, BrokerConnection, RiskLimits, TradingAccount
 from accounts.risk_services import INT_LIMIT_MAX, RISK_LIMIT_FIELDS
-from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField
+from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField, WholeNumberField
 
 
 class StrictCharField(serializers.CharField):
@@ -130,13 +130,13 @@ class RiskLimitsSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         allow_null=True,
         required=False,
     )
-    max_open_orders = serializers.IntegerField(
+    max_open_orders = WholeNumberField(
         min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
     )
-    max_orders_per_day = serializers.IntegerField(
+    max_orders_per_day = WholeNumberField(
         min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
     )
-    max_orders_per_minute = serializers.IntegerField(
+    max_orders_per_minute = WholeNumberField(
         min_value=0, max_value=INT_LIMIT_MAX, allow_null=True, required=False
     )
     allowed_symbols = serializers.ListField(

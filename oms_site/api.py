@@ -26,6 +26,7 @@ from oms_site.parsing import (
     decimal_from_input,
     query_int,
     query_int_schema,
+    whole_number_from_input,
 )
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,18 @@ class DecimalString(serializers.DecimalField):
         if value is None:
             return None
         return format_decimal(Decimal(value))
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A whole number: a JSON integer or a plain digit string (oms_site.parsing
+    .whole_number_from_input), then DRF's min/max checks."""
+
+    def to_internal_value(self, data: Any) -> int:
+        try:
+            number = whole_number_from_input(data)
+        except InputError as exc:
+            raise serializers.ValidationError(exc.message, code="invalid") from exc
+        return super().to_internal_value(number)
 
 
 class UtcDateTimeField(serializers.DateTimeField):

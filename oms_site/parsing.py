@@ -72,6 +72,16 @@ def whole_number_from_text(text: str) -> int:
     return int(text)
 
 
+def whole_number_from_input(value: Any) -> int:
+    """A whole number from a JSON integer or a plain digit string (InputError otherwise):
+    int() alone would also take "1_0", full-width digits and padding; DRF also "10.0"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return whole_number_from_text(value)
+    raise InputError("Must be a whole number (ASCII digits).")
+
+
 def datetime_from_text(text: str) -> datetime:
     """An aware UTC datetime from ISO 8601 text with an offset."""
     try:

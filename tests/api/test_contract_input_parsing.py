@@ -155,3 +155,21 @@ def test_a_snapshot_date_out_of_range_is_a_validation_error(admin, day):
 def test_a_pushed_tick_time_needs_an_offset_and_a_sane_year(admin, acme, ts):
     response = admin.post("/market-data/ticks", {"symbol": "ACME", "last": "101", "ts": ts})
     assert_error(response, 400, "validation_error", field="0.ts")
+
+
+@pytest.mark.parametrize("count", ["1_0", "１０", " 10 ", "10.0", "1e1", "+10", True, ""])
+def test_a_count_that_is_not_a_plain_whole_number_is_refused(admin, account, count):
+    # when an admin writes a risk limit's order count loosely
+    path = f"/accounts/{account['id']}/risk-limits"
+    response = admin.patch(path, {"max_orders_per_day": count})
+    # then it is refused naming the field, and the limit is unchanged
+    assert_error(response, 400, "validation_error", field="max_orders_per_day")
+    assert admin.get(path).json()["max_orders_per_day"] is None
+
+
+@pytest.mark.parametrize("count", ["10", 10])
+def test_a_count_is_a_json_integer_or_a_plain_digit_string(admin, account, count):
+    path = f"/accounts/{account['id']}/risk-limits"
+    response = admin.patch(path, {"max_orders_per_day": count})
+    assert response.status_code == 200, response.content
+    assert response.json()["max_orders_per_day"] == 10
