@@ -130,6 +130,7 @@ def idempotent_post(*, redact: Iterable[str] = ()) -> Callable:
                 )
             return response
 
+        wrapper.redacted_on_replay = redacted  # type: ignore[attr-defined]  # for the schema
         return wrapper
 
     return decorator

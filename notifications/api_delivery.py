@@ -51,7 +51,10 @@ class WebhookListCreateView(GenericAPIView):
     queryset = WebhookEndpoint.objects.none()
 
     @extend_schema(
-        tags=_TAGS, operation_id="webhooks_list", summary="The caller's webhook endpoints"
+        tags=_TAGS,
+        operation_id="webhooks_list",
+        summary="The caller's webhook endpoints",
+        responses={200: WebhookSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.webhook_list(user=request.user))
@@ -143,7 +146,10 @@ class WebhookDeliveriesView(GenericAPIView):
     queryset = Delivery.objects.none()
 
     @extend_schema(
-        tags=_TAGS, summary="Deliveries to this endpoint, newest first", parameters=[_WEBHOOK_ID]
+        tags=_TAGS,
+        summary="Deliveries to this endpoint, newest first",
+        parameters=[_WEBHOOK_ID],
+        responses={200: DeliverySerializer(many=True)},
     )
     def get(self, request: Request, webhook_id: str) -> Response:
         endpoint = selectors.webhook_get(user=request.user, webhook_id=webhook_id)
@@ -164,6 +170,7 @@ class DeliveryListView(GenericAPIView):
             ),
             OpenApiParameter("status", str, enum=DeliveryStatus.values),
         ],
+        responses={200: DeliverySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
         channel = request.query_params.get("channel") or None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
 from notifications.models import (
@@ -13,40 +11,25 @@ from notifications.models import (
     NotificationEvent,
     WebhookEndpoint,
 )
-from notifications.preferences import CHANNELS, EVENTS, MAX_CHAT_URLS
-from oms_site.api import UtcDateTimeField
-
-
-class _Strict:
-    """Unknown input keys are a 400 (and the schema says additionalProperties: false)."""
-
-    rejects_unknown_fields = True
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        initial = getattr(self, "initial_data", None)
-        if isinstance(initial, dict):
-            unknown = sorted(set(initial) - set(self.fields))  # type: ignore[attr-defined]
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-        return super().validate(attrs)  # type: ignore[misc]
+from notifications.preferences import EVENTS, MAX_CHAT_URLS
+from oms_site.api import StrictFieldsMixin, UtcDateTimeField
 
 
 def _channel_list() -> serializers.ListField:
+    # No length limit: a channel named twice counts once (preferences._clean_channels).
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=DeliveryChannel.choices),
-        required=False,
-        max_length=len(CHANNELS),
+        child=serializers.ChoiceField(choices=DeliveryChannel.choices), required=False
     )
 
 
-class ChannelsSerializer(_Strict, serializers.Serializer):
+class ChannelsSerializer(StrictFieldsMixin, serializers.Serializer):
     """event → the channels it goes to (an event left out keeps its current choice)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {event: _channel_list() for event in EVENTS}
 
 
-class QuietHoursSerializer(_Strict, serializers.Serializer):
+class QuietHoursSerializer(StrictFieldsMixin, serializers.Serializer):
     start = serializers.RegexField(r"^([01]\d|2[0-3]):[0-5]\d$", help_text="HH:MM, 24-hour")
     end = serializers.RegexField(r"^([01]\d|2[0-3]):[0-5]\d$", help_text="HH:MM, 24-hour")
     timezone = serializers.CharField(
@@ -54,7 +37,7 @@ class QuietHoursSerializer(_Strict, serializers.Serializer):
     )
 
 
-class NotificationPreferencesSerializer(_Strict, serializers.Serializer):
+class NotificationPreferencesSerializer(StrictFieldsMixin, serializers.Serializer):
     """GET answer and PUT body. Email and chat are held back during quiet hours (in-app is
     still recorded, webhooks still sent)."""
 
@@ -68,10 +51,13 @@ class NotificationPreferencesSerializer(_Strict, serializers.Serializer):
     )
     quiet_hours = QuietHoursSerializer(required=False, allow_null=True)
     email = serializers.EmailField(
-        required=False, allow_blank=True, help_text="Empty: the user's own address."
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text="Empty (or null): the user's own address.",
     )
     chat_urls = serializers.ListField(
-        child=serializers.CharField(max_length=500),
+        child=serializers.CharField(),
         required=False,
         max_length=MAX_CHAT_URLS,
         help_text="apprise URLs, e.g. tgram://bottoken/ChatID, slack://..., discord://...",
@@ -109,7 +95,7 @@ class WebhookWithSecretSerializer(WebhookSerializer):
         read_only_fields = fields
 
 
-class WebhookInputSerializer(_Strict, serializers.Serializer):
+class WebhookInputSerializer(StrictFieldsMixin, serializers.Serializer):
     url = serializers.URLField(max_length=500, help_text="http(s); private addresses refused")
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=NotificationEvent.choices),

@@ -23,6 +23,7 @@ every operation shares, in one place instead of on each view:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -220,9 +221,14 @@ class OmsAutoSchema(AutoSchema):
         responses = operation["responses"]
         idempotent = _has_parameter(operation, "header", IDEMPOTENCY_HEADER)
         if idempotent and "201" in responses and "200" not in responses:
-            # A replay (same key and body) answers the first 201 again, as 200.
-            replay = {**responses["201"], "description": REPLAYED_CREATION}
-            responses["200"] = replay
+            # A replay (same key and body) answers the first 201 again, as 200 ...
+            responses["200"] = {**copy.deepcopy(responses["201"]), "description": REPLAYED_CREATION}
+        redacted = getattr(self._handler(), "redacted_on_replay", ())
+        if idempotent and redacted and "200" in responses:
+            # ... without what is shown once (a new key's secret): the 200 may lack it.
+            replayed = {"type": "object", "description": f"a replay: without {', '.join(redacted)}"}
+            for media in responses["200"].get("content", {}).values():
+                media["schema"] = {"anyOf": [media["schema"], replayed]}
         error_body = {"application/json": {"schema": self._error_component_ref()}}
         documented = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
         for status in sorted(documented | _error_statuses(operation)):
@@ -249,6 +255,9 @@ class OmsAutoSchema(AutoSchema):
         if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
             schema["additionalProperties"] = False
         return schema
+
+    def _handler(self) -> Any:
+        return getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
 
     def _error_component_ref(self) -> dict[str, str]:
         return self.resolve_serializer(ErrorSerializer, "response").ref

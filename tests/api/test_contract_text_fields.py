@@ -1,4 +1,5 @@
-"""A text field takes text: a JSON number where a name belongs is a 400, not "5"."""
+"""A text field takes text: a JSON number where a name belongs is a 400, not "5". OPTIONS is
+not an operation of the API."""
 
 from __future__ import annotations
 
@@ -30,3 +31,12 @@ def test_an_order_tag_must_be_text(alice, acme):
     response = alice.post("/orders", {**body, "qty": "1", "tag": 42})
     # then it is refused, naming the tag
     assert_error(response, 400, "validation_error", field="tag")
+
+
+@pytest.mark.parametrize("path", ["/notification-preferences", "/orders", "/accounts"])
+def test_options_is_not_an_operation(alice, path):
+    # given a trader
+    # when OPTIONS is sent (no operation of the API)
+    response = alice.client.options(f"/api/v1{path}")
+    # then it is a 405 in the error shape (it was DRF's metadata, and a 500 on preferences)
+    assert_error(response, 405, "method_not_allowed")

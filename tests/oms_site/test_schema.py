@@ -162,3 +162,30 @@ def test_risk_limit_bounds_are_documented(schema):
     assert limits["max_orders_per_minute"]["maximum"] == 2_147_483_647
     assert re.fullmatch(band, "100") and re.fullmatch(band, "99.999")
     assert not re.fullmatch(band, "100.5") and not re.fullmatch(band, "-1")
+
+
+def test_lists_are_documented_as_pages(schema):
+    # given list endpoints answering pages of webhooks and deliveries
+    for path in ("/api/v1/webhooks/", "/api/v1/notification-deliveries/"):
+        body = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        # then the answer is a page (count, next, previous, results), not one object
+        ref = body["schema"]["$ref"].rsplit("/", 1)[-1]
+        assert ref.startswith("Paginated"), (path, ref)
+
+
+def test_a_replay_may_lack_what_is_shown_once(schema):
+    # given creating a webhook (its secret shown once; a replay leaves it out)
+    responses = schema["paths"]["/api/v1/webhooks/"]["post"]["responses"]
+    # then the 201 requires the secret and the replayed 200 does not
+    assert responses["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WebhookWithSecret"
+    }
+    replay = responses["200"]["content"]["application/json"]["schema"]["anyOf"]
+    assert {"type": "object", "description": "a replay: without secret"} in replay
+
+
+def test_a_notification_email_may_be_null(schema):
+    # given the notification preferences (PUT takes "email": null as "my own address")
+    email = _component(schema, "NotificationPreferencesRequest")["properties"]["email"]
+    # then the schema says null is allowed
+    assert email["nullable"] is True
