@@ -2,16 +2,18 @@
 workers. Prints ONE JSON object.
 
     python bench/notify.py [--fills 1000] [--users 100] [--rate 50] [--workers 4]
+                           [--pool prefork|threads] [--no-email]
                            [--database-url mysql://root@127.0.0.1:3306/hJ]
                            [--redis-url redis://127.0.0.1:6379/4]
 
 Against a fresh MariaDB database (dropped and re-created) and a Redis db as the Celery
 broker: USERS users in pairs on USERS/2 paper accounts, each with a webhook for
 order.filled (a local HTTP receiver in this process that checks X-OMS-Signature) and email
-on for fills (file backend). FILLS orders are placed (left pending: no execution worker)
-and then filled by execution reports at RATE fills/s through the one report service, as a
-venue's fills arrive; each fill's transaction stores one notification per member and its
-deliveries, which `celery worker -Q notifications` processes (WORKERS processes).
+on for fills too (file backend; `--no-email`: webhooks only, as fills are by default).
+FILLS orders are placed (left pending: no execution worker) and then filled by execution
+reports at RATE fills/s through the one report service, as a venue's fills arrive; each
+fill's transaction stores one notification per member and its deliveries, which
+`celery worker -Q notifications` processes (WORKERS processes or threads).
 
 event_to_webhook_ms_p50/p95/max  from the fill's commit to its webhook arriving at the
                   receiver (one sample per member per fill). Target p95 < 2000 ms.
@@ -127,6 +129,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="fills per second")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--pool", default="prefork", choices=["prefork", "threads"])
+    parser.add_argument(
+        "--no-email", action="store_true", help="webhooks only (email is off for fills by default)"
+    )
     parser.add_argument("--database-url", default="mysql://root@127.0.0.1:3306/hJ")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/4")
     parser.add_argument("--timeout", type=float, default=300.0)
@@ -141,7 +146,6 @@ def main() -> None:
         "OMS_CELERY_EAGER": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "OMS_WEBHOOK_ALLOW_PRIVATE": "1",
-        "OMS_NOTIFY_BATCH_WINDOW_S": "2",
         "EMAIL_FILE_PATH": mail_dir,
     }
     os.environ.update(env)
@@ -230,10 +234,8 @@ def run(args: argparse.Namespace, mail_dir: str) -> dict[str, object]:
             AccountMembership.objects.create(
                 user=user, account=account, role="owner" if member == 0 else "trade"
             )
-            preferences_update(
-                user=user,
-                data={"channels": {"order.filled": ["in_app", "email", "webhook"]}},
-            )
+            channels = ["in_app", "webhook"] if args.no_email else ["in_app", "email", "webhook"]
+            preferences_update(user=user, data={"channels": {"order.filled": channels}})
             path = f"/hook/{user.pk}"
             issued = webhook_create(user=user, url=base + path, events=["order.filled"])
             receiver.secrets[path] = issued.secret
@@ -306,6 +308,7 @@ def run(args: argparse.Namespace, mail_dir: str) -> dict[str, object]:
         "rate_fills_per_s": args.rate,
         "workers": args.workers,
         "pool": args.pool,
+        "email_on": not args.no_email,
         "fill_seconds": round(fill_seconds, 2),
         "all_done_seconds": round(done_after, 2),
         "event_to_webhook_ms_p50": percentile(latencies, 50),

@@ -363,7 +363,7 @@ OMS_WEBHOOK_TIMEOUT_S = env.float("OMS_WEBHOOK_TIMEOUT_S", default=10.0)
 # An endpoint still failing this long after its first failure is disabled, its owner told.
 OMS_WEBHOOK_DISABLE_AFTER_S = env.int("OMS_WEBHOOK_DISABLE_AFTER_S", default=24 * 3600)
 # Email and chat messages of one user gathered for this long go out as one (a digest).
-OMS_NOTIFY_BATCH_WINDOW_S = env.float("OMS_NOTIFY_BATCH_WINDOW_S", default=2.0)
+OMS_NOTIFY_BATCH_WINDOW_S = env.float("OMS_NOTIFY_BATCH_WINDOW_S", default=10.0)
 OMS_SITE_URL = env.str("OMS_SITE_URL", default="")
 
 # --- Security -------------------------------------------------------------------------

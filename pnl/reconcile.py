@@ -59,7 +59,7 @@ def _notify(alert: ReconciliationAlert, account: TradingAccount) -> None:
         return
     notifier(
         account=account,
-        kind="reconciliation.mismatch",
+        kind="reconciliation.difference",  # the event name of API.md
         title=f"Position mismatch in {alert.symbol} on {account.name}",
         body=(
             f"OMS holds {format_decimal(alert.ours)}, the venue reports "

@@ -158,10 +158,8 @@ class Sink:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-@pytest.fixture
-def http_sink() -> Iterator[Sink]:
-    """A local HTTP endpoint for apprise's json:// chat URLs."""
-    sink = Sink()
+def start_sink(sink: Sink) -> tuple[ThreadingHTTPServer, str]:
+    """Serve `sink` on 127.0.0.1; returns the server and its host:port/path (no scheme)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # http.server's hook name
@@ -178,9 +176,15 @@ def http_sink() -> Iterator[Sink]:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    sink.url = f"127.0.0.1:{server.server_address[1]}/chat"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"127.0.0.1:{server.server_address[1]}/chat"
+
+
+@pytest.fixture
+def http_sink() -> Iterator[Sink]:
+    """A local HTTP endpoint for apprise's json:// chat URLs."""
+    sink = Sink()
+    server, sink.url = start_sink(sink)
     try:
         yield sink
     finally:

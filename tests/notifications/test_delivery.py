@@ -18,6 +18,7 @@ from notifications import channels as channels_mod
 from notifications import delivery as delivery_mod
 from notifications.delivery import deliveries_sweep
 from notifications.models import Delivery, DeliveryStatus, Notification
+from notifications.services import notify_account_members
 from notifications.services_delivery import preferences_update, webhook_create
 from notifications.webhooks import signature_header
 from oms_site.errors import RiskRejected
@@ -336,3 +337,42 @@ def test_a_worker_dying_mid_delivery_delivers_later_once_for_the_receiver(
     assert [r.status for r in webhook_receiver.received] == [200, 200]
     assert {r.json["id"] for r in webhook_receiver.received} == {delivery.key}
     assert webhook_receiver.processed == [delivery.key]
+
+
+def test_a_burst_of_500_fills_is_one_email_and_one_chat_message_per_user(
+    team, smtp_inbox, django_capture_on_commit_callbacks
+):
+    # given both members want fills by email and chat (a local apprise json:// endpoint)
+    sink = delivery_servers.Sink()
+    server, sink.url = delivery_servers.start_sink(sink)
+    for user in (team["trader"], team["dealer"]):
+        preferences_update(
+            user=user,
+            data={
+                "channels": {"order.filled": ["in_app", "email", "chat"]},
+                "chat_urls": [f"json://{sink.url}"],
+            },
+        )
+    # when 500 fills land before the workers get to them (one burst)
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        for number in range(500):
+            notify_account_members(
+                account=team["account"],
+                event="order.filled",
+                title=f"Filled: order {number}",
+                body="Bought 1 ACME.",
+                data={"n": number},
+            )
+    for callback in after_commit:
+        callback()
+    server.shutdown()
+
+    # then each person gets one email and one chat message, listing the first 50
+    for address in ("tess@example.com", "dana@example.com"):
+        (mail,) = smtp_inbox.to(address)
+        assert mail["Subject"] == "500 notifications from OMS"
+        text = mail.get_body(("plain",)).get_content()
+        assert "Filled: order 0" in text and "… and 450 more." in text
+    assert len(sink.bodies) == 2
+    assert Delivery.objects.filter(status="sent").count() == 2000  # 500 × 2 users × 2
+    assert Notification.objects.filter(kind="order.filled").count() == 1000

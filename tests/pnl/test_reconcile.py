@@ -79,7 +79,7 @@ def test_a_difference_opens_one_alert_with_audit_and_notification_and_changes_no
         "ours": "10",
         "theirs": "7",
     }
-    notes = Notification.objects.filter(user=trader, kind="reconciliation.mismatch")
+    notes = Notification.objects.filter(user=trader, kind="reconciliation.difference")
     assert notes.count() == 2 and "ACME" in " ".join(n.title for n in notes)
 
 
