@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from notifications.models import Notification
-from oms_site.api import UtcDateTimeField
+from oms_site.api import UtcDateTimeField, WholeNumberField
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -68,10 +68,10 @@ class StreamPushSerializer(serializers.Serializer):
 
 
 class StreamMissedQuerySerializer(serializers.Serializer):
-    after = serializers.IntegerField(
+    after = WholeNumberField(
         min_value=0, help_text="The last seq the client received (0: from the oldest kept)."
     )
-    limit = serializers.IntegerField(
+    limit = WholeNumberField(
         min_value=1, required=False, default=100, help_text="Page size (default 100, at most 1000)."
     )
 

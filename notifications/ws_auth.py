@@ -100,16 +100,29 @@ class StreamOriginValidator:
     whatever its Origin (programs send none; the key alone decides who it is, so another
     site cannot ride a visitor's cookie through it), one without a key rides the session
     cookie and must come from one of the site's own hosts (a missing or foreign Origin is
-    refused with 403: cross-site WebSocket hijacking)."""
+    refused with 403: cross-site WebSocket hijacking). One with neither is let through to
+    be told `not_authenticated` and closed with 4401."""
 
     def __init__(self, application) -> None:
         self.application = application
         self.session_checked = AllowedHostsOriginValidator(application)
 
     async def __call__(self, scope, receive, send):
-        if api_key_from_scope(scope) is not None:
+        if api_key_from_scope(scope) is not None or not _offers_session_cookie(scope):
+            # No ambient credential to hijack: a key decides alone, and a connection with
+            # neither key nor session is told `not_authenticated` (4401) by the consumer.
             return await self.application(scope, receive, send)
         return await self.session_checked(scope, receive, send)
+
+
+def _offers_session_cookie(scope: dict[str, Any]) -> bool:
+    cookie_name = settings.SESSION_COOKIE_NAME.encode()
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"cookie":
+            for part in value.split(b";"):
+                if part.strip().split(b"=", 1)[0] == cookie_name:
+                    return True
+    return False
 
 
 def _session_still_valid(*, session_key: str | None, user: User) -> bool:

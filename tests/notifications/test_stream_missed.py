@@ -116,7 +116,21 @@ def test_pushes_no_longer_kept_make_the_answer_incomplete(trader, account, make_
     assert client.get(MISSED, {"after": 99}).json()["complete"] is False
 
 
-@pytest.mark.parametrize("query", [{}, {"after": "abc"}, {"after": -1}, {"after": 1, "limit": 0}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"after": "abc"},
+        {"after": -1},
+        {"after": 1, "limit": 0},
+        # only plain ASCII digits, as everywhere in the API
+        {"after": "1_0"},
+        {"after": "１"},
+        {"after": " 1 "},
+        {"after": "1.0"},
+        {"after": 1, "limit": "1_0"},
+    ],
+)
 def test_bad_after_or_limit_is_a_validation_error(query, trader, make_key_client):
     resp = make_key_client(trader).get(MISSED, query)
     assert resp.status_code == 400

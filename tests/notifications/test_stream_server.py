@@ -151,6 +151,19 @@ async def test_session_client_from_a_foreign_or_no_origin_is_refused(
     assert refused.value.response.status_code == 403
 
 
+async def test_client_without_key_session_or_origin_is_told_not_authenticated(
+    live_server_asgi,
+):
+    # given a program that offers no credentials at all (and so no Origin either)
+    async with connect(f"{live_server_asgi.ws_url}/ws/stream/", open_timeout=WAIT_SECS) as ws:
+        # then it is let in only to be told why and closed with 4401 (no cookie to hijack)
+        message = await _next_event(ws)
+        assert message["event"] == "error"
+        assert message["data"]["code"] == "not_authenticated"
+        await asyncio.wait_for(ws.wait_closed(), WAIT_SECS)
+    assert ws.close_code == 4401
+
+
 async def test_session_client_from_the_sites_own_origin_connects(
     live_server_asgi, trader, session_key_for
 ):
