@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import connection
 
 
 def api_post(base_url: str, path: str, body: dict, key: str) -> tuple[int, dict]:
@@ -36,3 +39,18 @@ def record_posts(page, path: str) -> list[dict]:
         ),
     )
     return bodies
+
+
+def run_outside_loop(service, **kwargs):
+    """Call a service as a request or the admin would: in a thread without an event loop
+    (Playwright's sync API keeps one running in the test's thread, and live pushes refuse
+    to be published from a running loop). Returns its result; raises what it raised."""
+
+    def run():
+        try:
+            return service(**kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=30)

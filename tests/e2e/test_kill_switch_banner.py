@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts import risk_services
+from tests.e2e.helpers import run_outside_loop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -15,8 +16,16 @@ def test_trading_pages_show_the_kill_switch_banner(
     desk, width, trader, admin_user, logged_in_page, screenshot
 ):
     # given the global switch engaged with a reason, and the trader's account halted too
-    risk_services.global_kill_switch_set(actor=admin_user, engaged=True, reason="venue outage")
-    risk_services.account_kill_switch_set(actor=admin_user, account=desk["account"], engaged=True)
+    # (outside Playwright's event loop: the switches also push kill_switch.changed live)
+    run_outside_loop(
+        risk_services.global_kill_switch_set, actor=admin_user, engaged=True, reason="venue outage"
+    )
+    run_outside_loop(
+        risk_services.account_kill_switch_set,
+        actor=admin_user,
+        account=desk["account"],
+        engaged=True,
+    )
     page = logged_in_page(trader)
     page.set_viewport_size({"width": width, "height": 900})
     for path in ("/orders/", "/positions/", "/gtt/"):

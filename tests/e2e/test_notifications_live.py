@@ -4,19 +4,17 @@ kill switch engaged meanwhile shows its banner on the open page."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 
 from accounts import risk_services
 from accounts.models import AccountMembership
 from notifications.models import Notification
 from tests.e2e.conftest import DEFAULT_TIMEOUT_MS, VIEWPORT
-from tests.e2e.helpers import api_post, push_tick
+from tests.e2e.helpers import api_post, push_tick, run_outside_loop
 from tests.factories import ApiKeyFactory, UserFactory, account_with_member
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
@@ -46,20 +44,6 @@ def open_as(browser, base_url: str, user, path: str):
     page.goto(path)
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
     return page
-
-
-def back_office(service, **kwargs) -> None:
-    """Run a service as the admin's request would: in a thread without an event loop
-    (Playwright's sync API keeps one running in the test's own thread)."""
-
-    def run() -> None:
-        try:
-            service(**kwargs)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(run).result(timeout=30)
 
 
 def test_a_fill_by_one_member_rings_the_others_bell_without_a_reload(
@@ -112,9 +96,13 @@ def test_a_fill_by_one_member_rings_the_others_bell_without_a_reload(
     screenshot(dealer_page, "notifications_bell_live")
 
     # and when the back office engages the account's kill switch, the banner appears live
-    back_office(risk_services.account_kill_switch_set, actor=admin, account=account, engaged=True)
+    run_outside_loop(
+        risk_services.account_kill_switch_set, actor=admin, account=account, engaged=True
+    )
     dealer_page.wait_for_selector("#kill-switch-banner", timeout=WAIT_MS)
     assert "Main" in dealer_page.locator("#kill-switch-banner").inner_text()
-    back_office(risk_services.account_kill_switch_set, actor=admin, account=account, engaged=False)
+    run_outside_loop(
+        risk_services.account_kill_switch_set, actor=admin, account=account, engaged=False
+    )
     dealer_page.wait_for_selector("#kill-switch-banner", state="detached", timeout=WAIT_MS)
     assert dealer_page.js_errors == []
