@@ -295,8 +295,9 @@ def _replay(strategy: Strategy, sender_id: str | None) -> SignalAnswer | None:
     first = Signal.objects.filter(strategy=strategy, sender_id=sender_id).first()
     if first is None:
         return None
-    status = 200 if first.answer_status == 202 else first.answer_status
-    return SignalAnswer(status, first.answer_body)
+    # API.md: a replayed id → 200 with the first answer, whatever that answer was (a
+    # refused one too: the sender asked already and nothing is done again).
+    return SignalAnswer(200, first.answer_body)
 
 
 def _check_rate(strategy: Strategy, now: datetime) -> None:
@@ -316,7 +317,7 @@ def signal_receive(
 ) -> SignalAnswer:
     """Read, refuse or store one authenticated signal; the fan-out runs after commit.
 
-    400 malformed or unmapped; an `id` seen before → its first answer (202 → 200); a `ts`
+    400 malformed or unmapped; an `id` seen before → 200 with its first answer; a `ts`
     outside the replay window → 409 conflict; over the rate limit → 429 (none stored);
     paused or outside the trading window → stored as refused, 409 invalid_state."""
     now = now or timezone.now()

@@ -98,6 +98,23 @@ def test_a_replayed_id_gets_the_first_answer_and_places_nothing(accounts, make_s
     assert Signal.objects.count() == 1
 
 
+def test_a_replayed_id_of_a_refused_signal_is_200_with_the_first_answer(
+    accounts, make_strategy, send, client
+):
+    # given a signal refused because the strategy was paused
+    strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "5"})])
+    client.post(f"/api/v1/strategies/{strategy['id']}/pause")
+    first = send(strategy, {"symbol": "ACME", "action": "buy", "id": "late"})
+    assert first.status_code == 409
+    # when the sender retries the same id after the strategy is resumed
+    client.post(f"/api/v1/strategies/{strategy['id']}/resume")
+    again = send(strategy, {"symbol": "ACME", "action": "buy", "id": "late"})
+    # then (API.md) 200 with the first answer's body, and nothing is placed
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert _orders(accounts[0]) == [] and Signal.objects.count() == 1
+
+
 def test_a_stale_ts_is_refused_with_conflict(accounts, make_strategy, send):
     strategy = make_strategy([(accounts[0], {"type": "fixed_qty", "qty": "5"})])
     stale = (datetime.now(UTC) - timedelta(seconds=61)).isoformat()
