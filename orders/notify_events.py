@@ -12,6 +12,7 @@ from typing import Any
 from notifications.services import notify_account_members
 from oms_site.api import format_decimal
 from orders.lifecycle import Actor
+from orders.market_maker import TAG_PREFIX as MARKET_MAKER_TAG
 from orders.models import LegRole, Order, OrderEventType, OrderStatus
 from orders.reasons import cancel_reason_text
 from orders.serializers import order_data
@@ -73,6 +74,8 @@ def order_transition_notify(
 ) -> None:
     if order.leg_role == LegRole.SLICE:
         return  # an algo's child orders: the parent tells the story (algo.finished)
+    if order.tag.startswith(MARKET_MAKER_TAG):
+        return  # the demo market maker's quotes: thousands a day, for nobody to read
     status = order.status
     account_name = order.account.name
     if status == OrderStatus.FILLED:

@@ -172,3 +172,15 @@ def test_chat_goes_through_apprise_urls_in_the_preferences(
     assert "10 ACME at an average of 100 on Main" in posted["message"]
     delivery = Delivery.objects.get(channel="chat")
     assert (delivery.status, delivery.attempts) == ("sent", 1)
+
+
+def test_the_demo_market_makers_quotes_tell_nobody(team, quoted, submit):
+    with submit():
+        quote = place(team["trader"], team["account"], tag="market-maker:buy:0")
+    with submit():
+        order_apply_report(
+            report(quote.pk, ReportType.FILL, fill_qty=Decimal("10"), fill_price=Decimal("100"))
+        )
+    quote.refresh_from_db()
+    assert quote.status == "filled"
+    assert not Notification.objects.filter(kind="order.filled").exists()
