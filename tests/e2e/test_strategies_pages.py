@@ -79,8 +79,10 @@ def test_create_a_strategy_post_a_signed_signal_and_watch_the_outcomes_arrive(
     assert page.text_content("#signal-log-body").strip().startswith("No signals yet")
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
 
-    # when a script posts a signed buy signal for the alert's ticker
-    raw = json.dumps({"symbol": "NSE:ACME", "action": "buy", "id": "e2e-1"}).encode()
+    # when a script posts a signed buy signal for the alert's ticker, as TradingView fills
+    # in its template (qty and the close as the limit price: a long line on a phone)
+    alert_body = {"symbol": "NSE:ACME", "action": "buy", "qty": "3", "price": "1251.05"}
+    raw = json.dumps({**alert_body, "id": "e2e-1"}).encode()
     request = urllib.request.Request(
         webhook_url,
         data=raw,
