@@ -126,8 +126,8 @@ def signal_fan_out(
         members_qs = members_qs.filter(account_id__in=account_ids)
     members = [member for member in members_qs if member.account_id not in done]
     account_ids = [member.account_id for member in members]
-    ctx.positions = positions_by_account(symbol=instrument.symbol, account_ids=account_ids)
-    if signal_in.action not in ("exit", "reverse"):
+    if signal_in.action not in ("exit", "reverse"):  # those read each position after cancels
+        ctx.positions = positions_by_account(symbol=instrument.symbol, account_ids=account_ids)
         ctx.working = strategy_working_by_account(
             strategy_id=strategy.pk, symbol=instrument.symbol, account_ids=account_ids
         )
@@ -179,8 +179,13 @@ def _plan_for(
     rule = parse_rule(member.sizing)
     if signal_in.action in ("exit", "reverse"):
         _cancel_working(ctx, account)
-    # exit/reverse: the position alone (the strategy's working orders were just canceled)
-    net = ctx.positions.get(account.pk, ZERO) + ctx.working.get(account.pk, ZERO)
+        # The position alone, read after the cancels: an order of the strategy may have
+        # filled since the snapshot, or instead of being canceled.
+        net = positions_by_account(symbol=ctx.instrument.symbol, account_ids=[account.pk]).get(
+            account.pk, ZERO
+        )
+    else:
+        net = ctx.positions.get(account.pk, ZERO) + ctx.working.get(account.pk, ZERO)
     price = signal_in.price or ctx.last
     needs_equity = rule.type in ("equity_pct", "risk_pct")
     target = None

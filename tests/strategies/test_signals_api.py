@@ -273,6 +273,37 @@ def test_exit_flattens_and_reverse_opens_the_other_side(accounts, make_strategy,
     assert [(o.side, o.qty) for o in _orders(alpha)][3:] == [("buy", D("10"))]
 
 
+def test_exit_flattens_an_order_the_venue_filled_while_it_was_being_canceled(
+    accounts, make_strategy, send, fake_broker, monkeypatch
+):
+    from orders.services_reports import order_apply_report
+    from strategies import fanout
+    from tests.orders.fakes import report
+
+    alpha = accounts[0]
+    strategy = make_strategy([(alpha, {"type": "fixed_qty", "qty": "10"})])
+    # given a strategy buy of 10 still working at the venue (the position is flat)
+    fake_broker.mode = "ack"
+    send(strategy, {"symbol": "ACME", "action": "buy"})
+    (working,) = _orders(alpha)
+    real_cancel = fanout._cancel_working
+
+    def venue_fills_first(ctx, account):
+        # the venue fills the order just before the exit's cancel reaches it
+        order_apply_report(report(working.pk, "fill", fill_qty=D("10"), fill_price=D("100")))
+        real_cancel(ctx, account)
+
+    monkeypatch.setattr(fanout, "_cancel_working", venue_fills_first)
+    fake_broker.mode = "fill"
+    # when the exit signal arrives
+    send(strategy, {"symbol": "ACME", "action": "exit", "id": "ex"})
+    # then the filled 10 are sold: the exit reads the position after canceling
+    assert [(o.side, o.qty, o.status) for o in _orders(alpha)] == [
+        ("buy", D("10"), "filled"),
+        ("sell", D("10"), "filled"),
+    ]
+
+
 def test_each_accounts_outcome_is_pushed_on_the_signals_channel(
     accounts, make_strategy, send, monkeypatch
 ):
