@@ -96,7 +96,11 @@ def _timestamp(value: Any) -> datetime | None:
 def signal_input_parse(data: dict[str, Any]) -> SignalInput:
     """The signal in `data` (a loaded body); 400 naming the first problem."""
     symbol = data.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip():
+    if isinstance(symbol, int) and not isinstance(symbol, bool):
+        symbol = str(symbol)  # a numeric code (a BSE scrip code) sent as a JSON number
+    if symbol is not None and not isinstance(symbol, str):
+        raise _bad("symbol", "Must be text: the alert's ticker.")
+    if not symbol or not symbol.strip():
         raise _bad("symbol", "Required: the alert's ticker.")
     if len(symbol) > MAX_SYMBOL:
         raise _bad("symbol", f"At most {MAX_SYMBOL} characters.")

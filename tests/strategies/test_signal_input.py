@@ -53,3 +53,15 @@ def test_a_bad_body_is_a_400_naming_the_field(raw, field):
     with pytest.raises(ValidationFailed) as caught:
         _parse(raw)
     assert list(caught.value.fields) == [field]
+
+
+def test_a_numeric_ticker_is_read_as_its_text():
+    # a script sending a BSE scrip code as a JSON number (mapped by the strategy's symbols)
+    assert _parse(b'{"symbol": 500325, "action": "buy"}').symbol == "500325"
+
+
+def test_a_ticker_that_is_neither_text_nor_a_whole_number_says_so():
+    for raw in (b'{"symbol": true, "action": "buy"}', b'{"symbol": 1.5, "action": "buy"}'):
+        with pytest.raises(ValidationFailed) as caught:
+            _parse(raw)
+        assert caught.value.fields == {"symbol": ["Must be text: the alert's ticker."]}
