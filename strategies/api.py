@@ -274,7 +274,10 @@ class SignalView(GenericAPIView):
         request={"application/json": SignalBodySerializer, "text/plain": SignalBodySerializer},
         responses={
             202: SignalAcceptedSerializer,
-            200: OpenApiResponse(SignalAcceptedSerializer, description="a replayed id"),
+            200: OpenApiResponse(
+                SignalAcceptedSerializer,
+                description="a replayed id: the first answer's body (a refusal's error too)",
+            ),
             **_errors(400, 401, 404, 409),
             429: OpenApiResponse(description="rate_limited: the strategy's signals a minute"),
         },
