@@ -131,6 +131,10 @@ if "mysql" in _db["ENGINE"]:
 elif "sqlite" in _db["ENGINE"]:
     # Django's SQLite backend, reading decimals of more than 15 digits without a crash.
     _db["ENGINE"] = "oms_site.sqlite_backend"
+    # Tests on an in-memory database, as with Django's own engine name (pytest-django knows
+    # only that name: for ours it would give each xdist worker "test_<path>_gwN", a file in
+    # a folder that does not exist).
+    _db["TEST"] = {"NAME": ":memory:"}
     # WAL + a busy timeout let the web process, workers and the feed share one file.
     _db.setdefault("OPTIONS", {})
     _db["OPTIONS"].update(
