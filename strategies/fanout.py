@@ -55,9 +55,6 @@ class _Context:
     defaults: OrderDefaults
     last: Decimal | None
     actor: Actor
-    # Read once for all accounts (one query each, not one per account).
-    positions: dict[object, Decimal] = field(default_factory=dict)
-    working: dict[object, Decimal] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -125,12 +122,6 @@ def signal_fan_out(
     if account_ids is not None:
         members_qs = members_qs.filter(account_id__in=account_ids)
     members = [member for member in members_qs if member.account_id not in done]
-    account_ids = [member.account_id for member in members]
-    if signal_in.action not in ("exit", "reverse"):  # those read each position after cancels
-        ctx.positions = positions_by_account(symbol=instrument.symbol, account_ids=account_ids)
-        ctx.working = strategy_working_by_account(
-            strategy_id=strategy.pk, symbol=instrument.symbol, account_ids=account_ids
-        )
     outcomes = [_fan_out_account(ctx, member) for member in members]
     with transaction.atomic():
         # The last chunk to finish (every account has its outcome) marks the signal done.
@@ -177,15 +168,17 @@ def _plan_for(
 ) -> tuple[list[Leg], Decimal | None, str | None]:
     account, signal_in, lot = member.account, ctx.signal_in, ctx.instrument.lot_size
     rule = parse_rule(member.sizing)
+    symbol, account_ids = ctx.instrument.symbol, [account.pk]
     if signal_in.action in ("exit", "reverse"):
         _cancel_working(ctx, account)
-        # The position alone, read after the cancels: an order of the strategy may have
-        # filled since the snapshot, or instead of being canceled.
-        net = positions_by_account(symbol=ctx.instrument.symbol, account_ids=[account.pk]).get(
-            account.pk, ZERO
-        )
-    else:
-        net = ctx.positions.get(account.pk, ZERO) + ctx.working.get(account.pk, ZERO)
+    # Read now, under the member's lock (not a snapshot from the fan-out's start): exit and
+    # reverse the position alone, after the cancels (an order may have filled instead);
+    # the others count the strategy's working orders, incl. another signal's just placed.
+    net = positions_by_account(symbol=symbol, account_ids=account_ids).get(account.pk, ZERO)
+    if signal_in.action not in ("exit", "reverse"):
+        net += strategy_working_by_account(
+            strategy_id=ctx.strategy.pk, symbol=symbol, account_ids=account_ids
+        ).get(account.pk, ZERO)
     price = signal_in.price or ctx.last
     needs_equity = rule.type in ("equity_pct", "risk_pct")
     target = None
@@ -272,6 +265,10 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
     account = member.account
     result = _Result()
     with transaction.atomic():
+        # One fan-out at a time per strategy account (MariaDB's row lock; SQLite's IMMEDIATE
+        # transactions are one at a time anyway): two signals fanned out side by side by
+        # two workers must not both send the same difference.
+        StrategyAccount.objects.select_for_update().filter(pk=member.pk).first()
         try:
             legs, result.qty, result.reason = _plan_for(ctx, member)
             for index, leg in enumerate(legs):

@@ -304,6 +304,35 @@ def test_exit_flattens_an_order_the_venue_filled_while_it_was_being_canceled(
     ]
 
 
+def test_two_position_targets_fanned_out_side_by_side_do_not_double(
+    accounts, make_strategy, send, fake_broker, monkeypatch
+):
+    from strategies import fanout
+
+    alpha = accounts[0]
+    strategy = make_strategy([(alpha, {"type": "fixed_qty", "qty": "10"})])
+    fake_broker.mode = "ack"  # the orders stay working
+    # given another alert with the same target, stored and taken by another worker
+    other = Signal.objects.create(
+        strategy_id=strategy["id"], body={"symbol": "ACME", "position": "1"}, sender_id="b"
+    )
+    real_fan_out_account = fanout._fan_out_account
+
+    def other_worker_goes_first(ctx, member):
+        # the other worker places its order while this one is about to do the account
+        if ctx.signal.pk != other.pk and not _orders(alpha):
+            fanout.signal_fan_out(signal_id=other.pk)
+        return real_fan_out_account(ctx, member)
+
+    monkeypatch.setattr(fanout, "_fan_out_account", other_worker_goes_first)
+    # when this alert (target +1 → +10 on a fixed 10) fans out too
+    send(strategy, {"symbol": "ACME", "position": "1", "id": "a"})
+    # then the account buys 10 once: the second sees the first's working order
+    assert [(o.side, o.qty) for o in _orders(alpha)] == [("buy", D("10"))]
+    outcome = Signal.objects.get(sender_id="a").outcomes.get()
+    assert outcome.reason == "Already at the target position."
+
+
 def test_each_accounts_outcome_is_pushed_on_the_signals_channel(
     accounts, make_strategy, send, monkeypatch
 ):
