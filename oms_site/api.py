@@ -19,6 +19,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from oms_site.errors import ApplicationError
 from oms_site.parsing import (
     DATE_HINT,
+    MAX_WHOLE_DIGITS,
     TIME_HINT,
     InputError,
     date_from_text,
@@ -210,7 +211,12 @@ class DecimalString(serializers.DecimalField):
 
 class WholeNumberField(serializers.IntegerField):
     """A whole number: a JSON integer or a plain digit string (oms_site.parsing
-    .whole_number_from_input), then DRF's min/max checks."""
+    .whole_number_from_input), then DRF's min/max checks. Its schema states the most digits
+    the parser takes (a larger value is refused however it is sent)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", 10**MAX_WHOLE_DIGITS - 1)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
         try:
