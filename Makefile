@@ -4,7 +4,7 @@
 #                then `python -m oms_site.run` on HOST:PORT (127.0.0.1:8000).
 #                OMS_SKIP_SEED=1 skips seed_demo.
 #   make test    the whole suite: unit/API tests over PYTEST_WORKERS processes (default 2),
-#                then e2e + integration tests one at a time (scripts/run_tests.py).
+#                then integration, then e2e tests, one at a time (scripts/run_tests.py).
 #                Installs Debian's chromium for the e2e tests first when it is missing.
 #   make bench   every bench/*.py (each prints JSON figures).
 PY ?= python3.11

@@ -1,13 +1,15 @@
-"""`make test`: the whole pytest suite in two passes, then one line with the totals.
+"""`make test`: the whole pytest suite in three passes, then one line with the totals.
 
 1. Everything but e2e and integration tests, spread over PYTEST_WORKERS processes
    (pytest-xdist; default 2, 0 = no xdist). Each xdist worker gets its own test database
    (pytest-django) and its own Redis database (settings.py), so they never meet.
-2. The e2e (real browser) and integration (real processes and services) tests, one at a
-   time: they start servers and stacks of their own.
+2. The integration tests (real processes and services), one at a time: they start servers
+   and stacks of their own.
+3. The e2e tests (real browser), one at a time, in a process of their own (Playwright's
+   sync API keeps an event loop running in the main thread once it has started).
 
 A pass that collects no test (pytest's exit code 5) is not a failure. Extra arguments go to
-both passes: `make test PYTEST_ARGS="tests/orders -x"`.
+every pass: `make test PYTEST_ARGS="tests/orders -x"`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,11 @@ def main() -> int:
     workers = os.environ.get("PYTEST_WORKERS") or "2"
     passes = [
         ("parallel", "not e2e and not integration", workers),
-        ("serial", "e2e or integration", "0"),
+        # Integration before e2e, in processes of their own: Playwright's sync API leaves
+        # its event loop running in the main thread for the rest of its process, where the
+        # integration tests' asyncio code (and async_to_sync) cannot run.
+        ("integration", "integration and not e2e", "0"),
+        ("e2e", "e2e", "0"),
     ]
     exit_code = 0
     total = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
