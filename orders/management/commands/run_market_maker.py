@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from marketdata.selectors import instrument_list, quotes_latest
 from orders.market_maker import MakerConfig, house_account, market_maker_requote
@@ -48,7 +48,8 @@ class Command(BaseCommand):
         deadline = time.monotonic() + opts["duration"] if opts["duration"] else None
         maker = MarketMaker(config)
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            close_old_connections()
+            if not connection.in_atomic_block:  # a caller's transaction (a test) stays open
+                close_old_connections()
             try:
                 maker.round(now=time.monotonic())
             except DatabaseError as exc:  # the DB went away: reconnect next round
