@@ -13,7 +13,6 @@ from execution.exchange.shard import shard_states_reset
 from execution.services import broker_callers_reset
 from marketdata.selectors import quote_latest
 from marketdata.services import tick_ingest
-from oms_site.errors import RiskRejected
 from orders import services
 from orders.management.commands.run_market_maker import MarketMaker
 from orders.market_maker import (
@@ -196,13 +195,6 @@ def test_the_run_command_starts_the_maker_with_the_simulator_feed():
     assert market_maker_processes({"OMS_FEED": "none"}) == []
     assert market_maker_processes({"OMS_FEED": "replay:ticks.csv"}) == []
     assert market_maker_processes({"OMS_MARKET_MAKER": "0"}) == []
-
-
-def test_risk_rejected_is_what_a_refused_quote_raises():
-    # The maker catches domain errors by their base class; risk is one of them.
-    from oms_site.errors import ApplicationError
-
-    assert issubclass(RiskRejected, ApplicationError)
 
 
 def test_the_command_waits_for_the_house_account_and_stops_on_time(caplog):
