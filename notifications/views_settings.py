@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from notifications import selectors_delivery as selectors
 from notifications import services_delivery as services
-from notifications.models import NotificationEvent
+from notifications.models import DeliveryChannel, NotificationEvent
 from notifications.preferences import CHANNELS
 from notifications.services_delivery import IssuedWebhook
 from oms_site.errors import NotFound, ValidationFailed
@@ -39,6 +39,7 @@ def _settings_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     return {
         "rows": rows,
         "channels": CHANNELS,
+        "channel_labels": DeliveryChannel.choices,
         "prefs": prefs,
         "chat_urls_text": "\n".join(prefs.chat_urls),
         "webhooks": list(selectors.webhook_list(user=request.user)),

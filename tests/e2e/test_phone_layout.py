@@ -62,6 +62,9 @@ def _pages(desk: dict) -> list[tuple[str, str]]:
         ("account", f"/trading-accounts/{account.pk}/"),
         ("api_keys", "/api-keys/"),
         ("notifications", "/notifications/"),
+        ("notification_settings", "/notifications/settings"),
+        ("notification_deliveries", "/notifications/deliveries"),
+        ("strategies", "/strategies/"),
     ]
 
 
