@@ -56,6 +56,8 @@ class ConnectionStatus(models.TextChoices):
     NOT_REQUIRED = "not_required", "Not required"
     UNKNOWN = "unknown", "Not checked yet"
     CONNECTED = "connected", "Connected"
+    DISCONNECTED = "disconnected", "Disconnected"
+    SESSION_EXPIRED = "session_expired", "Session expired"
     ERROR = "error", "Error"
     DISABLED = "disabled", "Disabled"
 
@@ -74,6 +76,9 @@ class BrokerConnection(models.Model):
         related_name="broker_connections",
     )
     credentials_encrypted = models.TextField(blank=True, default="", editable=False)
+    # Where to reach the broker (not secret): Alpaca {"base_url", "stream_url"}, Kite
+    # {"root", "ticker_url", "login_url"}; empty means the broker's own defaults.
+    settings = models.JSONField(blank=True, default=dict)
     status = models.CharField(
         max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.UNKNOWN
     )

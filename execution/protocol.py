@@ -8,6 +8,7 @@ tick or a trade on the internal exchange). Execution never imports orders/.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -141,3 +142,103 @@ class BrokerTimeoutError(TransientBrokerError):
 class BrokerRateLimitedError(BrokerUnavailableError):
     """Our own per-broker rate limit had no token within the allowed wait: not sent at all.
     A subclass of BrokerUnavailableError so callers treat it the same (try again later)."""
+
+
+# --- Real brokers (alpaca, kite): connection lifecycle, funds and reconciliation reads ----
+
+
+class ConnectionState:
+    """What `GET /api/v1/accounts/{id}/broker` reports (API.md)."""
+
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # not answering (timeouts, 5xx, circuit breaker open)
+    SESSION_EXPIRED = "session_expired"  # Kite's daily access token ran out: log in again
+    ERROR = "error"  # the broker answered but refused us (wrong credentials, …)
+
+    ALL = (CONNECTED, DISCONNECTED, SESSION_EXPIRED, ERROR)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """The answer of `POST /api/v1/accounts/{id}/broker/test`, plus the state it implies."""
+
+    ok: bool
+    latency_ms: int
+    detail: str  # in words, for the page ("Alpaca refused the key: forbidden")
+    state: str  # one of ConnectionState
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFunds:
+    cash: Decimal
+    buying_power: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrderView:
+    """An order as the broker holds it — ours or placed outside OMS (reconciliation import).
+
+    `client_order_id` is our order id when OMS placed it (Alpaca `client_order_id`, Kite
+    `tag`), "" when the order came from elsewhere. `status` is mapped to OMS's order statuses.
+    """
+
+    broker_order_id: str
+    client_order_id: str
+    symbol: str  # OMS instrument symbol (mapped back from the broker's)
+    side: str
+    type: str  # market | limit | stop | stop_limit
+    qty: Decimal
+    filled_qty: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    avg_fill_price: Decimal | None
+    status: str
+    time_in_force: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFillView:
+    """One execution as the broker reports it; `trade_id` is the broker's unique id of it."""
+
+    trade_id: str
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: datetime
+
+
+@runtime_checkable
+class ConnectedBrokerAdapter(BrokerAdapter, Protocol):
+    """A real broker reached over the network, per account (credentials and settings live on
+    the account's BrokerConnection; read them through `execution.broker_config`)."""
+
+    def check_connection(self, *, account_id: str) -> ConnectionCheck: ...
+
+    def funds(self, *, account_id: str) -> BrokerFunds: ...
+
+    def broker_orders(
+        self, *, account_id: str, since: datetime | None
+    ) -> list[BrokerOrderView]: ...
+
+    def broker_fills(self, *, account_id: str, since: datetime | None) -> list[BrokerFillView]: ...
+
+    def stream_run(self, *, account_id: str, stop: threading.Event) -> None:
+        """Follow the broker's order-update stream until `stop` is set, handing reports to
+        `execution.registry.emit_reports`; reconnects itself and catches up by polling after
+        each reconnect. Returns when stopped; raises only on a permanent error."""
+        ...
+
+
+@runtime_checkable
+class SessionLoginAdapter(Protocol):
+    """Brokers with an interactive daily login (Kite)."""
+
+    def login_url(self, *, account_id: str) -> str: ...
+
+    def complete_login(self, *, account_id: str, request_token: str) -> ConnectionCheck: ...

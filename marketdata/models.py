@@ -68,6 +68,9 @@ class Instrument(models.Model):
         max_digits=7, decimal_places=3, null=True, blank=True, help_text="Exchange price band."
     )
     tradable = models.BooleanField(default=True)
+    # The instrument's name at each real broker, e.g. {"kite": "NSE:INFY", "alpaca": "INFY"};
+    # a broker missing here uses `symbol` (Kite: "<exchange code>:<symbol>").
+    broker_symbols = models.JSONField(blank=True, default=dict)
     simulate = models.BooleanField(
         default=False, help_text="The simulator feed generates ticks for this instrument."
     )
