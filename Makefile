@@ -11,7 +11,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
-INSTALL_INPUTS := requirements.txt $(wildcard package.json package-lock.json scripts/vendor_static.py)
+INSTALL_INPUTS := requirements.txt requirements-nodeps.txt $(wildcard package.json package-lock.json scripts/vendor_static.py)
 STAMP := $(VENV)/.installed-$(shell cat $(INSTALL_INPUTS) 2>/dev/null | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -38,6 +38,7 @@ $(STAMP): $(INSTALL_INPUTS)
 	test -x $(PYTHON) || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	@if [ -f package.json ]; then \
 	  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
 	  else npm install --no-audit --no-fund --loglevel=error; fi; \
