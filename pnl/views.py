@@ -98,7 +98,7 @@ class PositionListView(GenericAPIView):
     def get(self, request: Request) -> Response:
         rows = selectors.position_list(
             user=request.user,
-            account_id=request.query_params.get("account") or None,
+            account_id=_uuid_param(request, "account"),
             symbol=request.query_params.get("symbol") or None,
         )
         page = self.paginate_queryset(rows)
@@ -164,7 +164,7 @@ class PnlView(GenericAPIView):
     def get(self, request: Request) -> Response:
         report = reports.pnl_report(
             user=request.user,
-            account_id=request.query_params.get("account") or None,
+            account_id=_uuid_param(request, "account"),
             date_from=query_date(request.query_params, "from"),
             date_to=query_date(request.query_params, "to"),
         )
