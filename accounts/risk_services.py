@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GlobalKillSwitch, RiskLimits, TradingAccount, User
-from accounts.registry import kill_switch_listeners
+from accounts.registry import KILL_SWITCH_LISTENERS
 from accounts.services import audit_log_record
 from oms_site.api import format_decimal
 from oms_site.errors import PermissionDenied, ValidationFailed
@@ -150,8 +150,9 @@ def risk_limits_update(
         limits.save(update_fields=[*diff, "updated_at"])
         audit_log_record(actor=actor, action=audit_action, obj=limits, data={"changes": diff})
         if "kill_switch" in diff:
-            for listener in kill_switch_listeners():
-                listener(account=account, engaged=limits.kill_switch, actor=actor, reason="")
+            KILL_SWITCH_LISTENERS.call_all(
+                account=account, engaged=limits.kill_switch, actor=actor, reason=""
+            )
     return limits
 
 
@@ -190,6 +191,7 @@ def global_kill_switch_set(
         data={"old": old, "new": engaged, "reason": switch.reason},
     )
     if old != engaged:
-        for listener in kill_switch_listeners():
-            listener(account=None, engaged=engaged, actor=actor, reason=switch.reason)
+        KILL_SWITCH_LISTENERS.call_all(
+            account=None, engaged=engaged, actor=actor, reason=switch.reason
+        )
     return switch

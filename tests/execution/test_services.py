@@ -63,10 +63,8 @@ def fake_brokers(settings):
     registry.register_adapter("downbroker", lambda: down)
     registry.register_adapter("echo", EchoBroker)
     yield down
-    registry._adapter_factories.pop("downbroker", None)
-    registry._adapter_factories.pop("echo", None)
-    registry._adapters.pop("downbroker", None)
-    registry._adapters.pop("echo", None)
+    registry.unregister_adapter("downbroker")
+    registry.unregister_adapter("echo")
 
 
 def test_unknown_broker_kind_is_a_permanent_error(db):
