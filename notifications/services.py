@@ -56,6 +56,7 @@ from notifications.stream import (
     publish_route,
 )
 from notifications.stream_log import stream_log
+from oms_site.locks import lock_rows
 
 logger = logging.getLogger(__name__)
 
@@ -431,15 +432,13 @@ def _coalesce_into_unread(
     data: dict[str, Any],
 ) -> list[User]:
     """Update recipients' unread notification of (kind, key); return those who had none."""
-    existing = list(
-        Notification.objects.select_for_update()
-        .filter(
+    existing = lock_rows(
+        Notification.objects.filter(
             group_key=key,
             kind=kind,
             read_at__isnull=True,
             user_id__in=[recipient.pk for recipient in recipients],
-        )
-        .select_related("account")
+        ).select_related("account")
     )
     if not existing:
         return recipients

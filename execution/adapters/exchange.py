@@ -21,6 +21,7 @@ from execution.adapters.records import (
     open_orders_view,
     positions_view,
     reports_store,
+    request_problem,
     simple_report,
 )
 from execution.exchange.shard import command_create, command_enqueue
@@ -78,7 +79,7 @@ class ExchangeBroker:
             created_at=now,
             updated_at=now,
         )
-        problem = _request_problem(request)
+        problem = _exchange_request_problem(request)
         if problem:
             row.status = VenueOrderStatus.REJECTED
             row.reason = problem[:200]
@@ -153,17 +154,10 @@ class ExchangeBroker:
         return positions_view(venue=Venue.EXCHANGE, account_id=account_id)
 
 
-def _request_problem(request: OrderRequest) -> str:
-    if request.side not in ("buy", "sell"):
-        return f"Unknown side {request.side!r}."
-    if request.type not in ("market", "limit"):
-        return f"The exchange matches market and limit orders, not {request.type!r}."
-    if request.qty is None or request.qty <= 0:
-        return "Quantity must be positive."
-    if request.type == "limit" and (request.limit_price is None or request.limit_price <= 0):
-        return "A limit order needs a positive limit price."
-    if request.time_in_force not in ("day", "gtc", "gtd", "ioc", "fok"):
-        return f"Unknown time in force {request.time_in_force!r}."
+def _exchange_request_problem(request: OrderRequest) -> str:
+    problem = request_problem(request, venue_works="The exchange matches")
+    if problem:
+        return problem
     if request.display_qty is not None:
         if request.display_qty <= 0:
             return "The display quantity must be positive."

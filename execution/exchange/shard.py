@@ -52,6 +52,7 @@ from execution.models import (
     VenueOrderStatus,
 )
 from execution.registry import emit_reports
+from oms_site.locks import lock_one, lock_one_or_none
 from oms_site.task_enqueue import enqueue_after_commit
 
 logger = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class ShardState:
         with self.lock:
             ShardLease.objects.get_or_create(shard=self.shard)
             with transaction.atomic():
-                lease = ShardLease.objects.select_for_update().get(shard=self.shard)
+                lease = lock_one(ShardLease.objects.all(), pk=self.shard)
                 now = timezone.now()
                 if self._is_mine(lease):
                     lease.heartbeat_at = now
@@ -264,14 +265,14 @@ class ShardState:
     def _process_locked(self, command_id: str) -> str:
         ttl = conf.lease_ttl_s()
         with transaction.atomic():
-            lease = ShardLease.objects.select_for_update().filter(shard=self.shard).first()
+            lease = lock_one_or_none(ShardLease.objects.all(), pk=self.shard)
             if lease is None or not self._is_mine(lease):
                 raise _FenceLost
             now = timezone.now()
             if lease.heartbeat_at is None or now - lease.heartbeat_at > timedelta(seconds=ttl / 3):
                 lease.heartbeat_at = now
                 lease.save(update_fields=["heartbeat_at"])
-            command = VenueCommand.objects.select_for_update().filter(pk=command_id).first()
+            command = lock_one_or_none(VenueCommand.objects.all(), pk=command_id)
             if command is None:
                 return "missing"
             if command.status == CommandStatus.DONE:

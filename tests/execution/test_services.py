@@ -107,10 +107,11 @@ def test_breaker_states_selector_lists_every_broker(fake_brokers, db):
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis")
 def test_redis_token_bucket_is_shared_between_instances():
-    from execution.resilience import RedisTokenBucket
-    from execution.services import _redis_client
+    import redis
 
-    client = _redis_client(django_settings.REDIS_URL)
+    from execution.resilience import RedisTokenBucket
+
+    client = redis.Redis.from_url(django_settings.REDIS_URL, socket_timeout=2)
     key = f"oms:test:rl:{uuid.uuid4().hex}"
     first = RedisTokenBucket(client=client, key=key, rate_per_s=0.001, burst=2)
     second = RedisTokenBucket(client=client, key=key, rate_per_s=0.001, burst=2)
