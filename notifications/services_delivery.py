@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.crypto import encrypt_credentials
 from accounts.models import User
-from notifications.delivery import deliveries_enqueue
+from notifications.delivery_plan import deliveries_enqueue
 from notifications.models import (
     Delivery,
     DeliveryChannel,

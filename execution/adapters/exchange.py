@@ -16,14 +16,6 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from execution.adapters.records import (
-    new_report_id,
-    open_orders_view,
-    positions_view,
-    reports_store,
-    request_problem,
-    simple_report,
-)
 from execution.exchange.shard import command_create, command_enqueue
 from execution.models import (
     CommandKind,
@@ -40,6 +32,14 @@ from execution.protocol import (
     ReportType,
     VenueOrderView,
     VenuePosition,
+)
+from execution.records import (
+    new_report_id,
+    open_orders_view,
+    positions_view,
+    reports_store,
+    request_problem,
+    simple_report,
 )
 
 PREFIX = "xs"  # synchronous answers; the shard's reports are "x-<command id>-<tag>"

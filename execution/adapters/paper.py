@@ -30,17 +30,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from execution import conf
-from execution.adapters.records import (
-    fill_record,
-    fill_report,
-    new_report_id,
-    open_orders_view,
-    positions_view,
-    reports_of_order,
-    reports_store,
-    request_problem,
-    simple_report,
-)
 from execution.models import Venue, VenueFill, VenueOrder, VenueOrderStatus
 from execution.pricing import fill_fee, round_to_tick, slipped_price
 from execution.protocol import (
@@ -50,6 +39,17 @@ from execution.protocol import (
     ReportType,
     VenueOrderView,
     VenuePosition,
+)
+from execution.records import (
+    fill_record,
+    fill_report,
+    new_report_id,
+    open_orders_view,
+    positions_view,
+    reports_of_order,
+    reports_store,
+    request_problem,
+    simple_report,
 )
 from execution.registry import emit_reports
 from marketdata.listeners import AppliedTick

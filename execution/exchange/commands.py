@@ -13,11 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from execution import conf
-from execution.adapters.records import average_price, fill_record, fill_report, simple_report
 from execution.matching import ExecutionResult, MatchingEngine, Order, Trade
 from execution.models import CommandKind, VenueCommand, VenueFill, VenueOrder, VenueOrderStatus
 from execution.pricing import fill_fee
 from execution.protocol import ExecutionReport, ReportType
+from execution.records import average_price, fill_record, fill_report, simple_report
 from oms_site.locks import lock_rows
 from oms_site.values import decimal_or_none, decimal_text_or_none, format_decimal
 

@@ -53,7 +53,7 @@ from execution.models import (
 )
 from execution.registry import emit_reports
 from oms_site.locks import lock_one, lock_one_or_none
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.task_enqueue import enqueue_after_commit, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ class ShardState:
             command.result = outcome.result[:200]
             command.save(update_fields=["status", "processed_at", "fencing_token", "result"])
             if outcome.reports:
-                from execution.adapters.records import reports_store
+                from execution.records import reports_store
 
                 reports_store(venue=Venue.EXCHANGE, reports=outcome.reports)
                 emit_reports(outcome.reports)  # the sink (orders) applies them in this transaction
@@ -379,8 +379,7 @@ def exchange_command_process(*, command_id: str) -> str:
 
 def command_enqueue(*, command: VenueCommand) -> None:
     """Send the command to its shard's queue once the surrounding transaction commits."""
-    from execution.tasks import exchange_command
-
+    exchange_command = task_named("execution.exchange_command")
     command_id, queue = command.id, shard_queue(command.shard)
     enqueue_after_commit(
         lambda: exchange_command.apply_async(args=[command_id], queue=queue),

@@ -122,7 +122,7 @@ def test_redis_token_bucket_is_shared_between_instances():
 
 
 def test_decimal_quantities_survive_report_storage(db):
-    from execution.adapters.records import report_from_payload, report_to_payload
+    from execution.records import report_from_payload, report_to_payload
 
     report = ExecutionReport(
         report_id="r1",
