@@ -44,9 +44,10 @@ class Registry(Generic[T]):
     def __init__(self, label: str) -> None:
         self.label = label
         self._entries: dict[Hashable, T] = {}
-        # (key, entry) pairs as of the last change: call_all runs on hot paths (every tick)
-        # and reads this instead of copying the dict on each call.
+        # Copies as of the last change: call_all and values() run on hot paths (every tick)
+        # and read these instead of copying the dict on each call.
         self._items: tuple[tuple[Hashable, T], ...] = ()
+        self._values: tuple[T, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Registry {self.label!r}: {list(self._entries)!r}>"
@@ -54,13 +55,17 @@ class Registry(Generic[T]):
     def register(self, key: Hashable, entry: T) -> T:
         """Add `entry` under `key`; a key registered again keeps its place, new entry."""
         self._entries[key] = entry
-        self._items = tuple(self._entries.items())
+        self._changed()
         return entry
 
     def unregister(self, key: Hashable) -> None:
         """Remove `key`'s entry; a key that is not registered is ignored."""
         self._entries.pop(key, None)
+        self._changed()
+
+    def _changed(self) -> None:
         self._items = tuple(self._entries.items())
+        self._values = tuple(self._entries.values())
 
     def get(self, key: Hashable, default: Any = _MISSING) -> T:
         """The entry under `key`; without a default, a missing key raises LookupError."""
@@ -84,7 +89,7 @@ class Registry(Generic[T]):
         return tuple(self._entries)
 
     def values(self) -> tuple[T, ...]:
-        return tuple(self._entries.values())
+        return self._values
 
     def items(self) -> tuple[tuple[Hashable, T], ...]:
         return self._items
@@ -114,7 +119,7 @@ class Registry(Generic[T]):
     def restore(self, saved: Mapping[Hashable, T]) -> None:
         """Replace every entry with `saved` (keys in its order)."""
         self._entries = dict(saved)
-        self._items = tuple(self._entries.items())
+        self._changed()
 
     @contextmanager
     def overridden(self, entries: Mapping[Hashable, T] | None = None) -> Iterator[Registry[T]]:
