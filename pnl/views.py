@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.models import ApiKey
+from oms_site.api import error_responses
 from oms_site.errors import PermissionDenied, ValidationFailed
 from oms_site.parsing import query_date
 from pnl import reports, selectors, services
@@ -26,11 +27,9 @@ from pnl.serializers import (
     SnapshotOutputSerializer,
 )
 
-_ERRORS = {
-    400: OpenApiResponse(description="validation_error"),
-    401: OpenApiResponse(description="not_authenticated"),
-    404: OpenApiResponse(description="not_found (an account you cannot see)"),
-}
+_ERRORS = error_responses(
+    400, 401, 404, descriptions={404: "not_found (an account you cannot see)"}
+)
 
 
 def _uuid_param(request: Request, name: str) -> str | None:
