@@ -110,3 +110,76 @@ def register_kill_switch_listener(name: str, listener: KillSwitchListener) -> No
 
 def kill_switch_listeners() -> tuple[KillSwitchListener, ...]:
     return tuple(_kill_switch_listeners.values())
+
+
+# --- Real-broker connections --------------------------------------------------------------
+# What a broker kind needs to be reached (execution/connection_specs.py registers Alpaca's and
+# Kite's from its ready()): the credential keys (stored encrypted, never shown) and the
+# settings (base URLs, shown and editable) with their defaults. accounts validates account
+# input against these without knowing any broker (it must not import execution).
+@dataclass(frozen=True)
+class ConnectionField:
+    name: str
+    label: str
+    help: str = ""
+    required: bool = True
+    default: str = ""  # settings only: used when the field is left out
+    schemes: tuple[str, ...] = ()  # settings only: the URL schemes allowed (empty: any text)
+
+
+@dataclass(frozen=True)
+class BrokerConnectionSpec:
+    broker: str
+    title: str  # "Alpaca", "Zerodha Kite"
+    currency: str  # the account currency when none is given
+    credentials: tuple[ConnectionField, ...]
+    settings: tuple[ConnectionField, ...]
+    intro: str = ""  # one paragraph for the connect page
+
+    def settings_defaults(self) -> dict[str, str]:
+        return {field.name: field.default for field in self.settings if field.default}
+
+
+_connection_specs: dict[str, BrokerConnectionSpec] = {}
+
+
+def register_broker_connection_spec(spec: BrokerConnectionSpec) -> None:
+    _connection_specs[spec.broker] = spec
+
+
+def broker_connection_spec(broker: str) -> BrokerConnectionSpec | None:
+    """The spec of a real broker kind; None for kinds that need no connection (paper, …)."""
+    return _connection_specs.get(broker)
+
+
+def broker_connection_specs() -> list[BrokerConnectionSpec]:
+    return [spec for kind, spec in sorted(_connection_specs.items()) if kind in broker_kinds()]
+
+
+# --- Funds of broker accounts ----------------------------------------------------------------
+# Cash and buying power of an account at a real broker come from the broker (execution
+# registers the provider; it caches briefly and keeps the last known value). provider(account)
+# → AccountFunds, or None for an account whose money OMS itself keeps (paper, exchange).
+@dataclass(frozen=True)
+class AccountFunds:
+    cash: Decimal | None  # None: the broker never answered yet
+    buying_power: Decimal | None
+    as_of: Any = None  # datetime of the broker's answer shown
+    error: str = ""  # in words, when the last ask failed ("shown: the value of 3 min ago")
+    source: str = "broker"
+
+
+FundsProvider = Callable[["TradingAccount"], AccountFunds | None]
+_funds_providers: dict[str, FundsProvider] = {}
+
+
+def register_funds_provider(name: str, provider: FundsProvider) -> None:
+    _funds_providers[name] = provider
+
+
+def account_funds(account: TradingAccount) -> AccountFunds | None:
+    for provider in tuple(_funds_providers.values()):
+        funds = provider(account)
+        if funds is not None:
+            return funds
+    return None

@@ -208,6 +208,73 @@ def _credentials_clean(credentials: Any) -> dict[str, Any]:
     return credentials
 
 
+_URL_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+
+
+def connection_settings_errors(
+    *, broker: str, settings_in: Any
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A real broker's settings with its defaults filled in, and the errors per field
+    (`settings.<name>`): only the known names, URLs of the allowed schemes only."""
+    spec = registry.broker_connection_spec(broker)
+    if settings_in is None:
+        settings_in = {}
+    if not isinstance(settings_in, dict):
+        return {}, {"settings": ["Must be a JSON object."]}
+    if spec is None:
+        return (
+            ({}, {})
+            if not settings_in
+            else ({}, {"settings": [f"A {broker} account takes no settings."]})
+        )
+    errors: dict[str, list[str]] = {}
+    known = {field.name: field for field in spec.settings}
+    for name in sorted(set(settings_in) - set(known)):
+        errors[f"settings.{name}"] = [f"Unknown setting; known: {', '.join(known)}."]
+    clean: dict[str, Any] = {}
+    for name, field in known.items():
+        value = settings_in.get(name)
+        if value is None or value == "":
+            if field.default:
+                clean[name] = field.default
+            elif field.required:
+                errors[f"settings.{name}"] = ["This setting is required."]
+            continue
+        match = _URL_RE.match(value) if isinstance(value, str) else None
+        if match is None or len(value) > 500:
+            errors[f"settings.{name}"] = [
+                "A URL is required, e.g. " + (field.default or "https://…")
+            ]
+        elif field.schemes and match["scheme"].lower() not in field.schemes:
+            errors[f"settings.{name}"] = [f"Only {' or '.join(field.schemes)} URLs are allowed."]
+        else:
+            clean[name] = value.rstrip("/")
+    return clean, errors
+
+
+@sensitive_variables("credentials")
+def connection_credentials_errors(*, broker: str, credentials: Any) -> dict[str, list[str]]:
+    """What is missing or malformed in a real broker's credentials (`credentials.<key>`)."""
+    spec = registry.broker_connection_spec(broker)
+    if spec is None:
+        return {}
+    if not isinstance(credentials, dict):
+        keys = ", ".join(field.name for field in spec.credentials)
+        return {"credentials": [f"A JSON object with {keys}."]}
+    errors: dict[str, list[str]] = {}
+    known = {field.name for field in spec.credentials}
+    for name in sorted(set(credentials) - known):
+        errors[f"credentials.{name}"] = [f"Unknown key; known: {', '.join(sorted(known))}."]
+    for field in spec.credentials:
+        value = credentials.get(field.name)
+        if value is None or value == "":
+            if field.required:
+                errors[f"credentials.{field.name}"] = ["This key is required."]
+        elif not isinstance(value, str) or len(value) > 500 or value != value.strip():
+            errors[f"credentials.{field.name}"] = ["Text of at most 500 characters, no spaces."]
+    return errors
+
+
 @sensitive_variables("credentials")
 @transaction.atomic
 def broker_connection_create(
@@ -216,17 +283,23 @@ def broker_connection_create(
     broker: str,
     owner: User | None,
     credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     actor: User | None = None,
 ) -> BrokerConnection:
     if broker not in registry.broker_kinds():
         raise ValidationFailed(
             "Unknown broker.", fields={"broker": [f"Unknown broker kind {broker!r}."]}
         )
+    clean_settings, errors = connection_settings_errors(broker=broker, settings_in=settings)
+    errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
+    if errors:
+        raise ValidationFailed("The broker connection is not valid.", fields=errors)
     connection = BrokerConnection.objects.create(
         name=name[:120],
         broker=broker,
         owner=owner,
         credentials_encrypted=crypto.encrypt_credentials(_credentials_clean(credentials or {})),
+        settings=clean_settings,
         status=ConnectionStatus.UNKNOWN,
     )
     audit_log_record(
@@ -371,9 +444,10 @@ def account_create(
     actor: User | None,
     name: str,
     broker: str,
-    starting_cash: Decimal,
-    currency: str = "INR",
+    starting_cash: Decimal | None = None,
+    currency: str | None = None,
     credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     owner: User | None = None,
     connection: BrokerConnection | None = None,
 ) -> TradingAccount:
@@ -381,28 +455,49 @@ def account_create(
 
     Admins and traders may create accounts (the creator becomes the owner unless `owner` is
     given); dealers and viewers may not. Credentials, if any, go into a new BrokerConnection.
+    A real broker (one with a registered connection spec: alpaca, kite) needs its credential
+    keys and takes its settings (base URLs, defaults filled in); its cash comes from the
+    broker, so `starting_cash` is optional (0) and the currency defaults to the broker's.
     """
     require_can_open_accounts(actor=actor)
     owner = owner or actor
     if owner is None:
         raise ValueError("account_create needs an owner when there is no actor")
+    spec = registry.broker_connection_spec(broker)
+    currency = currency or (spec.currency if spec else "INR")
     errors = account_fields_errors(
-        name=name, broker=broker, starting_cash=starting_cash, currency=currency
+        name=name,
+        broker=broker,
+        starting_cash=Decimal("0") if starting_cash is None else starting_cash,
+        currency=currency,
     )
+    if starting_cash is None and spec is None:
+        errors["starting_cash"] = ["This field is required."]
+    starting_cash = starting_cash or Decimal("0")
     if credentials is not None and not isinstance(credentials, dict):
         errors["credentials"] = ["Must be a JSON object."]
     if connection is not None and connection.broker != broker:
         errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
+    clean_settings: dict[str, Any] = {}
+    if spec is not None and connection is None and "broker" not in errors:
+        clean_settings, setting_errors = connection_settings_errors(
+            broker=broker, settings_in=settings
+        )
+        errors.update(setting_errors)
+        errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
+    elif settings:
+        errors["settings"] = [f"A {broker} account takes no settings."]
     if errors:
         raise ValidationFailed("The account cannot be created.", fields=errors)
     require_exchange_cash_allowed(actor=actor, broker=broker, starting_cash=starting_cash)
     name = name.strip()
-    if credentials and connection is None:
+    if (credentials or spec is not None) and connection is None:
         connection = broker_connection_create(
             name=f"{name} ({broker})",
             broker=broker,
             owner=owner,
             credentials=credentials,
+            settings=clean_settings,
             actor=actor,
         )
     account = TradingAccount.objects.create(

@@ -48,7 +48,7 @@ def _totals_by_currency(overviews) -> list[dict[str, object]]:
     )
     for overview in overviews:
         bucket = totals[overview.account.currency]
-        bucket["cash"] += overview.account.cash
+        bucket["cash"] += overview.cash or Decimal("0")
         bucket["buying_power"] += overview.buying_power
     return [{"currency": cur, **values} for cur, values in sorted(totals.items())]
 
