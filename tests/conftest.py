@@ -57,3 +57,24 @@ def admin_user():
 @pytest.fixture
 def trader():
     return UserFactory(role="trader", username="trader1")
+
+
+@pytest.fixture
+def connected_broker():
+    """An in-test real broker (tests/execution/connected_fake.py) registered as "alpaca" for
+    one test; the adapter registry and the breaker state are restored afterwards."""
+    from execution import registry
+    from execution.services import broker_callers_reset
+    from tests.execution.connected_fake import FakeConnectedBroker
+
+    fake = FakeConnectedBroker()
+    saved_factories = dict(registry._adapter_factories)
+    saved_adapters = dict(registry._adapters)
+    registry.register_adapter("alpaca", lambda: fake)
+    broker_callers_reset()
+    yield fake
+    registry._adapter_factories.clear()
+    registry._adapter_factories.update(saved_factories)
+    registry._adapters.clear()
+    registry._adapters.update(saved_adapters)
+    broker_callers_reset()
