@@ -10,7 +10,9 @@ class PnlConfig(AppConfig):
         # pnl may import accounts (DESIGN.md): its dashboard panel goes through accounts'
         # registry. Hooks pnl needs from upper apps are wired by them (pnl/registry.py).
         from accounts.registry import DashboardPanel, register_dashboard_panel
+        from execution.registry import register_resync_listener
         from pnl.pages import dashboard_panel_context
+        from pnl.tasks import reconcile_after_reconnect
 
         register_dashboard_panel(
             DashboardPanel(
@@ -20,3 +22,6 @@ class PnlConfig(AppConfig):
                 order=20,
             )
         )
+        # A real broker's stream (re)connected: OMS may have missed something there, so the
+        # account is reconciled now rather than at the next minute.
+        register_resync_listener("pnl.reconcile", reconcile_after_reconnect)

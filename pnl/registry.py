@@ -46,6 +46,11 @@ OrderCancelOpen = Callable[..., Any]
 PositionSource = Callable[..., Iterable[Any]]
 # notify(*, account, kind, title, body, data, level) -> Any (notifications.services.notify)
 AlertNotifier = Callable[..., Any]
+# source(*, account_id, client_order_ids: list[str]) -> iterable of execution.broker_sync.
+# OurOrder: the account's open orders plus those with the given ids (any status). orders/
+# registers it; without it, reconciliation with a real broker compares positions and flags
+# only the broker's orders that carry no client id (placed outside OMS).
+OpenOrdersSource = Callable[..., Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,14 @@ def register_alert_notifier(notifier: AlertNotifier) -> None:
 
 def alert_notifier() -> AlertNotifier | None:
     return _hooks.get("alert_notifier")
+
+
+def register_open_orders_source(source: OpenOrdersSource) -> None:
+    _hooks["open_orders_source"] = source
+
+
+def open_orders_source() -> OpenOrdersSource | None:
+    return _hooks.get("open_orders_source")
 
 
 def hooks_snapshot() -> dict[str, Any]:
