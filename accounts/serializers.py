@@ -174,6 +174,28 @@ class AccountCreateSerializer(StrictFieldsMixin, serializers.Serializer):
         "paper); kite: root, ticker_url, login_url (default: Kite's). http(s)/ws(s) URLs only.",
     )
 
+    def to_internal_value(self, data: Any) -> Any:
+        # starting_cash is required for accounts whose money OMS keeps (paper, exchange), not
+        # for a real broker's: said together with the other fields' errors.
+        needs_cash = (
+            isinstance(data, dict)
+            and data.get("starting_cash") is None
+            and not (
+                isinstance(data.get("broker"), str)
+                and registry.broker_connection_spec(data["broker"]) is not None
+            )
+        )
+        required = {"starting_cash": [serializers.Field.default_error_messages["required"]]}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if needs_cash and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**required, **exc.detail}) from exc
+            raise
+        if needs_cash:
+            raise serializers.ValidationError(required)
+        return value
+
     def validate_broker(self, value: str) -> str:
         kinds = registry.broker_kinds()
         if value not in kinds:
