@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto, registry, selectors
+from accounts.connection_rules import connection_credentials_errors, connection_settings_errors
 from accounts.models import (
     AccountMembership,
     AccountStatus,
@@ -208,73 +209,6 @@ def _credentials_clean(credentials: Any) -> dict[str, Any]:
     return credentials
 
 
-_URL_RE = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*)://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-
-
-def connection_settings_errors(
-    *, broker: str, settings_in: Any
-) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """A real broker's settings with its defaults filled in, and the errors per field
-    (`settings.<name>`): only the known names, URLs of the allowed schemes only."""
-    spec = registry.broker_connection_spec(broker)
-    if settings_in is None:
-        settings_in = {}
-    if not isinstance(settings_in, dict):
-        return {}, {"settings": ["Must be a JSON object."]}
-    if spec is None:
-        return (
-            ({}, {})
-            if not settings_in
-            else ({}, {"settings": [f"A {broker} account takes no settings."]})
-        )
-    errors: dict[str, list[str]] = {}
-    known = {field.name: field for field in spec.settings}
-    for name in sorted(set(settings_in) - set(known)):
-        errors[f"settings.{name}"] = [f"Unknown setting; known: {', '.join(known)}."]
-    clean: dict[str, Any] = {}
-    for name, field in known.items():
-        value = settings_in.get(name)
-        if value is None or value == "":
-            if field.default:
-                clean[name] = field.default
-            elif field.required:
-                errors[f"settings.{name}"] = ["This setting is required."]
-            continue
-        match = _URL_RE.match(value) if isinstance(value, str) else None
-        if match is None or len(value) > 500:
-            errors[f"settings.{name}"] = [
-                "A URL is required, e.g. " + (field.default or "https://…")
-            ]
-        elif field.schemes and match["scheme"].lower() not in field.schemes:
-            errors[f"settings.{name}"] = [f"Only {' or '.join(field.schemes)} URLs are allowed."]
-        else:
-            clean[name] = value.rstrip("/")
-    return clean, errors
-
-
-@sensitive_variables("credentials")
-def connection_credentials_errors(*, broker: str, credentials: Any) -> dict[str, list[str]]:
-    """What is missing or malformed in a real broker's credentials (`credentials.<key>`)."""
-    spec = registry.broker_connection_spec(broker)
-    if spec is None:
-        return {}
-    if not isinstance(credentials, dict):
-        keys = ", ".join(field.name for field in spec.credentials)
-        return {"credentials": [f"A JSON object with {keys}."]}
-    errors: dict[str, list[str]] = {}
-    known = {field.name for field in spec.credentials}
-    for name in sorted(set(credentials) - known):
-        errors[f"credentials.{name}"] = [f"Unknown key; known: {', '.join(sorted(known))}."]
-    for field in spec.credentials:
-        value = credentials.get(field.name)
-        if value is None or value == "":
-            if field.required:
-                errors[f"credentials.{field.name}"] = ["This key is required."]
-        elif not isinstance(value, str) or len(value) > 500 or value != value.strip():
-            errors[f"credentials.{field.name}"] = ["Text of at most 500 characters, no spaces."]
-    return errors
-
-
 @sensitive_variables("credentials")
 @transaction.atomic
 def broker_connection_create(
@@ -438,6 +372,46 @@ def require_can_open_accounts(*, actor: User | None) -> None:
 
 
 @sensitive_variables("credentials")
+def _account_input_check(
+    *,
+    name: str,
+    broker: str,
+    starting_cash: Decimal | None,
+    currency: str,
+    credentials: Any,
+    settings: Any,
+    connection: BrokerConnection | None,
+) -> dict[str, Any]:
+    """Raise ValidationFailed naming every bad field of a new account; returns the settings
+    of a real broker's new connection (its defaults filled in)."""
+    spec = registry.broker_connection_spec(broker)
+    errors = account_fields_errors(
+        name=name,
+        broker=broker,
+        starting_cash=Decimal("0") if starting_cash is None else starting_cash,
+        currency=currency,
+    )
+    if starting_cash is None and spec is None:
+        errors["starting_cash"] = ["This field is required."]
+    if credentials is not None and not isinstance(credentials, dict):
+        errors["credentials"] = ["Must be a JSON object."]
+    if connection is not None and connection.broker != broker:
+        errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
+    clean_settings: dict[str, Any] = {}
+    if spec is not None and connection is None and "broker" not in errors:
+        clean_settings, setting_errors = connection_settings_errors(
+            broker=broker, settings_in=settings
+        )
+        errors.update(setting_errors)
+        errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
+    elif settings:
+        errors["settings"] = [f"A {broker} account takes no settings."]
+    if errors:
+        raise ValidationFailed("The account cannot be created.", fields=errors)
+    return clean_settings
+
+
+@sensitive_variables("credentials")
 @transaction.atomic
 def account_create(
     *,
@@ -465,30 +439,16 @@ def account_create(
         raise ValueError("account_create needs an owner when there is no actor")
     spec = registry.broker_connection_spec(broker)
     currency = currency or (spec.currency if spec else "INR")
-    errors = account_fields_errors(
+    clean_settings = _account_input_check(
         name=name,
         broker=broker,
-        starting_cash=Decimal("0") if starting_cash is None else starting_cash,
+        starting_cash=starting_cash,
         currency=currency,
+        credentials=credentials,
+        settings=settings,
+        connection=connection,
     )
-    if starting_cash is None and spec is None:
-        errors["starting_cash"] = ["This field is required."]
     starting_cash = starting_cash or Decimal("0")
-    if credentials is not None and not isinstance(credentials, dict):
-        errors["credentials"] = ["Must be a JSON object."]
-    if connection is not None and connection.broker != broker:
-        errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
-    clean_settings: dict[str, Any] = {}
-    if spec is not None and connection is None and "broker" not in errors:
-        clean_settings, setting_errors = connection_settings_errors(
-            broker=broker, settings_in=settings
-        )
-        errors.update(setting_errors)
-        errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
-    elif settings:
-        errors["settings"] = [f"A {broker} account takes no settings."]
-    if errors:
-        raise ValidationFailed("The account cannot be created.", fields=errors)
     require_exchange_cash_allowed(actor=actor, broker=broker, starting_cash=starting_cash)
     name = name.strip()
     if (credentials or spec is not None) and connection is None:

@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import risk_services, services
+from accounts import connection_rules, risk_services, services
 from accounts.admin.base import (
     AuditedAdmin,
     MembershipFormsetMixin,
@@ -56,7 +56,7 @@ class BrokerConnectionAdminForm(forms.ModelForm):
         cleaned = super().clean()
         broker = cleaned.get("broker")
         if broker:
-            clean_settings, errors = services.connection_settings_errors(
+            clean_settings, errors = connection_rules.connection_settings_errors(
                 broker=broker, settings_in=cleaned.get("settings") or {}
             )
             if errors:
@@ -65,7 +65,7 @@ class BrokerConnectionAdminForm(forms.ModelForm):
                 cleaned["settings"] = clean_settings
             credentials = cleaned.get("new_credentials")
             if credentials is not None or self.instance.pk is None:
-                missing = services.connection_credentials_errors(
+                missing = connection_rules.connection_credentials_errors(
                     broker=broker, credentials=credentials or {}
                 )
                 if missing:
