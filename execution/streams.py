@@ -103,6 +103,12 @@ class AccountStream:
     def backoff_s(self) -> float:
         return min(self.backoff_max_s, self.backoff_base_s * 2 ** max(0, self.failures - 1))
 
+    def _failures_for_max(self) -> int:
+        failures = 1
+        while self.backoff_base_s * 2 ** (failures - 1) < self.backoff_max_s and failures < 64:
+            failures += 1
+        return failures
+
     def _loop(self) -> None:
         try:
             while not self.stop_event.is_set():
@@ -124,6 +130,11 @@ class AccountStream:
             self.adapter.stream_run(account_id=self.account_id, stop=self.stop_event)
         except Exception as exc:  # noqa: BLE001 - any failure: recorded, logged, restarted
             self.failures += 1
+            state = _state_of(exc)
+            if state != ConnectionState.DISCONNECTED:
+                # Refused for good (credentials, an expired session): only a change by a
+                # person helps, so ask again rarely rather than every few seconds.
+                self.failures = max(self.failures, self._failures_for_max())
             delay = self.backoff_s()
             logger.warning(
                 "stream of account %s failed (%s: %s); restart %d in %.0fs",
@@ -135,7 +146,7 @@ class AccountStream:
             )
             self._mark(
                 self.account_id,
-                _state_of(exc),
+                state,
                 f"The order-update stream stopped ({exc}); reconnecting in {delay:.0f} s.",
             )
         else:

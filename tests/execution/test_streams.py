@@ -49,6 +49,7 @@ def test_a_failing_stream_is_restarted_with_backoff_and_the_account_marked(
         account_id="acc-1",
         adapter=connected_broker,
         backoff_base_s=0.01,
+        backoff_max_s=0.2,
         healthy_after_s=0.05,
         mark=lambda account_id, state, detail: marks.append((state, detail)),
     )
@@ -67,6 +68,30 @@ def test_a_failing_stream_is_restarted_with_backoff_and_the_account_marked(
     # and reconciliation was told at every (re)start
     assert resyncs == ["acc-1", "acc-1", "acc-1"]
     assert not stream.thread.is_alive()
+
+
+def test_a_refusal_waits_the_longest_backoff(connected_broker):
+    # Given a stream refused for good (wrong key), then running
+    connected_broker.stream_errors = [PermanentBrokerError("401")]
+    marks = []
+    stream = AccountStream(
+        account_id="a",
+        adapter=connected_broker,
+        backoff_base_s=0.01,
+        backoff_max_s=0.3,
+        mark=lambda *args: marks.append(args),
+    )
+    started = time.monotonic()
+    # When it runs until it streams again
+    stream.start()
+    try:
+        assert connected_broker.streaming.wait(5)
+    finally:
+        stream.stop()
+        stream.thread.join(5)
+    # Then the restart waited the longest backoff, not the first step
+    assert time.monotonic() - started >= 0.3
+    assert marks[0][1] == "error" and "401" in marks[0][2]
 
 
 def test_backoff_doubles_up_to_the_cap(connected_broker):
