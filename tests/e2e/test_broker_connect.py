@@ -44,5 +44,9 @@ def test_connect_alpaca_then_test_the_connection(
     screenshot(page, "broker_connection_error")
     assert "e2e-secret-value" not in page.content()
     assert "stored encrypted (never shown)" in page.content()
+    # and on a phone the page does not scroll sideways
+    page.set_viewport_size({"width": 390, "height": 800})
+    screenshot(page, "broker_connection_phone")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert page.js_errors == []
     assert TradingAccount.objects.get(name="Alpaca paper").broker == "alpaca"
