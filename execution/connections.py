@@ -140,17 +140,19 @@ def connection_state_set(*, account_id: str, state: str, detail: str) -> bool:
 def on_broker_kind_status(
     *, broker: str, status: str, detail: str, account_id: str | None = None
 ) -> None:
-    """Listener of the kind-wide breaker event: an open breaker makes every account of that
-    broker `disconnected` until a call succeeds (then the ones it made disconnected are
-    `connected` again). People are told by the kind-wide notification, not once more here."""
+    """Listener of the kind-wide breaker event: an open breaker makes the broker's connected
+    (or never checked) accounts `disconnected` until a call succeeds, then the disconnected
+    ones `connected` again; `error` and `session_expired` stay (their cause is the account's).
+    People are told by the kind-wide notification, not once more here."""
     if account_id is not None or connected_adapter(broker) is None:
         return
     now = timezone.now()
     connections = BrokerConnection.objects.filter(accounts__broker=broker)
     if status == ConnectionState.DISCONNECTED:
-        connections.exclude(status=ConnectionStatus.DISCONNECTED).update(
-            status=ConnectionStatus.DISCONNECTED, last_error=detail[:500], last_checked_at=now
-        )
+        # An account refused for its own reason (wrong key, expired session) keeps saying so.
+        connections.filter(
+            status__in=(ConnectionStatus.CONNECTED, ConnectionStatus.UNKNOWN)
+        ).update(status=ConnectionStatus.DISCONNECTED, last_error=detail[:500], last_checked_at=now)
     elif status == ConnectionState.CONNECTED:
         connections.filter(status=ConnectionStatus.DISCONNECTED).update(
             status=ConnectionStatus.CONNECTED, last_error="", last_checked_at=now

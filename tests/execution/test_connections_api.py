@@ -208,3 +208,22 @@ def other_user():
     from tests.factories import UserFactory
 
     return UserFactory(role="trader", username="stranger")
+
+
+def test_an_open_breaker_leaves_an_expired_session_as_it_is(
+    connected_broker, alpaca_account, make_key_client, trader
+):
+    from execution.services import broker_caller
+
+    # Given an account whose session expired
+    connected_broker.check = ConnectionCheck(False, 5, "Log in again.", "session_expired")
+    client = make_key_client(trader)
+    client.post(f"/api/v1/accounts/{alpaca_account.pk}/broker/test")
+    # When the broker's breaker opens and closes again
+    breaker = broker_caller(broker="alpaca").breaker
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+    breaker.record_success(dirty=True)
+    # Then the account still says its session expired
+    body = client.get(f"/api/v1/accounts/{alpaca_account.pk}/broker").json()
+    assert body["status"] == "session_expired" and body["detail"] == "Log in again."
