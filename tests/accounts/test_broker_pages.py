@@ -134,3 +134,23 @@ def test_account_page_says_in_words_when_the_broker_does_not_answer(
     # Then the page says so, and shows no figure it does not have
     assert "Alpaca is not answering (connect timeout)." in html
     assert "Traceback" not in html
+
+
+def test_kite_accounts_get_a_login_button(connected_broker, login_client, trader, monkeypatch):
+    from execution import registry
+
+    # Given a Kite adapter (the in-test broker registered as kite too) and a Kite account
+    monkeypatch.setitem(registry._adapter_factories, "kite", lambda: connected_broker)
+    account = account_services.account_create(
+        actor=trader,
+        name="Kite",
+        broker="kite",
+        credentials={"api_key": "kk", "api_secret": "ks"},
+    )
+    # When its connection page is opened
+    html = login_client(trader).get(f"/trading-accounts/{account.pk}/broker/").content.decode()
+    # Then it offers Kite's login through the API, and shows Kite's default URLs
+    assert 'id="broker-login"' in html and "Log in to Zerodha Kite" in html
+    assert f'data-login-url="/api/v1/accounts/{account.pk}/broker/login"' in html
+    assert "https://kite.zerodha.com/connect/login" in html and "wss://ws.kite.trade" in html
+    assert account.currency == "INR"
