@@ -113,3 +113,80 @@ def register_kill_switch_listener(name: str, listener: KillSwitchListener) -> No
 
 def kill_switch_listeners() -> tuple[KillSwitchListener, ...]:
     return KILL_SWITCH_LISTENERS.values()
+
+
+# --- Real-broker connections --------------------------------------------------------------
+# What a broker kind needs to be reached (execution/connection_specs.py registers Alpaca's and
+# Kite's from its ready()): the credential keys (stored encrypted, never shown) and the
+# settings (base URLs, shown and editable) with their defaults. accounts validates account
+# input against these without knowing any broker (it must not import execution).
+@dataclass(frozen=True)
+class ConnectionField:
+    name: str
+    label: str
+    help: str = ""
+    required: bool = True
+    default: str = ""  # settings only: used when the field is left out
+    schemes: tuple[str, ...] = ()  # settings only: the URL schemes allowed (empty: any text)
+
+
+@dataclass(frozen=True)
+class BrokerConnectionSpec:
+    broker: str
+    title: str  # "Alpaca", "Zerodha Kite"
+    currency: str  # the account currency when none is given
+    credentials: tuple[ConnectionField, ...]
+    settings: tuple[ConnectionField, ...]
+    intro: str = ""  # one paragraph for the connect page
+
+    def settings_defaults(self) -> dict[str, str]:
+        return {field.name: field.default for field in self.settings if field.default}
+
+
+CONNECTION_SPECS: Registry[BrokerConnectionSpec] = Registry("broker connection spec")
+
+
+def register_broker_connection_spec(spec: BrokerConnectionSpec) -> None:
+    CONNECTION_SPECS.register(spec.broker, spec)
+
+
+def broker_connection_spec(broker: str) -> BrokerConnectionSpec | None:
+    """The spec of a real broker kind; None for kinds that need no connection (paper, …)."""
+    return CONNECTION_SPECS.get(broker, None)
+
+
+def broker_connection_specs() -> list[BrokerConnectionSpec]:
+    kinds = broker_kinds()
+    return sorted(
+        (spec for spec in CONNECTION_SPECS.values() if spec.broker in kinds),
+        key=lambda spec: spec.broker,
+    )
+
+
+# --- Funds of broker accounts ----------------------------------------------------------------
+# Cash and buying power of an account at a real broker come from the broker (execution
+# registers the provider; it caches briefly and keeps the last known value). provider(account)
+# → AccountFunds, or None for an account whose money OMS itself keeps (paper, exchange).
+@dataclass(frozen=True)
+class AccountFunds:
+    cash: Decimal | None  # None: the broker never answered yet
+    buying_power: Decimal | None
+    as_of: Any = None  # datetime of the broker's answer shown
+    error: str = ""  # in words, when the last ask failed ("shown: the value of 3 min ago")
+    source: str = "broker"
+
+
+FundsProvider = Callable[["TradingAccount"], AccountFunds | None]
+FUNDS_PROVIDERS: Registry[FundsProvider] = Registry("funds provider")
+
+
+def register_funds_provider(name: str, provider: FundsProvider) -> None:
+    FUNDS_PROVIDERS.register(name, provider)
+
+
+def account_funds(account: TradingAccount) -> AccountFunds | None:
+    for provider in FUNDS_PROVIDERS.values():
+        funds = provider(account)
+        if funds is not None:
+            return funds
+    return None

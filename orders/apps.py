@@ -49,12 +49,15 @@ class OrdersConfig(AppConfig):
         """pnl reaches upward through pnl.registry (pnl/registry.py): live position pushes,
         the order placer of POST /positions/close, the venue's positions for the
         reconciliation beat job, the notifier of reconciliation alerts."""
+        from execution.broker_sync import broker_orders_check
+        from execution.registry import register_resync_listener
         from execution.services import broker_positions
         from notifications.services import notify, publish
         from orders.serializers import OrderSerializer
         from orders.services_manage import order_cancel_all
         from orders.services_place import order_place
         from pnl import registry as pnl_registry
+        from pnl.tasks import reconcile_after_reconnect
 
         pnl_registry.register_position_publisher(publish)
         pnl_registry.register_order_placer(
@@ -64,3 +67,7 @@ class OrdersConfig(AppConfig):
         )
         pnl_registry.register_position_source(broker_positions)
         pnl_registry.register_alert_notifier(notify)
+        pnl_registry.register_broker_orders_checker(broker_orders_check)
+        # A real broker's stream (re)connected: OMS may have missed something there, so the
+        # account is reconciled now rather than at the next minute.
+        register_resync_listener("pnl.reconcile", reconcile_after_reconnect)

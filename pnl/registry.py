@@ -48,6 +48,11 @@ OrderCancelOpen = Callable[..., Any]
 PositionSource = Callable[..., Iterable[Any]]
 # notify(*, account, kind, title, body, data, level) -> Any (notifications.services.notify)
 AlertNotifier = Callable[..., Any]
+# source(*, account_id, client_order_ids: list[str]) -> iterable of execution.broker_sync.
+# OurOrder: the account's open orders plus those with the given ids (any status). orders/
+# registers it; without it, reconciliation with a real broker compares positions and flags
+# only the broker's orders that carry no client id (placed outside OMS).
+OpenOrdersSource = Callable[..., Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,28 @@ def register_alert_notifier(notifier: AlertNotifier) -> None:
 
 def alert_notifier() -> AlertNotifier | None:
     return HOOKS.get("alert_notifier", None)
+
+
+def register_open_orders_source(source: OpenOrdersSource) -> None:
+    HOOKS.register("open_orders_source", source)
+
+
+def open_orders_source() -> OpenOrdersSource | None:
+    return HOOKS.get("open_orders_source", None)
+
+
+# Compares the account's open orders with a real broker's (execution.broker_sync): pnl and
+# execution sit side by side (DESIGN.md), so orders wires it. checker(*, account_id, broker,
+# ours, now, fills_since) → a result with `.differences`, or None when the broker is internal.
+BrokerOrdersChecker = Callable[..., Any]
+
+
+def register_broker_orders_checker(checker: BrokerOrdersChecker) -> None:
+    HOOKS.register("broker_orders_checker", checker)
+
+
+def broker_orders_checker() -> BrokerOrdersChecker | None:
+    return HOOKS.get("broker_orders_checker", None)
 
 
 def hooks_snapshot() -> dict[str, Any]:
