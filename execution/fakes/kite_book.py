@@ -230,7 +230,7 @@ class KiteBook:
             order.update(status="REJECTED", status_message=self.faults.reject_message)
             order["status_message_raw"] = order["status_message"]
             order["pending_quantity"] = 0
-            return {"order_id": order_id, "updates": updates + [self._snapshot(order)]}
+            return {"order_id": order_id, "updates": [*updates, self._snapshot(order)]}
         order["exchange_order_id"] = str(1100000000000000 + self._seq % 10**12)
         order["exchange_timestamp"] = order["exchange_update_timestamp"] = now
         return {"order_id": order_id, "updates": updates + self.match(order_id)}
@@ -264,7 +264,7 @@ class KiteBook:
         order["exchange_update_timestamp"] = kite_now()
         updates = [self._snapshot(order)]
         order["status"] = "OPEN"
-        return updates + [self._snapshot(order)] + self.match(order_id)
+        return [*updates, self._snapshot(order), *self.match(order_id)]
 
     def cancel(self, *, variety: str, order_id: str) -> list[dict]:
         order = self.get(order_id)

@@ -31,12 +31,12 @@ import re
 import socket
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+import requests
 import uvicorn
 
 from execution.fakes.kite_book import POSTBACK_STATUSES, KiteBook, KiteError, QuoteSource
@@ -248,7 +248,7 @@ class KiteFakeApp:
                 faults.reorder_next -= 1
                 self._held.append(update)
                 continue
-            out = [update] + self._held  # the held (older) update arrives after a newer one
+            out = [update, *self._held]  # the held (older) update arrives after a newer one
             self._held = []
             for item in out:
                 copies = 1
@@ -318,16 +318,14 @@ def _ok(data: Any) -> dict[str, Any]:
 
 
 def _post_json(url: str, payload: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload, default=str).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
-            response.read()
-    except OSError as exc:  # a postback that fails is Kite's loss too: logged, not retried
+        requests.post(
+            url,
+            data=json.dumps(payload, default=str),
+            timeout=5,
+            headers={"Content-Type": "application/json"},
+        )
+    except requests.RequestException as exc:  # Kite does not retry a failed postback either
         logger.warning("Kite fake: postback to %s failed: %s", url, exc)
 
 
@@ -344,7 +342,7 @@ class KiteFakeServer:
         self,
         *,
         api_key: str = "fake_api_key",
-        api_secret: str = "fake_api_secret",
+        api_secret: str = "fake_api_secret",  # noqa: S107 (a fake's own secret)
         quotes: QuoteSource | None = None,
         port: int | None = None,
         redirect_url: str = "",
@@ -398,14 +396,8 @@ class KiteFakeServer:
 
     def control(self, action: str, **data: Any) -> Any:
         """Call the control API (from any thread)."""
-        request = urllib.request.Request(
-            f"{self.root}/_fake/{action}",
-            data=json.dumps(data, default=str).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
-            return json.loads(response.read())
+        response = requests.post(f"{self.root}/_fake/{action}", json=data, timeout=5)
+        return response.json()
 
 
 def _no_quotes(symbol: str) -> None:
