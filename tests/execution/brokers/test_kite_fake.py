@@ -235,3 +235,35 @@ def test_fills_use_decimal_quotes(kite, kite_fake, quotes):
     quotes["NSE:INFY"] = {"bid": Decimal("1500.05"), "ask": Decimal("1500.10"), "last": None}
     order_id = _buy(kite, quantity=3)
     assert kite.order_trades(order_id)[0]["average_price"] == 1500.1
+
+
+@pytest.mark.integration
+def test_the_management_command_serves_the_fake():
+    import subprocess
+    import sys
+    import time
+
+    from execution.fakes.kite_server import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_fake_broker", "kite", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        root = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                token = requests.post(f"{root}/_fake/request_token", json={}, timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.2)
+        client = KiteConnect("fake_api_key", root=root)
+        client.generate_session(token.json()["request_token"], api_secret="fake_api_secret")
+        assert client.profile()["broker"] == "ZERODHA"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
