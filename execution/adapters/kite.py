@@ -386,34 +386,14 @@ class KiteBroker:
     def broker_orders(self, *, account_id: str, since: datetime | None) -> list[BrokerOrderView]:
         orders = self._call(account_id, "the order book", lambda c: c.orders())
         ours = _ours(account_id)
-        views = [_order_view(order, ours) for order in orders]
+        views = [km.order_view(order, ours) for order in orders]
         return [view for view in views if since is None or view.created_at >= since]
 
     def broker_fills(self, *, account_id: str, since: datetime | None) -> list[BrokerFillView]:
         trades = self._call(account_id, "the trades", lambda c: c.trades())
         ours = _ours(account_id)
-        fills = []
-        for trade in trades:
-            ts = km.kite_time(trade.get("fill_timestamp")) or timezone.now()
-            if since is not None and ts < since:
-                continue
-            fills.append(
-                BrokerFillView(
-                    trade_id=str(trade["trade_id"]),
-                    broker_order_id=str(trade["order_id"]),
-                    client_order_id=ours.get(str(trade["order_id"]), ""),
-                    symbol=km.oms_symbol(
-                        exchange=str(trade.get("exchange")),
-                        tradingsymbol=str(trade.get("tradingsymbol")),
-                    ),
-                    side=km.order_side(trade),
-                    qty=km.dec(trade.get("quantity")),
-                    price=km.dec(trade.get("average_price")),
-                    fee=Decimal("0"),
-                    ts=ts,
-                )
-            )
-        return fills
+        fills = [km.fill_view(trade, ours) for trade in trades]
+        return [fill for fill in fills if since is None or fill.ts >= since]
 
     def open_orders(self, *, account_id: str) -> list[VenueOrderView]:
         return [
@@ -456,27 +436,6 @@ def _ours(account_id: str) -> dict[str, str]:
     """Kite order id → OMS order id, for the account's orders OMS placed."""
     rows = BrokerOrder.objects.filter(broker=km.BROKER, account_id=account_id).exclude(order_id="")
     return dict(rows.exclude(broker_order_id="").values_list("broker_order_id", "order_id"))
-
-
-def _order_view(order: dict[str, Any], ours: dict[str, str]) -> BrokerOrderView:
-    order_type = str(order.get("order_type") or "")
-    return BrokerOrderView(
-        broker_order_id=str(order["order_id"]),
-        client_order_id=ours.get(str(order["order_id"]), ""),
-        symbol=km.oms_symbol(
-            exchange=str(order.get("exchange")), tradingsymbol=str(order.get("tradingsymbol"))
-        ),
-        side=km.order_side(order),
-        type=km.oms_type(order_type),
-        qty=km.dec(order.get("quantity")),
-        filled_qty=km.dec(order.get("filled_quantity")),
-        limit_price=km.price_or_none(order.get("price")) if order_type in ("LIMIT", "SL") else None,
-        stop_price=km.price_or_none(order.get("trigger_price")),
-        avg_fill_price=km.price_or_none(order.get("average_price")),
-        status=km.oms_status(order),
-        time_in_force=str(order.get("validity") or "DAY").lower(),
-        created_at=km.kite_time(order.get("order_timestamp")) or timezone.now(),
-    )
 
 
 def _refused(order_id: str, reason: str, *, broker: bool = False) -> ExecutionReport:

@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from execution.protocol import OrderRequest
+from execution.protocol import BrokerFillView, BrokerOrderView, OrderRequest
 
 BROKER = "kite"
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -207,3 +207,42 @@ def report_id(broker_order_id: str, *parts: object) -> str:
 
 def order_side(order: dict[str, Any]) -> str:
     return "buy" if order.get("transaction_type") == "BUY" else "sell"
+
+
+def order_view(order: dict[str, Any], ours: dict[str, str]) -> BrokerOrderView:
+    """A Kite order as OMS's reconciliation reads it; `ours`: Kite id → OMS order id."""
+    order_type = str(order.get("order_type") or "")
+    return BrokerOrderView(
+        broker_order_id=str(order["order_id"]),
+        client_order_id=ours.get(str(order["order_id"]), ""),
+        symbol=oms_symbol(
+            exchange=str(order.get("exchange")), tradingsymbol=str(order.get("tradingsymbol"))
+        ),
+        side=order_side(order),
+        type=oms_type(order_type),
+        qty=dec(order.get("quantity")),
+        filled_qty=dec(order.get("filled_quantity")),
+        limit_price=price_or_none(order.get("price")) if order_type in ("LIMIT", "SL") else None,
+        stop_price=price_or_none(order.get("trigger_price")),
+        avg_fill_price=price_or_none(order.get("average_price")),
+        status=oms_status(order),
+        time_in_force=str(order.get("validity") or "DAY").lower(),
+        created_at=kite_time(order.get("order_timestamp")) or datetime.now(IST),
+    )
+
+
+def fill_view(trade: dict[str, Any], ours: dict[str, str]) -> BrokerFillView:
+    """One Kite trade (`GET /trades`); Kite reports no fees per trade (0 here)."""
+    return BrokerFillView(
+        trade_id=str(trade["trade_id"]),
+        broker_order_id=str(trade["order_id"]),
+        client_order_id=ours.get(str(trade["order_id"]), ""),
+        symbol=oms_symbol(
+            exchange=str(trade.get("exchange")), tradingsymbol=str(trade.get("tradingsymbol"))
+        ),
+        side=order_side(trade),
+        qty=dec(trade.get("quantity")),
+        price=dec(trade.get("average_price")),
+        fee=Decimal("0"),
+        ts=kite_time(trade.get("fill_timestamp")) or datetime.now(IST),
+    )

@@ -310,3 +310,19 @@ def _until(condition, seconds: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_resilience_wrapper_a_timed_out_submit_is_retried_and_found(kite_fake):
+    from execution.services import broker_submit
+    from tests.execution.brokers.conftest import ExchangeFactory, InstrumentFactory
+
+    # given Kite accepts the order but answers after the adapter's HTTP timeout
+    InstrumentFactory(symbol="INFY", exchange=ExchangeFactory(code="NSE"))
+    account = kite_account_make(kite_fake, timeout_s=0.5)
+    kite_fake.control("timeout_next", seconds=2)
+    # when OMS submits through execution.services (retries of transient errors)
+    reports = broker_submit(_order(account))
+    # then the retry finds the order by its tag: one ack, one order at Kite
+    assert [r.type for r in reports] == [ReportType.ACK]
+    assert kite_fake.control("stats")["orders_received"] == 1
