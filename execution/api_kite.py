@@ -77,6 +77,7 @@ class KitePostbackView(APIView):
             400: _ERRORS[400],
             403: OpenApiResponse(description="permission_denied (checksum does not match)"),
             404: _ERRORS[404],
+            503: OpenApiResponse(description="broker_unavailable (Kite could not be read)"),
         },
         auth=[],
     )

@@ -18,9 +18,19 @@ from typing import Any
 from accounts.models import BrokerConnection, TradingAccount, User
 from execution.adapters import kite_mapping as km
 from execution.broker_config import BrokerNotConfiguredError, broker_account_config
-from execution.protocol import PermanentBrokerError
+from execution.protocol import (
+    BrokerUnavailableError,
+    PermanentBrokerError,
+    TransientBrokerError,
+)
 from execution.registry import emit_reports, get_adapter
-from oms_site.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
+from oms_site.errors import (
+    BrokerUnavailable,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 
 POSTBACK_FIELDS = ("order_id", "order_timestamp", "checksum", "status")
 
@@ -101,7 +111,12 @@ def kite_postback_apply(*, account_id: str, payload: Any) -> int:
         expected, str(payload["checksum"])
     ):
         raise PermissionDenied("The postback's checksum does not match this account's api_secret.")
-    reports = _kite_adapter().reports_for(account_id=str(account.pk), order=payload)
+    try:
+        reports = _kite_adapter().reports_for(account_id=str(account.pk), order=payload)
+    except (TransientBrokerError, BrokerUnavailableError, PermanentBrokerError) as exc:
+        # The order's trades could not be read from Kite now; nothing was applied, and the
+        # stream runner's next poll applies this update.
+        raise BrokerUnavailable(f"Kite could not be read to apply this postback: {exc}") from exc
     emit_reports(reports)
     return len(reports)
 

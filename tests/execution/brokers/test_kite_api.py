@@ -154,3 +154,15 @@ def test_a_postback_for_an_order_oms_did_not_place_is_external(
     assert {r.order_id for r in sink.reports} == {""}
     assert all(r.data["external"] is True for r in sink.reports)
     assert sink.reports[-1].data["symbol"] == "INFY"
+
+
+def test_a_postback_that_cannot_be_applied_now_is_a_503_and_changes_nothing(
+    api_client, kite_fake, kite_account, sink
+):
+    # given a fill postback, and Kite's trades cannot be read at this moment
+    payload, _ = _placed_postback(kite_fake, kite_account)
+    kite_fake.control("expire_session")
+    # when it arrives, then OMS says so and applies nothing (polling applies it later)
+    answer = api_client.post(_postback_url(kite_account), payload, format="json")
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "broker_unavailable"
+    assert sink.reports == []
