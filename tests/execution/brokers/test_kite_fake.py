@@ -267,3 +267,59 @@ def test_the_management_command_serves_the_fake():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_postbacks_are_posted_as_json_to_the_configured_url(kite, kite_fake):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            length = int(self.headers["Content-Length"])
+            received.append(
+                {"type": self.headers["Content-Type"], "body": json.loads(self.rfile.read(length))}
+            )
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        kite_fake.control("config", postback_url=f"http://127.0.0.1:{receiver.server_port}/pb")
+        order_id = _buy(kite)
+        import time
+
+        deadline = time.monotonic() + 5
+        while not received:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        receiver.shutdown()
+    assert received[0]["type"] == "application/json"
+    body = received[0]["body"]
+    assert (body["order_id"], body["status"], body["user_id"]) == (order_id, "COMPLETE", "AB1234")
+    assert body["checksum"] == sha256_hex(order_id, body["order_timestamp"], API_SECRET)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_quote_source_reads_oms_quotes_by_kite_symbol(tick):
+    from execution.fakes.kite_server import oms_quote_source
+    from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
+
+    nse = ExchangeFactory(code="NSE")
+    InstrumentFactory(symbol="INFOSYS", exchange=nse, broker_symbols={"kite": "NSE:INFY"})
+    InstrumentFactory(symbol="TCS", exchange=nse)
+    tick("INFOSYS", last="1500", bid="1499.5", ask="1500.5")
+    tick("TCS", last="4000")
+    assert oms_quote_source("NSE:INFY") == {
+        "bid": Decimal("1499.5"),
+        "ask": Decimal("1500.5"),
+        "last": Decimal("1500"),
+    }
+    assert oms_quote_source("NSE:TCS")["last"] == Decimal("4000")
+    assert oms_quote_source("NSE:NOPE") is None
