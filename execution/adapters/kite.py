@@ -291,8 +291,8 @@ class KiteBroker:
                 report_id=km.report_id(
                     link.broker_order_id,
                     "mod",
-                    qty.normalize(),
-                    price.normalize() if price is not None else "mkt",
+                    km.plain(qty),
+                    km.plain(price) if price is not None else "mkt",
                 ),
                 order_id=request.order_id,
                 type=ReportType.REPLACED,
@@ -300,8 +300,8 @@ class KiteBroker:
                 leaves_qty=qty - link.filled_qty,
                 broker_order_id=link.broker_order_id,
                 data={
-                    "new_qty": str(qty),
-                    "new_limit_price": None if price is None else str(price),
+                    "new_qty": str(km.plain(qty)),
+                    "new_limit_price": None if price is None else str(km.plain(price)),
                 },
             )
         ]

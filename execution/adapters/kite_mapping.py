@@ -164,9 +164,15 @@ def dec(value: Any) -> Decimal:
     if value in (None, ""):
         return Decimal("0")
     try:
-        return Decimal(str(value)).normalize()
+        return plain(Decimal(str(value)))
     except InvalidOperation:
         return Decimal("0")
+
+
+def plain(value: Decimal) -> Decimal:
+    """Without trailing zeros, never in exponent form (1500, not 1.5E+3)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
 
 
 def price_or_none(value: Any) -> Decimal | None:

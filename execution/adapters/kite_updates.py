@@ -177,7 +177,9 @@ def _report(
         type=report_type,
         ts=km.kite_time(order.get("exchange_update_timestamp") or order.get("order_timestamp"))
         or timezone.now(),
-        leaves_qty=Decimal("0") if done else max(km.dec(order.get("quantity")) - filled, 0),
+        leaves_qty=Decimal("0")
+        if done
+        else max(km.dec(order.get("quantity")) - filled, Decimal("0")),
         reason=reason,
         broker_order_id=row.broker_order_id,
         data={**(data or {}), **_external(row, order)},
