@@ -170,13 +170,15 @@ class KiteFakeApp:
             raise KiteError(400, "InputException", "Invalid `api_key`.")
         if not self.redirect_url:
             raise KiteError(400, "InputException", "No redirect URL configured for this app.")
+        # Kite hands the app's own `redirect_params` (a URL-encoded query) back on the redirect.
         params = urlencode(
-            {
-                "action": "login",
-                "type": "login",
-                "status": "success",
-                "request_token": self.book.issue_request_token(),
-            }
+            [
+                *parse_qsl(query.get("redirect_params", "")),
+                ("action", "login"),
+                ("type", "login"),
+                ("status", "success"),
+                ("request_token", self.book.issue_request_token()),
+            ]
         )
         joiner = "&" if "?" in self.redirect_url else "?"
         return 302, None, {"location": f"{self.redirect_url}{joiner}{params}"}
