@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from execution.adapters.kite import client_of, config_of
+from execution.adapters.kite import KiteRefusedError, client_of, config_of
 from execution.adapters.kite_session import KiteSessionExpiredError, session_expired_record
 from execution.protocol import BrokerUnavailableError, TransientBrokerError
 from execution.registry import emit_reports
@@ -71,6 +71,11 @@ def kite_stream_run(*, adapter: KiteBroker, account_id: str, stop: threading.Eve
                 failures = 0
                 _poll(adapter, account_id)
                 _follow(adapter, account_id, socket, stop)
+        except KiteSessionExpiredError:
+            # Kite ended the session mid-stream (recorded as session_expired): the updates
+            # wait at Kite; after the next login the first poll catches up.
+            stop.wait(SESSION_RETRY_S)
+            continue
         except InvalidStatus as exc:
             if exc.response.status_code == 403:
                 session_expired_record(
@@ -110,7 +115,7 @@ def _on_text(adapter: KiteBroker, account_id: str, frame: str) -> None:
     if message.get("type") == "order" and isinstance(message.get("data"), dict):
         try:
             emit_reports(adapter.reports_for(account_id=account_id, order=message["data"]))
-        except (TransientBrokerError, BrokerUnavailableError) as exc:
+        except (TransientBrokerError, BrokerUnavailableError, KiteRefusedError) as exc:
             # The trades of a fill could not be read now: the next poll reads them.
             logger.warning("Kite update for %s deferred to the next poll: %s", account_id, exc)
     elif message.get("type") == "error":
@@ -120,5 +125,5 @@ def _on_text(adapter: KiteBroker, account_id: str, frame: str) -> None:
 def _poll(adapter: KiteBroker, account_id: str) -> None:
     try:
         emit_reports(adapter.poll_reports(account_id=account_id))
-    except (TransientBrokerError, BrokerUnavailableError) as exc:
+    except (TransientBrokerError, BrokerUnavailableError, KiteRefusedError) as exc:
         logger.warning("Kite poll for %s failed (next poll retries): %s", account_id, exc)

@@ -386,3 +386,24 @@ def test_through_the_resilience_wrapper_a_timed_out_submit_is_retried_and_found(
     # then the retry finds the order by its tag: one ack, one order at Kite
     assert [r.type for r in reports] == [ReportType.ACK]
     assert kite_fake.control("stats")["orders_received"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_stream_outlives_the_end_of_the_session(kite, kite_fake, sink):
+    from tests.execution.brokers.conftest import ExchangeFactory, InstrumentFactory
+
+    InstrumentFactory(symbol="INFY", exchange=ExchangeFactory(code="NSE"))
+    account = kite_account_make(kite_fake)
+    stop, runner = _run_stream(kite, account)
+    try:
+        _until(lambda: kite_fake.control("stats")["sockets"] == 1)
+        # when Kite ends the session while an update needs a read (the fill's trades)
+        kite_fake.control("expire_session")
+        _outside_buy(kite_fake)
+        # then the account shows session_expired and the runner waits for the next login
+        _until(lambda: _status(account) == "session_expired")
+        assert runner.is_alive()
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
