@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from accounts.models import ConnectionStatus
 from oms_site.api import StrictFieldsMixin
 
 
@@ -17,9 +18,7 @@ class KiteSessionSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class BrokerStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=["connected", "disconnected", "session_expired", "error", "unknown"]
-    )
+    status = serializers.ChoiceField(choices=ConnectionStatus.values)
     last_checked_at = serializers.DateTimeField(allow_null=True)
     detail = serializers.CharField(allow_blank=True)
 
