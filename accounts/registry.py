@@ -12,22 +12,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from oms_site.registry import Registry
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from accounts.models import TradingAccount
 
+# Keyed by the provider itself: registering the same provider twice is a no-op.
 CommitmentProvider = Callable[["TradingAccount"], Decimal]
-_commitment_providers: list[CommitmentProvider] = []
+COMMITMENT_PROVIDERS: Registry[CommitmentProvider] = Registry("commitment provider")
 
 
 def register_commitment_provider(provider: CommitmentProvider) -> None:
-    if provider not in _commitment_providers:
-        _commitment_providers.append(provider)
+    COMMITMENT_PROVIDERS.register(provider, provider)
 
 
 def commitment_providers() -> tuple[CommitmentProvider, ...]:
-    return tuple(_commitment_providers)
+    return COMMITMENT_PROVIDERS.values()
 
 
 # --- Broker kinds -----------------------------------------------------------------------
@@ -37,12 +39,12 @@ def commitment_providers() -> tuple[CommitmentProvider, ...]:
 #     accounts.registry.register_broker_kinds_provider("execution", execution.registry.broker_kinds)
 BUILTIN_BROKER_KINDS: tuple[str, ...] = ("paper", "exchange")
 BrokerKindsProvider = Callable[[], Iterable[str]]
-_broker_kind_providers: dict[str, BrokerKindsProvider] = {}
+BROKER_KINDS_PROVIDERS: Registry[BrokerKindsProvider] = Registry("broker kinds provider")
 
 
 def register_broker_kinds_provider(name: str, provider: BrokerKindsProvider) -> None:
     """Idempotent by name (a second ready() in tests or autoreload replaces, not doubles)."""
-    _broker_kind_providers[name] = provider
+    BROKER_KINDS_PROVIDERS.register(name, provider)
 
 
 def broker_kinds() -> list[str]:
@@ -50,7 +52,7 @@ def broker_kinds() -> list[str]:
 
     kinds = set(BUILTIN_BROKER_KINDS)
     kinds.update(getattr(settings, "OMS_EXTRA_BROKER_KINDS", ()))
-    for provider in _broker_kind_providers.values():
+    for provider in BROKER_KINDS_PROVIDERS.values():
         kinds.update(provider())
     return sorted(kinds)
 
@@ -62,15 +64,15 @@ def broker_kinds() -> list[str]:
 # ready(), e.g. in marketdata/apps.py:
 #     accounts.registry.register_demo_seeder("instruments", services.seed_demo_instruments)
 DemoSeeder = Callable[[], object]
-_demo_seeders: dict[str, DemoSeeder] = {}
+DEMO_SEEDERS: Registry[DemoSeeder] = Registry("demo seeder")
 
 
 def register_demo_seeder(name: str, seeder: DemoSeeder) -> None:
-    _demo_seeders[name] = seeder
+    DEMO_SEEDERS.register(name, seeder)
 
 
 def demo_seeders() -> list[tuple[str, DemoSeeder]]:
-    return list(_demo_seeders.items())
+    return [(str(name), seeder) for name, seeder in DEMO_SEEDERS.items()]
 
 
 # --- Dashboard panels -------------------------------------------------------------------
@@ -84,29 +86,30 @@ class DashboardPanel:
     order: int = 100
 
 
-_dashboard_panels: dict[str, DashboardPanel] = {}
+DASHBOARD_PANELS: Registry[DashboardPanel] = Registry("dashboard panel")
 
 
 def register_dashboard_panel(panel: DashboardPanel) -> None:
-    _dashboard_panels[panel.name] = panel
+    DASHBOARD_PANELS.register(panel.name, panel)
 
 
 def dashboard_panels() -> list[DashboardPanel]:
-    return sorted(_dashboard_panels.values(), key=lambda panel: (panel.order, panel.name))
+    return sorted(DASHBOARD_PANELS.values(), key=lambda panel: (panel.order, panel.name))
 
 
 # --- Kill-switch listeners ---------------------------------------------------------------
 # accounts must not import notifications; notifications registers here from its ready() to
 # tell people (and live pages' banner) when a kill switch is engaged or released. Called in
 # the transaction of the change: listener(*, account: TradingAccount | None (None: the
-# global switch), engaged: bool, actor, reason: str).
+# global switch), engaged: bool, actor, reason: str). A listener that raises rolls the change
+# back (KILL_SWITCH_LISTENERS.call_all without an error policy).
 KillSwitchListener = Callable[..., None]
-_kill_switch_listeners: dict[str, KillSwitchListener] = {}
+KILL_SWITCH_LISTENERS: Registry[KillSwitchListener] = Registry("kill-switch listener")
 
 
 def register_kill_switch_listener(name: str, listener: KillSwitchListener) -> None:
-    _kill_switch_listeners[name] = listener
+    KILL_SWITCH_LISTENERS.register(name, listener)
 
 
 def kill_switch_listeners() -> tuple[KillSwitchListener, ...]:
-    return tuple(_kill_switch_listeners.values())
+    return KILL_SWITCH_LISTENERS.values()

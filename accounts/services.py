@@ -38,6 +38,7 @@ from accounts.models import (
     User,
 )
 from oms_site.errors import InvalidState, PermissionDenied, ValidationFailed
+from oms_site.locks import lock_one, lock_rows
 
 API_KEY_PREFIX_LEN = 8
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -266,11 +267,7 @@ def broker_connection_rotate_all(*, actor: User | None = None) -> int:
     a key that is no longer configured.
     """
     rotated = 0
-    connections = (
-        BrokerConnection.objects.select_for_update()
-        .exclude(credentials_encrypted="")
-        .order_by("pk")
-    )
+    connections = lock_rows(BrokerConnection.objects.exclude(credentials_encrypted=""))
     for connection in connections:
         try:
             token = crypto.rotate_token(connection.credentials_encrypted)
@@ -445,7 +442,7 @@ def account_set_status(
             "Unknown status.",
             fields={"status": [f"Must be one of: {', '.join(AccountStatus.values)}."]},
         )
-    locked = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    locked = lock_one(TradingAccount.objects.all(), pk=account.pk)
     if locked.status == status:
         return locked
     if not locked.can_transition_to(status):
@@ -474,7 +471,7 @@ def account_update(
 ) -> TradingAccount:
     """Rename and/or change the status of an account (owners and admins)."""
     _require_account_level(actor=actor, account=account, level="owner")
-    account = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    account = lock_one(TradingAccount.objects.all(), pk=account.pk)
     if name is not None:
         new_name = name.strip()
         if not new_name or len(new_name) > 120:

@@ -10,65 +10,73 @@ import logging
 from collections.abc import Callable, Iterable
 
 from execution.protocol import BrokerAdapter, ExecutionReport
+from oms_site.registry import LogAndContinue, Registry
 
 logger = logging.getLogger(__name__)
 
 # A sink takes a burst of reports a venue produced together (one answer, one exchange
-# command, one tick's fills) so it can apply them in one transaction.
+# command, one tick's fills) so it can apply them in one transaction. A sink that raises
+# propagates (the venue's transaction rolls back); the later sinks do not run.
 ReportSink = Callable[[list[ExecutionReport]], object]
 
-_adapter_factories: dict[str, Callable[[], BrokerAdapter]] = {}
-_adapters: dict[str, BrokerAdapter] = {}
-_report_sinks: list[ReportSink] = []
+ADAPTER_FACTORIES: Registry[Callable[[], BrokerAdapter]] = Registry("broker adapter")
+REPORT_SINKS: Registry[ReportSink] = Registry("report sink")  # keyed by the sink itself
+_adapters: dict[str, BrokerAdapter] = {}  # one instance per kind, made on first use
 
 
 def register_adapter(broker: str, factory: Callable[[], BrokerAdapter]) -> None:
-    _adapter_factories[broker] = factory
+    ADAPTER_FACTORIES.register(broker, factory)
+    _adapters.pop(broker, None)
+
+
+def unregister_adapter(broker: str) -> None:
+    ADAPTER_FACTORIES.unregister(broker)
     _adapters.pop(broker, None)
 
 
 def broker_kinds() -> list[str]:
-    return sorted(_adapter_factories)
+    return sorted(str(kind) for kind in ADAPTER_FACTORIES)
 
 
 def get_adapter(broker: str) -> BrokerAdapter:
     adapter = _adapters.get(broker)
     if adapter is None:
-        try:
-            factory = _adapter_factories[broker]
-        except KeyError as exc:
-            raise LookupError(f"no broker adapter registered for {broker!r}") from exc
-        adapter = _adapters[broker] = factory()
+        adapter = _adapters[broker] = ADAPTER_FACTORIES.get(broker)()
     return adapter
 
 
 def register_report_sink(sink: ReportSink) -> None:
-    if sink not in _report_sinks:
-        _report_sinks.append(sink)
+    REPORT_SINKS.register(sink, sink)
 
 
 def emit_reports(reports: Iterable[ExecutionReport]) -> None:
     burst = list(reports)
     if not burst:
         return
-    for sink in _report_sinks:
-        sink(burst)
+    REPORT_SINKS.call_all(burst)
 
 
 # Told when a broker kind becomes unreachable (its circuit breaker opens: "disconnected") or
 # reachable again ("connected"): listener(*, broker: str, status: str, detail: str).
-# notifications registers one from its ready() (execution must not import it).
+# notifications registers one from its ready() (execution must not import it). A listener
+# that raises is logged and the others still run: telling people must never break a broker
+# call.
 BrokerStatusListener = Callable[..., object]
-_broker_status_listeners: dict[str, BrokerStatusListener] = {}
+BROKER_STATUS_LISTENERS: Registry[BrokerStatusListener] = Registry("broker status listener")
 
 
 def register_broker_status_listener(name: str, listener: BrokerStatusListener) -> None:
-    _broker_status_listeners[name] = listener
+    BROKER_STATUS_LISTENERS.register(name, listener)
+
+
+_LOG_AND_CONTINUE = LogAndContinue(
+    logger,
+    "Broker status listener %s failed for %s → %s",
+    describe=lambda *, broker, status, detail: (broker, status),
+)
 
 
 def broker_status_changed(*, broker: str, status: str, detail: str) -> None:
-    for listener in tuple(_broker_status_listeners.values()):
-        try:
-            listener(broker=broker, status=status, detail=detail)
-        except Exception:  # telling people must never break a broker call; reported
-            logger.exception("Broker status listener failed for %s → %s", broker, status)
+    BROKER_STATUS_LISTENERS.call_all(
+        broker=broker, status=status, detail=detail, on_error=_LOG_AND_CONTINUE
+    )

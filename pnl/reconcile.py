@@ -23,6 +23,7 @@ from accounts.services import audit_log_record
 from marketdata.selectors import normalize_symbol
 from oms_site.api import format_decimal
 from oms_site.errors import InvalidState, NotFound
+from oms_site.locks import lock_one_or_none, lock_rows
 from pnl import registry
 from pnl.models import AlertStatus, Position, ReconciliationAlert
 
@@ -99,9 +100,9 @@ def reconcile_positions(*, account_id: object, now: datetime | None = None) -> R
         )
         open_alerts = {
             alert.symbol: alert
-            for alert in ReconciliationAlert.objects.select_for_update()
-            .filter(account=account, status=AlertStatus.OPEN)
-            .order_by("pk")
+            for alert in lock_rows(
+                ReconciliationAlert.objects.filter(account=account, status=AlertStatus.OPEN)
+            )
         }
         for symbol in sorted(set(ours) | set(theirs) | set(open_alerts)):
             mine, venue = ours.get(symbol, ZERO), theirs.get(symbol, ZERO)
@@ -166,7 +167,7 @@ def reconciliation_alert_resolve(
     *, alert_id: object, actor: User | None, note: str = ""
 ) -> ReconciliationAlert:
     """Mark an open alert resolved (back office). Already resolved → InvalidState."""
-    alert = ReconciliationAlert.objects.select_for_update().filter(pk=alert_id).first()
+    alert = lock_one_or_none(ReconciliationAlert.objects.all(), pk=alert_id)
     if alert is None:
         raise NotFound("Alert not found.")
     if not alert.is_open:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from oms_site.registry import Registry
+
 # publish(*, channel, event, data, account_id) -> None; must defer delivery to commit
 # (notifications.services.publish does).
 PositionPublisher = Callable[..., None]
@@ -55,48 +57,50 @@ class OrderPlacer:
     cancel_open: OrderCancelOpen | None = None
 
 
-_hooks: dict[str, Any] = {}
+# One slot per hook: registering a hook again replaces it.
+HOOKS: Registry[Any] = Registry("pnl hook")
 
 
 def register_position_publisher(publisher: PositionPublisher) -> None:
-    _hooks["position_publisher"] = publisher
+    HOOKS.register("position_publisher", publisher)
 
 
 def position_publisher() -> PositionPublisher | None:
-    return _hooks.get("position_publisher")
+    return HOOKS.get("position_publisher", None)
 
 
 def register_order_placer(
     *, place: OrderPlace, serialize: OrderSerialize, cancel_open: OrderCancelOpen | None = None
 ) -> None:
-    _hooks["order_placer"] = OrderPlacer(place=place, serialize=serialize, cancel_open=cancel_open)
+    HOOKS.register(
+        "order_placer", OrderPlacer(place=place, serialize=serialize, cancel_open=cancel_open)
+    )
 
 
 def order_placer() -> OrderPlacer | None:
-    return _hooks.get("order_placer")
+    return HOOKS.get("order_placer", None)
 
 
 def register_position_source(source: PositionSource) -> None:
-    _hooks["position_source"] = source
+    HOOKS.register("position_source", source)
 
 
 def position_source() -> PositionSource | None:
-    return _hooks.get("position_source")
+    return HOOKS.get("position_source", None)
 
 
 def register_alert_notifier(notifier: AlertNotifier) -> None:
-    _hooks["alert_notifier"] = notifier
+    HOOKS.register("alert_notifier", notifier)
 
 
 def alert_notifier() -> AlertNotifier | None:
-    return _hooks.get("alert_notifier")
+    return HOOKS.get("alert_notifier", None)
 
 
 def hooks_snapshot() -> dict[str, Any]:
     """Current registrations (tests save and restore them around a change)."""
-    return dict(_hooks)
+    return {str(name): hook for name, hook in HOOKS.items()}
 
 
 def hooks_restore(saved: dict[str, Any]) -> None:
-    _hooks.clear()
-    _hooks.update(saved)
+    HOOKS.restore(saved)
