@@ -23,19 +23,25 @@ import json
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
-from execution.adapters.kite import KiteRefusedError, client_of, config_of
+from execution.adapters.kite_client import KiteRefusedError, client_of, config_of
 from execution.adapters.kite_session import KiteSessionExpiredError, session_expired_record
 from execution.protocol import BrokerUnavailableError, TransientBrokerError
 from execution.registry import emit_reports
 
-if TYPE_CHECKING:
-    from execution.adapters.kite import KiteBroker
+
+class KiteUpdates(Protocol):
+    """What the stream needs of the adapter (`KiteBroker`)."""
+
+    def reports_for(self, *, account_id: str, order: dict[str, Any]) -> list: ...
+
+    def poll_reports(self, *, account_id: str) -> list: ...
+
 
 logger = logging.getLogger(__name__)
 DEFAULT_TICKER_URL = "wss://ws.kite.trade"
@@ -57,7 +63,7 @@ def ticker_socket_url(*, account_id: str) -> str:
     return f"{base}?{query}"
 
 
-def kite_stream_run(*, adapter: KiteBroker, account_id: str, stop: threading.Event) -> None:
+def kite_stream_run(*, adapter: KiteUpdates, account_id: str, stop: threading.Event) -> None:
     """Follow the account's order updates until `stop` is set (reconnecting with backoff)."""
     failures = 0
     while not stop.is_set():
@@ -92,7 +98,7 @@ def kite_stream_run(*, adapter: KiteBroker, account_id: str, stop: threading.Eve
             stop.wait(min(MAX_BACKOFF_S, 0.2 * 2 ** min(failures, 8)))
 
 
-def _follow(adapter: KiteBroker, account_id: str, socket, stop: threading.Event) -> None:
+def _follow(adapter: KiteUpdates, account_id: str, socket, stop: threading.Event) -> None:
     next_poll = time.monotonic() + POLL_EVERY_S
     while not stop.is_set():
         try:
@@ -106,7 +112,7 @@ def _follow(adapter: KiteBroker, account_id: str, socket, stop: threading.Event)
             next_poll = time.monotonic() + POLL_EVERY_S
 
 
-def _on_text(adapter: KiteBroker, account_id: str, frame: str) -> None:
+def _on_text(adapter: KiteUpdates, account_id: str, frame: str) -> None:
     try:
         message = json.loads(frame)
     except ValueError:
@@ -122,7 +128,7 @@ def _on_text(adapter: KiteBroker, account_id: str, frame: str) -> None:
         logger.warning("Kite ticker for %s: error %s", account_id, message.get("data"))
 
 
-def _poll(adapter: KiteBroker, account_id: str) -> None:
+def _poll(adapter: KiteUpdates, account_id: str) -> None:
     try:
         emit_reports(adapter.poll_reports(account_id=account_id))
     except (TransientBrokerError, BrokerUnavailableError, KiteRefusedError) as exc:

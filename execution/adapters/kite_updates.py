@@ -31,6 +31,7 @@ from django.utils import timezone
 from execution.adapters import kite_mapping as km
 from execution.models import BrokerOrder
 from execution.protocol import ExecutionReport, ReportType
+from oms_site.locks import lock_one
 
 TradesFetch = Callable[[str], list[dict[str, Any]]]
 
@@ -82,7 +83,7 @@ def reports_for_update(
         # Fetched before the row lock: no network call while a row is held.
         fetched = trades(str(order["order_id"]))
     with transaction.atomic():
-        row = BrokerOrder.objects.select_for_update().get(pk=link.pk)
+        row = lock_one(BrokerOrder.objects.all(), pk=link.pk)
         reports = _reports(row, order, fetched)
         row.updated_at = timezone.now()
         row.save()
