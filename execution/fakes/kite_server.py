@@ -31,6 +31,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -406,35 +407,34 @@ def _no_quotes(symbol: str) -> None:
     return None
 
 
-def oms_quote_source(symbol: str) -> dict[str, Any] | None:
-    """Quotes from OMS's market data: the instrument whose Kite symbol is `symbol`
-    ("NSE:INFY"), else the instrument named by its trading symbol."""
-    from marketdata.models import Instrument
-    from marketdata.selectors import quote_latest
+def threaded_quotes(source: Callable[[str], Any]) -> QuoteSource:
+    """A quote source that reads the database, made callable from the fake's event loop
+    (where Django refuses database calls): each read runs on one worker thread while the
+    loop waits (a demo tool, not a hot path). "NSE:INFY" with no quote is asked again as
+    "INFY" (an instrument without a Kite symbol); dicts or objects with bid/ask/last."""
 
-    def read() -> dict[str, Any] | None:
-        tradingsymbol = symbol.partition(":")[2] or symbol
-        oms_symbol = (
-            Instrument.objects.filter(broker_symbols__kite=symbol)
-            .values_list("symbol", flat=True)
-            .first()
-            or tradingsymbol
-        )
-        quote = quote_latest(symbol=oms_symbol)
-        if quote is None:
-            return None
-        return {"bid": quote.bid, "ask": quote.ask, "last": quote.last}
+    def read(symbol: str) -> dict[str, Any] | None:
+        found = source(symbol)
+        if found is None and ":" in symbol:
+            found = source(symbol.partition(":")[2])
+        if found is None or isinstance(found, dict):
+            return found
+        return {name: getattr(found, name, None) for name in ("bid", "ask", "last")}
 
-    # Called on the server's event loop, where Django refuses database calls: one quick
-    # query on a worker thread (the fake's loop waits for it; a demo tool, not a hot path).
-    return _db_pool.submit(read).result(timeout=5)
+    return lambda symbol: _db_pool.submit(read, symbol).result(timeout=5)
 
 
-def serve(*, port: int, host: str = "127.0.0.1", **options: Any) -> None:
-    """`run_fake_broker kite`: serve the fake in the foreground, fills from OMS's quotes.
-    Options: api_key, api_secret, redirect_url, postback_url."""
-    if host != "127.0.0.1":
-        raise ValueError("the Kite fake serves loopback only")
-    server = KiteFakeServer(port=port, quotes=oms_quote_source, **options)
+def run(*, port: int, quote_source: Callable[[str], Any], options: dict[str, Any]) -> None:
+    """`run_fake_broker kite`: serve the fake on 127.0.0.1 in the foreground, filling at
+    OMS's quotes. Options: key_id / secret_key (the app's api_key / api_secret; defaults
+    fake_api_key / fake_api_secret), redirect_url, postback_url."""
+    server = KiteFakeServer(
+        port=port,
+        quotes=threaded_quotes(quote_source),
+        api_key=options.get("key_id") or "fake_api_key",
+        api_secret=options.get("secret_key") or "fake_api_secret",
+        redirect_url=options.get("redirect_url") or "",
+        postback_url=options.get("postback_url") or "",
+    )
     print(f"Kite fake: REST {server.root}  ticker {server.ticker_url}  login {server.login_url}")
     server.serve_forever()

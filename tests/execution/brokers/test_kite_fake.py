@@ -308,7 +308,8 @@ def test_postbacks_are_posted_as_json_to_the_configured_url(kite, kite_fake):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_demo_quote_source_reads_oms_quotes_by_kite_symbol(tick):
-    from execution.fakes.kite_server import oms_quote_source
+    from execution.fakes import marketdata_quote_source
+    from execution.fakes.kite_server import threaded_quotes
     from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
 
     nse = ExchangeFactory(code="NSE")
@@ -316,10 +317,20 @@ def test_the_demo_quote_source_reads_oms_quotes_by_kite_symbol(tick):
     InstrumentFactory(symbol="TCS", exchange=nse)
     tick("INFOSYS", last="1500", bid="1499.5", ask="1500.5")
     tick("TCS", last="4000")
-    assert oms_quote_source("NSE:INFY") == {
+    quotes = threaded_quotes(marketdata_quote_source("kite"))
+    assert quotes("NSE:INFY") == {
         "bid": Decimal("1499.5"),
         "ask": Decimal("1500.5"),
         "last": Decimal("1500"),
     }
-    assert oms_quote_source("NSE:TCS")["last"] == Decimal("4000")
-    assert oms_quote_source("NSE:NOPE") is None
+    assert quotes("NSE:TCS")["last"] == Decimal("4000")  # no Kite symbol: by its own name
+    assert quotes("NSE:NOPE") is None
+
+
+def test_the_fake_takes_quotes_as_objects_too():
+    from types import SimpleNamespace
+
+    from execution.fakes.kite_server import threaded_quotes
+
+    quotes = threaded_quotes(lambda symbol: SimpleNamespace(bid=1, ask=2, last=None))
+    assert quotes("NSE:INFY") == {"bid": 1, "ask": 2, "last": None}
