@@ -25,7 +25,10 @@ from execution.protocol import ConnectionCheck, ConnectionState, PermanentBroker
 
 
 class KiteSessionExpiredError(PermanentBrokerError):
-    """No Kite session (never logged in, past the daily reset, or refused): log in again."""
+    """No Kite session (never logged in, past the daily reset, or refused): log in again.
+    `state` tells a caller that records connection states which one this is."""
+
+    state = ConnectionState.SESSION_EXPIRED
 
 
 def session_problem(credentials: dict[str, Any], *, now: datetime) -> str:
