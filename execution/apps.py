@@ -8,6 +8,7 @@ class ExecutionConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
+        from execution.adapters.alpaca import AlpacaBroker
         from execution.adapters.exchange import ExchangeBroker
         from execution.adapters.paper import PaperBroker, paper_on_tick
         from execution.exchange.worker import on_worker_ready, on_worker_shutdown
@@ -17,6 +18,7 @@ class ExecutionConfig(AppConfig):
 
         register_adapter("paper", PaperBroker)
         register_adapter("exchange", ExchangeBroker)
+        register_adapter("alpaca", AlpacaBroker)
         register_tick_listener("execution.paper", paper_on_tick)
         register_process(exchange_shard_workers)
         signals.worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="exec-shard-ready")
