@@ -129,9 +129,9 @@ class AlpacaStreamFollower:
         return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
 
     async def on_connected(self) -> None:
-        self.connects += 1
         await self._in_worker(self._note, ConnectionState.CONNECTED, "Alpaca's stream is live.")
         await self._in_worker(self.catch_up_safe)
+        self.connects += 1  # connected and caught up
 
     async def on_refused(self) -> None:
         detail = "Alpaca's stream refused the key (authentication failed)."
@@ -209,9 +209,11 @@ class AlpacaStreamFollower:
         orders = broker.list_orders(account, status="all", since=started - self.lookback)
         fills = broker.list_fills(account, since=self._fills_since)
         by_id = {order["id"]: order for order in orders}
-        for fill in fills:
+        for fill in fills:  # an order older than the window, or placed while we listed
             if fill["order_id"] not in by_id:
-                by_id[fill["order_id"]] = broker.get_order(account, fill["order_id"])
+                fetched = broker.get_order(account, fill["order_id"])
+                by_id[fetched["id"]] = fetched
+                orders.append(fetched)
         ours = {oid: broker.our_id(o.get("client_order_id") or "") for oid, o in by_id.items()}
         first: list[ExecutionReport] = []
         last: list[ExecutionReport] = []

@@ -17,7 +17,8 @@ class Faults:
     `accept` a POST /v2/orders creates the order first), timeout_after_accept (the next
     `count` orders are accepted, the answer comes `delay_s` later), hang (every /v2 request
     waits `delay_s` before it is served, until cleared), duplicate (the next `count` stream
-    events are sent twice), out_of_order (the next `count` pairs of events are swapped).
+    events are sent twice), out_of_order (the next `count` pairs of events are swapped),
+    lose_events (the next `count` stream events are never sent).
     """
 
     reject: list[str] = field(default_factory=list)
@@ -47,6 +48,8 @@ class Faults:
             self.duplicate += count
         elif kind == "out_of_order":
             self.out_of_order += count
+        elif kind == "lose_events":
+            self.lose_events += count
         else:
             raise unprocessable(f"unknown fault kind {kind!r}")
 

@@ -77,6 +77,7 @@ class AlpacaFakeApp:
         self.requests: list[list[str]] = []
         self.subscribers: set[_Subscriber] = set()
         self._held: str | None = None
+        self._held_timer: asyncio.TimerHandle | None = None
         self._release: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -309,20 +310,33 @@ class AlpacaFakeApp:
                 self.faults.lose_events -= 1
                 continue
             if self.faults.out_of_order and self._held is None:
+                # held back until the next event (or, if none comes, a moment later)
                 self._held = frame
+                loop = asyncio.get_running_loop()
+                self._held_timer = loop.call_later(0.2, self._release_held)
                 continue
             frames = [frame]
             if self._held is not None:
                 frames.append(self._held)
                 self._held = None
+                self._held_timer.cancel()
                 self.faults.out_of_order -= 1
-            for item in list(frames):
-                if self.faults.duplicate:
-                    self.faults.duplicate -= 1
-                    frames.append(item)
-            for item in frames:
-                for subscriber in list(self.subscribers):
-                    subscriber.queue.put_nowait(item)
+            self._deliver(frames)
+
+    def _release_held(self) -> None:
+        if self._held is not None:
+            frames, self._held = [self._held], None
+            self.faults.out_of_order = max(0, self.faults.out_of_order - 1)
+            self._deliver(frames)
+
+    def _deliver(self, frames: list[str]) -> None:
+        for item in list(frames):
+            if self.faults.duplicate:
+                self.faults.duplicate -= 1
+                frames.append(item)
+        for item in frames:
+            for subscriber in list(self.subscribers):
+                subscriber.queue.put_nowait(item)
 
     async def _websocket(self, scope: dict, receive: Callable, send: Callable) -> None:
         message = await receive()

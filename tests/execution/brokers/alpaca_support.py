@@ -126,11 +126,12 @@ class Follower:
         self.follower = AlpacaStreamFollower(broker, account_id)
         self.thread = threading.Thread(target=self.follower.run, args=(self.stop,), daemon=True)
 
-    def start(self) -> Follower:
+    def start(self, *, connected: bool = True) -> Follower:
         from tests.polling import wait_for
 
         self.thread.start()
-        wait_for(lambda: self.follower.connects >= 1)
+        if connected:
+            wait_for(lambda: self.follower.connects >= 1)
         return self
 
     def close(self) -> None:
@@ -143,10 +144,10 @@ class Follower:
 def follow(broker):
     running: list[Follower] = []
 
-    def _follow(account) -> Follower:
-        follower = Follower(broker, str(account.pk)).start()
+    def _follow(account, *, connected: bool = True) -> Follower:
+        follower = Follower(broker, str(account.pk))
         running.append(follower)
-        return follower
+        return follower.start(connected=connected)
 
     yield _follow
     for follower in running:
