@@ -273,3 +273,14 @@ def test_orders_of_another_account_are_not_ours(fake, account, broker, control, 
     broker_submit(order)
     assert broker.our_id(order.order_id) == order.order_id
     assert broker.our_id(str(uuid.uuid4())) == ""
+
+
+def test_the_client_is_kept_per_account_and_rebuilt_when_the_connection_changes(account, broker):
+    account_id = str(account.pk)
+    first = broker.conn(account_id)
+    assert broker.conn(account_id) is first
+    connection = BrokerConnection.objects.get(pk=account.connection_id)
+    connection.settings = {**connection.settings, "timeout_s": 0.7}
+    connection.save(update_fields=["settings"])
+    rebuilt = broker.conn(account_id)
+    assert rebuilt is not first and rebuilt.timeout_s == 0.7
