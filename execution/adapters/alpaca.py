@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import requests
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from execution.adapters import alpaca_mapping as mapping
 from execution.adapters.alpaca_mapping import AlpacaAuthError, AlpacaRefusedError
@@ -285,6 +285,7 @@ class AlpacaBroker(AlpacaReads):
     # ------------------------------------------------------------------ commands
 
     def submit(self, request: OrderRequest) -> list[ExecutionReport]:
+        db_ready()
         body = mapping.order_body(request, broker_symbol=self.broker_symbol(request.symbol))
         account = request.account_id
         existing = None
@@ -309,6 +310,7 @@ class AlpacaBroker(AlpacaReads):
         return [mapping.ack_report(existing, our_id=request.order_id)]
 
     def modify(self, request: ModifyRequest) -> list[ExecutionReport]:
+        db_ready()
         account, our_id = request.account_id, request.order_id
         new_cid = mapping.replacement_client_id(our_id, request.version)
         done = self.find_by_client_id(account, new_cid)  # a replace whose answer was lost
@@ -348,6 +350,7 @@ class AlpacaBroker(AlpacaReads):
         )
 
     def cancel(self, *, order_id: str, account_id: str, symbol: str) -> list[ExecutionReport]:
+        db_ready()
         chain = self.chain(account_id, order_id)
         if not chain:
             return [_refusal(order_id, ReportType.CANCEL_REJECTED, "Alpaca has no such order.")]
@@ -371,6 +374,14 @@ class AlpacaBroker(AlpacaReads):
         from execution.adapters.alpaca_stream import AlpacaStreamFollower
 
         AlpacaStreamFollower(self, account_id).run(stop)
+
+
+def db_ready() -> None:
+    """This adapter runs on the resilience wrapper's (and the stream's) long-lived threads,
+    where no request cycle closes database connections: drop one that is too old or broken
+    (MariaDB's wait_timeout) before using it — never inside a caller's transaction."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def _refusal(

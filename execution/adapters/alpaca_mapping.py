@@ -149,6 +149,17 @@ def ack_report(order: dict[str, Any], *, our_id: str) -> ExecutionReport:
 
 
 def terminal_report(order: dict[str, Any], *, our_id: str, event: str) -> ExecutionReport:
+    if event == "rejected" and order.get("replaces") and our_id:
+        # Alpaca rejects a replacement when the order it replaces filled first (its docs):
+        # our order is not rejected, the change is.
+        return ExecutionReport(
+            report_id=f"{PREFIX}-{order['id']}-rejected",
+            order_id=our_id,
+            type=ReportType.MODIFY_REJECTED,
+            ts=_ts(order.get("failed_at") or order.get("updated_at")),
+            reason="Alpaca rejected the replacement (the original order filled first).",
+            broker_order_id=order["id"],
+        )
     report_type = TERMINAL_EVENTS[event]
     word = {"done_for_day": "expired"}.get(event, event)
     reason = {

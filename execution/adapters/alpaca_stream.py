@@ -27,6 +27,7 @@ from django.db import connections
 from django.utils import timezone
 
 from execution.adapters import alpaca_mapping as mapping
+from execution.adapters.alpaca import db_ready
 from execution.broker_config import connection_status_record
 from execution.models import VenueOrder
 from execution.protocol import ConnectionState, ExecutionReport, ReportType
@@ -147,6 +148,7 @@ class AlpacaStreamFollower:
     # ------------------------------------------------------------------ updates
 
     def handle_update(self, message: dict) -> None:
+        db_ready()
         try:
             reports = self.reports_of_update(message.get("data") or {})
         except Exception:  # one bad update must not stop the stream; the poll recovers it
@@ -196,6 +198,7 @@ class AlpacaStreamFollower:
     # ------------------------------------------------------------------ catch-up
 
     def catch_up_safe(self) -> None:
+        db_ready()
         try:
             self.catch_up()
         except Exception:  # logged; the next catch-up (a minute later) tries again
