@@ -174,12 +174,22 @@ class AlpacaBroker(AlpacaReads):
         connection_status_record(account_id=account_id, state=state, detail=detail)
 
     def guarded(self, account_id: str, what: str, fn: Callable[[], T]) -> T:
-        """A read outside the order path, behind the broker's circuit breaker: one attempt;
-        no answer → BrokerUnavailableError (the API's 503 broker_unavailable)."""
+        """A read behind the broker's circuit breaker: one attempt; breaker open or no answer
+        → BrokerUnavailableError (the API's 503 broker_unavailable).
+
+        It does not take the half-open probe: a caller may already hold it around this call
+        (`execution.services` wraps `positions` / `open_orders`), and a read is safe to let
+        through while the breaker tries a probe."""
+        from execution.resilience import BreakerState
         from execution.services import broker_caller
 
         breaker = broker_caller(broker=NAME).breaker
-        dirty = breaker.before_call()
+        state = breaker.snapshot()
+        if state["state"] == BreakerState.OPEN:
+            raise BrokerUnavailableError(
+                f"Broker {NAME!r} is unavailable: circuit breaker open after repeated failures."
+            )
+        dirty = bool(state["consecutive_failures"]) or state["opened_at"] is not None
         try:
             result = fn()
         except TransientBrokerError as exc:

@@ -6,6 +6,7 @@ with reports collected by the `sink` fixture. The stream follower: test_alpaca_s
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 
@@ -18,7 +19,13 @@ from execution.protocol import (
     PermanentBrokerError,
     ReportType,
 )
-from execution.services import broker_cancel, broker_modify, broker_positions, broker_submit
+from execution.services import (
+    broker_caller,
+    broker_cancel,
+    broker_modify,
+    broker_positions,
+    broker_submit,
+)
 from tests.execution.brokers.alpaca_support import *  # noqa: F403 - its fixtures
 from tests.execution.brokers.alpaca_support import OMS_SYMBOL, FakeControl, make_connection
 from tests.execution.factories import order_request
@@ -284,3 +291,21 @@ def test_the_client_is_kept_per_account_and_rebuilt_when_the_connection_changes(
     connection.save(update_fields=["settings"])
     rebuilt = broker.conn(account_id)
     assert rebuilt is not first and rebuilt.timeout_s == 0.7
+
+
+def test_after_the_cool_down_a_read_through_the_services_closes_the_breaker(
+    account, broker, control, settings
+):
+    settings.OMS_BROKER_POLICIES = {
+        "alpaca": {"failure_threshold": 2, "cooldown_s": 0.3, "max_attempts": 1}
+    }
+    control.fault(kind="status", status=502, count=2, match="GET /v2/positions")
+    for _ in range(2):
+        with pytest.raises(BrokerUnavailableError, match="HTTP 502"):
+            broker_positions(broker="alpaca", account_id=str(account.pk))
+    with pytest.raises(BrokerUnavailableError, match="circuit breaker open"):
+        broker_positions(broker="alpaca", account_id=str(account.pk))
+    time.sleep(0.35)  # the cool-down: the next call is the half-open probe
+    assert broker_positions(broker="alpaca", account_id=str(account.pk)) == []
+    assert broker_caller(broker="alpaca").breaker.state == "closed"
+    assert status_of(account) == "connected"
