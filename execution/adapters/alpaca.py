@@ -338,9 +338,13 @@ class AlpacaBroker(AlpacaReads):
             (mapping.decimal_or_none(o.get("filled_qty")) or Decimal("0") for o in chain),
             Decimal("0"),
         )
-        body: dict[str, Any] = {"client_order_id": new_cid}
-        if request.new_qty is not None:
-            body["qty"] = mapping.text(request.new_qty - filled)
+        # Always the quantity still to fill, explicitly: the replacement is a new order that
+        # starts unfilled (an omitted qty would leave its meaning to the broker).
+        total = request.new_qty
+        if total is None:
+            total = filled - (mapping.decimal_or_none(current.get("filled_qty")) or 0)
+            total += Decimal(str(current["qty"]))
+        body: dict[str, Any] = {"client_order_id": new_cid, "qty": mapping.text(total - filled)}
         if request.new_limit_price is not None:
             body["limit_price"] = mapping.text(request.new_limit_price)
         try:
