@@ -15,15 +15,18 @@ class Faults:
     kinds: reject (the next `count` orders are refused: 403 {"message"}), status (the next
     `count` /v2 requests whose "METHOD path" starts with `match` answer HTTP `status`; with
     `accept` a POST /v2/orders creates the order first), timeout_after_accept (the next
-    `count` orders are accepted, the answer comes `delay_s` later), hang (every /v2 request
+    `count` new orders — or replaces, with "match": "PATCH" — are accepted, the answer comes
+    `delay_s` later), hang (every /v2 request
     waits `delay_s` before it is served, until cleared), duplicate (the next `count` stream
     events are sent twice), out_of_order (the next `count` pairs of events are swapped),
-    lose_events (the next `count` stream events are never sent).
+    lose_events (the next `count` stream events are never sent), binary_frames (stream frames
+    go as binary JSON, as Alpaca's paper stream sends them).
     """
 
     reject: list[str] = field(default_factory=list)
     status: list[dict[str, Any]] = field(default_factory=list)
-    timeout_after_accept: list[float] = field(default_factory=list)
+    timeout_after_accept: list[tuple[str, float]] = field(default_factory=list)
+    binary_frames: bool = False
     hang_s: float = 0.0
     duplicate: int = 0
     out_of_order: int = 0
@@ -41,7 +44,10 @@ class Faults:
             }
             self.status += [entry] * count
         elif kind == "timeout_after_accept":
-            self.timeout_after_accept += [float(spec.get("delay_s", 30))] * count
+            entry = (str(spec.get("match") or "POST"), float(spec.get("delay_s", 30)))
+            self.timeout_after_accept += [entry] * count
+        elif kind == "binary_frames":
+            self.binary_frames = True
         elif kind == "hang":
             self.hang_s = float(spec.get("delay_s", 30))
         elif kind == "duplicate":
@@ -52,6 +58,14 @@ class Faults:
             self.lose_events += count
         else:
             raise unprocessable(f"unknown fault kind {kind!r}")
+
+    def late_answer(self, method: str) -> float:
+        """How long to hold the answer of an accepted `method` request (0: answer now)."""
+        for index, (match, delay) in enumerate(self.timeout_after_accept):
+            if match == method:
+                del self.timeout_after_accept[index]
+                return delay
+        return 0.0
 
     def status_for(self, method: str, path: str) -> dict[str, Any] | None:
         line = f"{method} {path}"

@@ -215,8 +215,9 @@ class AlpacaFakeApp:
 
     async def _post_order(self, path: str, query: dict, payload: Any) -> tuple[int, Any]:
         order = await self._order_create(payload)
-        if self.faults.timeout_after_accept:
-            await self._pause(self.faults.timeout_after_accept.pop(0))
+        delay = self.faults.late_answer("POST")
+        if delay:
+            await self._pause(delay)
         return 200, order.to_json()
 
     async def _get_orders(self, path: str, query: dict, payload: Any) -> tuple[int, Any]:
@@ -233,6 +234,9 @@ class AlpacaFakeApp:
         quote = await self._quote(order.symbol)
         new, events = self.state.order_replace(order.id, payload or {}, quote=quote)
         await self._publish(events)
+        delay = self.faults.late_answer("PATCH")
+        if delay:
+            await self._pause(delay)
         return 200, new.to_json()
 
     async def _delete_order(self, path: str, query: dict, payload: Any) -> tuple[int, Any]:
@@ -358,7 +362,10 @@ class AlpacaFakeApp:
                     if frame is None:
                         await send({"type": "websocket.close", "code": 1011})
                         return
-                    await send({"type": "websocket.send", "text": frame})
+                    if self.faults.binary_frames:
+                        await send({"type": "websocket.send", "bytes": frame.encode()})
+                    else:
+                        await send({"type": "websocket.send", "text": frame})
                     writer = asyncio.ensure_future(subscriber.queue.get())
                 if reader in done:
                     message = reader.result()

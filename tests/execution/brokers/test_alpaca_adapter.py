@@ -114,6 +114,20 @@ def test_modify_replaces_at_alpaca_and_reports_both_broker_ids(account, broker, 
     assert len(control.orders()) == 2
 
 
+def test_a_replace_whose_answer_timed_out_is_found_and_never_sent_twice(
+    account, broker, control, sink
+):
+    order = request(account, type="limit", limit_price="180")
+    broker_submit(order)
+    control.fault(kind="timeout_after_accept", match="PATCH", delay_s=3)
+    [replaced] = broker_modify(modify(order, account, new_limit_price="181"))
+    assert replaced.type == ReportType.REPLACED
+    assert replaced.data["new_qty"] == "10" and replaced.data["new_limit_price"] == "181"
+    requests_seen = control("GET", "/requests")
+    assert sum(1 for method, _ in requests_seen if method == "PATCH") == 1
+    assert sorted(o["status"] for o in control.orders()) == ["new", "replaced"]
+
+
 def test_modify_and_cancel_of_a_filled_order_are_refused(account, broker, control, sink):
     order = request(account, type="market", qty="1")
     broker_submit(order)

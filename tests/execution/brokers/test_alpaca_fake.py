@@ -253,3 +253,27 @@ def test_timeout_after_accept_keeps_the_order_but_answers_too_late(fake):
         ["POST", "/v2/orders"],
         ["GET", "/v2/orders:by_client_order_id"],
     ]
+
+
+def test_binary_frames_carry_the_same_json(fake):
+    ws, _ = stream(fake)
+    with ws:
+        control(fake, "POST", "/faults", {"kind": "binary_frames"})
+        api(fake, "POST", "/v2/orders", order_body(qty="1"))
+        frame = ws.recv(timeout=5)
+        assert isinstance(frame, bytes)
+        assert json.loads(frame)["data"]["event"] == "new"
+
+
+def test_a_replace_can_be_accepted_and_answered_too_late(fake):
+    old = api(fake, "POST", "/v2/orders", order_body(type="limit", limit_price="150")).json()
+    control(fake, "POST", "/faults", {"kind": "timeout_after_accept", "match": "PATCH"})
+    with pytest.raises(requests.Timeout):
+        requests.patch(
+            f"{fake.base_url}/v2/orders/{old['id']}",
+            json={"limit_price": "151", "client_order_id": "late-r2"},
+            headers=AUTH,
+            timeout=0.3,
+        )
+    found = api(fake, "GET", "/v2/orders:by_client_order_id", client_order_id="late-r2").json()
+    assert (found["replaces"], found["limit_price"]) == (old["id"], "151")

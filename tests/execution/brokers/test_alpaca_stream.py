@@ -88,6 +88,19 @@ def test_an_order_placed_outside_oms_is_reported_as_external(
     )
 
 
+def test_what_happened_while_oms_was_not_following_is_caught_up_on_start(
+    account, broker, control, follow, sink
+):
+    ours = request(account, type="market", qty="2")
+    broker_submit(ours)
+    outside = control("POST", "/outside/orders", OUTSIDE)
+    follow(account)  # connects, then catches up before it counts as connected
+    assert sink.types(ours.order_id) == [ReportType.ACK, ReportType.FILL]
+    [ack, fill] = sink.of("")
+    assert (ack.type, fill.type, fill.broker_order_id) == ("ack", "fill", outside["id"])
+    assert fill.data["external"] is True and fill.data["activity"]["side"] == "sell"
+
+
 def test_lost_events_are_caught_up_after_the_stream_drops_and_comes_back(
     account, broker, control, follow, sink
 ):
