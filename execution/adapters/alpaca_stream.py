@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+BURST = 200
+EMITTED_MAX = 100_000
 _VENUE_STATUS = {
     ReportType.FILL: "filled",
     ReportType.CANCELED: "canceled",
@@ -186,10 +188,13 @@ class AlpacaStreamFollower:
         return []  # pending_*, accepted, restated, …: nothing OMS acts on
 
     def _emit(self, reports: list[ExecutionReport]) -> None:
-        if not reports:
-            return
-        emit_reports(reports)
-        self._emitted.update(r.report_id for r in reports)
+        """Hand reports over in bursts of at most BURST (one transaction each, in order)."""
+        if len(self._emitted) > EMITTED_MAX:
+            self._emitted.clear()  # memory bound: the sink drops the repeats this may cause
+        for start in range(0, len(reports), BURST):
+            burst = reports[start : start + BURST]
+            emit_reports(burst)
+            self._emitted.update(r.report_id for r in burst)
         for report in reports:
             status = _VENUE_STATUS.get(report.type)
             if report.order_id and status:
