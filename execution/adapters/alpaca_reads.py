@@ -12,9 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from accounts.crypto import CredentialsUnreadable
 from execution.adapters import alpaca_mapping as mapping
 from execution.adapters.alpaca_mapping import AlpacaAuthError, AlpacaRefusedError
-from execution.broker_config import connection_status_record
+from execution.broker_config import BrokerNotConfiguredError, connection_status_record
 from execution.protocol import (
     BrokerFillView,
     BrokerFunds,
@@ -159,6 +160,12 @@ class AlpacaReads:
         started = time.monotonic()
         try:
             account = self.call(account_id, lambda c: c.get("/account"))
+        except BrokerNotConfiguredError:
+            detail = "This account has no Alpaca connection to test."
+            return ConnectionCheck(False, 0, detail, ConnectionState.ERROR)
+        except CredentialsUnreadable:
+            detail = "The stored Alpaca keys cannot be decrypted (was the key rotated?)."
+            check = ConnectionCheck(False, _ms(started), detail, ConnectionState.ERROR)
         except AlpacaAuthError as exc:
             check = ConnectionCheck(False, _ms(started), str(exc), ConnectionState.ERROR)
         except AlpacaRefusedError as exc:

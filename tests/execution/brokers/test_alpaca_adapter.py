@@ -323,3 +323,10 @@ def test_after_the_cool_down_a_read_through_the_services_closes_the_breaker(
     assert broker_positions(broker="alpaca", account_id=str(account.pk)) == []
     assert broker_caller(broker="alpaca").breaker.state == "closed"
     assert status_of(account) == "connected"
+
+
+def test_an_account_without_a_connection_cannot_be_tested(instrument, broker):
+    bare = TradingAccountFactory(broker="alpaca")
+    check = broker.check_connection(account_id=str(bare.pk))
+    assert (check.ok, check.state) == (False, "error")
+    assert check.detail == "This account has no Alpaca connection to test."
