@@ -29,14 +29,15 @@ def marketdata_quote_source(broker: str) -> Callable[[str], Any]:
     """A fake's quote source over OMS's market data: the broker's symbol is mapped back to the
     instrument (`Instrument.broker_symbols[broker]`, else the symbol itself) and its latest
     Quote gives bid/ask/last. Runs in a worker thread of the fake (it reads the database)."""
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connection
 
     from execution.fakes.alpaca_state import FakeQuote
     from marketdata.models import Instrument
     from marketdata.selectors import quote_latest
 
     def source(symbol: str) -> FakeQuote | None:
-        close_old_connections()
+        if not connection.in_atomic_block:  # a long-lived worker thread: drop a stale one
+            close_old_connections()
         instrument = Instrument.objects.filter(**{f"broker_symbols__{broker}": symbol}).first()
         quote = quote_latest(symbol=instrument.symbol if instrument else symbol)
         if quote is None:
