@@ -31,7 +31,7 @@ def marketdata_quote_source(broker: str) -> Callable[[str], Any]:
     Quote gives bid/ask/last. Runs in a worker thread of the fake (it reads the database)."""
     from django.db import close_old_connections, connection
 
-    from execution.fakes.alpaca_state import FakeQuote
+    from execution.fakes.quotes import FakeQuote
     from marketdata.models import Instrument
     from marketdata.selectors import quote_latest
 

@@ -15,37 +15,18 @@ order (the control API's partial fills).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from execution.fakes.quotes import FakeQuote, QuoteSource, dict_quote_source
+
+__all__ = ["FakeAccountState", "FakeApiError", "FakeQuote", "QuoteSource", "dict_quote_source"]
+
 ZERO = Decimal("0")
 OPEN_STATUSES = ("new", "partially_filled", "accepted", "pending_new")
 TIFS = ("day", "gtc", "opg", "cls", "ioc", "fok")
-
-
-@dataclass(frozen=True, slots=True)
-class FakeQuote:
-    bid: Decimal | None = None
-    ask: Decimal | None = None
-    last: Decimal | None = None
-
-
-QuoteSource = Callable[[str], FakeQuote | None]
-
-
-def dict_quote_source(quotes: dict[str, Any]) -> QuoteSource:
-    """A quote source over a dict: symbol → FakeQuote or {"bid", "ask", "last"}."""
-
-    def source(symbol: str) -> FakeQuote | None:
-        value = quotes.get(symbol)
-        if value is None or isinstance(value, FakeQuote):
-            return value
-        return FakeQuote(**{k: _dec(v) for k, v in value.items() if k in ("bid", "ask", "last")})
-
-    return source
 
 
 class FakeApiError(Exception):
