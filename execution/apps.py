@@ -8,6 +8,7 @@ class ExecutionConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
+        from execution.adapters.alpaca import AlpacaBroker
         from execution.adapters.exchange import ExchangeBroker
         from execution.adapters.kite import KiteBroker
         from execution.adapters.paper import PaperBroker, paper_on_tick
@@ -18,6 +19,7 @@ class ExecutionConfig(AppConfig):
 
         register_adapter("paper", PaperBroker)
         register_adapter("exchange", ExchangeBroker)
+        register_adapter("alpaca", AlpacaBroker)
         register_adapter("kite", KiteBroker)
         self._wire_connections()
         register_tick_listener("execution.paper", paper_on_tick)

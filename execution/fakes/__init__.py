@@ -3,8 +3,6 @@
 `FAKE_SERVERS` maps a broker name to the dotted path of its runner,
 `run(*, port, quote_source, options)`, which serves the fake in the foreground
 (`python manage.py run_fake_broker <broker> --port N`). The runners are imported lazily.
-
-(Same interface as the Alpaca branch's module; at the merge keep one copy with both entries.)
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from importlib import import_module
 from typing import Any
 
 FAKE_SERVERS: dict[str, str] = {
+    "alpaca": "execution.fakes.alpaca_server.run",
     "kite": "execution.fakes.kite_server.run",
 }
 
@@ -33,16 +32,17 @@ def marketdata_quote_source(broker: str) -> Callable[[str], Any]:
     Quote gives bid/ask/last. Runs in a worker thread of the fake (it reads the database)."""
     from django.db import close_old_connections, connection
 
+    from execution.fakes.quotes import FakeQuote
     from marketdata.models import Instrument
     from marketdata.selectors import quote_latest
 
-    def source(symbol: str) -> dict[str, Any] | None:
+    def source(symbol: str) -> FakeQuote | None:
         if not connection.in_atomic_block:  # a long-lived worker thread: drop a stale one
             close_old_connections()
         instrument = Instrument.objects.filter(**{f"broker_symbols__{broker}": symbol}).first()
         quote = quote_latest(symbol=instrument.symbol if instrument else symbol)
         if quote is None:
             return None
-        return {"bid": quote.bid, "ask": quote.ask, "last": quote.last}
+        return FakeQuote(bid=quote.bid, ask=quote.ask, last=quote.last)
 
     return source
