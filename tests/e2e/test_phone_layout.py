@@ -91,6 +91,7 @@ def _pages(desk: dict, alpaca_account) -> list[tuple[str, str]]:
         ("connect_kite", "/trading-accounts/connect/kite/"),
         ("connection_paper", f"/trading-accounts/{account.pk}/broker/"),
         ("connection_alpaca", f"/trading-accounts/{alpaca_account.pk}/broker/"),
+        ("account_alpaca", f"/trading-accounts/{alpaca_account.pk}/"),
         ("api_keys", "/api-keys/"),
         ("notifications", "/notifications/"),
         ("notification_settings", "/notifications/settings"),
