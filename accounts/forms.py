@@ -170,7 +170,10 @@ class BrokerConnectForm(forms.Form):
                 label=field.label,
                 required=False,
                 initial=field.default,
-                help_text=f"{field.help} Default: {field.default}" if field.default else field.help,
+                # The default on a line of its own (the template keeps line breaks).
+                help_text=(
+                    f"{field.help}\nDefault: {field.default}" if field.default else field.help
+                ),
                 widget=forms.TextInput(attrs={"spellcheck": "false", "inputmode": "url"}),
             )
 

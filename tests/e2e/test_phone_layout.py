@@ -7,7 +7,14 @@ order, a TWAP with its progress bar, a GTT and schedules, all made through the H
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+
+from accounts.crypto import encrypt_credentials
+from accounts.models import BrokerConnection
+from execution.fakes.alpaca_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, alpaca_fake_server
+from tests.factories import account_with_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -43,7 +50,27 @@ HIDDEN_ACTIONS_JS = """(names) => {
 }"""
 
 
-def _pages(desk: dict) -> list[tuple[str, str]]:
+@pytest.fixture
+def alpaca_account(trader):
+    """The trader's Alpaca account at the loopback fake (pages read its cash from there),
+    its connection last seen refusing the key: a long detail in the status card."""
+    with alpaca_fake_server() as fake:
+        connection = BrokerConnection.objects.create(
+            name="Alpaca paper — a long connection name for the layout check",
+            broker="alpaca",
+            credentials_encrypted=encrypt_credentials(
+                {"key_id": DEFAULT_KEY_ID, "secret_key": DEFAULT_SECRET_KEY}
+            ),
+            settings={"base_url": fake.base_url, "stream_url": fake.ws_url + "/stream"},
+            status="error",
+            last_error="Alpaca refused the key: request is not authorized (HTTP 401, 40110000).",
+        )
+        yield account_with_member(
+            user=trader, broker="alpaca", connection=connection, currency="USD", cash=Decimal(0)
+        )
+
+
+def _pages(desk: dict, alpaca_account) -> list[tuple[str, str]]:
     account = desk["account"]
     return [
         ("dashboard", "/"),
@@ -60,6 +87,11 @@ def _pages(desk: dict) -> list[tuple[str, str]]:
         ("schedules", "/schedules/"),
         ("accounts", "/trading-accounts/"),
         ("account", f"/trading-accounts/{account.pk}/"),
+        ("connect_alpaca", "/trading-accounts/connect/alpaca/"),
+        ("connect_kite", "/trading-accounts/connect/kite/"),
+        ("connection_paper", f"/trading-accounts/{account.pk}/broker/"),
+        ("connection_alpaca", f"/trading-accounts/{alpaca_account.pk}/broker/"),
+        ("account_alpaca", f"/trading-accounts/{alpaca_account.pk}/"),
         ("api_keys", "/api-keys/"),
         ("notifications", "/notifications/"),
         ("notification_settings", "/notifications/settings"),
@@ -87,14 +119,14 @@ def _problems(page, name: str) -> list[str]:
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1440px"])
 @pytest.mark.parametrize("who", ["trader", "admin"])
 def test_no_page_scrolls_sideways_and_row_actions_stay_visible(
-    desk, who, viewport, trader, admin_user, logged_in_page, screenshot
+    desk, alpaca_account, who, viewport, trader, admin_user, logged_in_page, screenshot
 ):
     # given the trader (or the admin) on a phone or a desktop
     user = trader if who == "trader" else admin_user
     page = logged_in_page(user)
     page.set_viewport_size(viewport)
     problems = []
-    for name, path in _pages(desk):
+    for name, path in _pages(desk, alpaca_account):
         # when each main page is open and has drawn its rows
         page.goto(path)
         _settle(page)
