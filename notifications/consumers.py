@@ -21,6 +21,7 @@ and sends `unsubscribed` with `"reason": "access_revoked"` for `<kind>:<account_
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -35,7 +36,7 @@ from redis.exceptions import RedisError
 from uvicorn.protocols.utils import ClientDisconnected
 
 from notifications.access_batch import access_rechecker
-from notifications.channel_layer import group_add_many, group_discard_many
+from notifications.channel_layer import StreamBehind, group_add_many, group_discard_many
 from notifications.selectors import stream_access_for_user
 from notifications.services import STREAM_MESSAGE_TYPE
 from notifications.stream import (
@@ -57,6 +58,7 @@ MAX_FRAME_CHARS = 64 * 1024
 # Channels-redis forgets group members after a day; long-lived streams re-join hourly.
 GROUP_RENEW_SECS = 3600
 CLOSE_LAYER_FAILED = 1011  # "internal error": the client reconnects and re-reads state
+_TEXTS = "_encoded_pushes"  # where a message keeps its encoded frames (`_push_text`)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -74,6 +76,22 @@ def _send_unless_gone(send: Send) -> Send:
     return _send
 
 
+def _push_text(message: dict[str, Any], name: str, seq: int | None) -> str:
+    """The frame for `message` on channel `name`, encoded once per process: the channel
+    layer hands one message object to every local stream it is for (a quote to every
+    subscriber of its symbol), so the text is kept on it for the next stream."""
+    texts = message.get(_TEXTS)
+    if texts is None:
+        texts = message[_TEXTS] = {}
+    text = texts.get((name, seq))
+    if text is None:
+        push = {"channel": name, "event": message["event"], "data": message["data"]}
+        if seq is not None:
+            push["seq"] = seq
+        text = texts[(name, seq)] = json.dumps(push)
+    return text
+
+
 def heartbeat_interval() -> float:
     return float(getattr(settings, "OMS_WS_HEARTBEAT_SECS", 20))
 
@@ -86,10 +104,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, _send_unless_gone(send))
-        except RedisError as exc:
-            # The channel layer is gone (Redis down): one line in the log, a close frame for
-            # the client (whose page reconnects with backoff and re-reads), no traceback.
-            logger.warning("Live stream closed: channel layer failed: %s", exc)
+        except (RedisError, StreamBehind) as exc:
+            # The channel layer is gone (Redis down), or this stream fell too far behind to
+            # keep every push: one line in the log, a close frame for the client (which
+            # reconnects with backoff and catches up: `seq`, the missed endpoint), no traceback.
+            logger.warning("Live stream closed: %s", exc)
             await _send_unless_gone(send)({"type": "websocket.close", "code": CLOSE_LAYER_FAILED})
         finally:
             await self._release()
@@ -227,14 +246,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         access = self.access
         if access is None:
             return
-        seq = (message.get("seqs") or {}).get(access.user_id)
-        for name in sorted(self.groups_joined.get(message.get("via"), ())):
+        names = self.groups_joined.get(message.get("via"), ())
+        seq = (message.get("seqs") or {}).get(access.user_id) if names else None
+        for name in sorted(names) if len(names) > 1 else names:
             spec = self.specs.get(name)
             if spec is not None and event_visible(spec, message, access):
-                push = {"channel": name, "event": message["event"], "data": message["data"]}
-                if seq is not None:
-                    push["seq"] = seq
-                await self.send_json(push)
+                await self.base_send(
+                    {"type": "websocket.send", "text": _push_text(message, name, seq)}
+                )
 
     async def _heartbeat_loop(self) -> None:
         interval = heartbeat_interval()

@@ -71,6 +71,11 @@ class LoopThread:
         """Run `coroutine` on the loop without waiting; a failure is logged."""
         self._schedule(coroutine).add_done_callback(self._log_failure)
 
+    def future(self, coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
+        """Run `coroutine` on the loop; → its concurrent Future, which code on another event
+        loop awaits without blocking (`await asyncio.wrap_future(...)`)."""
+        return self._schedule(coroutine)
+
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         """Call `fn` on the loop thread after `delay` seconds (it must not block the loop)."""
         loop = self._running_loop()
