@@ -378,6 +378,14 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         await hub.call(hub.publish([(f"{self.topic_prefix}c:{token}", payload)]))
 
     async def receive(self, channel: str) -> dict[str, Any]:
+        return (await self._receive(channel, many=False))[0]
+
+    async def receive_many(self, channel: str) -> list[dict[str, Any]]:
+        """Every message waiting for `channel`, in order (waits for at least one): a stream
+        that was behind takes its backlog in one go."""
+        return await self._receive(channel, many=True)
+
+    async def _receive(self, channel: str, *, many: bool) -> list[dict[str, Any]]:
         assert self.require_valid_channel_name(channel), "Channel name not valid"
         hub = self.hub
         loop = asyncio.get_running_loop()
@@ -389,7 +397,10 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
                 with hub.lock:
                     message = hub.take(box)
                     if message is not None:
-                        return message
+                        out = [message]
+                        while many and box.queue:
+                            out.append(hub.take(box))
+                        return out
                     future = loop.create_future()
                     box.waiter = (loop, future)
                 await future
