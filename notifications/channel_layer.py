@@ -8,8 +8,9 @@ a new asyncio.Queue per message). Here:
 - `group_send` is one `PUBLISH` of the encoded message to the group's topic, whatever the
   number of members; `group_send_many` pipelines a burst into one round trip. Web processes,
   Celery workers and the feed all publish this way.
-- Each process holds ONE subscriber connection (on its own loop thread, `_Hub`), subscribed to
-  the topics of the groups that have a member in this process. A message is read and decoded
+- A server process holds ONE subscriber connection, read on the server's own event loop
+  (notifications/stream_hub.py), subscribed to the topics of the groups that have a member
+  among its streams. A message is read and decoded
   once per process and handed to each local member's mailbox (the same dict object: receivers
   treat messages as read-only).
 - A mailbox is a deque. Market snapshots (`quotes`, `book`) are coalesced in it: while a
@@ -31,297 +32,31 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import math
-import os
-import threading
 import uuid
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from channels.exceptions import ChannelFull
 from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from oms_site.loop_thread import LoopThread
+from notifications.stream_hub import (
+    Hub,
+    StreamBehind,
+    forget_loop_hub,
+    hub_of,
+    loop_hub,
+    thread_hub,
+    wake,
+)
 
-logger = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT_SECS = 5.0
-COMMAND_TIMEOUT_SECS = 10.0  # publishing and subscribing; the subscriber's reads never time out
-COALESCED_KINDS = frozenset({"quotes", "book"})  # latest-value snapshots (stream.MARKET_KINDS)
-
-
-class StreamBehind(ChannelFull):
-    """A stream fell more than `capacity` undroppable messages behind."""
-
-
-class _Mailbox:
-    __slots__ = ("error", "groups", "kept", "pending", "queue", "waiter")
-
-    def __init__(self) -> None:
-        self.queue: deque[list[Any]] = deque()  # entries [coalescing key | None, message]
-        self.pending: dict[str, list[Any]] = {}  # coalescing key → its entry still queued
-        self.kept = 0  # queued entries that may not be coalesced
-        self.groups: set[str] = set()  # topics
-        self.waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future] | None = None
-        self.error: BaseException | None = None
-
-
-class _Hub:
-    """This process's subscriber and publisher: state shared by every loop of the process,
-    Redis I/O on one loop thread of its own."""
-
-    def __init__(self, *, url: str, pool_size: int, capacity: int) -> None:
-        self.url = url
-        self.pool_size = pool_size
-        self.capacity = capacity
-        self.token = uuid.uuid4().hex[:12]
-        self.lock = threading.Lock()
-        self.mailboxes: dict[str, _Mailbox] = {}
-        self.members: dict[str, set[str]] = {}  # topic → local channels
-        self.subscribed: set[str] = set()  # topics subscribed (or being subscribed)
-        self.confirming: dict[str, list[asyncio.Future]] = defaultdict(list)  # hub loop
-        self.thread = LoopThread(name="oms-stream-hub")
-        self.client: aioredis.Redis | None = None  # publishing (hub loop)
-        self.conn: Any = None  # the subscriber connection (hub loop)
-        self.reader: asyncio.Task | None = None
-        self.connecting: asyncio.Lock | None = None  # hub loop
-
-    # --- any thread -----------------------------------------------------------------
-
-    async def call(self, coroutine: Any) -> Any:
-        return await asyncio.wrap_future(self.thread.future(coroutine))
-
-    def mailbox(self, channel: str) -> _Mailbox:
-        """Hold `lock`."""
-        box = self.mailboxes.get(channel)
-        if box is None:
-            box = self.mailboxes[channel] = _Mailbox()
-        return box
-
-    def put(self, box: _Mailbox, message: dict[str, Any], wake: dict[Any, list]) -> None:
-        """Queue `message` (hold `lock`); a waiting receive is added to `wake`."""
-        if box.error is not None:
-            return
-        key = message.get("via") if message.get("kind") in COALESCED_KINDS else None
-        if key is not None:
-            entry = box.pending.get(key)
-            if entry is not None:
-                entry[1] = message  # behind: the newer snapshot replaces the waiting one
-                return
-            entry = [key, message]
-            box.pending[key] = entry
-        else:
-            if box.kept >= self.capacity:
-                box.error = StreamBehind(f"more than {self.capacity} messages waiting")
-            else:
-                box.kept += 1
-                entry = [None, message]
-        if box.error is None:
-            box.queue.append(entry)
-        if box.waiter is not None:
-            loop, future = box.waiter
-            box.waiter = None
-            wake[loop].append(future)
-
-    def take(self, box: _Mailbox) -> dict[str, Any] | None:
-        """The next message, or None (hold `lock`); raises the mailbox's error."""
-        if box.queue:
-            key, message = box.queue.popleft()
-            if key is None:
-                box.kept -= 1
-            else:
-                del box.pending[key]
-            return message
-        if box.error is not None:
-            raise box.error
-        return None
-
-    def forget_if_unused(self, channel: str, box: _Mailbox) -> None:
-        """Drop a mailbox nobody can reach or read any more (hold `lock`)."""
-        if (
-            not box.groups
-            and box.waiter is None
-            and not box.queue
-            and self.mailboxes.get(channel) is box
-        ):
-            del self.mailboxes[channel]
-
-    def deliver(self, topic: str, message: dict[str, Any]) -> None:
-        wake: dict[Any, list] = defaultdict(list)
-        with self.lock:
-            if topic.endswith(":c:" + self.token):
-                box = self.mailboxes.get(message.pop("__asgi_channel__", ""))
-                targets = [box] if box is not None else []
-            else:
-                targets = [self.mailboxes[ch] for ch in self.members.get(topic, ())]
-            for box in targets:
-                self.put(box, message, wake)
-        _wake(wake)
-
-    # --- the hub loop ---------------------------------------------------------------
-
-    def _client(self) -> aioredis.Redis:
-        if self.client is None:
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=self.pool_size,
-                timeout=COMMAND_TIMEOUT_SECS,
-                socket_timeout=COMMAND_TIMEOUT_SECS,
-                socket_connect_timeout=CONNECT_TIMEOUT_SECS,
-            )
-            self.client = aioredis.Redis(connection_pool=pool)
-        return self.client
-
-    async def publish(self, packets: Sequence[tuple[str, bytes]]) -> None:
-        pipe = self._client().pipeline(transaction=False)
-        for topic, payload in packets:
-            pipe.publish(topic, payload)
-        await pipe.execute()
-
-    async def subscribe(self, topics: Iterable[str], own_topic: str) -> None:
-        """Subscribe to `topics`; returns once Redis has confirmed each (also those another
-        caller asked for a moment ago), so a publish that follows reaches this process."""
-        wanted = list(dict.fromkeys(topics))
-        if self.conn is None:
-            if self.connecting is None:
-                self.connecting = asyncio.Lock()
-            async with self.connecting:
-                if self.conn is None:
-                    await self._connect()
-                    wanted.insert(0, own_topic)
-        with self.lock:
-            new = [topic for topic in wanted if topic not in self.subscribed]
-            self.subscribed.update(new)
-        loop = asyncio.get_running_loop()
-        confirmed = []
-        for topic in wanted:
-            if topic in new or topic in self.confirming:
-                future = loop.create_future()
-                self.confirming[topic].append(future)
-                confirmed.append(future)
-        if new:
-            await self.conn.send_packed_command(
-                self.conn.pack_command("SUBSCRIBE", *new), check_health=False
-            )
-        try:
-            await asyncio.wait_for(asyncio.gather(*confirmed), COMMAND_TIMEOUT_SECS)
-        except TimeoutError as exc:
-            raise RedisTimeoutError("Redis did not confirm a subscription") from exc
-
-    async def unsubscribe(self, topics: Iterable[str]) -> None:
-        with self.lock:
-            gone = [t for t in topics if t in self.subscribed and not self.members.get(t)]
-            self.subscribed.difference_update(gone)
-        if gone and self.conn is not None:
-            await self.conn.send_packed_command(
-                self.conn.pack_command("UNSUBSCRIBE", *gone), check_health=False
-            )
-
-    async def _connect(self) -> None:
-        pool = aioredis.ConnectionPool.from_url(
-            self.url,
-            socket_timeout=None,  # an idle subscription reads forever; keepalive finds a dead peer
-            socket_connect_timeout=CONNECT_TIMEOUT_SECS,
-            socket_keepalive=True,
-            protocol=2,  # Pub/Sub messages as plain replies (RESP3 would make them pushes)
-            client_name=f"oms-stream-{self.token}",  # CLIENT LIST tells whose it is
-        )
-        conn = pool.make_connection()
-        await conn.connect()
-        self.conn = conn
-        self.reader = asyncio.ensure_future(self._read(conn))
-
-    async def _read(self, conn: Any) -> None:
-        try:
-            while True:
-                reply = await conn.read_response(timeout=math.inf)  # no read timeout
-                kind, topic = reply[0], reply[1].decode()
-                if kind == b"message":
-                    self.deliver(topic, json.loads(reply[2]))
-                elif kind == b"subscribe":
-                    for future in self.confirming.pop(topic, ()):
-                        if not future.done():
-                            future.set_result(None)
-        except asyncio.CancelledError:
-            raise
-        except (RedisError, OSError, ValueError) as exc:
-            logger.warning("Live stream: the Redis subscription failed: %r", exc)
-            self._fail(RedisConnectionError(f"the live stream's Redis subscription failed: {exc}"))
-            await conn.disconnect()
-
-    def _fail(self, error: BaseException) -> None:
-        """The subscription is gone: every local stream fails; the next join reconnects."""
-        wake: dict[Any, list] = defaultdict(list)
-        with self.lock:
-            for box in self.mailboxes.values():
-                box.error = error
-                box.groups.clear()
-                if box.waiter is not None:
-                    loop, future = box.waiter
-                    box.waiter = None
-                    wake[loop].append(future)
-            self.members.clear()
-            self.subscribed.clear()
-        for futures in self.confirming.values():
-            for future in futures:
-                if not future.done():
-                    future.set_exception(error)
-        self.confirming.clear()
-        self.conn = None
-        self.reader = None
-        _wake(wake)
-
-    async def reset(self) -> None:
-        """Forget every stream and subscription (flush)."""
-        if self.reader is not None:
-            self.reader.cancel()
-            await asyncio.gather(self.reader, return_exceptions=True)
-        if self.conn is not None:
-            await self.conn.disconnect()
-        self.conn = self.reader = None
-        self.confirming.clear()
-        with self.lock:
-            for box in self.mailboxes.values():
-                box.queue.clear()
-                box.pending.clear()
-                box.kept = 0
-                box.groups.clear()
-            self.members.clear()
-            self.subscribed.clear()
-
-
-def _wake(wake: dict[Any, list]) -> None:
-    for loop, futures in wake.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, futures)
-        except RuntimeError:  # that loop is closed: its receivers are gone
-            continue
-
-
-def _resolve(futures: list[asyncio.Future]) -> None:
-    for future in futures:
-        if not future.done():
-            future.set_result(None)
-
-
-_hubs: dict[tuple[int, str, int, int], _Hub] = {}
-_hubs_guard = threading.Lock()
-
-
-def _process_hub(url: str, *, pool_size: int, capacity: int) -> _Hub:
-    """One hub per process and configuration (a forked child gets its own)."""
-    key = (os.getpid(), url, pool_size, capacity)
-    with _hubs_guard:
-        hub = _hubs.get(key)
-        if hub is None:
-            hub = _hubs[key] = _Hub(url=url, pool_size=pool_size, capacity=capacity)
-        return hub
+__all__ = [
+    "LocalFanoutRedisLayer",
+    "StreamBehind",
+    "group_add_many",
+    "group_discard_many",
+    "group_send_many",
+]
 
 
 class LocalFanoutRedisLayer(BaseChannelLayer):
@@ -346,36 +81,48 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         self.url = hosts[0]
         db = aioredis.ConnectionPool.from_url(self.url).connection_kwargs.get("db", 0)
         self.topic_prefix = f"{prefix}{db}:"
-        self.pool_size = pool_size
-
-    @property
-    def hub(self) -> _Hub:
-        return _process_hub(self.url, pool_size=self.pool_size, capacity=self.capacity)
+        self.config = (self.url, self.topic_prefix, pool_size, capacity)
 
     def _topic(self, group: str) -> str:
         return f"{self.topic_prefix}g:{group}"
 
-    def _own_topic(self, hub: _Hub) -> str:
-        return f"{self.topic_prefix}c:{hub.token}"
+    def _publisher(self) -> Hub:
+        """The running loop's hub if it has one (no thread between), else the process's."""
+        return loop_hub(self.config, create=False) or thread_hub(self.config)
+
+    @staticmethod
+    def _home(channel: str) -> Hub:
+        hub = hub_of(channel)
+        if hub is None:
+            raise ValueError(f"Channel {channel!r} was not made in this process.")
+        return hub
 
     # --- channels -------------------------------------------------------------------
 
     async def new_channel(self, prefix: str = "specific") -> str:
-        return f"{prefix}.{self.hub.token}!{uuid.uuid4().hex}"
+        """A channel usable from any event loop (tests, scripts)."""
+        return f"{prefix}.{thread_hub(self.config).token}!{uuid.uuid4().hex}"
+
+    async def new_local_channel(self, prefix: str = "specific") -> str:
+        """A channel served on the running loop, which must outlive it (a server's stream):
+        its messages are read from Redis and handed over on this loop."""
+        hub = loop_hub(self.config, create=True)
+        return f"{prefix}.{hub.token}!{uuid.uuid4().hex}"
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "message is not a dict"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        hub = self.hub
-        token = channel.partition("!")[0].rpartition(".")[2]
-        if token == hub.token:
-            wake: dict[Any, list] = defaultdict(list)
+        hub = hub_of(channel)
+        if hub is not None:
+            woken: dict[Any, list] = defaultdict(list)
             with hub.lock:
-                hub.put(hub.mailbox(channel), message, wake)
-            _wake(wake)
+                hub.put(hub.mailbox(channel), message, woken)
+            wake(woken)
             return
+        token = channel.partition("!")[0].rpartition(".")[2]
         payload = json.dumps({**message, "__asgi_channel__": channel}).encode()
-        await hub.call(hub.publish([(f"{self.topic_prefix}c:{token}", payload)]))
+        publisher = self._publisher()
+        await publisher.call(publisher.publish([(f"{self.topic_prefix}c:{token}", payload)]))
 
     async def receive(self, channel: str) -> dict[str, Any]:
         return (await self._receive(channel, many=False))[0]
@@ -387,7 +134,7 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
 
     async def _receive(self, channel: str, *, many: bool) -> list[dict[str, Any]]:
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        hub = self.hub
+        hub = self._home(channel)
         loop = asyncio.get_running_loop()
         with hub.lock:
             box = hub.mailbox(channel)
@@ -425,17 +172,19 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         for group in groups:
             assert self.require_valid_group_name(group), "Group name not valid"
             topics.append(self._topic(group))
-        hub = self.hub
+        hub = self._home(channel)
         with hub.lock:
             box = hub.mailbox(channel)
             for topic in topics:
                 hub.members.setdefault(topic, set()).add(channel)
                 box.groups.add(topic)
         if topics:
-            await hub.call(hub.subscribe(topics, self._own_topic(hub)))
+            await hub.call(hub.subscribe(topics))
 
     async def group_discard_many(self, groups: Iterable[str], channel: str) -> None:
-        hub = self.hub
+        hub = hub_of(channel)
+        if hub is None:
+            return  # not a channel of this process: it is in no group here
         emptied = []
         with hub.lock:
             box = hub.mailboxes.get(channel)
@@ -453,7 +202,7 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
             if box is not None:
                 hub.forget_if_unused(channel, box)
         if emptied:
-            hub.thread.submit(hub.unsubscribe(emptied))
+            hub.spawn(hub.unsubscribe(emptied))
 
     async def group_send(self, group: str, message: dict[str, Any]) -> None:
         await self.group_send_many([(group, message)])
@@ -465,15 +214,25 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
             assert self.require_valid_group_name(group), "Group name not valid"
             packets.append((self._topic(group), json.dumps(message).encode()))
         if packets:
-            hub = self.hub
+            hub = self._publisher()
             await hub.call(hub.publish(packets))
 
     async def flush(self) -> None:
-        hub = self.hub
+        """Forget every stream and subscription of this process (tests, maintenance)."""
+        hub = thread_hub(self.config)
         await hub.call(hub.reset())
+        local = loop_hub(self.config, create=False)
+        if local is not None:
+            await local.reset()
+
+    async def close_loop(self) -> None:
+        """Close the running loop's hub (a server stopping on a loop that then ends)."""
+        hub = forget_loop_hub(self.config)
+        if hub is not None:
+            await hub.reset(close=True)
 
     async def close_pools(self) -> None:
-        """Nothing to close per layer: the process's hub is shared and lives with it."""
+        """Nothing to close per layer: the process's thread hub is shared and lives with it."""
 
 
 async def group_send_many(layer: Any, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:

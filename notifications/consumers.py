@@ -120,7 +120,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.base_send = send
         self.state_lock = asyncio.Lock()
         self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
+        # The Redis layer reads a server's streams' messages on the server's own loop.
+        new_channel = getattr(self.channel_layer, "new_local_channel", None)
+        self.channel_name = await (new_channel or self.channel_layer.new_channel)()
         tasks = [
             asyncio.ensure_future(self._client_frames(receive)),
             asyncio.ensure_future(self._layer_messages()),

@@ -18,6 +18,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from notifications.channel_layer import LocalFanoutRedisLayer, StreamBehind
+from notifications.stream_hub import hub_of
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -177,7 +178,7 @@ async def test_a_lost_subscription_fails_every_stream_of_the_process(make_layer)
 
     # when Redis drops the subscriber's connection
     admin = aioredis.Redis.from_url(layer.url)
-    name = f"oms-stream-{layer.hub.token}"
+    name = f"oms-stream-{hub_of(channel).token}"
     clients = await admin.client_list()
     await admin.client_kill_filter(_id=next(c["id"] for c in clients if c["name"] == name))
     await admin.aclose()
@@ -191,3 +192,25 @@ async def test_a_lost_subscription_fails_every_stream_of_the_process(make_layer)
     await layer.group_add("acct.1.orders", fresh)
     await layer.group_send("acct.1.orders", order(9))
     assert (await asyncio.wait_for(layer.receive(fresh), 5))["n"] == 9
+
+
+async def test_a_servers_stream_is_read_on_its_loop_and_takes_its_backlog_at_once(make_layer):
+    # given a stream made on the running loop (as the server makes its streams)
+    layer = make_layer()
+    channel = await layer.new_local_channel()
+    await layer.group_add_many(["acct.1.orders", "quotes.ACME"], channel)
+
+    # when a burst arrives while it is not reading
+    await layer.group_send_many([("acct.1.orders", order(n)) for n in range(3)])
+    await layer.group_send("quotes.ACME", quote(1))
+    await asyncio.sleep(0.3)
+
+    # then one receive takes all of it, in order
+    got = await asyncio.wait_for(layer.receive_many(channel), 5)
+    assert [(m["via"], m["n"]) for m in got] == [
+        ("acct.1.orders", 0),
+        ("acct.1.orders", 1),
+        ("acct.1.orders", 2),
+        ("quotes.ACME", 1),
+    ]
+    await layer.close_loop()
