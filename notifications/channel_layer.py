@@ -87,8 +87,10 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         return f"{self.topic_prefix}g:{group}"
 
     def _publisher(self) -> Hub:
-        """The running loop's hub if it has one (no thread between), else the process's."""
-        return loop_hub(self.config, create=False) or thread_hub(self.config)
+        """The running loop's hub: publishing never crosses to another thread (the push
+        loop, the quote publisher's loop and the server's loop each publish on their own
+        connections)."""
+        return loop_hub(self.config, create=True)
 
     @staticmethod
     def _home(channel: str) -> Hub:

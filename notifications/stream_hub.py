@@ -75,9 +75,12 @@ class Hub:
         self.subscribed: set[str] = set()  # topics subscribed (or being subscribed)
         self.confirming: dict[str, list[asyncio.Future]] = defaultdict(list)  # hub loop
         self.thread = LoopThread(name="oms-stream-hub") if on_thread else None
-        self.loop = None if on_thread else asyncio.get_running_loop()
+        # weak: the loop's hub lives in a WeakKeyDictionary keyed by that loop
+        self.loop = None if on_thread else weakref.ref(asyncio.get_running_loop())
         self.tasks: set[asyncio.Task] = set()  # fire-and-forget work on a loop hub
         self.client: aioredis.Redis | None = None  # publishing (hub loop)
+        self.outbox: list[tuple[Sequence[tuple[str, bytes]], asyncio.Future]] = []
+        self.sender: asyncio.Future | None = None
         self.conn: Any = None  # the subscriber connection (hub loop)
         self.reader: asyncio.Task | None = None
         self.connecting: asyncio.Lock | None = None  # hub loop
@@ -87,7 +90,7 @@ class Hub:
     async def call(self, coroutine: Any) -> Any:
         """Run `coroutine` on the hub's loop and wait for it, from any loop."""
         if self.thread is None:
-            if asyncio.get_running_loop() is not self.loop:
+            if self.loop is None or asyncio.get_running_loop() is not self.loop():
                 coroutine.close()
                 raise RuntimeError("A stream's channel was used from another event loop.")
             return await coroutine
@@ -189,10 +192,36 @@ class Hub:
         return self.client
 
     async def publish(self, packets: Sequence[tuple[str, bytes]]) -> None:
-        pipe = self._client().pipeline(transaction=False)
-        for topic, payload in packets:
-            pipe.publish(topic, payload)
-        await pipe.execute()
+        """PUBLISH each (topic, payload), in order. Publishes made on this loop while one
+        round trip is out go together in the next (a round of ticks on 50 symbols is one
+        pipeline, not 50), one pipeline at a time: they reach Redis in call order."""
+        done = asyncio.get_running_loop().create_future()
+        self.outbox.append((packets, done))
+        if self.sender is None:
+            self.sender = asyncio.ensure_future(self._send_outbox())
+        await done
+
+    async def _send_outbox(self) -> None:
+        try:
+            await asyncio.sleep(0)  # publishes of this loop iteration join the first batch
+            while self.outbox:
+                batch, self.outbox = self.outbox, []
+                pipe = self._client().pipeline(transaction=False)
+                for packets, _ in batch:
+                    for topic, payload in packets:
+                        pipe.publish(topic, payload)
+                try:
+                    await pipe.execute()
+                except Exception as exc:  # noqa: BLE001 - handed to each publisher, which reports it
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self.sender = None
 
     async def subscribe(self, topics: Iterable[str]) -> None:
         """Subscribe to `topics`; returns once Redis has confirmed each (also those another
@@ -336,7 +365,7 @@ _thread_hubs: dict[tuple[Any, ...], Hub] = {}  # (pid, *config) → hub
 _loop_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Hub]] = (
     weakref.WeakKeyDictionary()
 )
-_by_token: dict[str, Hub] = {}
+_by_token: weakref.WeakValueDictionary[str, Hub] = weakref.WeakValueDictionary()
 
 
 def thread_hub(config: tuple[Any, ...]) -> Hub:
