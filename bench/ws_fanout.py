@@ -245,8 +245,17 @@ def _publish_burst(plan: list[tuple[str, str, str]], symbols: int, rounds: int) 
     return orders_secs
 
 
-def _cpu(times: Any) -> float:
-    return times.user + times.system
+def _server_processes(proc: Any) -> list[Any]:
+    """The server: one uvicorn process, or with --web-procs its worker processes too."""
+    return [proc, *proc.children(recursive=True)]
+
+
+def _server_cpu(proc: Any) -> float:
+    return sum(p.cpu_times().user + p.cpu_times().system for p in _server_processes(proc))
+
+
+def _server_rss(proc: Any) -> int:
+    return sum(p.memory_info().rss for p in _server_processes(proc))
 
 
 def _wait_http(port: int, timeout: float) -> None:
@@ -270,6 +279,9 @@ def main() -> None:
     parser.add_argument("--quote-rounds", type=int, default=10)
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--web-procs", type=int, default=1, help="uvicorn worker processes (WEB_CONCURRENCY)"
+    )
     parser.add_argument("--port", type=int, default=8171)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument(
@@ -312,6 +324,7 @@ def main() -> None:
             str(args.port),
             "--lifespan",
             "off",
+            *(["--workers", str(args.web_procs)] if args.web_procs > 1 else []),
             "--log-level",
             "warning",
             *([] if args.ws_deflate else ["--ws-per-message-deflate", "false"]),
@@ -320,11 +333,18 @@ def main() -> None:
         env=env,
         preexec_fn=raise_fd_limit,
     )
-    result: dict[str, Any] = {"bench": "ws_fanout", "clients": args.clients}
+    result: dict[str, Any] = {
+        "bench": "ws_fanout",
+        "clients": args.clients,
+        "web_procs": args.web_procs,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+    }
     try:
         _wait_http(args.port, 60)
         proc = psutil.Process(server.pid)
-        rss_base = proc.memory_info().rss
+        if args.web_procs > 1:  # the workers are up when each answers; give them a moment
+            time.sleep(3)
+        rss_base = _server_rss(proc)
         url = f"ws://127.0.0.1:{args.port}/ws/stream/"
         ctx = multiprocessing.get_context("spawn")
         pipes, workers = [], []
@@ -353,16 +373,16 @@ def main() -> None:
                 break
             time.sleep(0.2)
         connect_secs = time.monotonic() - started
-        rss_connected = proc.memory_info().rss
+        rss_connected = _server_rss(proc)
         log(f"{settled} settled in {connect_secs:.1f}s; idle {args.idle:.0f}s")
         _warm_publishers()
-        cpu_before = proc.cpu_times()
+        cpu_before = _server_cpu(proc)
         time.sleep(args.idle)
-        cpu_after = proc.cpu_times()
+        cpu_after = _server_cpu(proc)
         poll_progress()
         log("burst")
         burst_started = time.monotonic()
-        cpu_burst_before = proc.cpu_times()
+        cpu_burst_before = _server_cpu(proc)
         publish_orders_secs = _publish_burst(plan, args.symbols, args.quote_rounds)
         connected = sum(p["connected"] for p in progress)
         expected = (1 + args.quote_rounds) * connected
@@ -374,7 +394,7 @@ def main() -> None:
                 break
             time.sleep(0.05)
         drain_secs = time.monotonic() - burst_started
-        cpu_burst_after = proc.cpu_times()
+        cpu_burst_after = _server_cpu(proc)
         for pipe in pipes:
             pipe.send("stop")
         finals: list[dict[str, int]] = []
@@ -391,8 +411,8 @@ def main() -> None:
             worker.join(timeout=30)
         total = {key: sum(f[key] for f in finals) for key in finals[0]}
         everything = latencies["orders"] + latencies["quotes"]
-        idle_cpu = _cpu(cpu_after) - _cpu(cpu_before)
-        burst_cpu = _cpu(cpu_burst_after) - _cpu(cpu_burst_before)
+        idle_cpu = cpu_after - cpu_before
+        burst_cpu = cpu_burst_after - cpu_burst_before
         delivered = total["orders"] + total["quotes"]
         result.update(
             connections_held=total["held"],
@@ -424,6 +444,7 @@ def main() -> None:
             server_burst_cpu_seconds=round(burst_cpu, 2),
             server_cpu_us_per_message=round(burst_cpu * 1e6 / max(1, delivered), 1),
             server_idle_cpu_pct=round(100 * idle_cpu / args.idle, 1) if args.idle else None,
+            load_average_1m_at_end=round(os.getloadavg()[0], 2),
             fd_limit_soft=fd_soft,
             fd_limit_hard=fd_hard,
             command=" ".join([Path(PYTHON).name, *sys.argv]),

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECS = 5.0
 COMMAND_TIMEOUT_SECS = 10.0  # publishing and subscribing; the subscriber's reads never time out
+READ_BATCH = 1000  # subscription messages handled together at most
 COALESCED_KINDS = frozenset({"quotes", "book"})  # latest-value snapshots (stream.MARKET_KINDS)
 
 
@@ -165,16 +166,27 @@ class Hub:
         ):
             del self.mailboxes[channel]
 
-    def deliver(self, topic: str, message: dict[str, Any]) -> None:
+    def deliver(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand (topic, message) pairs read together to the local members, in order. A
+        market snapshot followed in the same read by a newer one of its group is skipped:
+        when the whole process is behind, it fans out only the latest."""
+        latest = {
+            topic: n
+            for n, (topic, message) in enumerate(messages)
+            if message.get("kind") in COALESCED_KINDS
+        }
         woken: dict[Any, list] = defaultdict(list)
         with self.lock:
-            if topic == self.own_topic:
-                box = self.mailboxes.get(message.pop("__asgi_channel__", ""))
-                targets = [box] if box is not None else []
-            else:
-                targets = [self.mailboxes[ch] for ch in self.members.get(topic, ())]
-            for box in targets:
-                self.put(box, message, woken)
+            for n, (topic, message) in enumerate(messages):
+                if latest.get(topic, n) != n:
+                    continue  # superseded
+                if topic == self.own_topic:
+                    box = self.mailboxes.get(message.pop("__asgi_channel__", ""))
+                    targets = [box] if box is not None else []
+                else:
+                    targets = [self.mailboxes[ch] for ch in self.members.get(topic, ())]
+                for box in targets:
+                    self.put(box, message, woken)
         wake(woken)
 
     # --- the hub loop ---------------------------------------------------------------
@@ -279,14 +291,20 @@ class Hub:
     async def _read(self, conn: Any) -> None:
         try:
             while True:
-                reply = await conn.read_response(timeout=math.inf)  # no read timeout
-                kind, topic = reply[0], reply[1].decode()
-                if kind == b"message":
-                    self.deliver(topic, json.loads(reply[2]))
-                elif kind == b"subscribe":
-                    for future in self.confirming.pop(topic, ()):
-                        if not future.done():
-                            future.set_result(None)
+                replies = [await conn.read_response(timeout=math.inf)]  # no read timeout
+                # Whatever else has arrived meanwhile (the loop was busy): handled together.
+                while len(replies) < READ_BATCH and await conn.can_read_destructive():
+                    replies.append(await conn.read_response(timeout=math.inf))
+                messages = []
+                for kind, topic, payload in replies:
+                    if kind == b"message":
+                        messages.append((topic.decode(), json.loads(payload)))
+                    elif kind == b"subscribe":
+                        for future in self.confirming.pop(topic.decode(), ()):
+                            if not future.done():
+                                future.set_result(None)
+                if messages:
+                    self.deliver(messages)
         except asyncio.CancelledError:
             raise
         except (RedisError, OSError, ValueError) as exc:
