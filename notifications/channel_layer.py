@@ -69,7 +69,7 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         *,
         hosts: Sequence[str],
         prefix: str = "oms-stream",
-        capacity: int = 2000,
+        capacity: int = 5000,
         pool_size: int = 10,
         **kwargs: Any,
     ) -> None:

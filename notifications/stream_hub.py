@@ -386,6 +386,19 @@ _loop_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any,
 _by_token: weakref.WeakValueDictionary[str, Hub] = weakref.WeakValueDictionary()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (Celery's prefork pool) starts with no hub of its parent's, and with a
+    fresh guard: another thread of the parent may have held it at the fork."""
+    global _hubs_guard
+    _hubs_guard = threading.Lock()
+    _thread_hubs.clear()
+    _loop_hubs.clear()
+    _by_token.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def thread_hub(config: tuple[Any, ...]) -> Hub:
     """The process's hub on a loop thread of its own, for `config` (a forked child gets its
     own): publishing from any loop, and channels made outside a server (tests, tools)."""

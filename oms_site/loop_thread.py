@@ -2,7 +2,7 @@
 layer) from sync code.
 
 Why a long-lived loop: `async_to_sync(layer.group_send)` starts a fresh event loop for every
-call, and channels-redis keeps its connection pools per loop, so each push paid for a new
+call, and the Redis channel layer keeps its connections per loop, so each push paid for a new
 loop and a new Redis connection (~3 ms). Running every send on one loop thread reuses both
 (~0.3 ms).
 

@@ -167,7 +167,7 @@ if REDIS_URL:
                 "hosts": [REDIS_URL],
                 # Orders/notifications one stream may have waiting before it is closed (its
                 # client reconnects and catches up); quotes and depth are coalesced instead.
-                "capacity": env.int("OMS_WS_STREAM_BACKLOG", default=2000),
+                "capacity": env.int("OMS_WS_STREAM_BACKLOG", default=5000),
                 "pool_size": env.int("OMS_WS_REDIS_POOL_SIZE", default=10),
             },
         }
