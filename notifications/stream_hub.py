@@ -167,19 +167,21 @@ class Hub:
             del self.mailboxes[channel]
 
     def deliver(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        """Hand (topic, message) pairs read together to the local members, in order. A
-        market snapshot followed in the same read by a newer one of its group is skipped:
+        """Hand (topic, message) pairs read together to the local members, in order. Market
+        snapshots of one group read together go out once, the newest where the first was:
         when the whole process is behind, it fans out only the latest."""
-        latest = {
-            topic: n
-            for n, (topic, message) in enumerate(messages)
-            if message.get("kind") in COALESCED_KINDS
+        newest = {
+            topic: message
+            for topic, message in messages
+            if message.get("kind") in COALESCED_KINDS and topic != self.own_topic
         }
         woken: dict[Any, list] = defaultdict(list)
         with self.lock:
-            for n, (topic, message) in enumerate(messages):
-                if latest.get(topic, n) != n:
-                    continue  # superseded
+            for topic, message in messages:
+                if topic in newest:
+                    message = newest.pop(topic, None)
+                    if message is None:
+                        continue  # went out already, newer, in the first one's place
                 if topic == self.own_topic:
                     box = self.mailboxes.get(message.pop("__asgi_channel__", ""))
                     targets = [box] if box is not None else []
