@@ -258,6 +258,17 @@ def _server_cpu(proc: Any) -> float:
     return sum(p.cpu_times().user + p.cpu_times().system for p in _server_processes(proc))
 
 
+def _processes_cpu(processes: list[Any]) -> float:
+    """CPU seconds of these processes (multiprocessing workers or pids), threads included."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        times = psutil.Process(getattr(process, "pid", process)).cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def _server_rss(proc: Any) -> int:
     return sum(p.memory_info().rss for p in _server_processes(proc))
 
@@ -387,6 +398,8 @@ def main() -> None:
         log("burst")
         burst_started = time.monotonic()
         cpu_burst_before = _server_cpu(proc)
+        clients_cpu_before = _processes_cpu(workers)
+        publisher_cpu_before = _processes_cpu([os.getpid()])
         publish_orders_secs = _publish_burst(plan, args.symbols, args.quote_rounds)
         connected = sum(p["connected"] for p in progress)
         expected = (1 + args.quote_rounds) * connected
@@ -399,6 +412,8 @@ def main() -> None:
             time.sleep(0.05)
         drain_secs = time.monotonic() - burst_started
         cpu_burst_after = _server_cpu(proc)
+        clients_burst_cpu = _processes_cpu(workers) - clients_cpu_before
+        publisher_burst_cpu = _processes_cpu([os.getpid()]) - publisher_cpu_before
         for pipe in pipes:
             pipe.send("stop")
         finals: list[dict[str, int]] = []
@@ -454,6 +469,9 @@ def main() -> None:
             )
             if args.idle
             else None,
+            # where else the burst's CPU went, on the same cores
+            clients_burst_cpu_seconds=round(clients_burst_cpu, 2),
+            publisher_burst_cpu_seconds=round(publisher_burst_cpu, 2),
             server_idle_cpu_pct=round(100 * idle_cpu / args.idle, 1) if args.idle else None,
             load_average_1m_at_end=round(os.getloadavg()[0], 2),
             fd_limit_soft=fd_soft,
