@@ -6,16 +6,17 @@ a group of 1,000 streams is written 1,000 times, popped 1,000 times and decoded 
 and every stream's receive runs a lock dance of its own (two futures per message per stream,
 a new asyncio.Queue per message). Here:
 - `group_send` is one `PUBLISH` of the encoded message to the group's topic, whatever the
-  number of members; `group_send_many` pipelines a burst into one round trip. Web processes,
-  Celery workers and the feed all publish this way.
+  number of members; the publishes of one event-loop iteration (`group_send_many`, a round of
+  ticks) go in one pipelined round trip, on the caller's own loop. Web processes, Celery
+  workers and the feed all publish this way.
 - A server process holds ONE subscriber connection, read on the server's own event loop
   (notifications/stream_hub.py), subscribed to the topics of the groups that have a member
-  among its streams. A message is read and decoded
-  once per process and handed to each local member's mailbox (the same dict object: receivers
-  treat messages as read-only).
+  among its streams. A message is read and decoded once per process and handed to each
+  local member's mailbox (the same dict object: receivers treat messages as read-only).
 - A mailbox is a deque. Market snapshots (`quotes`, `book`) are coalesced in it: while a
   stream is behind (its earlier messages not yet taken), a newer snapshot of the same symbol
-  replaces the one still waiting — latest wins. Everything else (orders, positions,
+  replaces the one still waiting — latest wins (so does the hub for snapshots it reads
+  together). Everything else (orders, positions,
   notifications…) is queued in order, never dropped or merged; a stream that lets more than
   `capacity` of those pile up is failed (`StreamBehind`) and closed by its consumer, and its
   client reconnects and catches up (`seq`, GET /api/v1/stream/missed).
