@@ -1,26 +1,30 @@
 """Benchmark the live stream's fan-out: many idle API-key clients on /ws/stream/, then a burst.
 
     python bench/ws_fanout.py [--clients 1000] [--idle 60] [--quote-rounds 10] [--symbols 50]
-                              [--client-procs 2] [--port 8171] [--redis-url URL]
+                              [--client-procs 2] [--web-procs 1] [--port 8171] [--redis-url URL]
 
-It starts its own web server (uvicorn on the real ASGI app, one process as `make run`
-starts it, with its soft file-descriptor limit raised to the hard one) on a fresh SQLite
-database and its own Redis db (BENCH_REDIS_URL, default redis://127.0.0.1:6379/6, emptied
-first). It creates one user, paper account and API key per client; the clients (asyncio,
-the `websockets` package, spread over `--client-procs` processes) connect with an
-`Authorization: Token` header and no Origin header, as programs do, and each subscribes to
-`orders:<its account>` and `quotes:<one of --symbols symbols>`. They stay idle for
-`--idle` seconds (server heartbeats and WebSocket pings only), then the bench publishes,
-from its own process through the same code paths the OMS uses, one `order.updated` per
-account (in transactions of 100, as the report path delivers bursts) and `--quote-rounds`
-rounds of one tick per symbol (through marketdata's throttled quote publisher, 150 ms
-apart so none is coalesced away).
+It starts its own web server (uvicorn on the real ASGI app, `--web-procs` worker processes as
+`WEB_CONCURRENCY` gives `make run`, with the soft file-descriptor limit raised to the hard
+one) on a fresh SQLite database and its own Redis db (BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/6, emptied first). It creates one user, paper account and API key per
+client; the clients (asyncio, the `websockets` package, spread over `--client-procs`
+processes) connect with an `Authorization: Token` header and no Origin header, as programs
+do, and each subscribes to `orders:<its account>` and `quotes:<one of --symbols symbols>`.
+They stay idle for `--idle` seconds (server heartbeats and WebSocket pings only), then the
+bench publishes, from its own process through the same code paths the OMS uses (publishers
+warmed up first, as in a running stack), one `order.updated` per account (in transactions of
+100, as the report path delivers bursts) and `--quote-rounds` rounds of one tick per symbol
+(through marketdata's throttled quote publisher, 150 ms apart). The burst is over when every
+client has its order and the last round's quote.
 
-Prints ONE JSON object: connections_held (open at the end), dropped (closed by the server
-or the network before the end), connect_failures, messages_expected / messages_delivered,
-delivery_p50_ms / delivery_p99_ms / delivery_max_ms (from the publish call to the client's
-receipt, same machine clock), the server's RSS before and after the clients connected and
-per connection, the server's CPU seconds while idle, and the file-descriptor limits.
+Prints ONE JSON object: connections_held (open at the end), dropped (closed by the server or
+the network before the end), connect_failures, messages_expected / messages_delivered, the
+quotes coalesced (a stream that was behind gets the latest quote of its symbol instead of
+every one; orders are never coalesced), delivery_p50_ms / delivery_p99_ms / delivery_max_ms
+(from the publish call to the client's receipt, same machine clock; also per kind), the
+server's RSS before and after the clients connected and per connection, its CPU while idle
+and per push in the burst (also net of the idle streams' cost), the load average at start
+and end (the clients and the publisher share the machine), and the file-descriptor limits.
 Not a test: nothing is asserted (targets: 5,000 held, 0 dropped, p99 < 250 ms).
 """
 
@@ -71,11 +75,20 @@ def _sent_at(message: dict[str, Any]) -> float | None:
     return datetime.fromisoformat(stamp).timestamp() if stamp else None
 
 
-async def _client_main(url: str, plan: list[tuple[str, str, str]], conn: Any) -> None:
+async def _client_main(
+    url: str, plan: list[tuple[str, str, str]], last_round: int, conn: Any
+) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    stats = {"connected": 0, "connect_failures": 0, "dropped": 0, "orders": 0, "quotes": 0}
+    stats = {
+        "connected": 0,
+        "connect_failures": 0,
+        "dropped": 0,
+        "orders": 0,
+        "quotes": 0,
+        "complete": 0,  # clients that have their order and the last round's quote
+    }
     latencies: dict[str, list[float]] = {"orders": [], "quotes": []}
     stopping = asyncio.Event()
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
@@ -103,6 +116,7 @@ async def _client_main(url: str, plan: list[tuple[str, str, str]], conn: Any) ->
                 return
         stats["connected"] += 1
         sockets.append(ws)
+        waiting_for = {"orders", "last quote"}
         try:
             async for raw in ws:
                 received = time.time()
@@ -115,6 +129,10 @@ async def _client_main(url: str, plan: list[tuple[str, str, str]], conn: Any) ->
                 if sent is not None:
                     latencies[kind].append((received - sent) * 1000)
                 stats[kind] += 1
+                last = kind == "orders" or message["data"].get("volume") == last_round
+                if waiting_for and last:
+                    waiting_for.discard("orders" if kind == "orders" else "last quote")
+                    stats["complete"] += not waiting_for
         except ConnectionClosed:
             pass
         if not stopping.is_set():
@@ -135,9 +153,9 @@ async def _client_main(url: str, plan: list[tuple[str, str, str]], conn: Any) ->
         task.cancel()
 
 
-def client_process(url: str, plan: list[tuple[str, str, str]], conn: Any) -> None:
+def client_process(url: str, plan: list[tuple[str, str, str]], last_round: int, conn: Any) -> None:
     raise_fd_limit()
-    asyncio.run(_client_main(url, plan, conn))
+    asyncio.run(_client_main(url, plan, last_round, conn))
 
 
 # ----------------------------------------------------------------------------- the server
@@ -175,6 +193,16 @@ def _set_up_data(clients: int, symbols: int) -> list[tuple[str, str, str]]:
             key = api_key_create(user=user, name="ws bench").raw_key
             plan.append((key, str(account.pk), f"WS{n % symbols}"))
     return plan
+
+
+def _warm_publishers() -> None:
+    """Open the publishers' Redis connections (the push loop's and the quote publisher's), as
+    a running stack has them, so the burst does not time their first connect."""
+    from marketdata.push import quote_publisher
+    from notifications.services import publish_now
+
+    quote_publisher().publish("WARMUP", {"symbol": "WARMUP", "last": "1"})
+    publish_now(channel="quotes:WARMUP", event="quote", data={"symbol": "WARMUP"})
 
 
 def _publish_burst(plan: list[tuple[str, str, str]], symbols: int, rounds: int) -> float:
@@ -221,8 +249,28 @@ def _publish_burst(plan: list[tuple[str, str, str]], symbols: int, rounds: int) 
     return orders_secs
 
 
-def _cpu(times: Any) -> float:
-    return times.user + times.system
+def _server_processes(proc: Any) -> list[Any]:
+    """The server: one uvicorn process, or with --web-procs its worker processes too."""
+    return [proc, *proc.children(recursive=True)]
+
+
+def _server_cpu(proc: Any) -> float:
+    return sum(p.cpu_times().user + p.cpu_times().system for p in _server_processes(proc))
+
+
+def _processes_cpu(processes: list[Any]) -> float:
+    """CPU seconds of these processes (multiprocessing workers or pids), threads included."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        times = psutil.Process(getattr(process, "pid", process)).cpu_times()
+        total += times.user + times.system
+    return total
+
+
+def _server_rss(proc: Any) -> int:
+    return sum(p.memory_info().rss for p in _server_processes(proc))
 
 
 def _wait_http(port: int, timeout: float) -> None:
@@ -246,6 +294,9 @@ def main() -> None:
     parser.add_argument("--quote-rounds", type=int, default=10)
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument(
+        "--web-procs", type=int, default=1, help="uvicorn worker processes (WEB_CONCURRENCY)"
+    )
     parser.add_argument("--port", type=int, default=8171)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument(
@@ -288,6 +339,7 @@ def main() -> None:
             str(args.port),
             "--lifespan",
             "off",
+            *(["--workers", str(args.web_procs)] if args.web_procs > 1 else []),
             "--log-level",
             "warning",
             *([] if args.ws_deflate else ["--ws-per-message-deflate", "false"]),
@@ -296,18 +348,26 @@ def main() -> None:
         env=env,
         preexec_fn=raise_fd_limit,
     )
-    result: dict[str, Any] = {"bench": "ws_fanout", "clients": args.clients}
+    result: dict[str, Any] = {
+        "bench": "ws_fanout",
+        "clients": args.clients,
+        "web_procs": args.web_procs,
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+    }
     try:
         _wait_http(args.port, 60)
         proc = psutil.Process(server.pid)
-        rss_base = proc.memory_info().rss
+        if args.web_procs > 1:  # the workers are up when each answers; give them a moment
+            time.sleep(3)
+        rss_base = _server_rss(proc)
         url = f"ws://127.0.0.1:{args.port}/ws/stream/"
         ctx = multiprocessing.get_context("spawn")
         pipes, workers = [], []
         for n in range(args.client_procs):
             parent, child = ctx.Pipe()
             worker = ctx.Process(
-                target=client_process, args=(url, plan[n :: args.client_procs], child)
+                target=client_process,
+                args=(url, plan[n :: args.client_procs], args.quote_rounds - 1, child),
             )
             worker.start()
             pipes.append(parent)
@@ -328,25 +388,32 @@ def main() -> None:
                 break
             time.sleep(0.2)
         connect_secs = time.monotonic() - started
-        rss_connected = proc.memory_info().rss
+        rss_connected = _server_rss(proc)
         log(f"{settled} settled in {connect_secs:.1f}s; idle {args.idle:.0f}s")
-        cpu_before = proc.cpu_times()
+        _warm_publishers()
+        cpu_before = _server_cpu(proc)
         time.sleep(args.idle)
-        cpu_after = proc.cpu_times()
+        cpu_after = _server_cpu(proc)
         poll_progress()
         log("burst")
         burst_started = time.monotonic()
-        cpu_burst_before = proc.cpu_times()
+        cpu_burst_before = _server_cpu(proc)
+        clients_cpu_before = _processes_cpu(workers)
+        publisher_cpu_before = _processes_cpu([os.getpid()])
         publish_orders_secs = _publish_burst(plan, args.symbols, args.quote_rounds)
-        expected_each = 1 + args.quote_rounds
-        expected = expected_each * sum(p["connected"] for p in progress)
+        connected = sum(p["connected"] for p in progress)
+        expected = (1 + args.quote_rounds) * connected
+        # Done when every client has its order and the last round's quote: quotes a client
+        # was behind on are coalesced (latest wins), so fewer than `expected` may arrive.
         while time.monotonic() - burst_started < DRAIN_TIMEOUT_SECS:
             poll_progress()
-            if sum(p.get("orders", 0) + p.get("quotes", 0) for p in progress) >= expected:
+            if sum(p.get("complete", 0) for p in progress) >= connected:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         drain_secs = time.monotonic() - burst_started
-        cpu_burst_after = proc.cpu_times()
+        cpu_burst_after = _server_cpu(proc)
+        clients_burst_cpu = _processes_cpu(workers) - clients_cpu_before
+        publisher_burst_cpu = _processes_cpu([os.getpid()]) - publisher_cpu_before
         for pipe in pipes:
             pipe.send("stop")
         finals: list[dict[str, int]] = []
@@ -363,8 +430,8 @@ def main() -> None:
             worker.join(timeout=30)
         total = {key: sum(f[key] for f in finals) for key in finals[0]}
         everything = latencies["orders"] + latencies["quotes"]
-        idle_cpu = _cpu(cpu_after) - _cpu(cpu_before)
-        burst_cpu = _cpu(cpu_burst_after) - _cpu(cpu_burst_before)
+        idle_cpu = cpu_after - cpu_before
+        burst_cpu = cpu_burst_after - cpu_burst_before
         delivered = total["orders"] + total["quotes"]
         result.update(
             connections_held=total["held"],
@@ -374,8 +441,10 @@ def main() -> None:
             idle_seconds=args.idle,
             messages_expected=expected,
             messages_delivered=delivered,
+            clients_complete=total["complete"],
             orders_delivered=total["orders"],
             quotes_delivered=total["quotes"],
+            quotes_coalesced=args.quote_rounds * connected - total["quotes"],
             burst_drain_seconds=round(drain_secs, 2),
             publish_orders_seconds=round(publish_orders_secs, 3),
             delivery_p50_ms=percentile(everything, 50),
@@ -393,7 +462,18 @@ def main() -> None:
             server_idle_cpu_seconds=round(idle_cpu, 2),
             server_burst_cpu_seconds=round(burst_cpu, 2),
             server_cpu_us_per_message=round(burst_cpu * 1e6 / max(1, delivered), 1),
+            # the same without what the idle streams cost meanwhile (heartbeats, pings)
+            server_cpu_us_per_message_net=round(
+                max(0.0, burst_cpu - idle_cpu / args.idle * drain_secs) * 1e6 / max(1, delivered),
+                1,
+            )
+            if args.idle
+            else None,
+            # where else the burst's CPU went, on the same cores
+            clients_burst_cpu_seconds=round(clients_burst_cpu, 2),
+            publisher_burst_cpu_seconds=round(publisher_burst_cpu, 2),
             server_idle_cpu_pct=round(100 * idle_cpu / args.idle, 1) if args.idle else None,
+            load_average_1m_at_end=round(os.getloadavg()[0], 2),
             fd_limit_soft=fd_soft,
             fd_limit_hard=fd_hard,
             command=" ".join([Path(PYTHON).name, *sys.argv]),

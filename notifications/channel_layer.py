@@ -1,198 +1,241 @@
-"""The Redis channel layer under the live stream: channels-redis, with its Redis connections
-bounded and its read timeout matched to its own blocking read.
+"""The channel layer under the live stream: one Redis Pub/Sub subscriber per process, and
+fan-out to that process's streams in memory.
 
-Why not the stock `channels_redis.core.RedisChannelLayer` as configured by a URL:
-- Its receive is a `BZPOPMIN` that blocks on the server for `brpop_timeout` (5 s), read
-  with redis-py's default socket timeout — also 5 s. On an idle stream the two race: the
-  client gives up reading just as the server answers, raises "Timeout reading from redis",
-  and the consumer dies without a close frame. The socket timeout here is the blocking
-  time plus a margin, so a blocking read always ends on the server's side first; a read
-  that outlasts that is a real failure and is raised, never retried.
-- Its pool is redis-py's `ConnectionPool` (100 connections), which raises
-  `MaxConnectionsError` instead of waiting once every connection is busy, and a consumer
-  joining groups one command each used one connection per group. Here the pool is a
-  `BlockingConnectionPool` (`pool_size` connections; a caller waits up to `pool_wait`
-  seconds for one), and `group_add_many` / `group_discard_many` join or leave any number
-  of groups in one pipelined round trip on one connection per Redis shard.
+Why not channels-redis: its layer gives every stream its own queue in Redis, so a message to
+a group of 1,000 streams is written 1,000 times, popped 1,000 times and decoded 1,000 times,
+and every stream's receive runs a lock dance of its own (two futures per message per stream,
+a new asyncio.Queue per message). Here:
+- `group_send` is one `PUBLISH` of the encoded message to the group's topic, whatever the
+  number of members; the publishes of one event-loop iteration (`group_send_many`, a round of
+  ticks) go in one pipelined round trip, on the caller's own loop. Web processes, Celery
+  workers and the feed all publish this way.
+- A server process holds ONE subscriber connection, read on the server's own event loop
+  (notifications/stream_hub.py), subscribed to the topics of the groups that have a member
+  among its streams. A message is read and decoded once per process and handed to each
+  local member's mailbox (the same dict object: receivers treat messages as read-only).
+- A mailbox is a deque. Market snapshots (`quotes`, `book`) are coalesced in it: while a
+  stream is behind (its earlier messages not yet taken), a newer snapshot of the same symbol
+  replaces the one still waiting — latest wins (so does the hub for snapshots it reads
+  together). Everything else (orders, positions,
+  notifications…) is queued in order, never dropped or merged; a stream that lets more than
+  `capacity` of those pile up is failed (`StreamBehind`) and closed by its consumer, and its
+  client reconnects and catches up (`seq`, GET /api/v1/stream/missed).
+- Pub/Sub delivers only to a connected subscriber, so a lost subscriber connection is never
+  papered over: every local mailbox fails with the Redis error (its stream closes with 1011;
+  clients reconnect and resynchronise) and the next join connects afresh.
+
+Topics are `<prefix><db>:g:<group>` (Pub/Sub ignores the database number, so it is part of
+the name: stacks on different Redis dbs stay apart) and `<prefix><db>:c:<process token>` for
+`send` to one channel. Messages travel as JSON (stream messages are JSON by construction).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
+import json
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from channels_redis.core import RedisChannelLayer
+from channels.layers import BaseChannelLayer
 from redis import asyncio as aioredis
 
-logger = logging.getLogger(__name__)
+from notifications.stream_hub import (
+    Hub,
+    StreamBehind,
+    forget_loop_hub,
+    hub_of,
+    loop_hub,
+    thread_hub,
+    wake,
+)
 
-# How much longer than the server's blocking time a read may take before it is a failure.
-READ_MARGIN_SECS = 5.0
-CONNECT_TIMEOUT_SECS = 5.0
-STAMP_STEP_SECS = 1e-6  # above a float's resolution at today's Unix time (~2.4e-7)
-DRAIN_BATCH = 1000  # messages taken per extra round trip after a blocking receive
-
-# channels-redis's group_send script: add the message to each member channel under capacity.
-_GROUP_SEND_LUA = """
-    local over_capacity = 0
-    local current_time = ARGV[#ARGV - 1]
-    local expiry = ARGV[#ARGV]
-    for i=1,#KEYS do
-        if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
-            redis.call('ZADD', KEYS[i], current_time, ARGV[i])
-            redis.call('EXPIRE', KEYS[i], expiry)
-        else
-            over_capacity = over_capacity + 1
-        end
-    end
-    return over_capacity
-"""
+__all__ = [
+    "LocalFanoutRedisLayer",
+    "StreamBehind",
+    "group_add_many",
+    "group_discard_many",
+    "group_send_many",
+]
 
 
-class BoundedRedisChannelLayer(RedisChannelLayer):
-    def __init__(self, *, pool_size: int = 50, pool_wait: float = 10.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if pool_size < 2:
-            # One connection sits in the blocking receive; sends need another.
-            raise ValueError("pool_size must be at least 2.")
-        self.pool_size = pool_size
-        self.pool_wait = pool_wait
+class LocalFanoutRedisLayer(BaseChannelLayer):
+    """Channels layer: Redis Pub/Sub between processes, fan-out in memory within one."""
 
-    def create_pool(self, index: int) -> aioredis.BlockingConnectionPool:
-        host = dict(self.hosts[index])
-        address = host.pop("address", None)
-        if address is None:
-            raise ValueError("BoundedRedisChannelLayer takes its hosts as redis:// URLs.")
-        host.setdefault("socket_timeout", self.brpop_timeout + READ_MARGIN_SECS)
-        host.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECS)
-        return aioredis.BlockingConnectionPool.from_url(
-            address, max_connections=self.pool_size, timeout=self.pool_wait, **host
-        )
+    extensions = ["groups", "flush"]
 
-    def _groups_by_shard(self, groups: Iterable[str], channel: str) -> dict[int, list[bytes]]:
+    def __init__(
+        self,
+        *,
+        hosts: Sequence[str],
+        prefix: str = "oms-stream",
+        capacity: int = 5000,
+        pool_size: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(capacity=capacity, **kwargs)
+        if len(hosts) != 1 or not isinstance(hosts[0], str):
+            raise ValueError("LocalFanoutRedisLayer takes one redis:// URL in `hosts`.")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1.")
+        self.url = hosts[0]
+        db = aioredis.ConnectionPool.from_url(self.url).connection_kwargs.get("db", 0)
+        self.topic_prefix = f"{prefix}{db}:"
+        self.config = (self.url, self.topic_prefix, pool_size, capacity)
+
+    def _topic(self, group: str) -> str:
+        return f"{self.topic_prefix}g:{group}"
+
+    def _publisher(self) -> Hub:
+        """The running loop's hub: publishing never crosses to another thread (the push
+        loop, the quote publisher's loop and the server's loop each publish on their own
+        connections)."""
+        return loop_hub(self.config, create=True)
+
+    @staticmethod
+    def _home(channel: str) -> Hub:
+        hub = hub_of(channel)
+        if hub is None:
+            raise ValueError(f"Channel {channel!r} was not made in this process.")
+        return hub
+
+    # --- channels -------------------------------------------------------------------
+
+    async def new_channel(self, prefix: str = "specific") -> str:
+        """A channel usable from any event loop (tests, scripts)."""
+        return f"{prefix}.{thread_hub(self.config).token}!{uuid.uuid4().hex}"
+
+    async def new_local_channel(self, prefix: str = "specific") -> str:
+        """A channel served on the running loop, which must outlive it (a server's stream):
+        its messages are read from Redis and handed over on this loop."""
+        hub = loop_hub(self.config, create=True)
+        return f"{prefix}.{hub.token}!{uuid.uuid4().hex}"
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
         assert self.require_valid_channel_name(channel), "Channel name not valid"
-        by_shard: dict[int, list[bytes]] = defaultdict(list)
-        for group in groups:
-            assert self.require_valid_group_name(group), "Group name not valid"
-            by_shard[self.consistent_hash(group)].append(self._group_key(group))
-        return by_shard
-
-        # --- sending many messages in one go ----------------------------------------------
-
-    async def group_send_many(self, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """`group_send` for each (group, message), in order, in two round trips per shard
-        instead of four per message: a burst of execution reports publishes hundreds."""
-        if not envelopes:
+        hub = hub_of(channel)
+        if hub is not None:
+            woken: dict[Any, list] = defaultdict(list)
+            with hub.lock:
+                hub.put(hub.mailbox(channel), message, woken)
+            wake(woken)
             return
-        now = time.time()
-        groups = list(dict.fromkeys(group for group, _ in envelopes))
-        members: dict[str, list[str]] = {}
-        for index, shard_groups in _by_index(groups, self.consistent_hash).items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for group in shard_groups:
-                key = self._group_key(group)
-                pipe.zremrangebyscore(key, min=0, max=int(now) - self.group_expiry)
-                pipe.zrange(key, 0, -1)
-            replies = await pipe.execute()
-            for group, names in zip(shard_groups, replies[1::2], strict=True):
-                members[group] = [name.decode("utf8") for name in names]
-        per_connection: dict[int, list[tuple[list[bytes], list[Any]]]] = defaultdict(list)
-        stamp = now
-        for group, message in envelopes:
-            # A channel's queue is a sorted set scored by time: each message a later score
-            # than the one before, or equal scores would deliver them in random order.
-            stamp = max(time.time(), stamp + STAMP_STEP_SECS)
-            assert self.require_valid_group_name(group), "Group name not valid"
-            by_connection, key_messages, key_capacities = self._map_channel_keys_to_connection(
-                members[group], message
-            )
-            for index, keys in by_connection.items():
-                args = [key_messages[key] for key in keys] + [key_capacities[key] for key in keys]
-                per_connection[index].append((keys, [*args, stamp, self.expiry]))
-        expired_before = int(now) - int(self.expiry)
-        for index, calls in per_connection.items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for keys in dict.fromkeys(key for call_keys, _ in calls for key in call_keys):
-                pipe.zremrangebyscore(keys, min=0, max=expired_before)
-            for keys, args in calls:
-                pipe.eval(_GROUP_SEND_LUA, len(keys), *keys, *args)
-            await pipe.execute()
+        token = channel.partition("!")[0].rpartition(".")[2]
+        payload = json.dumps({**message, "__asgi_channel__": channel}).encode()
+        publisher = self._publisher()
+        await publisher.call(publisher.publish([(f"{self.topic_prefix}c:{token}", payload)]))
 
-    # --- receiving: drain what is waiting ----------------------------------------------
+    async def receive(self, channel: str) -> dict[str, Any]:
+        return (await self._receive(channel, many=False))[0]
 
-    async def receive_single(self, channel: str) -> tuple[Any, dict[str, Any]]:
-        """As channels-redis (one blocking pop, kept in its backup queue until handled),
-        then, for this process's channel, every message already waiting behind it in one
-        more round trip: a burst costs a few round trips instead of four per message."""
-        first = await super().receive_single(channel)
-        if "!" not in channel:
-            return first
-        drain = asyncio.ensure_future(self._pop_waiting(channel))
+    async def receive_many(self, channel: str) -> list[dict[str, Any]]:
+        """Every message waiting for `channel`, in order (waits for at least one): a stream
+        that was behind takes its backlog in one go."""
+        return await self._receive(channel, many=True)
+
+    async def _receive(self, channel: str, *, many: bool) -> list[dict[str, Any]]:
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        hub = self._home(channel)
+        loop = asyncio.get_running_loop()
+        with hub.lock:
+            box = hub.mailbox(channel)
+        future: asyncio.Future | None = None
         try:
-            # Shielded: once sent, the pop takes its messages out of Redis; they must reach
-            # the buffers even if the consumer that happened to receive is going away.
-            waiting = await asyncio.shield(drain)
-        except asyncio.CancelledError:
-            self._buffer(*first)
-            drain.add_done_callback(self._buffer_drained)
-            raise
-        # After the caller has buffered `first` (it does so before its next await): in order.
-        asyncio.get_running_loop().call_soon(self._buffer_all, waiting)
-        return first
+            while True:
+                with hub.lock:
+                    message = hub.take(box)
+                    if message is not None:
+                        out = [message]
+                        while many and box.queue:
+                            out.append(hub.take(box))
+                        return out
+                    future = loop.create_future()
+                    box.waiter = (loop, future)
+                await future
+        finally:
+            with hub.lock:
+                if box.waiter is not None and box.waiter[1] is future:
+                    box.waiter = None
+                hub.forget_if_unused(channel, box)
 
-    async def _pop_waiting(self, channel: str) -> list[tuple[Any, dict[str, Any]]]:
-        connection = self.connection(self.consistent_hash(channel))
-        popped = await connection.zpopmin(self.prefix + channel, DRAIN_BATCH)
-        out = []
-        for content, _score in popped:
-            message = self.deserialize(content)
-            out.append((message.pop("__asgi_channel__", channel), message))
-        return out
+    # --- groups ---------------------------------------------------------------------
 
-    def _buffer(self, targets: Any, message: dict[str, Any]) -> None:
-        for target in targets if isinstance(targets, list) else [targets]:
-            self.receive_buffer[target].put_nowait(message)
+    async def group_add(self, group: str, channel: str) -> None:
+        await self.group_add_many([group], channel)
 
-    def _buffer_all(self, waiting: list[tuple[Any, dict[str, Any]]]) -> None:
-        for targets, message in waiting:
-            self._buffer(targets, message)
-
-    def _buffer_drained(self, drain: asyncio.Future) -> None:
-        if drain.cancelled():
-            return
-        if drain.exception() is not None:
-            logger.warning("Channel layer: draining waiting messages failed: %s", drain.exception())
-            return
-        self._buffer_all(drain.result())
+    async def group_discard(self, group: str, channel: str) -> None:
+        await self.group_discard_many([group], channel)
 
     async def group_add_many(self, groups: Iterable[str], channel: str) -> None:
-        """`group_add` for every group, one round trip per shard."""
-        now = time.time()
-        for index, keys in self._groups_by_shard(groups, channel).items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for key in keys:
-                pipe.zadd(key, {channel: now})
-                pipe.expire(key, self.group_expiry)
-            await pipe.execute()
+        """Join groups; returns once this process is subscribed to all of them."""
+        assert self.require_valid_channel_name(channel), "Channel name not valid"
+        topics = []
+        for group in groups:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            topics.append(self._topic(group))
+        hub = self._home(channel)
+        with hub.lock:
+            box = hub.mailbox(channel)
+            for topic in topics:
+                hub.members.setdefault(topic, set()).add(channel)
+                box.groups.add(topic)
+        if topics:
+            await hub.call(hub.subscribe(topics))
 
     async def group_discard_many(self, groups: Iterable[str], channel: str) -> None:
-        """`group_discard` for every group, one round trip per shard."""
-        for index, keys in self._groups_by_shard(groups, channel).items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for key in keys:
-                pipe.zrem(key, channel)
-            await pipe.execute()
+        hub = hub_of(channel)
+        if hub is None:
+            return  # not a channel of this process: it is in no group here
+        emptied = []
+        with hub.lock:
+            box = hub.mailboxes.get(channel)
+            for group in groups:
+                assert self.require_valid_group_name(group), "Group name not valid"
+                topic = self._topic(group)
+                members = hub.members.get(topic)
+                if members is not None and channel in members:
+                    members.discard(channel)
+                    if not members:
+                        del hub.members[topic]
+                        emptied.append(topic)
+                if box is not None:
+                    box.groups.discard(topic)
+            if box is not None:
+                hub.forget_if_unused(channel, box)
+        if emptied:
+            hub.spawn(hub.unsubscribe(emptied))
 
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        await self.group_send_many([(group, message)])
 
-def _by_index(groups: Sequence[str], index_of: Any) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = defaultdict(list)
-    for group in groups:
-        out[index_of(group)].append(group)
-    return out
+    async def group_send_many(self, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`group_send` for each (group, message), in order, in one round trip."""
+        packets = []
+        for group, message in envelopes:
+            assert self.require_valid_group_name(group), "Group name not valid"
+            packets.append((self._topic(group), json.dumps(message).encode()))
+        if packets:
+            hub = self._publisher()
+            await hub.call(hub.publish(packets))
+
+    async def flush(self) -> None:
+        """Forget every stream and subscription of this process (tests, maintenance)."""
+        hub = thread_hub(self.config)
+        await hub.call(hub.reset())
+        local = loop_hub(self.config, create=False)
+        if local is not None:
+            await local.reset()
+
+    async def close_loop(self) -> None:
+        """Close the running loop's hub (a server stopping on a loop that then ends)."""
+        hub = forget_loop_hub(self.config)
+        if hub is not None:
+            await hub.reset(close=True)
+
+    async def close_pools(self) -> None:
+        """Nothing to close per layer: the process's thread hub is shared and lives with it."""
 
 
 async def group_send_many(layer: Any, envelopes: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -21,21 +21,22 @@ and sends `unsubscribed` with `"reason": "access_revoked"` for `<kind>:<account_
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 from uvicorn.protocols.utils import ClientDisconnected
 
-from notifications.access_batch import access_rechecker
-from notifications.channel_layer import group_add_many, group_discard_many
+from notifications.channel_layer import StreamBehind, group_add_many, group_discard_many
+from notifications.heartbeat import HeartbeatWheel, heartbeat_wheel
 from notifications.selectors import stream_access_for_user
 from notifications.services import STREAM_MESSAGE_TYPE
 from notifications.stream import (
@@ -54,9 +55,8 @@ CLOSE_NOT_AUTHENTICATED = 4401
 MAX_CHANNELS_PER_CONNECTION = 500
 MAX_CHANNELS_PER_MESSAGE = 200
 MAX_FRAME_CHARS = 64 * 1024
-# Channels-redis forgets group members after a day; long-lived streams re-join hourly.
-GROUP_RENEW_SECS = 3600
 CLOSE_LAYER_FAILED = 1011  # "internal error": the client reconnects and re-reads state
+_TEXTS = "_encoded_pushes"  # where a message keeps its encoded frames (`_push_text`)
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -74,6 +74,22 @@ def _send_unless_gone(send: Send) -> Send:
     return _send
 
 
+def _push_text(message: dict[str, Any], name: str, seq: int | None) -> str:
+    """The frame for `message` on channel `name`, encoded once per process: the channel
+    layer hands one message object to every local stream it is for (a quote to every
+    subscriber of its symbol), so the text is kept on it for the next stream."""
+    texts = message.get(_TEXTS)
+    if texts is None:
+        texts = message[_TEXTS] = {}
+    text = texts.get((name, seq))
+    if text is None:
+        push = {"channel": name, "event": message["event"], "data": message["data"]}
+        if seq is not None:
+            push["seq"] = seq
+        text = texts[(name, seq)] = json.dumps(push)
+    return text
+
+
 def heartbeat_interval() -> float:
     return float(getattr(settings, "OMS_WS_HEARTBEAT_SECS", 20))
 
@@ -85,14 +101,60 @@ def _now() -> str:
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
-            await super().__call__(scope, receive, _send_unless_gone(send))
-        except RedisError as exc:
-            # The channel layer is gone (Redis down): one line in the log, a close frame for
-            # the client (whose page reconnects with backoff and re-reads), no traceback.
-            logger.warning("Live stream closed: channel layer failed: %s", exc)
+            await self._serve(scope, receive, _send_unless_gone(send))
+        except (RedisError, StreamBehind) as exc:
+            # The channel layer is gone (Redis down), or this stream fell too far behind to
+            # keep every push: one line in the log, a close frame for the client (which
+            # reconnects with backoff and catches up: `seq`, the missed endpoint), no traceback.
+            logger.warning("Live stream closed: %s", exc)
             await _send_unless_gone(send)({"type": "websocket.close", "code": CLOSE_LAYER_FAILED})
         finally:
             await self._release()
+
+    async def _serve(self, scope, receive, send: Send) -> None:
+        """Channels' `AsyncConsumer.__call__`, reshaped for many streams: the client's frames
+        and the channel layer's pushes each get ONE long-lived task (Channels' loop made a
+        task and an `asyncio.wait` per message per stream), and the pushes waiting for this
+        stream are taken and sent in one go."""
+        self.scope = scope
+        self.base_send = send
+        self.state_lock = asyncio.Lock()
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        # The Redis layer reads a server's streams' messages on the server's own loop.
+        new_channel = getattr(self.channel_layer, "new_local_channel", None)
+        self.channel_name = await (new_channel or self.channel_layer.new_channel)()
+        tasks = [
+            asyncio.ensure_future(self._client_frames(receive)),
+            asyncio.ensure_future(self._layer_messages()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the layer failing (RedisError, StreamBehind) is raised here
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _client_frames(self, receive) -> None:
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            return
+
+    async def _layer_messages(self) -> None:
+        layer, channel = self.channel_layer, self.channel_name
+        receive_many = getattr(layer, "receive_many", None)
+        while True:
+            if receive_many is not None:
+                messages = await receive_many(channel)
+            else:  # the in-memory layer (tests, a bare runserver)
+                messages = [await layer.receive(channel)]
+            # Under the lock: a push never overtakes the reply to the subscribe that asked.
+            async with self.state_lock:
+                for message in messages:
+                    await self.dispatch(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message.get("type") == STREAM_MESSAGE_TYPE:
@@ -106,8 +168,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.specs: dict[str, ChannelSpec] = {}
         self.groups_joined: dict[str, frozenset[str]] = {}
         self.access: StreamAccess | None = None
-        self.state_lock = asyncio.Lock()
-        self.heartbeat_task: asyncio.Task | None = None
+        self.wheel: HeartbeatWheel | None = None
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
@@ -115,26 +176,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user_id = user.pk
         self.access = await database_sync_to_async(stream_access_for_user)(user=user)
-        self.heartbeat_task = asyncio.create_task(self._heartbeat_loop())
+        self.wheel = heartbeat_wheel(heartbeat_interval())
+        self.wheel.join(self)
 
     async def disconnect(self, code: int) -> None:
         await self._release()
 
     async def _release(self) -> None:
         """Stop the heartbeat and leave every group; safe to call more than once."""
-        task = getattr(self, "heartbeat_task", None)
-        self.heartbeat_task = None
-        if task is not None:
-            task.cancel()
-            # return_exceptions: a beat that failed on a closing socket is moot now
-            await asyncio.gather(task, return_exceptions=True)
+        wheel = getattr(self, "wheel", None)
+        self.wheel = None
+        if wheel is not None:
+            wheel.leave(self)
         groups = list(getattr(self, "groups_joined", {}))
         self.groups_joined = {}
         if not groups:
             return
         try:
             await group_discard_many(self.channel_layer, groups, self.channel_name)
-        except RedisError as exc:  # the memberships expire with the group (GROUP_RENEW_SECS)
+        except RedisError as exc:  # a failed layer has forgotten them already
             logger.warning("Live stream could not leave its groups: %s", exc)
 
     # --- client messages --------------------------------------------------------------
@@ -193,9 +253,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     self.specs[name] = spec
                     accepted.append(name)
             await self._sync_groups()
-        await self.send_json(
-            {"event": "subscribed", "data": {"channels": accepted, "rejected": rejected}}
-        )
+            await self.send_json(
+                {"event": "subscribed", "data": {"channels": accepted, "rejected": rejected}}
+            )
 
     async def _unsubscribe(self, names: list[Any]) -> None:
         removed: list[str] = []
@@ -204,13 +264,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 if isinstance(name, str) and self.specs.pop(name, None) is not None:
                     removed.append(name)
             await self._sync_groups()
-        await self.send_json({"event": "unsubscribed", "data": {"channels": removed}})
+            await self.send_json({"event": "unsubscribed", "data": {"channels": removed}})
 
-    async def _sync_groups(self, *, renew: bool = False) -> None:
+    async def _sync_groups(self) -> None:
         """Join/leave groups so membership matches subscriptions × access. Hold state_lock."""
         wanted = desired_groups(self.specs.values(), self.access)
         joined = self.groups_joined.keys()
-        to_add = wanted.keys() - joined if not renew else wanted.keys()
+        to_add = wanted.keys() - joined
         to_drop = joined - wanted.keys()
         # One round trip for all the joins and one for all the leaves, however many accounts
         # a dealer sees: a burst of connections cannot exhaust the layer's Redis pool.
@@ -227,45 +287,32 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         access = self.access
         if access is None:
             return
-        seq = (message.get("seqs") or {}).get(access.user_id)
-        for name in sorted(self.groups_joined.get(message.get("via"), ())):
+        names = self.groups_joined.get(message.get("via"), ())
+        seq = (message.get("seqs") or {}).get(access.user_id) if names else None
+        for name in sorted(names) if len(names) > 1 else names:
             spec = self.specs.get(name)
             if spec is not None and event_visible(spec, message, access):
-                push = {"channel": name, "event": message["event"], "data": message["data"]}
-                if seq is not None:
-                    push["seq"] = seq
-                await self.send_json(push)
+                await self.base_send(
+                    {"type": "websocket.send", "text": _push_text(message, name, seq)}
+                )
 
-    async def _heartbeat_loop(self) -> None:
-        interval = heartbeat_interval()
-        last_renew = time.monotonic()
-        # The first beat at a random phase: streams opened together (a reconnect storm, a
-        # bench) must not re-check access all in the same instant forever after.
-        delay = interval * random.uniform(0.5, 1.0)
-        while True:
-            await asyncio.sleep(delay)
-            delay = interval
-            await self.send_json(
-                {"event": "heartbeat", "data": {"ts": _now(), "interval": interval}}
-            )
-            renew = time.monotonic() - last_renew >= GROUP_RENEW_SECS
-            try:
-                still_in = await self._refresh_access(renew=renew)
-            except Exception:  # DB hiccup: keep streaming on the last access; reported
-                logger.exception("Live stream access refresh failed for user %s", self.user_id)
-                continue
-            if not still_in:
-                await self._close_unauthenticated()
-                return
-            if renew:
-                last_renew = time.monotonic()
+    # --- the heartbeat (notifications/heartbeat.py beats every stream of the process) ----
 
-    async def _refresh_access(self, *, renew: bool) -> bool:
-        access = await access_rechecker().recheck(
-            auth=self.scope.get("oms_auth", {}), user_id=self.user_id
-        )
+    async def beat(self, text: str) -> None:
+        if self.access is not None:
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    def recheck_key(self) -> tuple[dict[str, Any], object]:
+        return self.scope.get("oms_auth", {}), self.user_id
+
+    async def apply_access(self, access: StreamAccess | None) -> None:
+        """The heartbeat's re-check: close the stream if its credentials no longer hold,
+        drop channels of accounts it may no longer see."""
+        if self.access is None:
+            return  # closing already
         if access is None:
-            return False
+            await self._close_unauthenticated()
+            return
         revoked: list[str] = []
         async with self.state_lock:
             self.access = access
@@ -273,7 +320,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 if not spec_allowed(spec, access):
                     del self.specs[name]
                     revoked.append(name)
-            await self._sync_groups(renew=renew)
+            await self._sync_groups()
         if revoked:
             await self.send_json(
                 {
@@ -281,7 +328,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     "data": {"channels": revoked, "reason": "access_revoked"},
                 }
             )
-        return True
 
     async def _error(self, code: str, message: str) -> None:
         await self.send_json({"event": "error", "data": {"code": code, "message": message}})

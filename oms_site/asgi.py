@@ -15,6 +15,7 @@ from notifications.ws_auth import (  # noqa: E402
     ApiKeyOrSessionAuthMiddlewareStack,
     StreamOriginValidator,
 )
+from oms_site.gc_tuning import tune_gc_for_server  # noqa: E402
 from oms_site.log_redaction import install_query_secret_redaction  # noqa: E402
 from oms_site.wsgi_over_asgi import WsgiOnThreadPool  # noqa: E402
 
@@ -30,3 +31,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Loaded: what exists now lives as long as the process (oms_site/gc_tuning.py).
+tune_gc_for_server()

@@ -2,7 +2,7 @@
 layer) from sync code.
 
 Why a long-lived loop: `async_to_sync(layer.group_send)` starts a fresh event loop for every
-call, and channels-redis keeps its connection pools per loop, so each push paid for a new
+call, and the Redis channel layer keeps its connections per loop, so each push paid for a new
 loop and a new Redis connection (~3 ms). Running every send on one loop thread reuses both
 (~0.3 ms).
 
@@ -70,6 +70,11 @@ class LoopThread:
     def submit(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` on the loop without waiting; a failure is logged."""
         self._schedule(coroutine).add_done_callback(self._log_failure)
+
+    def future(self, coroutine: Coroutine[Any, Any, Any]) -> Future[Any]:
+        """Run `coroutine` on the loop; → its concurrent Future, which code on another event
+        loop awaits without blocking (`await asyncio.wrap_future(...)`)."""
+        return self._schedule(coroutine)
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         """Call `fn` on the loop thread after `delay` seconds (it must not block the loop)."""

@@ -163,18 +163,17 @@ if REDIS_URL and _XDIST_WORKER.startswith("gw") and _XDIST_WORKER[2:].isdigit():
     _redis_db = (int(_redis_parts.path.strip("/") or 0) + int(_XDIST_WORKER[2:])) % 16
     REDIS_URL = urlunsplit(_redis_parts._replace(path=f"/{_redis_db}"))
 if REDIS_URL:
-    # notifications/channel_layer.py: channels-redis with a bounded, blocking pool shared
-    # by every consumer of the process and a read timeout longer than its blocking receive.
+    # notifications/channel_layer.py: one Redis Pub/Sub subscriber per process, fan-out to
+    # that process's streams in memory; a group message is published once.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "notifications.channel_layer.BoundedRedisChannelLayer",
+            "BACKEND": "notifications.channel_layer.LocalFanoutRedisLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                # Messages waiting for one process: a burst to thousands of streams.
-                "capacity": env.int("OMS_WS_LAYER_CAPACITY", default=20000),
-                "expiry": 30,
-                "pool_size": env.int("OMS_WS_REDIS_POOL_SIZE", default=50),
-                "pool_wait": 10.0,
+                # Orders/notifications one stream may have waiting before it is closed (its
+                # client reconnects and catches up); quotes and depth are coalesced instead.
+                "capacity": env.int("OMS_WS_STREAM_BACKLOG", default=5000),
+                "pool_size": env.int("OMS_WS_REDIS_POOL_SIZE", default=10),
             },
         }
     }

@@ -68,11 +68,11 @@ def serve_asgi(**config: Any) -> Iterator[LiveAsgiServer]:
         try:
             await server.serve()
         finally:
-            # The Redis layer keeps connection pools per event loop; close this loop's here,
-            # on this loop (a later flush from another loop could not close them).
-            per_loop = getattr(get_channel_layer(), "_layers", {}).pop(loop, None)
-            if per_loop is not None:
-                await per_loop.flush()
+            # The Redis layer reads the server's streams on the server's loop; close that
+            # subscription here, on this loop (nothing could close it once the loop ends).
+            close_loop = getattr(get_channel_layer(), "close_loop", None)
+            if close_loop is not None:
+                await close_loop()
 
     thread = threading.Thread(target=asyncio.run, args=(_serve(),), daemon=True)
     thread.start()

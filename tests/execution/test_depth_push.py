@@ -49,7 +49,7 @@ def redis_layer(settings):
     """A process configured for a Redis channel layer (nothing is sent in these tests)."""
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "notifications.channel_layer.LocalFanoutRedisLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:6379/3"]},
         }
     }

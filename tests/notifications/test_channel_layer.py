@@ -1,7 +1,9 @@
-"""The Redis channel layer under the live stream (notifications/channel_layer.py).
+"""The Redis channel layer under the live stream (notifications/channel_layer.py): one Pub/Sub
+subscriber per process, fan-out in memory, market snapshots coalesced for a stream that is
+behind, nothing else dropped.
 
-Redis only: these are properties of the Redis layer itself (its socket timeout, its pool,
-its batched sends); the in-memory layer has neither sockets nor pools.
+Redis only: these are properties of the Redis layer itself; the in-memory layer has neither
+subscriptions nor mailboxes.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import os
 import pytest
 import pytest_asyncio
 from django.conf import settings
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
 
-from notifications.channel_layer import BoundedRedisChannelLayer
+from notifications.channel_layer import LocalFanoutRedisLayer, StreamBehind
+from notifications.stream_hub import hub_of
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -23,12 +28,13 @@ pytestmark = [
 
 @pytest_asyncio.fixture
 async def make_layer():
-    layers: list[BoundedRedisChannelLayer] = []
+    """A layer as configured; `capacity` other than the setting's gives a hub of its own,
+    which stands in for another process."""
+    layers: list[LocalFanoutRedisLayer] = []
 
-    def _make(**overrides) -> BoundedRedisChannelLayer:
+    def _make(**overrides) -> LocalFanoutRedisLayer:
         config = {**settings.CHANNEL_LAYERS["default"]["CONFIG"], **overrides}
-        layer = BoundedRedisChannelLayer(**config)
-        layer.prefix = "asgi-test-layer"
+        layer = LocalFanoutRedisLayer(**config)
         layers.append(layer)
         return layer
 
@@ -37,34 +43,62 @@ async def make_layer():
         await layer.flush()
 
 
-async def test_a_receive_idle_longer_than_the_blocking_read_keeps_waiting(make_layer):
-    # given a channel with nothing for longer than one blocking pop (5 s)
+def quote(n: int, symbol: str = "ACME") -> dict:
+    return {"type": "stream.event", "kind": "quotes", "via": f"quotes.{symbol}", "n": n}
+
+
+def order(n: int) -> dict:
+    return {"type": "stream.event", "kind": "orders", "via": "acct.1.orders", "n": n}
+
+
+async def test_an_idle_receive_keeps_waiting_and_gets_what_comes_next(make_layer):
+    # given a stream in a group with nothing for longer than any read timeout (5 s)
     layer = make_layer()
     channel = await layer.new_channel()
+    await layer.group_add("acct.1.orders", channel)
     receiving = asyncio.ensure_future(layer.receive(channel))
-    await asyncio.sleep(layer.brpop_timeout + 1.5)
+    await asyncio.sleep(6.5)
 
-    # then the receive is still waiting (no read timeout), and gets what comes next
+    # then the receive is still waiting, and gets the next message
     assert not receiving.done()
-    await layer.send(channel, {"type": "hello"})
-    assert (await asyncio.wait_for(receiving, 5))["type"] == "hello"
+    await layer.group_send("acct.1.orders", order(1))
+    assert (await asyncio.wait_for(receiving, 5))["n"] == 1
 
 
-async def test_many_streams_joining_groups_at_once_fit_a_small_pool(make_layer):
-    # given a pool of 4 connections and 300 streams joining 40 groups each at the same time
-    layer = make_layer(pool_size=4)
+async def test_many_streams_joining_groups_at_once_all_receive_once(make_layer):
+    # given a pool of 2 connections and 300 streams joining 40 groups each at the same time
+    layer = make_layer(pool_size=2)
     channels = [await layer.new_channel() for _ in range(300)]
     groups = [f"acct.{n}.orders" for n in range(40)]
-
-    # when they all join at once, then none fails for want of a connection
     await asyncio.gather(*(layer.group_add_many(groups, channel) for channel in channels))
 
-    # and a message to a group reaches every member
+    # when one message goes to one group
     await layer.group_send_many([("acct.7.orders", {"type": "stream.event", "n": 1})])
+
+    # then every member gets it, once
     received = await asyncio.gather(
         *(asyncio.wait_for(layer.receive(channel), 10) for channel in channels)
     )
     assert {message["n"] for message in received} == {1}
+    extra = asyncio.ensure_future(layer.receive(channels[0]))
+    await asyncio.sleep(0.3)
+    assert not extra.done()
+    extra.cancel()
+
+
+async def test_a_message_published_once_reaches_members_in_every_process(make_layer):
+    # given members of one group in two processes (two hubs)
+    here, there = make_layer(), make_layer(capacity=1999)
+    mine, theirs = await here.new_channel(), await there.new_channel()
+    await here.group_add("quotes.ACME", mine)
+    await there.group_add("quotes.ACME", theirs)
+
+    # when a third party publishes once
+    await make_layer(capacity=1998).group_send("quotes.ACME", quote(1))
+
+    # then both receive it
+    assert (await asyncio.wait_for(here.receive(mine), 5))["n"] == 1
+    assert (await asyncio.wait_for(there.receive(theirs), 5))["n"] == 1
 
 
 async def test_a_batch_arrives_in_order_and_leaving_stops_it(make_layer):
@@ -83,3 +117,100 @@ async def test_a_batch_arrives_in_order_and_leaving_stops_it(make_layer):
     await asyncio.sleep(0.3)
     assert not nothing.done()
     nothing.cancel()
+
+
+async def test_a_stream_behind_gets_the_latest_quote_and_every_order(make_layer):
+    # given a stream on a symbol and an account that does not read for a while
+    layer = make_layer()
+    channel = await layer.new_channel()
+    await layer.group_add_many(["quotes.ACME", "quotes.BETA", "acct.1.orders"], channel)
+
+    # when quotes and orders arrive interleaved
+    await layer.group_send_many(
+        [
+            ("quotes.ACME", quote(1)),
+            ("acct.1.orders", order(1)),
+            ("quotes.BETA", quote(1, "BETA")),
+            ("quotes.ACME", quote(2)),
+            ("acct.1.orders", order(2)),
+            ("quotes.ACME", quote(3)),
+        ]
+    )
+    await asyncio.sleep(0.3)
+
+    # then it reads one quote per symbol, the latest, where the first was waiting, and
+    # every order in order
+    got = [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(4)]
+    assert [(m["via"], m["n"]) for m in got] == [
+        ("quotes.ACME", 3),
+        ("acct.1.orders", 1),
+        ("quotes.BETA", 1),
+        ("acct.1.orders", 2),
+    ]
+    # and a quote after it caught up is delivered again
+    await layer.group_send("quotes.ACME", quote(4))
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 4
+
+
+async def test_a_stream_too_far_behind_on_orders_fails_instead_of_losing_one(make_layer):
+    # given a stream that may have 3 orders waiting and does not read
+    layer = make_layer(capacity=3)
+    channel = await layer.new_channel()
+    await layer.group_add("acct.1.orders", channel)
+
+    # when a fourth arrives
+    await layer.group_send_many([("acct.1.orders", order(n)) for n in range(4)])
+    await asyncio.sleep(0.3)
+
+    # then it reads the three it kept, then learns it fell behind
+    assert [(await layer.receive(channel))["n"] for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(StreamBehind):
+        await layer.receive(channel)
+
+
+async def test_a_lost_subscription_fails_every_stream_of_the_process(make_layer):
+    # given a stream waiting on the process's subscription
+    layer = make_layer(capacity=1997)
+    channel = await layer.new_channel()
+    await layer.group_add("acct.1.orders", channel)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0.1)
+
+    # when Redis drops the subscriber's connection
+    admin = aioredis.Redis.from_url(layer.url)
+    name = f"oms-stream-{hub_of(channel).token}"
+    clients = await admin.client_list()
+    await admin.client_kill_filter(_id=next(c["id"] for c in clients if c["name"] == name))
+    await admin.aclose()
+
+    # then the waiting receive fails (its stream closes and its client catches up)
+    with pytest.raises(RedisError):
+        await asyncio.wait_for(receiving, 5)
+
+    # and a stream that joins afterwards is served on a fresh subscription
+    fresh = await layer.new_channel()
+    await layer.group_add("acct.1.orders", fresh)
+    await layer.group_send("acct.1.orders", order(9))
+    assert (await asyncio.wait_for(layer.receive(fresh), 5))["n"] == 9
+
+
+async def test_a_servers_stream_is_read_on_its_loop_and_takes_its_backlog_at_once(make_layer):
+    # given a stream made on the running loop (as the server makes its streams)
+    layer = make_layer()
+    channel = await layer.new_local_channel()
+    await layer.group_add_many(["acct.1.orders", "quotes.ACME"], channel)
+
+    # when a burst arrives while it is not reading
+    await layer.group_send_many([("acct.1.orders", order(n)) for n in range(3)])
+    await layer.group_send("quotes.ACME", quote(1))
+    await asyncio.sleep(0.3)
+
+    # then one receive takes all of it, in order
+    got = await asyncio.wait_for(layer.receive_many(channel), 5)
+    assert [(m["via"], m["n"]) for m in got] == [
+        ("acct.1.orders", 0),
+        ("acct.1.orders", 1),
+        ("acct.1.orders", 2),
+        ("quotes.ACME", 1),
+    ]
+    await layer.close_loop()
