@@ -52,7 +52,7 @@ Figures (2 shared cores; runs vary by +-25% with the machine's load), SQLite / M
 One transaction per fill stays below 5,000/s on either database: a transaction that only
 updates one row commits a few thousand times a second on SQLite and ~1,000-1,600 on MariaDB
 (the log flush), and a fill's transaction runs ~7 statements more. The live path therefore
-books each venue burst in one transaction (orders.services_reports.order_apply_reports ->
+books each venue burst in one transaction (orders.core.reports.order_apply_reports ->
 fills_record): the trades of one exchange command, the resting orders one paper tick
 crosses (chunks of 100). The report path's figure is the orders side's cost (an UPDATE and
 an audit event per order through the ORM, pushes), not the ledger's.

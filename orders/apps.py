@@ -10,9 +10,9 @@ class OrdersConfig(AppConfig):
         from accounts.registry import register_commitment_provider
         from execution.registry import register_report_sink
         from marketdata.listeners import register_tick_listener
-        from orders.selectors import open_buy_commitment
-        from orders.services_reports import order_apply_reports
-        from orders.trigger_engine import triggers_on_tick
+        from orders.automation.ticks import triggers_on_tick
+        from orders.core.reports import order_apply_reports
+        from orders.core.selectors import open_buy_commitment
 
         register_commitment_provider(open_buy_commitment)
         register_report_sink(order_apply_reports)
@@ -28,7 +28,7 @@ class OrdersConfig(AppConfig):
         concerns."""
         from execution.registry import register_broker_status_listener
         from notifications.events import broker_status_changed
-        from orders.lifecycle import register_transition_listener
+        from orders.core.lifecycle import register_transition_listener
         from orders.notify_events import order_transition_notify
 
         register_transition_listener("notifications", order_transition_notify)
@@ -51,9 +51,9 @@ class OrdersConfig(AppConfig):
         reconciliation beat job, the notifier of reconciliation alerts."""
         from execution.services import broker_positions
         from notifications.services import notify, publish
-        from orders.serializers import OrderSerializer
-        from orders.services_manage import order_cancel_all
-        from orders.services_place import order_place
+        from orders.core.manage import order_cancel_all
+        from orders.core.place import order_place
+        from orders.core.serializers import OrderSerializer
         from pnl import registry as pnl_registry
 
         pnl_registry.register_position_publisher(publish)

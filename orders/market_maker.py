@@ -26,7 +26,7 @@ from django.db import transaction
 
 from accounts.models import MembershipRole, RiskLimits, Role, TradingAccount, User
 from oms_site.errors import ApplicationError
-from orders.lifecycle import actor_system
+from orders.core.lifecycle import actor_system
 from orders.models import OPEN_STATUSES, Order, OrderStatus
 
 logger = logging.getLogger("orders.market_maker")
@@ -151,8 +151,8 @@ def market_maker_requote(
     *, account: TradingAccount, symbol: str, tick_size: Decimal, quote, config: MakerConfig
 ) -> RequoteResult:
     """Bring the house account's quotes of `symbol` to the targets around `quote`'s mid."""
-    from orders.services_manage import order_cancel, order_modify
-    from orders.services_place import order_place
+    from orders.core.manage import order_cancel, order_modify
+    from orders.core.place import order_place
 
     result = RequoteResult()
     mid = _mid(quote)

@@ -3,7 +3,7 @@
 `Idempotency-Key` answers live in accounts.IdempotencyKey (accounts.idempotency), one
 table for every POST of the API.
 
-Every state change of an Order goes through `orders.lifecycle.order_transition`, which
+Every state change of an Order goes through `orders.core.lifecycle.order_transition`, which
 checks the allowed-transition table and appends an OrderEvent. Nothing in here has
 business logic in save() or signals.
 """
@@ -507,7 +507,7 @@ class ScheduleKind(models.TextChoices):
 
 class ScheduledOrder(models.Model):
     """An order template placed at a time or on a cron schedule. Each row owns one
-    django-celery-beat PeriodicTask (kept in step by orders.services_schedule)."""
+    django-celery-beat PeriodicTask (kept in step by orders.automation.scheduled)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=120)

@@ -11,11 +11,11 @@ from typing import Any
 
 from notifications.services import notify_account_members
 from oms_site.api import format_decimal
-from orders.lifecycle import Actor
+from orders.core.lifecycle import Actor
+from orders.core.reasons import cancel_reason_text
+from orders.core.serializers import order_data
 from orders.market_maker import TAG_PREFIX as MARKET_MAKER_TAG
 from orders.models import LegRole, Order, OrderEventType, OrderStatus
-from orders.reasons import cancel_reason_text
-from orders.serializers import order_data
 
 # Cancels nobody needs telling about: the user's own (they just did it) and the
 # machinery's re-quoting/re-slicing.
@@ -183,7 +183,7 @@ def _rejected(order: Order, data: Mapping[str, Any]) -> None:
 
 def gtt_event_notify(*, gtt: Any, event_type: str, data: Mapping[str, Any]) -> None:
     """A GTT fired (`triggered`) or its order could not be placed (`rejected`)."""
-    from orders.serializers_gtt import GttSerializer
+    from orders.automation.serializers import GttSerializer
 
     if event_type not in ("triggered", "rejected"):
         return

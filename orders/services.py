@@ -21,7 +21,9 @@ named below (split by concern to stay readable).
     triggers_on_tick(tick: AppliedTick) -> [released order ids]
 """
 
-from orders.lifecycle import (
+from orders.automation.ticks import triggers_on_tick
+from orders.core.batch import order_place_batch, order_preview
+from orders.core.lifecycle import (
     Actor,
     actor_for,
     actor_system,
@@ -29,18 +31,16 @@ from orders.lifecycle import (
     order_replay,
     order_transition,
 )
-from orders.services_batch import order_place_batch, order_preview
-from orders.services_manage import CancelAllResult, order_cancel, order_cancel_all, order_modify
-from orders.services_place import PlacementLinks, PlaceResult, order_place
-from orders.services_release import order_release
-from orders.services_reports import order_apply_report, order_apply_reports
-from orders.services_submit import (
+from orders.core.manage import CancelAllResult, order_cancel, order_cancel_all, order_modify
+from orders.core.place import PlacementLinks, PlaceResult, order_place
+from orders.core.release import order_release
+from orders.core.reports import order_apply_report, order_apply_reports
+from orders.core.submit import (
     order_submit,
     orders_expire_due,
     orders_release_queued_for_open,
     orders_sweep_pending_new,
 )
-from orders.trigger_engine import triggers_on_tick
 
 __all__ = [
     "Actor",

@@ -5,9 +5,9 @@ Wiring (in orders/apps.py `OrdersConfig.ready()`; orders may import every app be
 
     from execution.services import broker_positions
     from notifications.services import notify, publish
-    from orders.serializers import OrderSerializer
+    from orders.core.serializers import OrderSerializer
     from orders.services import order_place
-    from orders.services_manage import order_cancel_all
+    from orders.core.manage import order_cancel_all
     from pnl import registry as pnl_registry
 
     pnl_registry.register_position_publisher(publish)
@@ -39,7 +39,7 @@ OrderPlace = Callable[..., Any]
 OrderSerialize = Callable[[Any], Mapping[str, Any]]
 # cancel_open(*, user, api_key, account_id, symbol) -> object with `.failed`: a list of
 # {"id", "code", "message"} for the orders that could not be canceled (each through the
-# orders lifecycle: events, pushes) — orders.services_manage.order_cancel_all.
+# orders lifecycle: events, pushes) — orders.core.manage.order_cancel_all.
 OrderCancelOpen = Callable[..., Any]
 # source(*, broker, account_id) -> iterable of objects with `.symbol` and signed `.qty`
 # (execution.services.broker_positions).

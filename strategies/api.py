@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
-from orders.views import _errors
+from orders.api.orders import _errors
 from strategies import selectors, services
 from strategies.models import Signal, Strategy
 from strategies.serializers import (

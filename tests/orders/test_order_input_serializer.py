@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orders.serializers import OrderInputSerializer
+from orders.core.serializers import OrderInputSerializer
 
 GOOD = {"account": "a1", "symbol": "ACME", "side": "buy", "type": "limit", "qty": "10"}
 

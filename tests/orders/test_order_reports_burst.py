@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from execution import registry as execution_registry
 from execution.protocol import ReportType
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus, ProcessedReport
 from orders.services import order_apply_reports
 from pnl.models import Fill, Position

@@ -51,7 +51,7 @@ def _fill_of(event_type: str, data: dict[str, Any]) -> tuple[Decimal, Decimal] |
 def after_change(*, order: Order, from_status: str, event_type: str, data: dict[str, Any]) -> None:
     fill = _fill_of(event_type, data)
     if order.leg_role == LegRole.SLICE and order.parent_id:
-        from orders.services_algo import algo_child_filled, enqueue_algo_step
+        from orders.automation.algo_runner import algo_child_filled, enqueue_algo_step
 
         if fill is not None:
             algo_child_filled(child=order, qty=fill[0], price=fill[1])
@@ -64,11 +64,11 @@ def after_change(*, order: Order, from_status: str, event_type: str, data: dict[
         and order.filled_qty <= 0
     ):
         # The entry ended unfilled: its waiting legs go with it, in this transaction.
-        from orders.contingent import legs_cancel_waiting
+        from orders.automation.contingent import legs_cancel_waiting
 
         legs_cancel_waiting(entry=order, reason=f"parent_{order.status}")
     if order.leg_spec is not None or order.oco_group is not None:
-        from orders.contingent import enqueue_contingent_sync
+        from orders.automation.contingent import enqueue_contingent_sync
 
         root = (
             order.parent_id if order.leg_role in (LegRole.TAKE_PROFIT, LegRole.STOP_LOSS) else None
@@ -76,10 +76,10 @@ def after_change(*, order: Order, from_status: str, event_type: str, data: dict[
         enqueue_contingent_sync(root or order.pk)
     if order.status == OrderStatus.REJECTED and from_status != OrderStatus.REJECTED:
         if order.reentry_max and order.reentry_attempt < order.reentry_max:
-            from orders.services_eod import enqueue_reentry
+            from orders.automation.eod import enqueue_reentry
 
             enqueue_reentry(order.pk)
         if order.gtt_id:
-            from orders.services_gtt import gtt_order_rejected
+            from orders.automation.gtt import gtt_order_rejected
 
             gtt_order_rejected(gtt_id=order.gtt_id, order=order)

@@ -36,8 +36,11 @@ from oms_site.errors import (
     RiskRejected,
     ValidationFailed,
 )
-from orders import risk
-from orders.lifecycle import Actor, actor_for, order_record_event, order_transition
+from orders.core import risk
+from orders.core.lifecycle import Actor, actor_for, order_record_event, order_transition
+from orders.core.publish import order_publish
+from orders.core.reports import order_apply_reports
+from orders.core.selectors import order_get_for_user
 from orders.models import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -47,9 +50,6 @@ from orders.models import (
     OrderStatus,
     OrderType,
 )
-from orders.publish import order_publish
-from orders.selectors import order_get_for_user
-from orders.services_reports import order_apply_reports
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal("0")
@@ -245,7 +245,7 @@ def _modify_locked(
         counting_checks=False,
     )
     if "stop_price" in requested:
-        from orders.services_place import _check_stop_side
+        from orders.core.place import _check_stop_side
 
         _check_stop_side(draft, ctx.last, order.symbol)
     decision = risk.risk_evaluate(draft, order.symbol, ctx)
@@ -262,7 +262,7 @@ def _modify_locked(
         return plan
 
     if order.status == OrderStatus.HELD:
-        from orders.trigger_engine import trigger_reprice_for_order
+        from orders.core.trigger_store import trigger_reprice_for_order
 
         for name, value in requested.items():
             setattr(order, name, value)
@@ -350,7 +350,7 @@ def order_cancel(
     actor = actor or actor_for(user=user, api_key=api_key)
     order, send = _cancel_locked(order_id=order_id, actor=actor, reason=reason)
     if order.algo:
-        from orders.services_algo import algo_children_cancel
+        from orders.automation.algo_runner import algo_children_cancel
 
         algo_children_cancel(parent_id=order.pk)
     if not send:
@@ -386,8 +386,8 @@ def _cancel_locked(*, order_id: object, actor: Actor, reason: str) -> tuple[Orde
         or bool(order.algo)  # an algo parent lives in OMS only; its children are withdrawn
     )
     if local:
+        from orders.core.trigger_store import triggers_cancel_for_order
         from orders.models import AlgoState
-        from orders.trigger_engine import triggers_cancel_for_order
 
         triggers_cancel_for_order(order=order)
         order.cancel_reason = reason[:32]
@@ -421,7 +421,7 @@ def _cancel_locked(*, order_id: object, actor: Actor, reason: str) -> tuple[Orde
 
 @transaction.atomic
 def _cancel_abandon(*, order_id: object, actor: Actor, reason: str) -> None:
-    from orders.services_reports import _working_status
+    from orders.core.reports import _working_status
 
     order = _locked(order_id)
     if order.status != OrderStatus.PENDING_CANCEL:

@@ -12,12 +12,12 @@ from django.utils import timezone
 from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import quote_latest
-from orders import risk
-from orders.lifecycle import Actor, order_record_event, order_transition
+from orders.core import risk
+from orders.core.lifecycle import Actor, order_record_event, order_transition
+from orders.core.place import enqueue_submit
+from orders.core.publish import order_publish
+from orders.core.trigger_store import triggers_cancel_for_order
 from orders.models import HoldReason, Order, OrderEventType, OrderSide, OrderStatus, OrderType
-from orders.publish import order_publish
-from orders.services_place import enqueue_submit
-from orders.trigger_engine import triggers_cancel_for_order
 
 ZERO = Decimal("0")
 
@@ -25,7 +25,7 @@ ZERO = Decimal("0")
 def _own_commitment(order: Order, siblings: list[Order]) -> Decimal:
     """Buying power the order being released (and the OCO siblings it replaces) already
     hold in the account's commitment: it may use it again. A held OCO member is not in the
-    commitment (its sibling stands for it: orders.selectors)."""
+    commitment (its sibling stands for it: orders.core.selectors)."""
     total = ZERO
     covered = order.oco_group is not None
     for member in (order, *siblings):
@@ -65,7 +65,7 @@ def order_release(
         return None
     siblings: list[Order] = []
     if order.oco_group is not None:
-        from orders.contingent import OCO_REASON, oco_open_siblings, pair_remaining
+        from orders.automation.contingent import OCO_REASON, oco_open_siblings, pair_remaining
 
         remaining = pair_remaining(order)
         if remaining is not None and remaining <= 0:

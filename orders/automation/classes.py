@@ -1,5 +1,5 @@
 """Validation of order classes (bracket / oco / oto legs) and execution-algorithm
-parameters: pure checks called by `orders.risk.validate_order` (grid, required legs) and by
+parameters: pure checks called by `orders.core.risk.validate_order` (grid, required legs) and by
 placement (`check_contingent_prices`: legs against the entry / market price)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from oms_site.api import format_decimal
+from orders.core.risk import FieldErrors, InstrumentRules, OrderDraft, check_price, check_qty
 from orders.models import OrderClass, OrderSide, OrderType, TimeInForce
-from orders.risk import FieldErrors, InstrumentRules, OrderDraft, check_price, check_qty
 
 # --- contingent orders (bracket / oco / oto) ---------------------------------------------------
 
@@ -144,7 +144,7 @@ def check_contingent_prices(draft: OrderDraft, last: Decimal | None) -> None:
 
 
 def check_algo(errors: FieldErrors, draft: OrderDraft, rules: InstrumentRules) -> None:
-    from orders.algos import AlgoError, parse_algo
+    from orders.automation.algos import AlgoError, parse_algo
 
     try:
         params = parse_algo(draft.algo)

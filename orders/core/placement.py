@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from oms_site.api import format_decimal
-from orders import risk
+from orders.core import risk
 from orders.models import LegRole, Order, OrderClass
 
 

@@ -9,10 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
-from orders import selectors, services_algo, services_gtt, services_schedule
-from orders.models import Gtt, GttStatus, Order, ScheduledOrder
-from orders.serializers import OrderSerializer
-from orders.serializers_gtt import (
+from orders.api.orders import _ORDER_ID, _api_key, _errors
+from orders.automation import algo_runner as services_algo
+from orders.automation import gtt as services_gtt
+from orders.automation import scheduled as services_schedule
+from orders.automation.serializers import (
     GttEventSerializer,
     GttInputSerializer,
     GttModifySerializer,
@@ -20,7 +21,9 @@ from orders.serializers_gtt import (
     ScheduleInputSerializer,
     ScheduleSerializer,
 )
-from orders.views import _ORDER_ID, _api_key, _errors
+from orders.core import selectors
+from orders.core.serializers import OrderSerializer
+from orders.models import Gtt, GttStatus, Order, ScheduledOrder
 
 _GTT_ID = OpenApiParameter("gtt_id", str, OpenApiParameter.PATH, description="GTT id")
 _SCHEDULE_ID = OpenApiParameter(

@@ -20,7 +20,9 @@ from execution.protocol import (
 from execution.services import broker_in_process, broker_submit
 from marketdata.calendar import is_market_open
 from oms_site.errors import ApplicationError
-from orders.lifecycle import actor_system, order_record_event, order_transition
+from orders.core.lifecycle import actor_system, order_record_event, order_transition
+from orders.core.publish import order_publish
+from orders.core.reports import order_apply_reports
 from orders.models import (
     OPEN_STATUSES,
     HoldReason,
@@ -28,8 +30,6 @@ from orders.models import (
     OrderEventType,
     OrderStatus,
 )
-from orders.publish import order_publish
-from orders.services_reports import order_apply_reports
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def orders_expire_due(*, now: datetime | None = None) -> list[str]:
     """Expire open orders whose `good_till` passed (day orders at their session close —
     SIM's day is the UTC calendar day — and gtd orders at expire_at). Held ones expire at
     once; live ones get a venue cancel whose answer makes them `expired`."""
-    from orders.services_manage import order_cancel
+    from orders.core.manage import order_cancel
 
     now = now or timezone.now()
     due = list(
@@ -218,7 +218,7 @@ def orders_expire_due(*, now: datetime | None = None) -> list[str]:
 
 def orders_release_queued_for_open(*, now: datetime | None = None) -> list[str]:
     """Release orders queued outside market hours once their market is open."""
-    from orders.services_release import order_release
+    from orders.core.release import order_release
 
     now = now or timezone.now()
     queued = (

@@ -33,8 +33,8 @@ from notifications.services import publish
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError, InvalidState, RiskRejected, ValidationFailed
 from oms_site.parsing import InputError, decimal_from_input
-from orders import risk
-from orders.lifecycle import Actor, actor_for, actor_system
+from orders.core import risk
+from orders.core.lifecycle import Actor, actor_for, actor_system
 from orders.models import (
     Gtt,
     GttEvent,
@@ -186,7 +186,7 @@ def _clean_expiry(expires_at: datetime | None, now: datetime) -> datetime:
 
 
 def _rules(instrument: Instrument) -> risk.InstrumentRules:
-    from orders.services_place import instrument_rules
+    from orders.core.place import instrument_rules
 
     return instrument_rules(instrument)
 
@@ -199,7 +199,7 @@ def _direction(value: Decimal, last: Decimal) -> str:
 
 
 def _event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
-    from orders.lifecycle import _json_value
+    from orders.core.lifecycle import _json_value
 
     gtt.event_seq += 1
     GttEvent.objects.create(
@@ -222,7 +222,7 @@ def _save(gtt: Gtt, *fields: str) -> None:
 
 
 def gtt_publish(gtt: Gtt) -> None:
-    from orders.serializers_gtt import GttSerializer
+    from orders.automation.serializers import GttSerializer
 
     publish(
         channel=GTT_CHANNEL,
@@ -256,13 +256,13 @@ def _cancel_triggers(gtt: Gtt) -> int:
 
 
 def _account_for(user: User | None, account_id: object) -> TradingAccount:
-    from orders.services_place import _account_for_trading
+    from orders.core.place import _account_for_trading
 
     return _account_for_trading(user=user, account_id=account_id)
 
 
 def _instrument_for(symbol: str) -> Instrument:
-    from orders.services_place import _instrument_for_trading
+    from orders.core.place import _instrument_for_trading
 
     return _instrument_for_trading(symbol)
 
@@ -342,7 +342,7 @@ def gtt_modify(
 ) -> Gtt:
     """Change an active GTT's triggers, orders or expiry (409 invalid_state otherwise).
     New trigger directions are judged against the last price now."""
-    from orders.selectors import gtt_get_for_user
+    from orders.core.selectors import gtt_get_for_user
 
     if user is not None:
         gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
@@ -397,7 +397,7 @@ def gtt_cancel(
     *, user: User | None, api_key: ApiKey | None = None, actor: Actor | None = None, gtt_id: object
 ) -> Gtt:
     """DELETE: an active GTT becomes `cancelled` (409 invalid_state otherwise)."""
-    from orders.selectors import gtt_get_for_user
+    from orders.core.selectors import gtt_get_for_user
 
     if user is not None:
         gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
@@ -443,7 +443,7 @@ def gtts_expire_due(*, now: datetime | None = None, limit: int = 500) -> list[st
 def gtt_fire(*, trigger_id: int, last: Decimal) -> list[str]:
     """Fire one GTT trigger exactly once: returns the id of the order it placed ([] when
     another process fired it, it is no longer active, or no longer crossed)."""
-    from orders.trigger_engine import crossing_filter
+    from orders.core.trigger_store import crossing_filter
 
     row = Trigger.objects.filter(pk=trigger_id).values_list("gtt_id", "direction", "leg").first()
     if row is None or row[0] is None:
@@ -482,7 +482,7 @@ def gtt_fire(*, trigger_id: int, last: Decimal) -> list[str]:
 
 def _place(gtt: Gtt, leg: int) -> tuple[str | None, str]:
     """Place the GTT's order for `leg`: (order id or None, rejection reason or "")."""
-    from orders.services_place import PlacementLinks, order_place
+    from orders.core.place import PlacementLinks, order_place
 
     spec = gtt.orders[leg]
     try:

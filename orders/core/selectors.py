@@ -338,7 +338,7 @@ def order_algo_progress(order: Order) -> dict[str, Any] | None:
         )
         if key in algo
     }
-    from orders.services_algo import algo_ends_at
+    from orders.automation.algo_runner import algo_ends_at
 
     ends = algo_ends_at(algo)
     out.update(

@@ -28,8 +28,10 @@ from oms_site.errors import (
     ValidationFailed,
 )
 from oms_site.task_enqueue import enqueue_after_commit
-from orders import risk
-from orders.lifecycle import Actor, actor_for, order_event_created, order_transition
+from orders.core import risk
+from orders.core.lifecycle import Actor, actor_for, order_event_created, order_transition
+from orders.core.placement import PlacementLinks, _apply_class_fields, _check_reentry
+from orders.core.publish import order_publish
 from orders.models import (
     TRIGGERED_TYPES,
     HoldReason,
@@ -41,8 +43,6 @@ from orders.models import (
     OrderType,
     TimeInForce,
 )
-from orders.placement import PlacementLinks, _apply_class_fields, _check_reentry
-from orders.publish import order_publish
 
 logger = logging.getLogger(__name__)
 
@@ -511,7 +511,7 @@ def _place_locked(
     _apply_class_fields(order, draft, prepared.reentry)
     algo_start = decision.ok and draft.algo is not None
     if algo_start:
-        from orders.services_algo import algo_plan
+        from orders.automation.algo_runner import algo_plan
 
         # The parent never goes to a venue: it is working from the start.
         order.status = OrderStatus.NEW
@@ -542,22 +542,22 @@ def _place_locked(
             update_fields=["reject_reason"],
         )
     elif held_for_trigger:
-        from orders.trigger_engine import trigger_create_for_order
+        from orders.core.trigger_store import trigger_create_for_order
 
         trigger_create_for_order(order=order, last=getattr(prepared.quote, "last", None))
     if decision.ok and draft.order_class == OrderClass.OCO:
-        from orders.contingent import oco_stop_leg_create
+        from orders.automation.contingent import oco_stop_leg_create
 
         oco_stop_leg_create(parent=order, spec=draft.stop_loss, actor=actor)
     elif decision.ok and draft.order_class in (OrderClass.BRACKET, OrderClass.OTO):
-        from orders.contingent import bracket_legs_create
+        from orders.automation.contingent import bracket_legs_create
 
         bracket_legs_create(entry=order, actor=actor)
     # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
     # stream before anything the submission publishes (clients also order by `seq`).
     order_publish(order)
     if algo_start:
-        from orders.services_algo import enqueue_algo_step
+        from orders.automation.algo_runner import enqueue_algo_step
 
         enqueue_algo_step(order.pk)
     elif decision.ok and not held_for_trigger and not queued:
@@ -568,7 +568,7 @@ def _place_locked(
 def __getattr__(name: str):
     # order_place_batch / order_preview moved to orders.services_batch; old imports work.
     if name in ("order_place_batch", "order_preview"):
-        from orders import services_batch
+        from orders.core import batch as services_batch
 
         return getattr(services_batch, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

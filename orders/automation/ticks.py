@@ -31,13 +31,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketdata.listeners import AppliedTick
-from orders.lifecycle import Actor, actor_system, order_record_event
+from orders.core.lifecycle import Actor, actor_system, order_record_event
+from orders.core.trigger_store import crossing_filter
 from orders.models import (
     Order,
     OrderEventType,
-    OrderSide,
     OrderStatus,
-    OrderType,
     Trigger,
     TriggerDirection,
     TriggerKind,
@@ -49,56 +48,6 @@ from orders.triggers.trailing import Side
 logger = logging.getLogger(__name__)
 
 TRIGGER_ACTOR = actor_system("trigger")
-
-
-def trigger_direction(side: str) -> str:
-    """A buy stop fires on the way up (last >= stop); a sell stop on the way down."""
-    return TriggerDirection.UP if side == OrderSide.BUY else TriggerDirection.DOWN
-
-
-def trigger_create_for_order(*, order: Order, last: Decimal | None) -> Trigger:
-    """The active trigger of a held stop order (inside the placing transaction)."""
-    trailing = order.type == OrderType.TRAILING_STOP
-    return Trigger.objects.create(
-        order=order,
-        symbol=order.symbol,
-        kind=TriggerKind.TRAILING if trailing else TriggerKind.STOP,
-        direction=trigger_direction(order.side),
-        price=order.stop_price,
-        mark=last if trailing else None,
-        trail_price=order.trail_price,
-        trail_percent=order.trail_percent,
-        tick_size=order.instrument.tick_size,
-    )
-
-
-def triggers_cancel_for_order(*, order: Order) -> int:
-    return Trigger.objects.filter(order=order, status=TriggerStatus.ACTIVE).update(
-        status=TriggerStatus.CANCELED
-    )
-
-
-def trigger_reprice_for_order(*, order: Order) -> None:
-    """After a held order's stop or trail changed: move its active trigger with it.
-
-    A trailing stop gets its stop recomputed from the current mark with the new trail (the
-    one case a stop may loosen: an explicit instruction from the trader)."""
-    trigger = Trigger.objects.filter(order=order, status=TriggerStatus.ACTIVE).first()
-    if trigger is None:
-        return
-    if trigger.kind == TriggerKind.TRAILING:
-        trigger.trail_price = order.trail_price
-        trigger.trail_percent = order.trail_percent
-        if trigger.mark is not None:
-            order.stop_price = trailing_stop_price(
-                Side(order.side),
-                trigger.mark,
-                trigger.tick_size,
-                trail_price=order.trail_price,
-                trail_percent=order.trail_percent,
-            )
-    trigger.price = order.stop_price
-    trigger.save(update_fields=["price", "trail_price", "trail_percent"])
 
 
 # --- ticks ------------------------------------------------------------------------------------
@@ -180,7 +129,7 @@ def triggers_on_tick(tick: AppliedTick) -> list[str]:
     for trigger_id, is_gtt, order_id, direction in crossed:
         try:
             if is_gtt:
-                from orders.services_gtt import gtt_fire
+                from orders.automation.gtt import gtt_fire
 
                 released.extend(gtt_fire(trigger_id=trigger_id, last=last))
                 continue
@@ -200,12 +149,6 @@ def crossed_trigger_ids(*, symbol: str, last: Decimal) -> list[int]:
     return [row[0] for row in crossed]
 
 
-def crossing_filter(direction: str, last: Decimal) -> dict[str, Decimal]:
-    """The condition under which a trigger of `direction` is crossed by `last` (part of the
-    compare-and-set: a trigger repriced after the scan does not fire at its old price)."""
-    return {"price__lte": last} if direction == TriggerDirection.UP else {"price__gte": last}
-
-
 def trigger_fire(
     *,
     trigger_id: int,
@@ -217,7 +160,7 @@ def trigger_fire(
     this call fired it, None when it was already fired/canceled (another process won) or
     is no longer crossed. `known`: (order id, direction) as the scan read them (saves a
     read; the compare-and-set below decides anyway)."""
-    from orders.services_release import order_release
+    from orders.core.release import order_release
 
     row = known
     if row is None:
@@ -293,7 +236,7 @@ def trailing_mark_move(*, trigger_id: int, last: Decimal) -> bool:
             data={"stop_price": new_stop, "previous": old, "mark": last},
             update_fields=["stop_price"],
         )
-        from orders.publish import order_publish
+        from orders.core.publish import order_publish
 
         order_publish(order)
     return True

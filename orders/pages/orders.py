@@ -12,9 +12,9 @@ from accounts.selectors import account_overview_for_user
 from marketdata.selectors import instrument_list
 from oms_site.api import format_decimal
 from oms_site.errors import NotFound
-from orders import selectors
+from orders.core import selectors
+from orders.core.serializers import OrderEventSerializer, OrderSerializer
 from orders.models import OrderStatus, OrderType, TimeInForce
-from orders.serializers import OrderEventSerializer, OrderSerializer
 from pnl.selectors import fill_list_for_order
 from pnl.serializers import FillSerializer
 

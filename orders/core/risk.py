@@ -209,7 +209,7 @@ def validate_order(draft: OrderDraft, rules: InstrumentRules, *, now: datetime) 
             if draft.qty is not None and draft.display_qty > draft.qty:
                 errors.add("display_qty", "Must not exceed qty.")
 
-    from orders.risk_classes import check_algo, check_order_class
+    from orders.automation.classes import check_algo, check_order_class
 
     check_order_class(errors, draft, rules)
     if draft.algo is not None:
@@ -219,7 +219,7 @@ def validate_order(draft: OrderDraft, rules: InstrumentRules, *, now: datetime) 
 
 def check_contingent_prices(draft: OrderDraft, last: Decimal | None) -> None:
     """Exit legs on the right side of the reference price (orders/risk_classes.py)."""
-    from orders.risk_classes import check_contingent_prices as check
+    from orders.automation.classes import check_contingent_prices as check
 
     check(draft, last)
 
@@ -515,7 +515,7 @@ def risk_context_build(
     """
     from accounts.selectors import account_buying_power, global_kill_switch_engaged
     from marketdata.calendar import is_market_open
-    from orders import selectors
+    from orders.core import selectors
     from pnl.selectors import position_qty, realized_pnl_since
 
     limits = limits_of(account)

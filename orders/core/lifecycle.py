@@ -236,7 +236,7 @@ def order_transition(
     event = _append_event(order=order, event_type=event_type, actor=actor, data=payload)
     order.save(update_fields=sorted(fields))
     if is_automated(order):
-        from orders.automation import after_change
+        from orders.automation.changes import after_change
 
         after_change(order=order, from_status=from_status, event_type=event_type, data=payload)
     for listener in _transition_listeners.values():
@@ -272,7 +272,7 @@ def order_record_event(
     event = _append_event(order=order, event_type=event_type, actor=actor, data=data)
     order.save(update_fields=sorted({"updated_at", "event_seq", *update_fields}))
     if event_type == OrderEventType.LATE_FILL and is_automated(order):
-        from orders.automation import after_change
+        from orders.automation.changes import after_change
 
         after_change(
             order=order, from_status=order.status, event_type=event_type, data=dict(data or {})

@@ -40,13 +40,14 @@ from django.utils import timezone
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError
 from oms_site.task_enqueue import enqueue_after_commit
-from orders.lifecycle import (
+from orders.core.lifecycle import (
     Actor,
     actor_system,
     order_event_created,
     order_record_event,
     order_transition,
 )
+from orders.core.publish import order_publish
 from orders.models import (
     TERMINAL_STATUSES,
     HoldReason,
@@ -59,7 +60,6 @@ from orders.models import (
     OrderType,
     TimeInForce,
 )
-from orders.publish import order_publish
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ def _insert_leg(
     """A held exit leg of `root` (inside the caller's transaction). `waiting`: it waits for
     the entry to fill (no trigger yet). Otherwise a stop gets its trigger and a limit waits
     for `order_release`."""
-    from orders.services_place import _good_till
-    from orders.trigger_engine import trigger_create_for_order
+    from orders.core.place import _good_till
+    from orders.core.trigger_store import trigger_create_for_order
 
     now = timezone.now()
     triggered = order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and not waiting
@@ -236,14 +236,14 @@ def contingent_sync(*, order_id: object) -> list[str]:
     for kind, member_id, qty in venue_actions:
         try:
             if kind == "cancel":
-                from orders.services_manage import order_cancel
+                from orders.core.manage import order_cancel
 
                 order_cancel(
                     user=None, actor=CONTINGENT_ACTOR, order_id=member_id, reason=OCO_REASON
                 )
                 done.append(f"cancel:{member_id}")
             else:
-                from orders.services_manage import order_modify
+                from orders.core.manage import order_modify
 
                 order_modify(user=None, actor=CONTINGENT_ACTOR, order_id=member_id, qty=qty)
                 done.append(f"resize:{member_id}:{format_decimal(qty)}")
@@ -333,8 +333,8 @@ def bracket_legs_create(*, entry: Order, actor: Actor) -> list[Order]:
 def _activate_legs(root: Order, waiting: list[Order]) -> list[Order]:
     """The entry has filled: its waiting legs go live for the filled quantity — the stop
     armed on its trigger, the take-profit released to the venue through the risk checks."""
-    from orders.services_release import order_release
-    from orders.trigger_engine import trigger_create_for_order
+    from orders.core.release import order_release
+    from orders.core.trigger_store import trigger_create_for_order
 
     qty = root.filled_qty
     take_profits = []
@@ -384,7 +384,7 @@ def legs_cancel_waiting(*, entry: Order, reason: str) -> int:
 
 
 def _cancel_held(member: Order, reason: str = OCO_REASON) -> None:
-    from orders.trigger_engine import triggers_cancel_for_order
+    from orders.core.trigger_store import triggers_cancel_for_order
 
     triggers_cancel_for_order(order=member)
     member.cancel_reason = reason[:32]

@@ -93,7 +93,7 @@ class ReentrySchemaSerializer(serializers.Serializer):
 
 @extend_schema_field(AlgoSchemaSerializer)
 class AlgoField(serializers.JSONField):
-    """Checked by orders.algos.parse_algo (errors name `algo.<key>`)."""
+    """Checked by orders.automation.algos.parse_algo (errors name `algo.<key>`)."""
 
 
 @extend_schema_field(ReentrySchemaSerializer)
@@ -256,7 +256,7 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(NULLABLE_STRING)
     def get_cancel_reason(self, order: Order) -> str | None:
         """Why a canceled (or expired) order ended, in words: who asked, or the venue's cause."""
-        from orders.reasons import cancel_reason_text
+        from orders.core.reasons import cancel_reason_text
 
         return cancel_reason_text(order.cancel_reason)
 
@@ -275,7 +275,7 @@ class OrderSerializer(serializers.ModelSerializer):
         legs appear when its entry fills, sized to the filled quantity."""
         if order.order_class == OrderClass.SIMPLE or order.parent_id is not None:
             return []  # simple orders and legs have no legs: no query
-        from orders.selectors import order_legs
+        from orders.core.selectors import order_legs
 
         return OrderSerializer(order_legs(order=order), many=True, context=self.context).data
 
@@ -304,7 +304,7 @@ class OrderSerializer(serializers.ModelSerializer):
         started_at, ends_at, next_slice_at."""
         if not order.algo:
             return None
-        from orders.selectors import order_algo_progress
+        from orders.core.selectors import order_algo_progress
 
         return order_algo_progress(order)
 

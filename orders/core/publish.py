@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import cache
 
 from notifications.services import PublishBatch, publish
+from orders.core.serializers import order_data
 from orders.models import Order
-from orders.serializers import order_data
 from pnl.models import Fill
 from pnl.serializers import FillSerializer
 
@@ -17,7 +17,7 @@ FILLS_CHANNEL = "fills"
 
 @cache
 def _fill_serializer() -> FillSerializer:
-    # One unbound instance per process (see orders.serializers.order_data): building a
+    # One unbound instance per process (see orders.core.serializers.order_data): building a
     # serializer's fields costs more than the representation; to_representation only reads.
     return FillSerializer()
 

@@ -29,8 +29,8 @@ from accounts.selectors import account_get_for_user
 from accounts.services import audit_log_record
 from oms_site.errors import ApplicationError, NotFound, PermissionDenied, RiskRejected
 from oms_site.parsing import InputError, decimal_from_input
-from orders import risk
-from orders.lifecycle import Actor
+from orders.core import risk
+from orders.core.lifecycle import Actor
 from orders.models import OrderType, ScheduledOrder, ScheduleKind
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _decimal(value: Any) -> Decimal | None:
 def _clean_template(errors: risk.FieldErrors, raw: Any) -> dict[str, Any]:
     """The order template: POST /api/v1/orders fields (no account/client_order_id), checked
     like a new order (grid, required prices per type). Stored with decimal strings."""
-    from orders.services_place import _instrument_for_trading, instrument_rules
+    from orders.core.place import _instrument_for_trading, instrument_rules
 
     if not isinstance(raw, dict):
         errors.add("order", "Must be an object with the order's fields.")
@@ -146,7 +146,7 @@ def _clean_schedule(
 
 
 def _check_account(user: User | None, account_id: object):
-    from orders.services_place import _account_for_trading
+    from orders.core.place import _account_for_trading
 
     return _account_for_trading(user=user, account_id=account_id)
 
@@ -204,7 +204,7 @@ def scheduled_order_save(
 ) -> ScheduledOrder:
     """Create (schedule_id None) or update a schedule and its beat task. 400 naming the
     field, 404/403 by account access (trade level)."""
-    from orders.selectors import scheduled_order_get_for_user
+    from orders.core.selectors import scheduled_order_get_for_user
 
     if schedule_id is None:
         row = ScheduledOrder(created_by=user if user is not None and user.pk else None)
@@ -268,7 +268,7 @@ def _audit_data(row: ScheduledOrder) -> dict[str, Any]:
 
 
 def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
-    from orders.selectors import scheduled_order_get_for_user
+    from orders.core.selectors import scheduled_order_get_for_user
 
     if user is not None:
         row = scheduled_order_get_for_user(user=user, schedule_id=schedule_id, level="trade")
@@ -286,7 +286,7 @@ def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
 def scheduled_order_run(*, schedule_id: object, now: datetime | None = None):
     """Place the schedule's order now (the beat task's body). Returns the order, or None
     when the schedule is gone, disabled, or its creator may no longer trade the account."""
-    from orders.services_place import order_place
+    from orders.core.place import order_place
 
     now = now or timezone.now()
     row = ScheduledOrder.objects.select_related("created_by").filter(pk=schedule_id).first()

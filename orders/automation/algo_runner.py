@@ -33,8 +33,8 @@ from marketdata.models import Bar, Instrument
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError, InvalidState, RiskRejected
 from oms_site.task_enqueue import enqueue_after_commit
-from orders import algos
-from orders.lifecycle import (
+from orders.automation import algos
+from orders.core.lifecycle import (
     Actor,
     actor_for,
     actor_system,
@@ -42,6 +42,7 @@ from orders.lifecycle import (
     order_transition,
     weighted_average,
 )
+from orders.core.publish import order_publish
 from orders.models import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -53,7 +54,6 @@ from orders.models import (
     OrderStatus,
     OrderType,
 )
-from orders.publish import order_publish
 
 logger = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def algo_step(*, parent_id: object, now: datetime | None = None) -> list[str]:
 
 
 def _child_kwargs(parent: Order, qty: Decimal, key: str) -> dict[str, Any]:
-    from orders.services_place import PlacementLinks
+    from orders.core.place import PlacementLinks
 
     limit = parent.algo.get("child_limit_price")
     commitment = ZERO
@@ -270,7 +270,7 @@ def _child_kwargs(parent: Order, qty: Decimal, key: str) -> dict[str, Any]:
 
 def _place_child(parent: Order, qty: Decimal, key: str) -> Order | None:
     from oms_site.errors import Conflict
-    from orders.services_place import order_place
+    from orders.core.place import order_place
 
     try:
         return order_place(**_child_kwargs(parent, qty, key)).order
@@ -303,7 +303,7 @@ def _iceberg_step(parent: Order, children: list[Order]) -> list[str]:
 
 
 def _cancel_children(parent_id: object, *, reason: str, only_limit: bool = False) -> list[str]:
-    from orders.services_manage import order_cancel
+    from orders.core.manage import order_cancel
 
     canceled = []
     qs = Order.objects.filter(
@@ -452,7 +452,7 @@ def _stop(parent_id: object, *, reason: str) -> None:
 
 def _parent_for_user(user: User | None, order_id: object) -> None:
     if user is not None:
-        from orders.selectors import order_get_for_user
+        from orders.core.selectors import order_get_for_user
 
         order_get_for_user(user=user, order_id=order_id, level="trade")
 

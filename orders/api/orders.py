@@ -14,9 +14,9 @@ from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
 from oms_site.parsing import query_bool, query_datetime
-from orders import selectors, services
-from orders.models import Order, OrderStatus
-from orders.serializers import (
+from orders import services
+from orders.core import selectors
+from orders.core.serializers import (
     BatchResultSerializer,
     CancelAllResultSerializer,
     OrderBatchInputSerializer,
@@ -27,6 +27,7 @@ from orders.serializers import (
     PreviewResultSerializer,
     order_data,
 )
+from orders.models import Order, OrderStatus
 
 _ERRORS = {
     400: OpenApiResponse(description="validation_error"),

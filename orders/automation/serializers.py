@@ -10,8 +10,8 @@ from rest_framework import serializers
 
 from oms_site.api import DecimalString
 from oms_site.schema import NULLABLE_STRING
+from orders.core.serializers import StrictFieldsMixin, UtcDateTimeField
 from orders.models import Gtt, GttEvent, GttStatus, GttType, ScheduledOrder, ScheduleKind
-from orders.serializers import StrictFieldsMixin, UtcDateTimeField
 
 
 class GttOrderSerializer(serializers.Serializer):

@@ -32,7 +32,7 @@ from marketdata.calendar import session_close, trading_date
 from marketdata.models import Instrument
 from oms_site.errors import ApplicationError, RiskRejected
 from oms_site.task_enqueue import enqueue_after_commit
-from orders.lifecycle import actor_system
+from orders.core.lifecycle import actor_system
 from orders.models import (
     OPEN_STATUSES,
     Order,
@@ -68,7 +68,7 @@ def enqueue_reentry(order_id: object) -> None:
 def order_reenter(*, order_id: object) -> Order | None:
     """Place the next attempt of a rejected order with a re-entry rule (None when it has
     none left, or the attempt could not even be validated)."""
-    from orders.services_place import PlacementLinks, order_place
+    from orders.core.place import PlacementLinks, order_place
 
     order = Order.objects.select_related("instrument").filter(pk=order_id).first()
     if (
@@ -159,8 +159,8 @@ def _window(instrument: Instrument, now: datetime) -> date | None:
 def orders_square_off_intraday(*, now: datetime | None = None) -> list[str]:
     """Close the intraday positions whose square-off time has come; returns the ids of the
     orders placed."""
-    from orders.services_manage import order_cancel
-    from orders.services_place import PlacementLinks, order_place
+    from orders.core.manage import order_cancel
+    from orders.core.place import PlacementLinks, order_place
     from pnl.selectors import position_qty
 
     now = now or timezone.now()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from execution.protocol import ExecutionReport, ReportType
 from notifications.services import PublishBatch, publish_batch
 from oms_site.api import format_decimal
-from orders.lifecycle import (
+from orders.core.lifecycle import (
     SYSTEM_VENUE,
     can_transition,
     is_automated,
@@ -31,6 +31,7 @@ from orders.lifecycle import (
     order_transition,
     weighted_average,
 )
+from orders.core.publish import fill_publish, order_publish
 from orders.models import (
     TERMINAL_STATUSES,
     Order,
@@ -38,7 +39,6 @@ from orders.models import (
     OrderStatus,
     ProcessedReport,
 )
-from orders.publish import fill_publish, order_publish
 from pnl.models import Fill
 from pnl.services import FillInput, fills_record
 
@@ -293,7 +293,7 @@ def _on_canceled(order: Order, report: ExecutionReport) -> str:
     expiring = order.cancel_reason == "expired"
     to_status = OrderStatus.EXPIRED if expiring else OrderStatus.CANCELED
     event_type = OrderEventType.EXPIRED if expiring else OrderEventType.CANCELED
-    from orders.trigger_engine import triggers_cancel_for_order
+    from orders.core.trigger_store import triggers_cancel_for_order
 
     triggers_cancel_for_order(order=order)
     fields = []

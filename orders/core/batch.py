@@ -8,9 +8,9 @@ from typing import Any
 from accounts.models import ApiKey, User
 from marketdata.models import Instrument
 from oms_site.errors import ApplicationError, RiskRejected, ValidationFailed
-from orders import risk
+from orders.core import risk
+from orders.core.place import _prepare, order_place
 from orders.models import Order, TimeInForce
-from orders.services_place import _prepare, order_place
 
 
 def order_place_batch(

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from marketdata.selectors import instrument_list
 from oms_site.api import format_decimal
-from orders.pages import MAX_TICKET_INSTRUMENTS, _accounts
+from orders.pages.orders import MAX_TICKET_INSTRUMENTS, _accounts
 
 
 def _instruments() -> list[dict]:
