@@ -110,3 +110,29 @@ def register_kill_switch_listener(name: str, listener: KillSwitchListener) -> No
 
 def kill_switch_listeners() -> tuple[KillSwitchListener, ...]:
     return tuple(_kill_switch_listeners.values())
+
+
+# --- Live pushes and notifications -------------------------------------------------------
+# notifications owns the live event bus and the notifications, and registers both here from
+# its ready(); apps that may not import notifications (pnl) reach them through here:
+#   publisher(*, channel, event, data, account_id) -> None (delivered on commit);
+#   notifier(*, account, kind, title, body, data, level) -> Any.
+LivePublisher = Callable[..., None]
+AccountNotifier = Callable[..., Any]
+_live_hooks: dict[str, Callable[..., Any]] = {}
+
+
+def register_live_publisher(publisher: LivePublisher) -> None:
+    _live_hooks["publisher"] = publisher
+
+
+def live_publisher() -> LivePublisher | None:
+    return _live_hooks.get("publisher")
+
+
+def register_account_notifier(notifier: AccountNotifier) -> None:
+    _live_hooks["notifier"] = notifier
+
+
+def account_notifier() -> AccountNotifier | None:
+    return _live_hooks.get("notifier")

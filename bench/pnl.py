@@ -21,7 +21,7 @@ service_fills_per_s_batched  100 ``fill_record`` calls per transaction.
 service_fills_per_s_fills_record_100 / _fills_record_10  ``fills_record`` with 100 / 10
                   fills per call (10: the trades of one exchange command).
 service_fills_per_s_with_push  one transaction per fill with the position push wired as
-                  OrdersConfig wires it (no Redis here: the in-process channel layer).
+                  PnlConfig wires it (no Redis here: the in-process channel layer).
 report_path_fills_per_s_burst_100  the whole live report path, orders' ``order_apply_reports``
                   with bursts of 100 fill reports (a paper tick's chunk), each filling one
                   working order: order rows locked in pk order, the burst's fills booked by
@@ -323,7 +323,7 @@ def _service_child(count: int) -> dict[str, object]:
     bulk_10 = run(count, batch=10, bulk=True)
     commit_ceiling = commits(max(1, count // 4))
     registry.hooks_restore(wired)
-    registry.register_position_publisher(publish)  # as OrdersConfig.ready() wires it
+    registry.register_position_publisher(publish)  # notifications.publish, as PnlConfig wires it
     with_push = run(max(1, count // 4), batch=1)
     report_path_100 = report_path(max(100, count // 4), batch=100)
     report_path_1 = report_path(max(100, count // 20), batch=1)

@@ -11,6 +11,7 @@ from typing import Any
 
 from notifications.services import notify_account_members
 from oms_site.api import format_decimal
+from orders.automation.serializers import GttSerializer
 from orders.core.lifecycle import Actor
 from orders.core.reasons import cancel_reason_text
 from orders.core.serializers import order_data
@@ -76,6 +77,35 @@ def order_transition_notify(
         return  # an algo's child orders: the parent tells the story (algo.finished)
     if order.tag.startswith(MARKET_MAKER_TAG):
         return  # the demo market maker's quotes: thousands a day, for nobody to read
+    _status_notify(order, event_type=event_type, actor=actor, data=data)
+    if event_type == OrderEventType.TRIGGERED:
+        _notify(
+            order,
+            "trigger.fired",
+            f"Stop triggered: {_what(order)}",
+            f"The last price {_n(data.get('last'))} crossed the stop "
+            f"{_n(data.get('stop_price'))} on {order.account.name}; the order is on its way.",
+            "info",
+            data=_data(order, last=data.get("last"), stop_price=data.get("stop_price")),
+        )
+    if order.algo and from_status != order.status and order.status in _ALGO_ENDS:
+        algo_type = str(order.algo.get("type", "algo")).upper()
+        _notify(
+            order,
+            "algo.finished",
+            f"{algo_type} finished: {_what(order)}",
+            f"{_n(order.filled_qty)} of {_n(order.qty)} filled at an average of "
+            f"{_n(order.avg_fill_price)} on {order.account.name} ({order.status}).",
+            "info",
+        )
+
+
+_ALGO_ENDS = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
+
+
+def _status_notify(order: Order, *, event_type: str, actor: Actor, data: Mapping[str, Any]) -> None:
+    """The order's new status in words (filled, partly filled, rejected, canceled by
+    someone else, expired)."""
     status = order.status
     account_name = order.account.name
     if status == OrderStatus.FILLED:
@@ -117,36 +147,6 @@ def order_transition_notify(
             f"{_n(order.filled_qty)} of {_n(order.qty)} filled.",
             "info",
         )
-    if event_type == OrderEventType.TRIGGERED:
-        _notify(
-            order,
-            "trigger.fired",
-            f"Stop triggered: {_what(order)}",
-            f"The last price {_n(data.get('last'))} crossed the stop "
-            f"{_n(data.get('stop_price'))} on {account_name}; the order is on its way.",
-            "info",
-            data=_data(order, last=data.get("last"), stop_price=data.get("stop_price")),
-        )
-    if (
-        order.algo
-        and from_status != status
-        and status
-        in (
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-            OrderStatus.REJECTED,
-        )
-    ):
-        algo_type = str(order.algo.get("type", "algo")).upper()
-        _notify(
-            order,
-            "algo.finished",
-            f"{algo_type} finished: {_what(order)}",
-            f"{_n(order.filled_qty)} of {_n(order.qty)} filled at an average of "
-            f"{_n(order.avg_fill_price)} on {account_name} ({status}).",
-            "info",
-        )
 
 
 def _system_cancel(order: Order, actor: Actor) -> bool:
@@ -183,8 +183,6 @@ def _rejected(order: Order, data: Mapping[str, Any]) -> None:
 
 def gtt_event_notify(*, gtt: Any, event_type: str, data: Mapping[str, Any]) -> None:
     """A GTT fired (`triggered`) or its order could not be placed (`rejected`)."""
-    from orders.automation.serializers import GttSerializer
-
     if event_type not in ("triggered", "rejected"):
         return
     account = gtt.account

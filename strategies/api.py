@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
-from orders.api.orders import _errors
+from orders.api.common import error_responses
 from strategies import selectors, services
 from strategies.models import Signal, Strategy
 from strategies.serializers import (
@@ -53,7 +53,7 @@ class StrategyListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="The caller's strategies",
-        responses={200: StrategySerializer(many=True), **_errors(400, 401)},
+        responses={200: StrategySerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.strategy_list(user=request.user))
@@ -69,7 +69,7 @@ class StrategyListCreateView(GenericAPIView):
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
         request=StrategyInputSerializer,
-        responses={201: StrategyWithSecretSerializer, **_errors(400, 401)},
+        responses={201: StrategyWithSecretSerializer, **error_responses(400, 401)},
     )
     @idempotent_post(redact=("webhook_secret",))
     def post(self, request: Request) -> Response:
@@ -86,7 +86,7 @@ class StrategyDetailView(GenericAPIView):
     @extend_schema(
         summary="One strategy",
         parameters=[_STRATEGY_ID],
-        responses={200: StrategySerializer, **_errors(401, 404)},
+        responses={200: StrategySerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, strategy_id: str) -> Response:
         strategy = selectors.strategy_get_for_user(user=request.user, strategy_id=strategy_id)
@@ -97,7 +97,7 @@ class StrategyDetailView(GenericAPIView):
         summary="Change a strategy (accounts, when given, replace the list)",
         parameters=[_STRATEGY_ID],
         request=StrategyInputSerializer(partial=True),
-        responses={200: StrategySerializer, **_errors(400, 401, 404)},
+        responses={200: StrategySerializer, **error_responses(400, 401, 404)},
     )
     def patch(self, request: Request, strategy_id: str) -> Response:
         serializer = StrategyInputSerializer(data=request.data, partial=True)
@@ -112,7 +112,7 @@ class StrategyDetailView(GenericAPIView):
         summary="Delete a strategy (its signal log stays; its webhook answers 404)",
         parameters=[_STRATEGY_ID],
         request=None,
-        responses={204: OpenApiResponse(description="deleted"), **_errors(401, 404)},
+        responses={204: OpenApiResponse(description="deleted"), **error_responses(401, 404)},
     )
     def delete(self, request: Request, strategy_id: str) -> Response:
         services.strategy_delete(user=request.user, strategy_id=strategy_id)
@@ -129,7 +129,7 @@ def _paused(request: Request, strategy_id: str, *, paused: bool) -> Response:
 _ACTION_SCHEMA = {
     "parameters": [_STRATEGY_ID, IDEMPOTENCY_PARAMETER],
     "request": None,
-    "responses": {200: StrategySerializer, **_errors(401, 404)},
+    "responses": {200: StrategySerializer, **error_responses(401, 404)},
 }
 
 
@@ -163,7 +163,7 @@ class StrategyRotateSecretView(GenericAPIView):
         summary="A new webhook secret (shown once); the old one stops working",
         parameters=[_STRATEGY_ID, IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={200: StrategyWithSecretSerializer, **_errors(401, 404)},
+        responses={200: StrategyWithSecretSerializer, **error_responses(401, 404)},
     )
     @idempotent_post(redact=("webhook_secret",))
     def post(self, request: Request, strategy_id: str) -> Response:
@@ -178,7 +178,7 @@ class StrategySignalsView(GenericAPIView):
     @extend_schema(
         summary="The strategy's signal log with per-account outcomes, newest first",
         parameters=[_STRATEGY_ID],
-        responses={200: SignalSerializer(many=True), **_errors(400, 401, 404)},
+        responses={200: SignalSerializer(many=True), **error_responses(400, 401, 404)},
     )
     def get(self, request: Request, strategy_id: str) -> Response:
         strategy = selectors.strategy_get_for_user(user=request.user, strategy_id=strategy_id)
@@ -241,7 +241,7 @@ class SignalView(GenericAPIView):
     @extend_schema(
         summary="One signal with its per-account outcomes",
         parameters=[_SIGNAL_ID],
-        responses={200: SignalSerializer, **_errors(401, 404)},
+        responses={200: SignalSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, signal_id: str) -> Response:
         signal = selectors.signal_get_for_user(user=request.user, signal_id=signal_id)
@@ -278,7 +278,7 @@ class SignalView(GenericAPIView):
                 SignalAcceptedSerializer,
                 description="a replayed id: the first answer's body (a refusal's error too)",
             ),
-            **_errors(400, 401, 404, 409),
+            **error_responses(400, 401, 404, 409),
             429: OpenApiResponse(description="rate_limited: the strategy's signals a minute"),
         },
     )

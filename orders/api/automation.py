@@ -9,10 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
-from orders.api.orders import _ORDER_ID, _api_key, _errors
+from orders.api.common import ORDER_ID_PARAMETER, error_responses, request_api_key
 from orders.automation import algo_runner as services_algo
 from orders.automation import gtt as services_gtt
 from orders.automation import scheduled as services_schedule
+from orders.automation import selectors
 from orders.automation.serializers import (
     GttEventSerializer,
     GttInputSerializer,
@@ -21,7 +22,6 @@ from orders.automation.serializers import (
     ScheduleInputSerializer,
     ScheduleSerializer,
 )
-from orders.core import selectors
 from orders.core.serializers import OrderSerializer
 from orders.models import Gtt, GttStatus, Order, ScheduledOrder
 
@@ -44,7 +44,7 @@ class GttListCreateView(GenericAPIView):
                 "status", str, enum=["open", "all", *GttStatus.values], description="open = active"
             ),
         ],
-        responses={200: GttSerializer(many=True), **_errors(400, 401)},
+        responses={200: GttSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
         filters = {k: request.query_params.get(k) for k in ("account", "symbol", "status")}
@@ -62,14 +62,14 @@ class GttListCreateView(GenericAPIView):
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
         request=GttInputSerializer,
-        responses={201: GttSerializer, **_errors(400, 401, 403)},
+        responses={201: GttSerializer, **error_responses(400, 401, 403)},
     )
     @idempotent_post()
     def post(self, request: Request) -> Response:
         serializer = GttInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         gtt = services_gtt.gtt_create(
-            user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
+            user=request.user, api_key=request_api_key(request), **serializer.to_service_kwargs()
         )
         return Response(GttSerializer(gtt).data, status=201)
 
@@ -81,7 +81,7 @@ class GttDetailView(GenericAPIView):
     @extend_schema(
         summary="One GTT",
         parameters=[_GTT_ID],
-        responses={200: GttSerializer, **_errors(401, 404)},
+        responses={200: GttSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, gtt_id: str) -> Response:
         gtt = selectors.gtt_get_for_user(user=request.user, gtt_id=gtt_id)
@@ -92,14 +92,14 @@ class GttDetailView(GenericAPIView):
         summary="Modify an active GTT (trigger values, orders, expiry)",
         parameters=[_GTT_ID],
         request=GttModifySerializer,
-        responses={200: GttSerializer, **_errors(400, 401, 403, 404, 409)},
+        responses={200: GttSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def patch(self, request: Request, gtt_id: str) -> Response:
         serializer = GttModifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         gtt = services_gtt.gtt_modify(
             user=request.user,
-            api_key=_api_key(request),
+            api_key=request_api_key(request),
             gtt_id=gtt_id,
             **serializer.validated_data,
         )
@@ -110,10 +110,12 @@ class GttDetailView(GenericAPIView):
         summary="Cancel an active GTT (status cancelled)",
         parameters=[_GTT_ID],
         request=None,
-        responses={200: GttSerializer, **_errors(401, 403, 404, 409)},
+        responses={200: GttSerializer, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, gtt_id: str) -> Response:
-        gtt = services_gtt.gtt_cancel(user=request.user, api_key=_api_key(request), gtt_id=gtt_id)
+        gtt = services_gtt.gtt_cancel(
+            user=request.user, api_key=request_api_key(request), gtt_id=gtt_id
+        )
         return Response(GttSerializer(gtt).data)
 
 
@@ -124,7 +126,7 @@ class GttEventsView(GenericAPIView):
     @extend_schema(
         summary="A GTT's status history, oldest first",
         parameters=[_GTT_ID],
-        responses={200: GttEventSerializer(many=True), **_errors(401, 404)},
+        responses={200: GttEventSerializer(many=True), **error_responses(401, 404)},
     )
     def get(self, request: Request, gtt_id: str) -> Response:
         gtt = selectors.gtt_get_for_user(user=request.user, gtt_id=gtt_id)
@@ -139,14 +141,14 @@ class OrderPauseView(GenericAPIView):
     @extend_schema(
         operation_id="orders_algo_pause",
         summary="Pause an algo parent: no new children, working children withdrawn",
-        parameters=[_ORDER_ID, IDEMPOTENCY_PARAMETER],
+        parameters=[ORDER_ID_PARAMETER, IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={200: OrderSerializer, **_errors(401, 403, 404, 409)},
+        responses={200: OrderSerializer, **error_responses(401, 403, 404, 409)},
     )
     @idempotent_post()
     def post(self, request: Request, order_id: str) -> Response:
         order = services_algo.algo_pause(
-            user=request.user, api_key=_api_key(request), order_id=order_id
+            user=request.user, api_key=request_api_key(request), order_id=order_id
         )
         return Response(OrderSerializer(order).data)
 
@@ -158,14 +160,14 @@ class OrderResumeView(GenericAPIView):
     @extend_schema(
         operation_id="orders_algo_resume",
         summary="Resume a paused algo parent (its schedule shifts by the pause)",
-        parameters=[_ORDER_ID, IDEMPOTENCY_PARAMETER],
+        parameters=[ORDER_ID_PARAMETER, IDEMPOTENCY_PARAMETER],
         request=None,
-        responses={200: OrderSerializer, **_errors(401, 403, 404, 409)},
+        responses={200: OrderSerializer, **error_responses(401, 403, 404, 409)},
     )
     @idempotent_post()
     def post(self, request: Request, order_id: str) -> Response:
         order = services_algo.algo_resume(
-            user=request.user, api_key=_api_key(request), order_id=order_id
+            user=request.user, api_key=request_api_key(request), order_id=order_id
         )
         return Response(OrderSerializer(order).data)
 
@@ -177,7 +179,7 @@ class ScheduleListCreateView(GenericAPIView):
     @extend_schema(
         summary="Scheduled orders of the accounts the caller may see",
         parameters=[OpenApiParameter("account", str)],
-        responses={200: ScheduleSerializer(many=True), **_errors(400, 401)},
+        responses={200: ScheduleSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
         filters = {"account": request.query_params.get("account")}
@@ -189,7 +191,7 @@ class ScheduleListCreateView(GenericAPIView):
         summary="Schedule an order: once at run_at, or on a cron schedule",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=ScheduleInputSerializer,
-        responses={201: ScheduleSerializer, **_errors(400, 401, 403)},
+        responses={201: ScheduleSerializer, **error_responses(400, 401, 403)},
     )
     @idempotent_post()
     def post(self, request: Request) -> Response:
@@ -208,7 +210,7 @@ class ScheduleDetailView(GenericAPIView):
     @extend_schema(
         summary="One scheduled order",
         parameters=[_SCHEDULE_ID],
-        responses={200: ScheduleSerializer, **_errors(401, 404)},
+        responses={200: ScheduleSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, schedule_id: str) -> Response:
         row = selectors.scheduled_order_get_for_user(user=request.user, schedule_id=schedule_id)
@@ -219,7 +221,7 @@ class ScheduleDetailView(GenericAPIView):
         summary="Change a scheduled order (name, order, timing, enabled)",
         parameters=[_SCHEDULE_ID],
         request=ScheduleInputSerializer,
-        responses={200: ScheduleSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: ScheduleSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request: Request, schedule_id: str) -> Response:
         serializer = ScheduleInputSerializer(data=request.data)
@@ -234,7 +236,7 @@ class ScheduleDetailView(GenericAPIView):
         summary="Delete a scheduled order (and its beat task)",
         parameters=[_SCHEDULE_ID],
         request=None,
-        responses={204: None, **_errors(401, 403, 404)},
+        responses={204: None, **error_responses(401, 403, 404)},
     )
     def delete(self, request: Request, schedule_id: str) -> Response:
         services_schedule.scheduled_order_delete(user=request.user, schedule_id=schedule_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +15,12 @@ from oms_site.api import error_body, format_decimal
 from oms_site.errors import ApplicationError, ValidationFailed
 from oms_site.parsing import query_bool, query_datetime
 from orders import services
+from orders.api.common import (
+    ORDER_ID_PARAMETER,
+    error_responses,
+    request_api_key,
+    serializer_error,
+)
 from orders.core import selectors
 from orders.core.serializers import (
     BatchResultSerializer,
@@ -28,27 +34,6 @@ from orders.core.serializers import (
     order_data,
 )
 from orders.models import Order, OrderStatus
-
-_ERRORS = {
-    400: OpenApiResponse(description="validation_error"),
-    401: OpenApiResponse(description="not_authenticated"),
-    403: OpenApiResponse(description="permission_denied (view-only membership)"),
-    404: OpenApiResponse(description="not_found"),
-    409: OpenApiResponse(description="conflict / invalid_state"),
-    422: OpenApiResponse(description="risk_rejected (the order is stored; body has order_id)"),
-    503: OpenApiResponse(description="broker_unavailable"),
-}
-_ORDER_ID = OpenApiParameter("order_id", str, OpenApiParameter.PATH, description="Order id")
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: _ERRORS[code] for code in codes}
-
-
-def _api_key(request: Request):
-    from accounts.models import ApiKey
-
-    return request.auth if isinstance(request.auth, ApiKey) else None
 
 
 class OrderListCreateView(GenericAPIView):
@@ -73,7 +58,7 @@ class OrderListCreateView(GenericAPIView):
                 "top_level", bool, description="1: only orders without a parent (no legs/slices)"
             ),
         ],
-        responses={200: OrderSerializer(many=True), **_errors(400, 401)},
+        responses={200: OrderSerializer(many=True), **error_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
         filters = {
@@ -114,7 +99,7 @@ class OrderListCreateView(GenericAPIView):
         responses={
             201: OrderSerializer,
             200: OrderSerializer,
-            **_errors(400, 401, 403, 409, 422),
+            **error_responses(400, 401, 403, 409, 422),
         },
     )
     @idempotent_post()
@@ -122,7 +107,7 @@ class OrderListCreateView(GenericAPIView):
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.order_place(
-            user=request.user, api_key=_api_key(request), **serializer.to_service_kwargs()
+            user=request.user, api_key=request_api_key(request), **serializer.to_service_kwargs()
         )
         return Response(order_data(result.order), status=201 if result.created else 200)
 
@@ -133,7 +118,7 @@ class OrderListCreateView(GenericAPIView):
             OpenApiParameter("account", str, required=True, description="Account id"),
             OpenApiParameter("symbol", str),
         ],
-        responses={200: CancelAllResultSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: CancelAllResultSerializer, **error_responses(400, 401, 403, 404)},
     )
     def delete(self, request: Request) -> Response:
         account_id = request.query_params.get("account")
@@ -143,7 +128,7 @@ class OrderListCreateView(GenericAPIView):
             )
         result = services.order_cancel_all(
             user=request.user,
-            api_key=_api_key(request),
+            api_key=request_api_key(request),
             account_id=account_id,
             symbol=request.query_params.get("symbol") or None,
         )
@@ -159,8 +144,8 @@ class OrderDetailView(GenericAPIView):
 
     @extend_schema(
         summary="One order, with its legs",
-        parameters=[_ORDER_ID],
-        responses={200: OrderSerializer, **_errors(401, 404)},
+        parameters=[ORDER_ID_PARAMETER],
+        responses={200: OrderSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_id=order_id)
@@ -169,16 +154,16 @@ class OrderDetailView(GenericAPIView):
     @extend_schema(
         operation_id="orders_modify",
         summary="Modify in place (the id stays, version goes up)",
-        parameters=[_ORDER_ID],
+        parameters=[ORDER_ID_PARAMETER],
         request=OrderModifySerializer,
-        responses={200: OrderSerializer, **_errors(400, 401, 403, 404, 409, 422, 503)},
+        responses={200: OrderSerializer, **error_responses(400, 401, 403, 404, 409, 422, 503)},
     )
     def patch(self, request: Request, order_id: str) -> Response:
         serializer = OrderModifySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = services.order_modify(
             user=request.user,
-            api_key=_api_key(request),
+            api_key=request_api_key(request),
             order_id=order_id,
             **serializer.validated_data,
         )
@@ -187,13 +172,13 @@ class OrderDetailView(GenericAPIView):
     @extend_schema(
         operation_id="orders_cancel",
         summary="Cancel (200 with the order: pending_cancel or canceled)",
-        parameters=[_ORDER_ID],
+        parameters=[ORDER_ID_PARAMETER],
         request=None,
-        responses={200: OrderSerializer, **_errors(401, 403, 404, 409, 503)},
+        responses={200: OrderSerializer, **error_responses(401, 403, 404, 409, 503)},
     )
     def delete(self, request: Request, order_id: str) -> Response:
         order = services.order_cancel(
-            user=request.user, api_key=_api_key(request), order_id=order_id
+            user=request.user, api_key=request_api_key(request), order_id=order_id
         )
         return Response(OrderSerializer(order).data)
 
@@ -204,8 +189,8 @@ class OrderEventsView(GenericAPIView):
 
     @extend_schema(
         summary="The order's append-only audit trail, oldest first",
-        parameters=[_ORDER_ID],
-        responses={200: OrderEventSerializer(many=True), **_errors(401, 404)},
+        parameters=[ORDER_ID_PARAMETER],
+        responses={200: OrderEventSerializer(many=True), **error_responses(401, 404)},
     )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_id=order_id)
@@ -226,7 +211,7 @@ class OrderBatchView(GenericAPIView):
         summary="Place up to 100 orders, each judged on its own (207)",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=OrderBatchInputSerializer,
-        responses={207: BatchResultSerializer, **_errors(400, 401)},
+        responses={207: BatchResultSerializer, **error_responses(400, 401)},
     )
     @idempotent_post()
     def post(self, request: Request) -> Response:
@@ -238,11 +223,11 @@ class OrderBatchView(GenericAPIView):
             if serializer.is_valid():
                 parsed.append((index, serializer.to_service_kwargs(), None))
             else:
-                parsed.append((index, None, _serializer_error(serializer.errors)))
+                parsed.append((index, None, serializer_error(serializer.errors)))
         kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
         placed = iter(
             services.order_place_batch(
-                user=request.user, api_key=_api_key(request), orders=kwargs_list
+                user=request.user, api_key=request_api_key(request), orders=kwargs_list
             )
         )
         results = []
@@ -262,13 +247,6 @@ class OrderBatchView(GenericAPIView):
         return Response({"results": results}, status=207)
 
 
-def _serializer_error(errors: Any) -> dict[str, Any]:
-    from oms_site.api import _flatten_fields, _validation_message
-
-    fields = _flatten_fields(errors)
-    return error_body("validation_error", _validation_message(fields), fields)["error"]
-
-
 class OrderPreviewView(GenericAPIView):
     serializer_class = PreviewResultSerializer
     queryset = Order.objects.none()
@@ -283,7 +261,7 @@ class OrderPreviewView(GenericAPIView):
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
         request=OrderInputSerializer,
-        responses={200: PreviewResultSerializer, **_errors(400, 401, 403)},
+        responses={200: PreviewResultSerializer, **error_responses(400, 401, 403)},
     )
     @idempotent_post()
     def post(self, request: Request) -> Response:

@@ -1,10 +1,11 @@
 """Execution algorithms (TWAP, VWAP, iceberg): a parent order releasing child orders.
 
 The parent is accepted (status `new`) and never goes to a venue; its `algo` JSON holds the
-parameters and the schedule (orders/algos.py), `algo_state` running/paused/done/stopped and
+parameters and the schedule (orders/automation/algos.py, planned by
+orders/automation/algo_schedule.py), `algo_state` running/paused/done/stopped and
 `algo_next_at` when it next needs attention. Children are ordinary orders (placed through
 `order_place`, so every risk check runs) with `parent` = the algo and `leg_role` = slice;
-their fills add up on the parent (orders/automation.py), which becomes partially filled /
+their fills add up on the parent (orders/automation/changes.py), which becomes partially filled /
 filled like any order.
 
 Steps run on Celery: after placement, after each child fill or close, and from the beat
@@ -19,21 +20,25 @@ is placed (lock order everywhere: child → account → parent).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey, User
-from marketdata.models import Bar, Instrument
-from oms_site.api import format_decimal
-from oms_site.errors import ApplicationError, InvalidState, RiskRejected
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.errors import ApplicationError, Conflict, InvalidState, RiskRejected
 from orders.automation import algos
+from orders.automation.algo_schedule import (
+    algo_ends_at,
+    slice_due_at,
+    slices_due_count,
+)
+from orders.core import jobs
+from orders.core.cancel import order_cancel
+from orders.core.hooks import CancelHook
 from orders.core.lifecycle import (
     Actor,
     actor_for,
@@ -42,7 +47,10 @@ from orders.core.lifecycle import (
     order_transition,
     weighted_average,
 )
+from orders.core.place import order_place
+from orders.core.placement import PlacementLinks
 from orders.core.publish import order_publish
+from orders.core.selectors import order_get_for_user
 from orders.models import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -60,86 +68,6 @@ logger = logging.getLogger(__name__)
 ALGO_ACTOR = actor_system("algo")
 ZERO = Decimal("0")
 VWAP_LOOKBACK_DAYS = 5
-
-
-# --- planning (at placement) ---------------------------------------------------------------
-
-
-def _profile(instrument: Instrument, now: datetime) -> dict[int, Decimal]:
-    """Volume per UTC minute of the day over the instrument's 1-minute bars of the last
-    OMS_VWAP_LOOKBACK_DAYS (5) days before today (today's own volume is not a profile)."""
-    days = int(getattr(settings, "OMS_VWAP_LOOKBACK_DAYS", VWAP_LOOKBACK_DAYS))
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    rows = Bar.objects.filter(
-        instrument=instrument, ts__gte=today - timedelta(days=days), ts__lt=today
-    ).values_list("ts", "volume")
-    return algos.volume_profile([(ts.hour * 60 + ts.minute, volume) for ts, volume in rows])
-
-
-def algo_plan(*, order: Order, raw: dict, instrument: Instrument, now: datetime) -> None:
-    """Fill in `order.algo` / `algo_state` / `algo_next_at` for a new parent (not saved)."""
-    params = algos.parse_algo(raw)
-    state: dict[str, Any] = params.as_json()
-    child_limit = params.limit_price
-    if child_limit is None and order.type == OrderType.LIMIT:
-        child_limit = order.limit_price
-    state["child_limit_price"] = None if child_limit is None else format_decimal(child_limit)
-    state["starts_at"] = now.isoformat()
-    state["paused_secs"] = 0
-    state["sent"] = 0
-    if params.type == "iceberg":
-        lots = -(-order.qty // params.display_qty)
-        state["slices_total"] = int(lots)
-    else:
-        n = algos.slice_count(params, order.qty, instrument.lot_size)
-        if params.type == "twap":
-            sizes = algos.twap_slices(
-                qty=order.qty,
-                lot=instrument.lot_size,
-                n=n,
-                randomize_pct=params.randomize_pct,
-                seed=str(order.pk),
-            )
-        else:
-            weights = algos.vwap_weights(
-                _profile(instrument, now),
-                start_minute=now.hour * 60 + now.minute,
-                interval_secs=params.interval_secs,
-                n=n,
-            )
-            state["profile_volume"] = format_decimal(sum(weights, ZERO))
-            sizes = algos.vwap_slices(qty=order.qty, lot=instrument.lot_size, weights=weights)
-        state["slices_total"] = n
-        state["slices"] = [format_decimal(size) for size in sizes]
-        state["ends_at"] = (now + timedelta(seconds=params.horizon_secs)).isoformat()
-    order.algo = state
-    order.algo_state = AlgoState.RUNNING
-    order.algo_next_at = now
-
-
-# --- timing ----------------------------------------------------------------------------------
-
-
-def _start(algo: dict) -> datetime:
-    return parse_datetime(algo["starts_at"]) + timedelta(seconds=algo.get("paused_secs", 0))
-
-
-def slice_due_at(algo: dict, index: int) -> datetime:
-    return _start(algo) + timedelta(seconds=index * algo["interval_secs"])
-
-
-def algo_ends_at(algo: dict) -> datetime | None:
-    if algo["type"] == "iceberg":
-        return None
-    return _start(algo) + timedelta(seconds=algo["horizon_secs"])
-
-
-def _due_count(algo: dict, now: datetime) -> int:
-    n = algo["slices_total"]
-    elapsed = (now - _start(algo)).total_seconds()
-    if elapsed < 0:
-        return 0
-    return min(n, int(elapsed // algo["interval_secs"]) + 1)
 
 
 # --- child fills -------------------------------------------------------------------------------
@@ -190,11 +118,10 @@ def algo_child_filled(*, child: Order, qty: Decimal, price: Decimal) -> None:
 
 
 def enqueue_algo_step(parent_id: object) -> None:
-    from orders.tasks import algo_step_task
-
     parent_id = str(parent_id)
-    enqueue_after_commit(
-        lambda: algo_step_task.delay(parent_id),
+    jobs.enqueue(
+        "orders.algo_step",
+        parent_id,
         what=f"a step of algo order {parent_id}",
         recovery="the algos_run_due job runs it when due",
     )
@@ -239,8 +166,6 @@ def algo_step(*, parent_id: object, now: datetime | None = None) -> list[str]:
 
 
 def _child_kwargs(parent: Order, qty: Decimal, key: str) -> dict[str, Any]:
-    from orders.core.place import PlacementLinks
-
     limit = parent.algo.get("child_limit_price")
     commitment = ZERO
     if parent.side == OrderSide.BUY:
@@ -269,9 +194,6 @@ def _child_kwargs(parent: Order, qty: Decimal, key: str) -> dict[str, Any]:
 
 
 def _place_child(parent: Order, qty: Decimal, key: str) -> Order | None:
-    from oms_site.errors import Conflict
-    from orders.core.place import order_place
-
     try:
         return order_place(**_child_kwargs(parent, qty, key)).order
     except RiskRejected as exc:
@@ -303,8 +225,6 @@ def _iceberg_step(parent: Order, children: list[Order]) -> list[str]:
 
 
 def _cancel_children(parent_id: object, *, reason: str, only_limit: bool = False) -> list[str]:
-    from orders.core.manage import order_cancel
-
     canceled = []
     qs = Order.objects.filter(
         parent_id=parent_id, leg_role=LegRole.SLICE, status__in=OPEN_STATUSES
@@ -324,7 +244,7 @@ def _cancel_children(parent_id: object, *, reason: str, only_limit: bool = False
 def _timed_step(parent: Order, children: list[Order], now: datetime) -> list[str]:
     algo = parent.algo
     n = algo["slices_total"]
-    due = _due_count(algo, now)
+    due = slices_due_count(algo, now)
     ends = algo_ends_at(algo)
     sent = algo.get("sent", 0)
     if sent >= n and ends is not None and now >= ends:
@@ -452,8 +372,6 @@ def _stop(parent_id: object, *, reason: str) -> None:
 
 def _parent_for_user(user: User | None, order_id: object) -> None:
     if user is not None:
-        from orders.core.selectors import order_get_for_user
-
         order_get_for_user(user=user, order_id=order_id, level="trade")
 
 
@@ -520,7 +438,7 @@ def algo_resume(
         algo["gen"] = algo.get("gen", 0) + 1
         if algo["type"] != "iceberg":
             # The slice that was due when it paused is re-placed now.
-            algo["sent"] = max(0, _due_count(algo, now) - 1)
+            algo["sent"] = max(0, slices_due_count(algo, now) - 1)
         parent.algo = algo
         parent.algo_state = AlgoState.RUNNING
         parent.algo_next_at = now
@@ -539,3 +457,23 @@ def algo_resume(
 def algo_children_cancel(*, parent_id: object) -> list[str]:
     """After the parent was cancelled: withdraw its working children."""
     return _cancel_children(parent_id, reason="parent_canceled")
+
+
+# --- the core's cancel hook ----------------------------------------------------------------------
+
+
+def _algo_cancel_locked(order: Order) -> list[str]:
+    """A parent canceled locally (it lives in OMS only): it stops releasing children."""
+    if not order.algo:
+        return []
+    order.algo_state = AlgoState.STOPPED
+    order.algo_next_at = None
+    return ["algo_state", "algo_next_at"]
+
+
+def _algo_canceled(order: Order) -> None:
+    if order.algo:
+        algo_children_cancel(parent_id=order.pk)
+
+
+algo_cancel_hook = CancelHook(name="algo", locked=_algo_cancel_locked, canceled=_algo_canceled)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from oms_site.api import format_decimal
-from orders.core.risk import FieldErrors, InstrumentRules, OrderDraft, check_price, check_qty
+from orders.automation.algos import AlgoError, parse_algo
+from orders.core.validation import FieldErrors, InstrumentRules, OrderDraft, check_price, check_qty
 from orders.models import OrderClass, OrderSide, OrderType, TimeInForce
 
 # --- contingent orders (bracket / oco / oto) ---------------------------------------------------
@@ -144,8 +145,6 @@ def check_contingent_prices(draft: OrderDraft, last: Decimal | None) -> None:
 
 
 def check_algo(errors: FieldErrors, draft: OrderDraft, rules: InstrumentRules) -> None:
-    from orders.automation.algos import AlgoError, parse_algo
-
     try:
         params = parse_algo(draft.algo)
     except AlgoError as exc:

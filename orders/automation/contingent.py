@@ -39,7 +39,10 @@ from django.utils import timezone
 
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.locks import lock_one, lock_rows
+from orders.core import jobs
+from orders.core.cancel import order_cancel
+from orders.core.hooks import ReleaseGuard
 from orders.core.lifecycle import (
     Actor,
     actor_system,
@@ -47,7 +50,12 @@ from orders.core.lifecycle import (
     order_record_event,
     order_transition,
 )
+from orders.core.modify import order_modify
+from orders.core.placement import good_till
 from orders.core.publish import order_publish
+from orders.core.release import order_release
+from orders.core.trigger_store import trigger_create_for_order, triggers_cancel_for_order
+from orders.core.values import decimal_or_none
 from orders.models import (
     TERMINAL_STATUSES,
     HoldReason,
@@ -67,10 +75,6 @@ CONTINGENT_ACTOR = actor_system("contingent")
 OCO_REASON = "oco"
 LEG_ROLES = (LegRole.TAKE_PROFIT, LegRole.STOP_LOSS)
 ZERO = Decimal("0")
-
-
-def _dec(value: object) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
 
 
 def _opposite(side: str) -> str:
@@ -104,9 +108,6 @@ def _insert_leg(
     """A held exit leg of `root` (inside the caller's transaction). `waiting`: it waits for
     the entry to fill (no trigger yet). Otherwise a stop gets its trigger and a limit waits
     for `order_release`."""
-    from orders.core.place import _good_till
-    from orders.core.trigger_store import trigger_create_for_order
-
     now = timezone.now()
     triggered = order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and not waiting
     leg = Order(
@@ -130,7 +131,7 @@ def _insert_leg(
         tag=root.tag,
         broker=root.broker,
         est_price=limit_price if limit_price is not None else stop_price,
-        good_till=_good_till(
+        good_till=good_till(
             instrument=root.instrument, tif=tif, expire_at=expire_at, now=now, queued=False
         ),
         created_by=root.created_by,
@@ -181,7 +182,7 @@ def _root_of(order: Order) -> Order:
 def _members(root: Order, legs: list[Order]) -> tuple[list[Order], Decimal]:
     """(pair members, quantity the pair covers)."""
     if root.order_class == OrderClass.OCO:
-        return [root, *legs], _dec((root.leg_spec or {}).get("pair_qty")) or root.qty
+        return [root, *legs], decimal_or_none((root.leg_spec or {}).get("pair_qty")) or root.qty
     return legs, root.filled_qty
 
 
@@ -213,11 +214,10 @@ _OPEN = [s for s in OrderStatus.values if s not in TERMINAL_STATUSES]
 
 
 def enqueue_contingent_sync(root_id: object) -> None:
-    from orders.tasks import contingent_sync_task
-
     root_id = str(root_id)
-    enqueue_after_commit(
-        lambda: contingent_sync_task.delay(root_id),
+    jobs.enqueue(
+        "orders.contingent_sync",
+        root_id,
         what=f"a change in the order group of {root_id}",
         recovery="its next fill or cancel synchronises the group again",
     )
@@ -236,15 +236,11 @@ def contingent_sync(*, order_id: object) -> list[str]:
     for kind, member_id, qty in venue_actions:
         try:
             if kind == "cancel":
-                from orders.core.manage import order_cancel
-
                 order_cancel(
                     user=None, actor=CONTINGENT_ACTOR, order_id=member_id, reason=OCO_REASON
                 )
                 done.append(f"cancel:{member_id}")
             else:
-                from orders.core.manage import order_modify
-
                 order_modify(user=None, actor=CONTINGENT_ACTOR, order_id=member_id, qty=qty)
                 done.append(f"resize:{member_id}:{format_decimal(qty)}")
         except ApplicationError as exc:  # closed meanwhile, venue down: the next change re-syncs
@@ -255,10 +251,8 @@ def contingent_sync(*, order_id: object) -> list[str]:
 @transaction.atomic
 def _sync_locked(*, root_id: object) -> tuple[list[str], list[tuple[str, object, Decimal | None]]]:
     # Lock order: the root, then its legs by pk, then (releasing a leg) the account.
-    root = Order.objects.select_for_update().get(pk=root_id)
-    legs = list(
-        Order.objects.select_for_update().filter(parent=root, leg_role__in=LEG_ROLES).order_by("pk")
-    )
+    root = lock_one(Order.objects, pk=root_id)
+    legs = lock_rows(Order.objects.filter(parent=root, leg_role__in=LEG_ROLES))
     if root.order_class in (OrderClass.BRACKET, OrderClass.OTO):
         waiting = [
             leg
@@ -309,19 +303,19 @@ def bracket_legs_create(*, entry: Order, actor: Actor) -> list[Order]:
             _insert_leg(
                 role=LegRole.TAKE_PROFIT,
                 order_type=OrderType.LIMIT,
-                limit_price=_dec(tp["limit_price"]),
+                limit_price=decimal_or_none(tp["limit_price"]),
                 stop_price=None,
                 **common,
             )
         )
     if sl:
-        limit = _dec(sl.get("limit_price"))
+        limit = decimal_or_none(sl.get("limit_price"))
         legs.append(
             _insert_leg(
                 role=LegRole.STOP_LOSS,
                 order_type=OrderType.STOP_LIMIT if limit is not None else OrderType.STOP,
                 limit_price=limit,
-                stop_price=_dec(sl["stop_price"]),
+                stop_price=decimal_or_none(sl["stop_price"]),
                 **common,
             )
         )
@@ -333,9 +327,6 @@ def bracket_legs_create(*, entry: Order, actor: Actor) -> list[Order]:
 def _activate_legs(root: Order, waiting: list[Order]) -> list[Order]:
     """The entry has filled: its waiting legs go live for the filled quantity — the stop
     armed on its trigger, the take-profit released to the venue through the risk checks."""
-    from orders.core.release import order_release
-    from orders.core.trigger_store import trigger_create_for_order
-
     qty = root.filled_qty
     take_profits = []
     for leg in waiting:
@@ -368,15 +359,13 @@ def _activate_legs(root: Order, waiting: list[Order]) -> list[Order]:
 def legs_cancel_waiting(*, entry: Order, reason: str) -> int:
     """The entry ended without a fill: its legs still waiting for it are cancelled (inside
     the entry's transaction, entry row locked; lock order entry → legs)."""
-    waiting = list(
-        Order.objects.select_for_update()
-        .filter(
+    waiting = lock_rows(
+        Order.objects.filter(
             parent=entry,
             leg_role__in=LEG_ROLES,
             status=OrderStatus.HELD,
             hold_reason=HoldReason.PARENT,
         )
-        .order_by("pk")
     )
     for leg in waiting:
         _cancel_held(leg, reason=reason)
@@ -384,8 +373,6 @@ def legs_cancel_waiting(*, entry: Order, reason: str) -> int:
 
 
 def _cancel_held(member: Order, reason: str = OCO_REASON) -> None:
-    from orders.core.trigger_store import triggers_cancel_for_order
-
     triggers_cancel_for_order(order=member)
     member.cancel_reason = reason[:32]
     order_transition(
@@ -472,3 +459,18 @@ def _pair_actions(
         elif member.pending_modify is None:
             venue.append(("resize", member.pk, want))
     return done, venue
+
+
+# --- the core's release guard --------------------------------------------------------------------
+
+
+def oco_release_guard(order: Order) -> ReleaseGuard | None:
+    """An OCO member about to go live: canceled instead when its sibling executed the whole
+    pair meanwhile (nothing left to protect); else it takes over its open siblings'
+    commitment."""
+    if order.oco_group is None:
+        return None
+    remaining = pair_remaining(order)
+    if remaining is not None and remaining <= 0:
+        return ReleaseGuard(cancel_reason=OCO_REASON)
+    return ReleaseGuard(replaces=oco_open_siblings(order))

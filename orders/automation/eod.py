@@ -31,8 +31,11 @@ from django.utils import timezone
 from marketdata.calendar import session_close, trading_date
 from marketdata.models import Instrument
 from oms_site.errors import ApplicationError, RiskRejected
-from oms_site.task_enqueue import enqueue_after_commit
+from orders.core import jobs
+from orders.core.cancel import order_cancel
 from orders.core.lifecycle import actor_system
+from orders.core.place import order_place
+from orders.core.placement import PlacementLinks
 from orders.models import (
     OPEN_STATUSES,
     Order,
@@ -42,6 +45,7 @@ from orders.models import (
     Product,
     TimeInForce,
 )
+from pnl.selectors import position_qty
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +58,11 @@ ZERO = Decimal("0")
 
 
 def enqueue_reentry(order_id: object) -> None:
-    from orders.tasks import order_reenter_task
-
     order_id = str(order_id)
-    delay = float(getattr(settings, "OMS_REENTRY_DELAY_SECS", 1))
-    enqueue_after_commit(
-        lambda: order_reenter_task.apply_async((order_id,), countdown=delay),
+    jobs.enqueue(
+        "orders.reenter",
+        order_id,
+        countdown=float(getattr(settings, "OMS_REENTRY_DELAY_SECS", 1)),
         what=f"the re-entry of rejected order {order_id}",
         recovery="it is not re-entered",
     )
@@ -68,8 +71,6 @@ def enqueue_reentry(order_id: object) -> None:
 def order_reenter(*, order_id: object) -> Order | None:
     """Place the next attempt of a rejected order with a re-entry rule (None when it has
     none left, or the attempt could not even be validated)."""
-    from orders.core.place import PlacementLinks, order_place
-
     order = Order.objects.select_related("instrument").filter(pk=order_id).first()
     if (
         order is None
@@ -159,33 +160,8 @@ def _window(instrument: Instrument, now: datetime) -> date | None:
 def orders_square_off_intraday(*, now: datetime | None = None) -> list[str]:
     """Close the intraday positions whose square-off time has come; returns the ids of the
     orders placed."""
-    from orders.core.manage import order_cancel
-    from orders.core.place import PlacementLinks, order_place
-    from pnl.selectors import position_qty
-
     now = now or timezone.now()
-    candidates = (
-        Order.objects.filter(
-            product=Product.INTRADAY, filled_qty__gt=0, created_at__gte=now - timedelta(days=2)
-        )
-        .select_related("instrument__exchange")
-        .order_by("created_at")
-    )
-    net: dict[tuple[object, str], Decimal] = defaultdict(lambda: ZERO)
-    instruments: dict[str, Instrument] = {}
-    days: dict[str, date | None] = {}
-    for order in candidates:
-        symbol = order.symbol
-        if symbol not in days:
-            instruments[symbol] = order.instrument
-            days[symbol] = _window(order.instrument, now)
-        day = days[symbol]
-        if day is None:
-            continue
-        if trading_date(instrument_or_exchange=order.instrument, at=order.created_at) != day:
-            continue
-        signed = order.filled_qty if order.side == OrderSide.BUY else -order.filled_qty
-        net[(order.account_id, symbol)] += signed
+    net, days = _intraday_net(now)
     placed: list[str] = []
     for (account_id, symbol), intraday in net.items():
         if intraday == 0:
@@ -195,44 +171,81 @@ def orders_square_off_intraday(*, now: datetime | None = None) -> list[str]:
         qty = min(abs(intraday), abs(position)) if (position > 0) == (intraday > 0) else ZERO
         if qty <= 0:
             continue
+        order_id = _square_off(
+            account_id=account_id, symbol=symbol, intraday=intraday, qty=qty, day=days[symbol]
+        )
+        if order_id is not None:
+            placed.append(order_id)
+    return placed
+
+
+def _intraday_net(
+    now: datetime,
+) -> tuple[dict[tuple[object, str], Decimal], dict[str, date | None]]:
+    """The net filled intraday quantity per (account, symbol) of the trading days whose
+    square-off window is open, and that day per symbol."""
+    candidates = (
+        Order.objects.filter(
+            product=Product.INTRADAY, filled_qty__gt=0, created_at__gte=now - timedelta(days=2)
+        )
+        .select_related("instrument__exchange")
+        .order_by("created_at")
+    )
+    net: dict[tuple[object, str], Decimal] = defaultdict(lambda: ZERO)
+    days: dict[str, date | None] = {}
+    for order in candidates:
+        symbol = order.symbol
+        if symbol not in days:
+            days[symbol] = _window(order.instrument, now)
         day = days[symbol]
-        prefix = f"sqoff-{day:%Y%m%d}-{symbol}-"
-        earlier = Order.objects.filter(account_id=account_id, client_order_id__startswith=prefix)
-        if earlier.filter(status__in=OPEN_STATUSES).exists():
+        if day is None:
             continue
-        for open_id in Order.objects.filter(
+        if trading_date(instrument_or_exchange=order.instrument, at=order.created_at) != day:
+            continue
+        signed = order.filled_qty if order.side == OrderSide.BUY else -order.filled_qty
+        net[(order.account_id, symbol)] += signed
+    return net, days
+
+
+def _square_off(
+    *, account_id: object, symbol: str, intraday: Decimal, qty: Decimal, day: date | None
+) -> str | None:
+    """Cancel the account's open intraday orders of `symbol`, then place the closing order
+    (once per day: its client_order_id names the day)."""
+    prefix = f"sqoff-{day:%Y%m%d}-{symbol}-"
+    earlier = Order.objects.filter(account_id=account_id, client_order_id__startswith=prefix)
+    if earlier.filter(status__in=OPEN_STATUSES).exists():
+        return None
+    for open_id in Order.objects.filter(
+        account_id=account_id,
+        symbol=symbol,
+        product=Product.INTRADAY,
+        status__in=OPEN_STATUSES,
+        parent__isnull=True,
+    ).values_list("id", flat=True):
+        try:
+            order_cancel(user=None, actor=SQUARE_OFF_ACTOR, order_id=open_id, reason="square_off")
+        except ApplicationError as exc:
+            logger.warning("Square-off could not cancel order %s: %s", open_id, exc.message)
+    try:
+        result = order_place(
+            user=None,
+            actor=SQUARE_OFF_ACTOR,
             account_id=account_id,
             symbol=symbol,
+            side=OrderSide.SELL if intraday > 0 else OrderSide.BUY,
+            order_type=OrderType.MARKET,
+            qty=qty,
+            time_in_force=TimeInForce.DAY,
+            client_order_id=f"{prefix}{earlier.count()}",
+            tag="square-off",
             product=Product.INTRADAY,
-            status__in=OPEN_STATUSES,
-            parent__isnull=True,
-        ).values_list("id", flat=True):
-            try:
-                order_cancel(
-                    user=None, actor=SQUARE_OFF_ACTOR, order_id=open_id, reason="square_off"
-                )
-            except ApplicationError as exc:
-                logger.warning("Square-off could not cancel order %s: %s", open_id, exc.message)
-        try:
-            result = order_place(
-                user=None,
-                actor=SQUARE_OFF_ACTOR,
-                account_id=account_id,
-                symbol=symbol,
-                side=OrderSide.SELL if intraday > 0 else OrderSide.BUY,
-                order_type=OrderType.MARKET,
-                qty=qty,
-                time_in_force=TimeInForce.DAY,
-                client_order_id=f"{prefix}{earlier.count()}",
-                tag="square-off",
-                product=Product.INTRADAY,
-                links=PlacementLinks(counting_checks=False),
-            )
-        except RiskRejected as exc:
-            logger.error("Square-off of %s on %s rejected: %s", symbol, account_id, exc.message)
-            continue
-        except ApplicationError as exc:
-            logger.error("Square-off of %s on %s refused: %s", symbol, account_id, exc.message)
-            continue
-        placed.append(str(result.order.pk))
-    return placed
+            links=PlacementLinks(counting_checks=False),
+        )
+    except RiskRejected as exc:
+        logger.error("Square-off of %s on %s rejected: %s", symbol, account_id, exc.message)
+        return None
+    except ApplicationError as exc:
+        logger.error("Square-off of %s on %s refused: %s", symbol, account_id, exc.message)
+        return None
+    return str(result.order.pk)

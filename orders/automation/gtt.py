@@ -1,10 +1,12 @@
 """GTT (good-till-triggered) instructions: create, modify, cancel, fire, expire (API.md § GTT).
 
+Firing is orders/automation/gtt_fire.py.
+
 A GTT holds one (`single`) or two (`oco`: lower, upper) price triggers, each with the order
 it places. A trigger's direction comes from the last price when the GTT is created (or
 modified): a value below it fires on `last <= value`, above it on `last >= value` (equal
 is refused). The triggers are `Trigger` rows (kind `gtt`) in the same index as held
-orders' stops, so ticks find them the same way (orders/trigger_engine.py).
+orders' stops, so ticks find them the same way (orders/automation/ticks.py).
 
 Firing exactly once: the GTT row is locked, the trigger is taken with a compare-and-set,
 the other trigger of an oco is cancelled, the GTT becomes `triggered` and its order is
@@ -31,16 +33,20 @@ from marketdata.models import Instrument
 from marketdata.selectors import quote_latest
 from notifications.services import publish
 from oms_site.api import format_decimal
-from oms_site.errors import ApplicationError, InvalidState, RiskRejected, ValidationFailed
+from oms_site.errors import InvalidState, ValidationFailed
+from oms_site.locks import lock_one
 from oms_site.parsing import InputError, decimal_from_input
+from orders.automation.selectors import gtt_get_for_user
+from orders.automation.serializers import GttSerializer
 from orders.core import risk
 from orders.core.lifecycle import Actor, actor_for, actor_system
+from orders.core.placement import account_for_trading, instrument_for_trading, instrument_rules
+from orders.core.values import json_value
 from orders.models import (
     Gtt,
     GttEvent,
     GttStatus,
     GttType,
-    Order,
     OrderSide,
     OrderType,
     Product,
@@ -49,6 +55,7 @@ from orders.models import (
     TriggerKind,
     TriggerStatus,
 )
+from orders.notify_events import gtt_event_notify
 
 logger = logging.getLogger(__name__)
 
@@ -186,8 +193,6 @@ def _clean_expiry(expires_at: datetime | None, now: datetime) -> datetime:
 
 
 def _rules(instrument: Instrument) -> risk.InstrumentRules:
-    from orders.core.place import instrument_rules
-
     return instrument_rules(instrument)
 
 
@@ -198,9 +203,7 @@ def _direction(value: Decimal, last: Decimal) -> str:
 # --- writing helpers ------------------------------------------------------------------------------
 
 
-def _event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
-    from orders.core.lifecycle import _json_value
-
+def gtt_event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None = None) -> None:
     gtt.event_seq += 1
     GttEvent.objects.create(
         gtt=gtt,
@@ -208,22 +211,18 @@ def _event(gtt: Gtt, event_type: str, actor: Actor, data: dict[str, Any] | None 
         type=event_type,
         at=timezone.now(),
         actor=actor.as_json(),
-        data=_json_value(dict(data or {})),
+        data=json_value(dict(data or {})),
     )
     if event_type in ("triggered", "rejected"):
-        from orders.notify_events import gtt_event_notify
-
         gtt_event_notify(gtt=gtt, event_type=event_type, data=dict(data or {}))
 
 
-def _save(gtt: Gtt, *fields: str) -> None:
+def gtt_save(gtt: Gtt, *fields: str) -> None:
     gtt.updated_at = timezone.now()
     gtt.save(update_fields=sorted({"updated_at", "event_seq", *fields}))
 
 
 def gtt_publish(gtt: Gtt) -> None:
-    from orders.automation.serializers import GttSerializer
-
     publish(
         channel=GTT_CHANNEL,
         event="gtt.updated",
@@ -249,22 +248,18 @@ def _create_triggers(gtt: Gtt, values: list[Decimal], last: Decimal) -> None:
     )
 
 
-def _cancel_triggers(gtt: Gtt) -> int:
+def gtt_triggers_cancel(gtt: Gtt) -> int:
     return Trigger.objects.filter(gtt=gtt, status=TriggerStatus.ACTIVE).update(
         status=TriggerStatus.CANCELED
     )
 
 
 def _account_for(user: User | None, account_id: object) -> TradingAccount:
-    from orders.core.place import _account_for_trading
-
-    return _account_for_trading(user=user, account_id=account_id)
+    return account_for_trading(user=user, account_id=account_id)
 
 
 def _instrument_for(symbol: str) -> Instrument:
-    from orders.core.place import _instrument_for_trading
-
-    return _instrument_for_trading(symbol)
+    return instrument_for_trading(symbol)
 
 
 # --- create / modify / cancel ---------------------------------------------------------------------
@@ -317,14 +312,14 @@ def gtt_create(
             updated_at=now,
         )
         _create_triggers(gtt, values, last)
-        _event(gtt, "created", actor, {"trigger_values": values, "last_price": last})
-        _save(gtt)
+        gtt_event(gtt, "created", actor, {"trigger_values": values, "last_price": last})
+        gtt_save(gtt)
         gtt_publish(gtt)
     return gtt
 
 
 def _locked_active(gtt_id: object, action: str) -> Gtt:
-    gtt = Gtt.objects.select_for_update().select_related("instrument").get(pk=gtt_id)
+    gtt = lock_one(Gtt.objects.select_related("instrument"), pk=gtt_id)
     if gtt.status != GttStatus.ACTIVE:
         raise InvalidState(f"The GTT is {gtt.status}; only an active GTT can be {action}.")
     return gtt
@@ -342,8 +337,6 @@ def gtt_modify(
 ) -> Gtt:
     """Change an active GTT's triggers, orders or expiry (409 invalid_state otherwise).
     New trigger directions are judged against the last price now."""
-    from orders.core.selectors import gtt_get_for_user
-
     if user is not None:
         gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
     if trigger_values is None and orders is None and expires_at is None:
@@ -375,21 +368,21 @@ def gtt_modify(
             changes["trigger_values"] = [gtt.trigger_values, new_values]
             gtt.trigger_values = new_values
             gtt.last_price = last
-            _cancel_triggers(gtt)
+            gtt_triggers_cancel(gtt)
             _create_triggers(gtt, values, last)
-        _event(gtt, "modified", actor, {"changes": changes})
-        _save(gtt, "expires_at", "orders", "trigger_values", "last_price")
+        gtt_event(gtt, "modified", actor, {"changes": changes})
+        gtt_save(gtt, "expires_at", "orders", "trigger_values", "last_price")
         gtt_publish(gtt)
     return gtt
 
 
 def _close(gtt: Gtt, status: str, event_type: str, actor: Actor, reason: str = "") -> None:
-    _cancel_triggers(gtt)
+    gtt_triggers_cancel(gtt)
     gtt.status = status
     if reason:
         gtt.reason = reason[:300]
-    _event(gtt, event_type, actor, {"reason": reason} if reason else None)
-    _save(gtt, "status", "reason")
+    gtt_event(gtt, event_type, actor, {"reason": reason} if reason else None)
+    gtt_save(gtt, "status", "reason")
     gtt_publish(gtt)
 
 
@@ -397,8 +390,6 @@ def gtt_cancel(
     *, user: User | None, api_key: ApiKey | None = None, actor: Actor | None = None, gtt_id: object
 ) -> Gtt:
     """DELETE: an active GTT becomes `cancelled` (409 invalid_state otherwise)."""
-    from orders.core.selectors import gtt_get_for_user
-
     if user is not None:
         gtt_get_for_user(user=user, gtt_id=gtt_id, level="trade")
     actor = actor or actor_for(user=user, api_key=api_key)
@@ -429,96 +420,9 @@ def gtts_expire_due(*, now: datetime | None = None, limit: int = 500) -> list[st
     expired = []
     for gtt_id in due:
         with transaction.atomic():
-            gtt = Gtt.objects.select_for_update().get(pk=gtt_id)
+            gtt = lock_one(Gtt.objects, pk=gtt_id)
             if gtt.status != GttStatus.ACTIVE or gtt.expires_at > now:
                 continue
             _close(gtt, GttStatus.EXPIRED, "expired", EXPIRY_ACTOR)
         expired.append(str(gtt_id))
     return expired
-
-
-# --- firing -----------------------------------------------------------------------------------
-
-
-def gtt_fire(*, trigger_id: int, last: Decimal) -> list[str]:
-    """Fire one GTT trigger exactly once: returns the id of the order it placed ([] when
-    another process fired it, it is no longer active, or no longer crossed)."""
-    from orders.core.trigger_store import crossing_filter
-
-    row = Trigger.objects.filter(pk=trigger_id).values_list("gtt_id", "direction", "leg").first()
-    if row is None or row[0] is None:
-        return []
-    gtt_id, direction, leg = row
-    with transaction.atomic():
-        gtt = Gtt.objects.select_for_update().filter(pk=gtt_id).first()
-        if gtt is None or gtt.status != GttStatus.ACTIVE:
-            return []
-        now = timezone.now()
-        won = Trigger.objects.filter(
-            pk=trigger_id, status=TriggerStatus.ACTIVE, **crossing_filter(direction, last)
-        ).update(status=TriggerStatus.FIRED, fired_at=now, fired_price=last)
-        if won != 1:
-            return []
-        _cancel_triggers(gtt)  # the other leg of an oco
-        gtt.status = GttStatus.TRIGGERED
-        gtt.triggered_at = now
-        gtt.triggered_leg = leg
-        gtt.triggered_price = last
-        _event(gtt, "triggered", GTT_ACTOR, {"leg": leg, "last": last, "trigger_id": trigger_id})
-        _save(gtt, "status", "triggered_at", "triggered_leg", "triggered_price")
-        order_id, reason = _place(gtt, leg)
-        # A rejected placement may have marked the GTT already (gtt_order_rejected).
-        gtt.refresh_from_db()
-        if order_id is not None:
-            gtt.order_ids = [*gtt.order_ids, order_id]
-        if reason and gtt.status != GttStatus.REJECTED:
-            gtt.status = GttStatus.REJECTED
-            gtt.reason = reason[:300]
-            _event(gtt, "rejected", GTT_ACTOR, {"reason": reason, "order_id": order_id})
-        _save(gtt, "order_ids", "status", "reason")
-        gtt_publish(gtt)
-    return [order_id] if order_id is not None else []
-
-
-def _place(gtt: Gtt, leg: int) -> tuple[str | None, str]:
-    """Place the GTT's order for `leg`: (order id or None, rejection reason or "")."""
-    from orders.core.place import PlacementLinks, order_place
-
-    spec = gtt.orders[leg]
-    try:
-        result = order_place(
-            user=None,
-            actor=GTT_ACTOR,
-            account_id=gtt.account_id,
-            symbol=gtt.symbol,
-            side=spec["side"],
-            order_type=spec["type"],
-            qty=Decimal(spec["qty"]),
-            limit_price=None if spec.get("limit_price") is None else Decimal(spec["limit_price"]),
-            time_in_force="day",
-            client_order_id=f"gtt-{gtt.pk}-{leg}",
-            tag=gtt.tag or f"gtt:{gtt.pk}",
-            product=spec.get("product") or Product.DELIVERY,
-            links=PlacementLinks(gtt_id=gtt.pk),
-        )
-    except RiskRejected as exc:
-        return exc.extra.get("order_id"), exc.message
-    except ApplicationError as exc:
-        return None, exc.message
-    order = result.order
-    if order.status == "rejected":
-        return str(order.pk), order.reject_reason
-    return str(order.pk), ""
-
-
-def gtt_order_rejected(*, gtt_id: object, order: Order) -> None:
-    """An order a GTT placed was rejected later (by the venue, or on release): the GTT
-    becomes `rejected` with the reason. Called inside the order's transaction."""
-    gtt = Gtt.objects.select_for_update().filter(pk=gtt_id).first()
-    if gtt is None or gtt.status != GttStatus.TRIGGERED:
-        return
-    gtt.status = GttStatus.REJECTED
-    gtt.reason = (order.reject_reason or "rejected")[:300]
-    _event(gtt, "rejected", GTT_ACTOR, {"reason": gtt.reason, "order_id": str(order.pk)})
-    _save(gtt, "status", "reason")
-    gtt_publish(gtt)

@@ -23,15 +23,27 @@ from typing import Any
 from celery.schedules import crontab
 from django.db import transaction
 from django.utils import timezone
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
 from accounts.models import User
 from accounts.selectors import account_get_for_user
 from accounts.services import audit_log_record
-from oms_site.errors import ApplicationError, NotFound, PermissionDenied, RiskRejected
+from oms_site.errors import (
+    ApplicationError,
+    NotFound,
+    PermissionDenied,
+    RiskRejected,
+    ValidationFailed,
+)
+from oms_site.locks import lock_one
 from oms_site.parsing import InputError, decimal_from_input
+from orders.automation.selectors import scheduled_order_get_for_user
 from orders.core import risk
 from orders.core.lifecycle import Actor
-from orders.models import OrderType, ScheduledOrder, ScheduleKind
+from orders.core.place import order_place
+from orders.core.placement import account_for_trading, instrument_for_trading, instrument_rules
+from orders.models import Order, OrderType, ScheduledOrder, ScheduleKind
+from orders.notify_events import schedule_ran_notify
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +71,9 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _clean_template(errors: risk.FieldErrors, raw: Any) -> dict[str, Any]:
+def clean_template(errors: risk.FieldErrors, raw: Any) -> dict[str, Any]:
     """The order template: POST /api/v1/orders fields (no account/client_order_id), checked
     like a new order (grid, required prices per type). Stored with decimal strings."""
-    from orders.core.place import _instrument_for_trading, instrument_rules
-
     if not isinstance(raw, dict):
         errors.add("order", "Must be an object with the order's fields.")
         return {}
@@ -85,7 +95,7 @@ def _clean_template(errors: risk.FieldErrors, raw: Any) -> dict[str, Any]:
     if errors:
         return {}
     try:
-        instrument = _instrument_for_trading(clean["symbol"])
+        instrument = instrument_for_trading(clean["symbol"])
     except ApplicationError:
         errors.add("order.symbol", "Unknown symbol.")
         return {}
@@ -126,7 +136,7 @@ def _cron_fields(errors: risk.FieldErrors, cron: str) -> list[str]:
     return parts
 
 
-def _clean_schedule(
+def clean_schedule(
     errors: risk.FieldErrors, kind: str, run_at: datetime | None, cron: str, tz: str
 ) -> list[str]:
     if kind not in ScheduleKind.values:
@@ -146,15 +156,11 @@ def _clean_schedule(
 
 
 def _check_account(user: User | None, account_id: object):
-    from orders.core.place import _account_for_trading
-
-    return _account_for_trading(user=user, account_id=account_id)
+    return account_for_trading(user=user, account_id=account_id)
 
 
 def _sync_periodic_task(row: ScheduledOrder, cron_parts: list[str] | None = None) -> None:
     """Create or update the beat task of `row` (inside the caller's transaction)."""
-    from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
-
     task = row.periodic_task or PeriodicTask(name=f"scheduled-order:{row.pk}", task=TASK_NAME)
     task.kwargs = json.dumps({"schedule_id": str(row.pk)})
     task.queue = "execution"
@@ -204,13 +210,9 @@ def scheduled_order_save(
 ) -> ScheduledOrder:
     """Create (schedule_id None) or update a schedule and its beat task. 400 naming the
     field, 404/403 by account access (trade level)."""
-    from orders.core.selectors import scheduled_order_get_for_user
-
     if schedule_id is None:
         row = ScheduledOrder(created_by=user if user is not None and user.pk else None)
         if account_id is None:
-            from oms_site.errors import ValidationFailed
-
             raise ValidationFailed("account: required.", fields={"account": ["Required."]})
     elif user is not None:
         row = scheduled_order_get_for_user(user=user, schedule_id=schedule_id, level="trade")
@@ -219,12 +221,49 @@ def scheduled_order_save(
     if account_id is not None:
         row.account = _check_account(user, account_id)
     errors = risk.FieldErrors()
+    _apply_changes(
+        row,
+        errors,
+        name=name,
+        order=order,
+        kind=kind,
+        run_at=run_at,
+        cron=cron,
+        tz=tz,
+        enabled=enabled,
+    )
+    parts = clean_schedule(errors, row.kind, row.run_at, row.cron, row.tz)
+    errors.raise_if_any()
+    row.updated_at = timezone.now()
+    created = schedule_id is None
+    with transaction.atomic():
+        row.save()
+        _sync_periodic_task(row, parts or None)
+        if user is not None:  # the back office's own edits are audited by the admin
+            action = "schedule.create" if created else "schedule.update"
+            audit_log_record(actor=user, action=action, obj=row, data=_audit_data(row))
+    return row
+
+
+def _apply_changes(
+    row: ScheduledOrder,
+    errors: risk.FieldErrors,
+    *,
+    name: str | None,
+    order: dict[str, Any] | None,
+    kind: str | None,
+    run_at: datetime | None,
+    cron: str | None,
+    tz: str | None,
+    enabled: bool | None,
+) -> None:
+    """The given fields onto `row` (errors collected, not raised)."""
     if name is not None:
         row.name = name.strip()[:120]
     if not row.name:
         errors.add("name", "This field is required.")
     if order is not None:
-        row.order = _clean_template(errors, order)
+        row.order = clean_template(errors, order)
     elif not row.order:
         errors.add("order", "This field is required.")
     row.kind = kind or row.kind
@@ -240,17 +279,6 @@ def scheduled_order_save(
         row.run_at = None
     else:
         row.cron = ""
-    parts = _clean_schedule(errors, row.kind, row.run_at, row.cron, row.tz)
-    errors.raise_if_any()
-    row.updated_at = timezone.now()
-    created = schedule_id is None
-    with transaction.atomic():
-        row.save()
-        _sync_periodic_task(row, parts or None)
-        if user is not None:  # the back office's own edits are audited by the admin
-            action = "schedule.create" if created else "schedule.update"
-            audit_log_record(actor=user, action=action, obj=row, data=_audit_data(row))
-    return row
 
 
 def _audit_data(row: ScheduledOrder) -> dict[str, Any]:
@@ -268,8 +296,6 @@ def _audit_data(row: ScheduledOrder) -> dict[str, Any]:
 
 
 def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
-    from orders.core.selectors import scheduled_order_get_for_user
-
     if user is not None:
         row = scheduled_order_get_for_user(user=user, schedule_id=schedule_id, level="trade")
     else:
@@ -286,8 +312,6 @@ def scheduled_order_delete(*, user: User | None, schedule_id: object) -> None:
 def scheduled_order_run(*, schedule_id: object, now: datetime | None = None):
     """Place the schedule's order now (the beat task's body). Returns the order, or None
     when the schedule is gone, disabled, or its creator may no longer trade the account."""
-    from orders.core.place import order_place
-
     now = now or timezone.now()
     row = ScheduledOrder.objects.select_related("created_by").filter(pk=schedule_id).first()
     if row is None or not row.enabled:
@@ -317,16 +341,22 @@ def scheduled_order_run(*, schedule_id: object, now: datetime | None = None):
         )
         order = result.order
     except RiskRejected as exc:
-        from orders.models import Order
-
         order = Order.objects.filter(pk=exc.extra.get("order_id")).first()
         error = exc.message
     except (NotFound, PermissionDenied):
         error = "The schedule's owner may no longer trade this account."
     except ApplicationError as exc:
         error = exc.message
+    _record_run(row, now=now, order=order, error=error)
+    if error:
+        logger.warning("Scheduled order %s (%s): %s", row.pk, row.name, error)
+    return order
+
+
+def _record_run(row: ScheduledOrder, *, now: datetime, order: Order | None, error: str) -> None:
+    """The run on the schedule's row (a `once` schedule is done), and its notification."""
     with transaction.atomic():
-        fresh = ScheduledOrder.objects.select_for_update().get(pk=row.pk)
+        fresh = lock_one(ScheduledOrder.objects, pk=row.pk)
         fresh.run_count += 1
         fresh.last_run_at = now
         fresh.last_order = order
@@ -337,9 +367,4 @@ def scheduled_order_run(*, schedule_id: object, now: datetime | None = None):
             fields.append("enabled")
         fresh.updated_at = now
         fresh.save(update_fields=fields)
-        from orders.notify_events import schedule_ran_notify
-
         schedule_ran_notify(schedule=row, order=order, error=error)
-    if error:
-        logger.warning("Scheduled order %s (%s): %s", row.pk, row.name, error)
-    return order

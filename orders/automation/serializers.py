@@ -11,6 +11,7 @@ from rest_framework import serializers
 from oms_site.api import DecimalString
 from oms_site.schema import NULLABLE_STRING
 from orders.core.serializers import StrictFieldsMixin, UtcDateTimeField
+from orders.core.values import decimal_or_none
 from orders.models import Gtt, GttEvent, GttStatus, GttType, ScheduledOrder, ScheduleKind
 
 
@@ -111,18 +112,12 @@ class GttSerializer(serializers.ModelSerializer):
                 "fires_when": f"last {'<=' if value_dec < gtt.last_price else '>='} {value}",
                 "direction": "down" if value_dec < gtt.last_price else "up",
             }
-            for value, value_dec in ((v, _dec(v)) for v in gtt.trigger_values)
+            for value, value_dec in ((v, decimal_or_none(v)) for v in gtt.trigger_values)
         ]
 
     @extend_schema_field(NULLABLE_STRING)
     def get_reject_reason(self, gtt: Gtt) -> str | None:
         return gtt.reason or None if gtt.status == GttStatus.REJECTED else None
-
-
-def _dec(value: str):
-    from decimal import Decimal
-
-    return Decimal(value)
 
 
 class GttEventSerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
-"""The trigger engine: held orders (stop, stop-limit, trailing stop, the stop-loss leg of
-a bracket / OCO) and GTTs, released by ticks.
+"""The tick side of the triggers: held orders (stop, stop-limit, trailing stop, the
+stop-loss leg of a bracket / OCO) and GTTs, released by ticks. The trigger rows are kept
+in step with their orders by the core's store (orders/core/trigger_store.py).
 
 Correctness across processes first: ticks arrive in the feed / exchange worker processes
 while orders and GTTs are created in web processes, so the database is the index (no
@@ -27,11 +28,15 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketdata.listeners import AppliedTick
+from oms_site.locks import lock_one_or_none
+from orders.automation.gtt_fire import gtt_fire
 from orders.core.lifecycle import Actor, actor_system, order_record_event
+from orders.core.publish import order_publish
+from orders.core.release import order_release
 from orders.core.trigger_store import crossing_filter
 from orders.models import (
     Order,
@@ -56,8 +61,6 @@ _CROSSED_UP, _CROSSED_DOWN, _MARK_DOWN, _MARK_UP = 0, 1, 2, 3
 
 
 def _scan_sql() -> str:
-    from django.db import connection
-
     qn = connection.ops.quote_name
     table = qn(Trigger._meta.db_table)
     cols = f"{qn('id')}, %s, {qn('price')}, {qn('gtt_id')}, {qn('order_id')}"
@@ -79,8 +82,6 @@ _SQL_CACHE: dict[str, str] = {}
 def trigger_scan(*, symbol: str, last: Decimal) -> tuple[list[tuple], list[int]]:
     """One round trip: (crossed triggers as (id, is_gtt, order_id, direction) in the order
     the market reaches them, trailing stops whose mark `last` moves)."""
-    from django.db import connection
-
     sql = _SQL_CACHE.get(connection.vendor)
     if sql is None:
         sql = _SQL_CACHE[connection.vendor] = _scan_sql()
@@ -112,7 +113,7 @@ def trigger_scan(*, symbol: str, last: Decimal) -> tuple[list[tuple], list[int]]
 
 
 def triggers_on_tick(tick: AppliedTick) -> list[str]:
-    """The tick listener (registered in OrdersConfig.ready()). Returns the ids of the orders
+    """The tick listener (registered in orders/automation/wiring.py). Returns the ids of the orders
     it released or placed (GTTs)."""
     last = tick.last
     if last is None:
@@ -129,8 +130,6 @@ def triggers_on_tick(tick: AppliedTick) -> list[str]:
     for trigger_id, is_gtt, order_id, direction in crossed:
         try:
             if is_gtt:
-                from orders.automation.gtt import gtt_fire
-
                 released.extend(gtt_fire(trigger_id=trigger_id, last=last))
                 continue
             order_id = trigger_fire(trigger_id=trigger_id, last=last, known=(order_id, direction))
@@ -160,8 +159,6 @@ def trigger_fire(
     this call fired it, None when it was already fired/canceled (another process won) or
     is no longer crossed. `known`: (order id, direction) as the scan read them (saves a
     read; the compare-and-set below decides anyway)."""
-    from orders.core.release import order_release
-
     row = known
     if row is None:
         row = Trigger.objects.filter(pk=trigger_id).values_list("order_id", "direction").first()
@@ -169,7 +166,7 @@ def trigger_fire(
         return None
     order_id, direction = row
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        order = lock_one_or_none(Order.objects, pk=order_id)
         if order is None:
             return None
         now = timezone.now()
@@ -205,7 +202,7 @@ def trailing_mark_move(*, trigger_id: int, last: Decimal) -> bool:
     order_id = Trigger.objects.filter(pk=trigger_id).values_list("order_id", flat=True).first()
     if order_id is None:
         return False
-    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    order = lock_one_or_none(Order.objects, pk=order_id)
     trigger = Trigger.objects.filter(pk=trigger_id, status=TriggerStatus.ACTIVE).first()
     if order is None or trigger is None or order.status != OrderStatus.HELD:
         return False
@@ -236,7 +233,5 @@ def trailing_mark_move(*, trigger_id: int, last: Decimal) -> bool:
             data={"stop_price": new_stop, "previous": old, "mark": last},
             update_fields=["stop_price"],
         )
-        from orders.core.publish import order_publish
-
         order_publish(order)
     return True

@@ -1,16 +1,17 @@
-"""Placing many orders at once, and the dry run of a placement (split from
-orders/services_place.py)."""
+"""Placing many orders at once, and the dry run of a placement."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from accounts.models import ApiKey, User
+from accounts.selectors import account_buying_power
 from marketdata.models import Instrument
 from oms_site.errors import ApplicationError, RiskRejected, ValidationFailed
 from orders.core import risk
-from orders.core.place import _prepare, order_place
-from orders.models import Order, TimeInForce
+from orders.core.place import order_place
+from orders.core.placement import PlaceRequest, prepare
+from orders.models import Order
 
 
 def order_place_batch(
@@ -47,26 +48,7 @@ def order_preview(
     Raises the same 400/403 errors as placing; a risk failure is returned, not raised.
     """
     values.pop("client_order_id", None)
-    prepared = _prepare(
-        user=user,
-        account_id=account_id,
-        client_order_id=None,
-        **{
-            "limit_price": None,
-            "stop_price": None,
-            "trail_price": None,
-            "trail_percent": None,
-            "time_in_force": TimeInForce.DAY,
-            "expire_at": None,
-            "display_qty": None,
-            "order_class": "simple",
-            "take_profit": None,
-            "stop_loss": None,
-            "tag": "",
-            "product": "delivery",
-            **values,
-        },
-    )
+    prepared = prepare(user=user, account_id=account_id, request=PlaceRequest(**values))
     per_minute = risk.rate_window_count(
         account_id=prepared.account.pk, now=prepared.now, bump=False
     )
@@ -79,8 +61,6 @@ def order_preview(
         orders_this_minute=per_minute + 1,
     )
     if ctx.buying_power is None:
-        from accounts.selectors import account_buying_power
-
         ctx.buying_power = account_buying_power(account=prepared.account)
     decision = risk.risk_evaluate(prepared.draft, prepared.instrument.symbol, ctx)
     return decision, ctx, prepared.instrument

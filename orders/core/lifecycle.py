@@ -8,15 +8,16 @@ turns a caller that forgot the lock into a loud IntegrityError instead of a sile
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.utils import timezone
 
-from oms_site.api import format_decimal
 from oms_site.errors import InvalidState
+from orders.core.hooks import change_hooks, transition_listeners
+from orders.core.values import decimal_or_none, json_value
 from orders.models import (
     TERMINAL_STATUSES,
     Order,
@@ -87,7 +88,8 @@ NOTE_EVENTS = frozenset(
 
 
 def is_automated(order: Order) -> bool:
-    """Orders whose changes concern other orders or a GTT (see orders/automation.py)."""
+    """Orders whose changes concern other orders or a GTT: the change hooks hear of them
+    (orders/core/hooks.py; the automation wing registers them)."""
     return bool(
         order.parent_id
         or order.leg_spec
@@ -98,15 +100,18 @@ def is_automated(order: Order) -> bool:
     )
 
 
-# Listeners told of every status change after it is saved, in the same transaction
-# (orders/apps.py registers the notifier: orders/notify_events.py).
-TransitionListener = Callable[..., None]
-_transition_listeners: dict[str, TransitionListener] = {}
+def _run_change_hooks(
+    *, order: Order, from_status: str, event_type: str, data: dict[str, Any]
+) -> None:
+    for hook in change_hooks():
+        hook(order=order, from_status=from_status, event_type=event_type, data=data)
 
 
-def register_transition_listener(name: str, listener: TransitionListener) -> None:
-    """`listener(*, order, from_status, event_type, actor, data)`; idempotent by name."""
-    _transition_listeners[name] = listener
+def closed_error(order: Order, action: str) -> InvalidState:
+    """409 for an order that is closed (terminal) and cannot be `action` ("canceled")."""
+    return InvalidState(
+        f"The order is {order.status}; it cannot be {action}.", extra={"order_id": str(order.pk)}
+    )
 
 
 def can_transition(from_status: str, to_status: str) -> bool:
@@ -141,18 +146,6 @@ def actor_for(*, user: Any = None, api_key: Any = None) -> Actor:
 SYSTEM_VENUE = actor_system("venue")
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
-
-
 def _append_event(
     *, order: Order, event_type: str, actor: Actor, data: Mapping[str, Any] | None
 ) -> OrderEvent:
@@ -163,7 +156,7 @@ def _append_event(
         type=event_type,
         at=timezone.now(),
         actor=actor.as_json(),
-        data=_json_value(dict(data or {})),
+        data=json_value(dict(data or {})),
     )
 
 
@@ -196,7 +189,7 @@ def order_event_created(
         type=OrderEventType.CREATED,
         at=order.created_at,
         actor=actor.as_json(),
-        data=_json_value(snapshot),
+        data=json_value(snapshot),
     )
 
 
@@ -236,10 +229,8 @@ def order_transition(
     event = _append_event(order=order, event_type=event_type, actor=actor, data=payload)
     order.save(update_fields=sorted(fields))
     if is_automated(order):
-        from orders.automation.changes import after_change
-
-        after_change(order=order, from_status=from_status, event_type=event_type, data=payload)
-    for listener in _transition_listeners.values():
+        _run_change_hooks(order=order, from_status=from_status, event_type=event_type, data=payload)
+    for listener in transition_listeners():
         listener(
             order=order, from_status=from_status, event_type=event_type, actor=actor, data=payload
         )
@@ -272,9 +263,7 @@ def order_record_event(
     event = _append_event(order=order, event_type=event_type, actor=actor, data=data)
     order.save(update_fields=sorted({"updated_at", "event_seq", *update_fields}))
     if event_type == OrderEventType.LATE_FILL and is_automated(order):
-        from orders.automation.changes import after_change
-
-        after_change(
+        _run_change_hooks(
             order=order, from_status=order.status, event_type=event_type, data=dict(data or {})
         )
     return event
@@ -306,10 +295,6 @@ REPLAYED_FIELDS = (
 )
 
 
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
 def order_replay(events: Iterable[Any]) -> dict[str, Any]:
     """Fold an order's events (OrderEvent rows or dicts with type/data) into its state.
 
@@ -329,13 +314,13 @@ def order_replay(events: Iterable[Any]) -> dict[str, Any]:
             snap = data["order"]
             state = {
                 "status": data["to"],
-                "qty": _dec(snap["qty"]),
+                "qty": decimal_or_none(snap["qty"]),
                 "filled_qty": Decimal("0"),
                 "avg_fill_price": None,
-                "limit_price": _dec(snap.get("limit_price")),
-                "stop_price": _dec(snap.get("stop_price")),
-                "trail_price": _dec(snap.get("trail_price")),
-                "trail_percent": _dec(snap.get("trail_percent")),
+                "limit_price": decimal_or_none(snap.get("limit_price")),
+                "stop_price": decimal_or_none(snap.get("stop_price")),
+                "trail_price": decimal_or_none(snap.get("trail_price")),
+                "trail_percent": decimal_or_none(snap.get("trail_percent")),
                 "version": 1,
                 "reject_reason": "",
             }
@@ -353,10 +338,10 @@ def order_replay(events: Iterable[Any]) -> dict[str, Any]:
             state["avg_fill_price"] = weighted_average(notional, state["filled_qty"])
         elif event_type == OrderEventType.MODIFIED:
             for name, (_old, new) in data.get("changes", {}).items():
-                state[name] = _dec(new)
+                state[name] = decimal_or_none(new)
             state["version"] = data.get("version", state["version"] + 1)
         elif event_type == OrderEventType.STOP_MOVED:
-            state["stop_price"] = _dec(data["stop_price"])
+            state["stop_price"] = decimal_or_none(data["stop_price"])
         if "to" in data:
             if data.get("from") != state["status"]:
                 raise ValueError(

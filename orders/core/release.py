@@ -1,5 +1,6 @@
 """The release of held orders (a stop trigger fired, the market opened) through the same
-pre-trade risk checks as a new order."""
+pre-trade risk checks as a new order. The release guards (orders/core/hooks.py) name the
+orders whose commitment it takes over (an OCO sibling), or cancel it instead."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from django.utils import timezone
 from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import quote_latest
+from oms_site.locks import lock_one, lock_one_or_none
 from orders.core import risk
+from orders.core.hooks import ReleaseGuard, release_guards
 from orders.core.lifecycle import Actor, order_record_event, order_transition
-from orders.core.place import enqueue_submit
 from orders.core.publish import order_publish
+from orders.core.submit import enqueue_submit
 from orders.core.trigger_store import triggers_cancel_for_order
 from orders.models import HoldReason, Order, OrderEventType, OrderSide, OrderStatus, OrderType
 
@@ -56,58 +59,14 @@ def order_release(
     Lock order: the order row, then the account row.
     """
     # `locked`: the caller holds this row's lock in the current transaction already.
-    order = (
-        locked
-        if locked is not None
-        else (Order.objects.select_for_update().filter(pk=order_id).first())
-    )
+    order = locked if locked is not None else lock_one_or_none(Order.objects, pk=order_id)
     if order is None or order.status != OrderStatus.HELD:
         return None
-    siblings: list[Order] = []
-    if order.oco_group is not None:
-        from orders.automation.contingent import OCO_REASON, oco_open_siblings, pair_remaining
-
-        remaining = pair_remaining(order)
-        if remaining is not None and remaining <= 0:
-            # Its OCO sibling executed everything meanwhile: nothing left to protect.
-            triggers_cancel_for_order(order=order)
-            order.cancel_reason = OCO_REASON
-            order_transition(
-                order=order,
-                to_status=OrderStatus.CANCELED,
-                event_type=OrderEventType.CANCELED,
-                actor=actor,
-                data={**(data or {}), "reason": OCO_REASON},
-                update_fields=["cancel_reason"],
-            )
-            order_publish(order)
-            return order
-        siblings = oco_open_siblings(order)
-    account = TradingAccount.objects.select_for_update().get(pk=order.account_id)
-    instrument = Instrument.objects.select_related("exchange").get(pk=order.instrument_id)
-    quote = quote_latest(symbol=order.symbol)
-    now = timezone.now()
-    draft = risk.OrderDraft(
-        side=order.side,
-        type=order.type,
-        qty=order.qty - order.filled_qty,
-        limit_price=order.limit_price,
-        stop_price=None
-        if order.type in (OrderType.STOP, OrderType.TRAILING_STOP)
-        else (order.stop_price),
-        time_in_force=order.time_in_force,
-    )
-    ctx = risk.risk_context_build(
-        account=account,
-        instrument=instrument,
-        draft=draft,
-        quote=quote,
-        now=now,
-        exclude_order_id=[order.pk, *(s.pk for s in siblings)],
-        own_commitment=_own_commitment(order, siblings),
-        counting_checks=False,
-    )
-    decision = risk.risk_evaluate(draft, order.symbol, ctx)
+    guard = _guard(order)
+    if guard.cancel_reason:
+        _cancel_instead(order, actor, data, reason=guard.cancel_reason)
+        return order
+    decision = _release_risk(order, guard.replaces)
     payload = {**(data or {}), "checks": decision.checks}
     if not decision.ok:
         order.reject_reason = decision.reject_reason
@@ -121,19 +80,87 @@ def order_release(
             update_fields=["reject_reason"],
         )
         order_publish(order)
-        return order
-    if decision.queue_for_open:
-        if order.hold_reason != HoldReason.QUEUED_FOR_OPEN:
-            order.hold_reason = HoldReason.QUEUED_FOR_OPEN
-            order_record_event(
-                order=order,
-                event_type=OrderEventType.QUEUED_FOR_OPEN,
-                actor=actor,
-                data=payload,
-                update_fields=["hold_reason"],
-            )
-            order_publish(order)
-        return order
+    elif decision.queue_for_open:
+        _keep_for_open(order, actor, payload)
+    else:
+        _go_live(order, actor, event_type, decision, payload)
+    return order
+
+
+def _guard(order: Order) -> ReleaseGuard:
+    merged = ReleaseGuard()
+    for guard in release_guards():
+        verdict = guard(order)
+        if verdict is None:
+            continue
+        if verdict.cancel_reason:
+            return verdict
+        merged.replaces.extend(verdict.replaces)
+    return merged
+
+
+def _cancel_instead(
+    order: Order, actor: Actor, data: dict[str, Any] | None, *, reason: str
+) -> None:
+    triggers_cancel_for_order(order=order)
+    order.cancel_reason = reason
+    order_transition(
+        order=order,
+        to_status=OrderStatus.CANCELED,
+        event_type=OrderEventType.CANCELED,
+        actor=actor,
+        data={**(data or {}), "reason": reason},
+        update_fields=["cancel_reason"],
+    )
+    order_publish(order)
+
+
+def _release_risk(order: Order, siblings: list[Order]) -> risk.RiskDecision:
+    account = lock_one(TradingAccount.objects, pk=order.account_id)
+    instrument = Instrument.objects.select_related("exchange").get(pk=order.instrument_id)
+    stop_released = order.type in (OrderType.STOP, OrderType.TRAILING_STOP)
+    draft = risk.OrderDraft(
+        side=order.side,
+        type=order.type,
+        qty=order.qty - order.filled_qty,
+        limit_price=order.limit_price,
+        stop_price=None if stop_released else order.stop_price,
+        time_in_force=order.time_in_force,
+    )
+    ctx = risk.risk_context_build(
+        account=account,
+        instrument=instrument,
+        draft=draft,
+        quote=quote_latest(symbol=order.symbol),
+        now=timezone.now(),
+        exclude_order_id=[order.pk, *(s.pk for s in siblings)],
+        own_commitment=_own_commitment(order, siblings),
+        counting_checks=False,
+    )
+    return risk.risk_evaluate(draft, order.symbol, ctx)
+
+
+def _keep_for_open(order: Order, actor: Actor, payload: dict[str, Any]) -> None:
+    if order.hold_reason == HoldReason.QUEUED_FOR_OPEN:
+        return
+    order.hold_reason = HoldReason.QUEUED_FOR_OPEN
+    order_record_event(
+        order=order,
+        event_type=OrderEventType.QUEUED_FOR_OPEN,
+        actor=actor,
+        data=payload,
+        update_fields=["hold_reason"],
+    )
+    order_publish(order)
+
+
+def _go_live(
+    order: Order,
+    actor: Actor,
+    event_type: str,
+    decision: risk.RiskDecision,
+    payload: dict[str, Any],
+) -> None:
     order.hold_reason = ""
     if decision.est_price is not None:
         order.est_price = decision.est_price
@@ -147,4 +174,3 @@ def order_release(
     )
     order_publish(order)  # before the submission's own pushes (on-commit order)
     enqueue_submit(order.pk)
-    return order

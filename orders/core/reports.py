@@ -23,15 +23,17 @@ from django.utils import timezone
 from execution.protocol import ExecutionReport, ReportType
 from notifications.services import PublishBatch, publish_batch
 from oms_site.api import format_decimal
+from oms_site.locks import lock_rows
 from orders.core.lifecycle import (
     SYSTEM_VENUE,
     can_transition,
-    is_automated,
     order_record_event,
     order_transition,
     weighted_average,
 )
-from orders.core.publish import fill_publish, order_publish
+from orders.core.publish import order_publish
+from orders.core.trigger_store import triggers_cancel_for_order
+from orders.core.values import decimal_or_none
 from orders.models import (
     TERMINAL_STATUSES,
     Order,
@@ -40,6 +42,7 @@ from orders.models import (
     ProcessedReport,
 )
 from pnl.models import Fill
+from pnl.pushes import fill_publish
 from pnl.services import FillInput, fills_record
 
 logger = logging.getLogger(__name__)
@@ -99,12 +102,9 @@ def order_apply_reports(
                 todo.append((index, report, order))
         fills = _fills_book([(report, order) for _, report, order in todo])
         processed: list[ProcessedReport] = []
-        reread = False
         for index, report, order in todo:
-            if reread:
-                # Automation (OCO, brackets, GTT) may have changed any order of the batch
-                # through its own instance: work on the row as it now stands (still locked).
-                order = orders[order.pk] = Order.objects.get(pk=order.pk)
+            # The change hooks run inside (orders/core/hooks.py) touch only rows no report
+            # names: every order of the batch is its one locked instance.
             outcome = _apply_one(order, report, fills, pushes)
             outcomes[index] = outcome
             processed.append(
@@ -114,7 +114,6 @@ def order_apply_reports(
             )
             if outcome == APPLIED:
                 order_publish(order, batch=pushes)  # each state the order passes through
-            reread = reread or is_automated(order)
         ProcessedReport.objects.bulk_create(processed)
     return outcomes
 
@@ -132,8 +131,7 @@ def _orders_locked(reports: list[ExecutionReport], *, held: dict[Any, Order]) ->
     orders = {pk: order for pk, order in held.items()}
     pks = {pk for pk in map(_order_pk, reports) if pk is not None} - orders.keys()
     if pks:
-        rows = Order.objects.select_for_update().filter(pk__in=pks).order_by("pk")
-        orders.update((order.pk, order) for order in rows)
+        orders.update((order.pk, order) for order in lock_rows(Order.objects.filter(pk__in=pks)))
     return orders
 
 
@@ -197,7 +195,7 @@ def _data(report: ExecutionReport, **extra: Any) -> dict[str, Any]:
     return data
 
 
-def _working_status(order: Order) -> str:
+def working_status(order: Order) -> str:
     """Where an order goes back to when its cancel is refused."""
     if order.filled_qty > 0:
         return OrderStatus.PARTIALLY_FILLED
@@ -293,8 +291,6 @@ def _on_canceled(order: Order, report: ExecutionReport) -> str:
     expiring = order.cancel_reason == "expired"
     to_status = OrderStatus.EXPIRED if expiring else OrderStatus.CANCELED
     event_type = OrderEventType.EXPIRED if expiring else OrderEventType.CANCELED
-    from orders.core.trigger_store import triggers_cancel_for_order
-
     triggers_cancel_for_order(order=order)
     fields = []
     if not order.cancel_reason:  # nobody asked: the venue's cause (an exchange code) or "venue"
@@ -349,16 +345,12 @@ def _on_rejected(order: Order, report: ExecutionReport) -> str:
     return APPLIED
 
 
-def _decimal_or_none(value: Any) -> Decimal | None:
-    return None if value in (None, "") else Decimal(str(value))
-
-
 def _on_replaced(order: Order, report: ExecutionReport) -> str:
     if order.status in TERMINAL_STATUSES:
         return IGNORED
     pending = dict(order.pending_modify or {})
-    new_qty = _decimal_or_none(report.data.get("new_qty", pending.get("qty")))
-    new_limit = _decimal_or_none(report.data.get("new_limit_price", pending.get("limit_price")))
+    new_qty = decimal_or_none(report.data.get("new_qty", pending.get("qty")))
+    new_limit = decimal_or_none(report.data.get("new_limit_price", pending.get("limit_price")))
     changes: dict[str, list[str | None]] = {}
     if new_qty is not None and new_qty != order.qty:
         changes["qty"] = [format_decimal(order.qty), format_decimal(new_qty)]
@@ -409,7 +401,7 @@ def _on_cancel_rejected(order: Order, report: ExecutionReport) -> str:
     order.cancel_reason = ""
     order_transition(
         order=order,
-        to_status=_working_status(order),
+        to_status=working_status(order),
         event_type=OrderEventType.CANCEL_REJECTED,
         actor=SYSTEM_VENUE,
         data=_data(report),

@@ -1,10 +1,7 @@
-"""Input validation and pre-trade risk.
+"""Pre-trade risk (input validation, the stage before it, is orders/core/validation.py;
+its names are importable from here too: `risk.OrderDraft`, `risk.validate_order`).
 
-Two stages, both pure functions of plain values:
-
-1. `validate_order` — input errors (qty/price grid, required prices per type, TIF rules).
-   A failure is a 400 `validation_error` naming the field; nothing is stored.
-2. `risk_evaluate` — the account's limits against a `RiskContext` of facts read from the
+`risk_evaluate` — the account's limits against a `RiskContext` of facts read from the
    DB/cache (`risk_context_build`). A failure is a `RiskDecision` with a reason; the caller
    stores the order as `rejected` and answers 422 `risk_rejected`.
 
@@ -15,213 +12,53 @@ cannot both spend the same buying power.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
 
+from accounts.models import RiskLimits, TradingAccount
+from accounts.selectors import account_buying_power, global_kill_switch_engaged
 from accounts.templatetags import oms_format
+from marketdata.calendar import is_market_open
 from oms_site.api import format_decimal
-from orders.models import (
-    OrderClass,
-    OrderSide,
-    OrderType,
-    Product,
-    TimeInForce,
+from orders.core import selectors
+from orders.core.validation import (
+    FieldErrors,
+    InstrumentRules,
+    OrderDraft,
+    check_price,
+    check_qty,
+    check_trail,
+    validate_order,
 )
+from orders.models import OrderSide, TimeInForce
+from pnl.selectors import position_qty, realized_pnl_since
+
+__all__ = [
+    "FieldErrors",
+    "InstrumentRules",
+    "Limits",
+    "OrderDraft",
+    "RiskContext",
+    "RiskDecision",
+    "check_price",
+    "check_qty",
+    "check_trail",
+    "limits_of",
+    "rate_window_count",
+    "risk_context_build",
+    "risk_evaluate",
+    "utc_day_start",
+    "validate_order",
+    "valuation_price",
+]
 
 ZERO = Decimal("0")
 HUNDRED = Decimal("100")
-MAX_QTY = Decimal("1000000000000")  # fits QtyField(20, 8)
-MAX_PRICE = Decimal("1000000000000")
-
-
-# --- the order as asked for -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentRules:
-    symbol: str
-    tick_size: Decimal
-    lot_size: Decimal
-    tradable: bool = True
-    price_band_pct: Decimal | None = None
-
-
-@dataclass(slots=True)
-class OrderDraft:
-    """A new order's values after type parsing (serializer) and before any check."""
-
-    side: str
-    type: str
-    qty: Decimal
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-    trail_price: Decimal | None = None
-    trail_percent: Decimal | None = None
-    time_in_force: str = TimeInForce.DAY
-    expire_at: datetime | None = None
-    display_qty: Decimal | None = None
-    order_class: str = OrderClass.SIMPLE
-    take_profit: dict | None = None
-    stop_loss: dict | None = None
-    product: str = Product.DELIVERY
-    algo: dict | None = None
-
-
-class FieldErrors:
-    """Collects field → messages; `.raise_if_any()` raises one ValidationFailed."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, list[str]] = {}
-
-    def add(self, name: str, message: str) -> None:
-        self.fields.setdefault(name, []).append(message)
-
-    def __bool__(self) -> bool:
-        return bool(self.fields)
-
-    def raise_if_any(self) -> None:
-        from oms_site.errors import ValidationFailed
-
-        if self.fields:
-            name, messages = next(iter(self.fields.items()))
-            raise ValidationFailed(f"{name}: {messages[0]}", fields=self.fields)
-
-
-def _on_grid(value: Decimal, step: Decimal) -> bool:
-    if step <= 0:
-        return True
-    try:
-        return (value % step) == 0
-    except InvalidOperation:
-        return False
-
-
-def check_qty(errors: FieldErrors, name: str, qty: Decimal | None, rules: InstrumentRules) -> None:
-    if qty is None:
-        errors.add(name, "This field is required.")
-    elif not qty.is_finite() or qty <= 0:
-        errors.add(name, "Must be a positive quantity.")
-    elif qty > MAX_QTY:
-        errors.add(name, "Too large.")
-    elif not _on_grid(qty, rules.lot_size):
-        errors.add(
-            name,
-            f"Must be a multiple of the lot size {format_decimal(rules.lot_size)} "
-            f"of {rules.symbol}.",
-        )
-
-
-def check_price(
-    errors: FieldErrors, name: str, price: Decimal | None, rules: InstrumentRules
-) -> None:
-    if price is None:
-        return
-    if not price.is_finite() or price <= 0:
-        errors.add(name, "Must be a positive price.")
-    elif price > MAX_PRICE:
-        errors.add(name, "Too large.")
-    elif not _on_grid(price, rules.tick_size):
-        errors.add(
-            name,
-            f"Must be a multiple of the tick size {format_decimal(rules.tick_size)} "
-            f"of {rules.symbol}.",
-        )
-
-
-def _require(errors: FieldErrors, name: str, value: Any, order_type: str) -> None:
-    if value is None:
-        errors.add(name, f"Required for {order_type} orders.")
-
-
-def _forbid(errors: FieldErrors, name: str, value: Any, order_type: str) -> None:
-    if value is not None:
-        errors.add(name, f"Not used by {order_type} orders; leave it null.")
-
-
-def check_trail(
-    errors: FieldErrors,
-    trail_price: Decimal | None,
-    trail_percent: Decimal | None,
-    rules: InstrumentRules,
-) -> None:
-    if (trail_price is None) == (trail_percent is None):
-        errors.add("trail_price", "Give exactly one of trail_price and trail_percent.")
-        return
-    check_price(errors, "trail_price", trail_price, rules)
-    if trail_percent is not None and (
-        not trail_percent.is_finite() or not ZERO < trail_percent < HUNDRED
-    ):
-        errors.add("trail_percent", "Must be between 0 and 100 (exclusive).")
-
-
-def validate_order(draft: OrderDraft, rules: InstrumentRules, *, now: datetime) -> None:
-    """Raise ValidationFailed (400) naming every bad field; return None when valid."""
-    errors = FieldErrors()
-    if draft.side not in OrderSide.values:
-        errors.add("side", "Use buy or sell.")
-    if draft.type not in OrderType.values:
-        errors.add("type", "Use market, limit, stop, stop_limit or trailing_stop.")
-    if draft.time_in_force not in TimeInForce.values:
-        errors.add("time_in_force", "Use day, gtc, gtd, ioc or fok.")
-    if draft.order_class not in OrderClass.values:
-        errors.add("order_class", "Use simple, bracket, oco or oto.")
-    if draft.product not in Product.values:
-        errors.add("product", "Use intraday or delivery.")
-    errors.raise_if_any()
-
-    check_qty(errors, "qty", draft.qty, rules)
-    order_type = draft.type
-    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-    (_require if needs_limit else _forbid)(errors, "limit_price", draft.limit_price, order_type)
-    (_require if needs_stop else _forbid)(errors, "stop_price", draft.stop_price, order_type)
-    check_price(errors, "limit_price", draft.limit_price, rules)
-    check_price(errors, "stop_price", draft.stop_price, rules)
-    if order_type == OrderType.TRAILING_STOP:
-        check_trail(errors, draft.trail_price, draft.trail_percent, rules)
-    else:
-        _forbid(errors, "trail_price", draft.trail_price, order_type)
-        _forbid(errors, "trail_percent", draft.trail_percent, order_type)
-
-    tif = draft.time_in_force
-    if tif in (TimeInForce.IOC, TimeInForce.FOK) and order_type not in (
-        OrderType.MARKET,
-        OrderType.LIMIT,
-    ):
-        errors.add("time_in_force", f"{tif} is only for market and limit orders.")
-    if tif == TimeInForce.GTD:
-        if draft.expire_at is None:
-            errors.add("expire_at", "Required when time_in_force is gtd.")
-        elif draft.expire_at <= now:
-            errors.add("expire_at", "Must be in the future.")
-    elif draft.expire_at is not None:
-        errors.add("expire_at", "Only used when time_in_force is gtd.")
-
-    if draft.display_qty is not None:
-        if order_type != OrderType.LIMIT:
-            errors.add("display_qty", "Iceberg display quantity is only for limit orders.")
-        else:
-            check_qty(errors, "display_qty", draft.display_qty, rules)
-            if draft.qty is not None and draft.display_qty > draft.qty:
-                errors.add("display_qty", "Must not exceed qty.")
-
-    from orders.automation.classes import check_algo, check_order_class
-
-    check_order_class(errors, draft, rules)
-    if draft.algo is not None:
-        check_algo(errors, draft, rules)
-    errors.raise_if_any()
-
-
-def check_contingent_prices(draft: OrderDraft, last: Decimal | None) -> None:
-    """Exit legs on the right side of the reference price (orders/risk_classes.py)."""
-    from orders.automation.classes import check_contingent_prices as check
-
-    check(draft, last)
 
 
 # --- pre-trade risk -----------------------------------------------------------------------
@@ -304,142 +141,202 @@ _money = oms_format.money
 _qty = oms_format.qty
 
 
-def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecision:
-    """Run every check in a fixed order; the first failure decides. Pure."""
-    limits = ctx.limits
-    price = valuation_price(draft, ctx)
-    value = None if price is None else draft.qty * price
-    passed: list[dict[str, str]] = []
+@dataclass(slots=True)
+class _Judge:
+    """One evaluation's running state: the valuation and the checks passed so far."""
 
-    def reject(code: str, message: str) -> RiskDecision:
+    price: Decimal | None
+    value: Decimal | None
+    passed: list[dict[str, str]] = field(default_factory=list)
+    queue_for_open: bool = False
+
+    def reject(self, code: str, message: str) -> RiskDecision:
         return RiskDecision(
             ok=False,
             code=code,
             message=message,
-            est_price=price,
-            est_value=value,
-            checks=[*passed, {"check": code, "result": "fail", "message": message}],
+            est_price=self.price,
+            est_value=self.value,
+            checks=[*self.passed, {"check": code, "result": "fail", "message": message}],
         )
 
-    def ok(check: str, message: str) -> None:
-        passed.append({"check": check, "result": "pass", "message": message})
+    def ok(self, check: str, message: str) -> None:
+        self.passed.append({"check": check, "result": "pass", "message": message})
 
+
+Step = Callable[[_Judge, OrderDraft, str, RiskContext], "RiskDecision | None"]
+
+
+def _check_halts(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    limits = ctx.limits
     if ctx.global_kill_switch:
-        return reject("kill_switch", "Trading is halted for everyone (global kill switch).")
+        return judge.reject("kill_switch", "Trading is halted for everyone (global kill switch).")
     if limits.kill_switch:
-        return reject("kill_switch", "Trading is halted on this account (kill switch).")
-    ok("kill_switch", "No kill switch is engaged.")
+        return judge.reject("kill_switch", "Trading is halted on this account (kill switch).")
+    judge.ok("kill_switch", "No kill switch is engaged.")
     if not ctx.account_active:
-        return reject("account_inactive", f"The account is {ctx.account_status}.")
+        return judge.reject("account_inactive", f"The account is {ctx.account_status}.")
     if not ctx.instrument_tradable:
-        return reject("not_tradable", f"{symbol} is not tradable.")
+        return judge.reject("not_tradable", f"{symbol} is not tradable.")
     if limits.allowed_symbols is not None and symbol not in {
         str(s).upper() for s in limits.allowed_symbols
     }:
-        return reject("symbol_not_allowed", f"{symbol} is not on this account's allowed list.")
-    ok("symbol", f"{symbol} may be traded on this account.")
+        message = f"{symbol} is not on this account's allowed list."
+        return judge.reject("symbol_not_allowed", message)
+    judge.ok("symbol", f"{symbol} may be traded on this account.")
+    return None
 
-    queue_for_open = False
-    if not ctx.market_open:
-        if not ctx.allow_after_market:
-            return reject("market_closed", f"The market for {symbol} is closed.")
-        if draft.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-            return reject(
-                "market_closed",
-                f"The market for {symbol} is closed; {draft.time_in_force} orders "
-                "cannot wait for the open.",
-            )
-        queue_for_open = True
-        ok("market_hours", "The market is closed: the order will wait for the open.")
-    else:
-        ok("market_hours", "The market is open.")
 
+def _check_market_hours(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    if ctx.market_open:
+        judge.ok("market_hours", "The market is open.")
+        return None
+    if not ctx.allow_after_market:
+        return judge.reject("market_closed", f"The market for {symbol} is closed.")
+    if draft.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        return judge.reject(
+            "market_closed",
+            f"The market for {symbol} is closed; {draft.time_in_force} orders "
+            "cannot wait for the open.",
+        )
+    judge.queue_for_open = True
+    judge.ok("market_hours", "The market is closed: the order will wait for the open.")
+    return None
+
+
+def _check_size(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    limits, value = ctx.limits, judge.value
     if limits.max_order_qty is not None and draft.qty > limits.max_order_qty:
-        return reject(
+        return judge.reject(
             "max_order_qty",
             f"Quantity {_qty(draft.qty)} is above the limit of {_qty(limits.max_order_qty)}.",
         )
     needs_value = limits.max_order_value is not None or draft.side == OrderSide.BUY
     if needs_value and value is None:
-        return reject(
+        return judge.reject(
             "no_price",
             f"There is no price for {symbol} yet to value this order; use a limit price.",
         )
     if limits.max_order_value is not None and value > limits.max_order_value:
-        return reject(
+        return judge.reject(
             "max_order_value",
             f"Order value {_money(value)} is above the limit of {_money(limits.max_order_value)}.",
         )
-    ok("order_size", f"Estimated value {_money(value)}.")
+    judge.ok("order_size", f"Estimated value {_money(value)}.")
+    return None
 
-    band = limits.price_band_pct
+
+def _check_price_band(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    band = ctx.limits.price_band_pct
     if band is None:
         band = ctx.instrument_price_band_pct
-    if band is not None and ctx.last and draft.limit_price is not None:
-        distance = abs(draft.limit_price - ctx.last) * HUNDRED / ctx.last
-        if distance > band:
-            away = _fmt(distance.quantize(Decimal("0.01")))
-            return reject(
-                "price_band",
-                f"Limit price {_qty(draft.limit_price)} is {away}% away from the last price "
-                f"{_qty(ctx.last)}; the band is {_fmt(band)}%.",
-            )
-        ok("price_band", f"Within {_fmt(band)}% of the last price.")
+    if band is None or not ctx.last or draft.limit_price is None:
+        return None
+    distance = abs(draft.limit_price - ctx.last) * HUNDRED / ctx.last
+    if distance > band:
+        away = _fmt(distance.quantize(Decimal("0.01")))
+        return judge.reject(
+            "price_band",
+            f"Limit price {_qty(draft.limit_price)} is {away}% away from the last price "
+            f"{_qty(ctx.last)}; the band is {_fmt(band)}%.",
+        )
+    judge.ok("price_band", f"Within {_fmt(band)}% of the last price.")
+    return None
 
+
+def _check_counts(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    limits = ctx.limits
     if ctx.counting_checks:
         per_minute = limits.max_orders_per_minute
         if per_minute is not None and (ctx.orders_this_minute or 0) > per_minute:
-            return reject("rate_limit", f"More than {per_minute} orders a minute on this account.")
+            message = f"More than {per_minute} orders a minute on this account."
+            return judge.reject("rate_limit", message)
         if (
             limits.max_orders_per_day is not None
             and (ctx.orders_today or 0) >= limits.max_orders_per_day
         ):
-            return reject(
+            return judge.reject(
                 "max_orders_per_day",
                 f"The account reached its {limits.max_orders_per_day} orders for today.",
             )
     if limits.max_open_orders is not None and (ctx.open_orders or 0) >= limits.max_open_orders:
-        return reject(
+        return judge.reject(
             "max_open_orders",
             f"The account already has {ctx.open_orders} open orders "
             f"(limit {limits.max_open_orders}).",
         )
+    return None
 
-    if draft.side == OrderSide.SELL and not limits.allow_short:
-        position = ctx.position_qty or ZERO
-        sellable = position - (ctx.open_sell_qty or ZERO)
-        if draft.qty > sellable:
-            return reject(
-                "short_selling",
-                f"Selling {_qty(draft.qty)} would go short: {_qty(max(sellable, ZERO))} "
-                "can be sold and short selling is not allowed on this account.",
-            )
-        ok("short_selling", f"{_qty(sellable)} available to sell.")
 
-    if draft.side == OrderSide.BUY and ctx.buying_power is not None:
-        if value > ctx.buying_power:
-            return reject(
-                "buying_power",
-                f"Order value {_money(value)} is more than the buying power "
-                f"{_money(ctx.buying_power)}.",
-            )
-        ok("buying_power", f"Buying power {_money(ctx.buying_power)} covers it.")
+def _check_short_selling(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    if draft.side != OrderSide.SELL or ctx.limits.allow_short:
+        return None
+    position = ctx.position_qty or ZERO
+    sellable = position - (ctx.open_sell_qty or ZERO)
+    if draft.qty > sellable:
+        return judge.reject(
+            "short_selling",
+            f"Selling {_qty(draft.qty)} would go short: {_qty(max(sellable, ZERO))} "
+            "can be sold and short selling is not allowed on this account.",
+        )
+    judge.ok("short_selling", f"{_qty(sellable)} available to sell.")
+    return None
 
-    if limits.max_daily_loss is not None and ctx.realized_today is not None:
-        if -ctx.realized_today >= limits.max_daily_loss:
-            return reject(
-                "max_daily_loss",
-                f"Today's realized loss {_money(-ctx.realized_today)} reached the limit "
-                f"of {_money(limits.max_daily_loss)}.",
-            )
-        ok("daily_loss", "Within the daily loss limit.")
 
+def _check_buying_power(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    if draft.side != OrderSide.BUY or ctx.buying_power is None:
+        return None
+    if judge.value > ctx.buying_power:
+        return judge.reject(
+            "buying_power",
+            f"Order value {_money(judge.value)} is more than the buying power "
+            f"{_money(ctx.buying_power)}.",
+        )
+    judge.ok("buying_power", f"Buying power {_money(ctx.buying_power)} covers it.")
+    return None
+
+
+def _check_daily_loss(judge: _Judge, draft: OrderDraft, symbol: str, ctx: RiskContext):
+    limits = ctx.limits
+    if limits.max_daily_loss is None or ctx.realized_today is None:
+        return None
+    if -ctx.realized_today >= limits.max_daily_loss:
+        return judge.reject(
+            "max_daily_loss",
+            f"Today's realized loss {_money(-ctx.realized_today)} reached the limit "
+            f"of {_money(limits.max_daily_loss)}.",
+        )
+    judge.ok("daily_loss", "Within the daily loss limit.")
+    return None
+
+
+# The checks in their fixed order; the first failure decides.
+RISK_STEPS: tuple[Step, ...] = (
+    _check_halts,
+    _check_market_hours,
+    _check_size,
+    _check_price_band,
+    _check_counts,
+    _check_short_selling,
+    _check_buying_power,
+    _check_daily_loss,
+)
+
+
+def risk_evaluate(draft: OrderDraft, symbol: str, ctx: RiskContext) -> RiskDecision:
+    """Run every check in a fixed order; the first failure decides. Pure."""
+    price = valuation_price(draft, ctx)
+    judge = _Judge(price=price, value=None if price is None else draft.qty * price)
+    for step in RISK_STEPS:
+        rejected = step(judge, draft, symbol, ctx)
+        if rejected is not None:
+            return rejected
     return RiskDecision(
         ok=True,
-        queue_for_open=queue_for_open,
-        est_price=price,
-        est_value=value,
-        checks=passed,
+        queue_for_open=judge.queue_for_open,
+        est_price=judge.price,
+        est_value=judge.value,
+        checks=judge.passed,
     )
 
 
@@ -473,8 +370,6 @@ def utc_day_start(now: datetime) -> datetime:
 
 
 def limits_of(account: Any) -> Limits:
-    from accounts.models import RiskLimits, TradingAccount
-
     if TradingAccount.risk_limits.is_cached(account):
         # Read together with the locked account row (select_related): no query of its own.
         row = getattr(account, "risk_limits", None)
@@ -513,11 +408,6 @@ def risk_context_build(
     exclude_order_id / own_commitment: an existing order being re-checked (a trigger
     releasing it, a modification) must not count against itself.
     """
-    from accounts.selectors import account_buying_power, global_kill_switch_engaged
-    from marketdata.calendar import is_market_open
-    from orders.core import selectors
-    from pnl.selectors import position_qty, realized_pnl_since
-
     limits = limits_of(account)
     ctx = RiskContext(
         limits=limits,

@@ -12,6 +12,9 @@ from rest_framework import serializers
 
 from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField
 from oms_site.schema import NULLABLE_STRING
+from orders.core.hooks import detail_reader
+from orders.core.reasons import cancel_reason_text
+from orders.core.selectors import order_legs
 from orders.models import (
     Order,
     OrderClass,
@@ -256,8 +259,6 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(NULLABLE_STRING)
     def get_cancel_reason(self, order: Order) -> str | None:
         """Why a canceled (or expired) order ended, in words: who asked, or the venue's cause."""
-        from orders.core.reasons import cancel_reason_text
-
         return cancel_reason_text(order.cancel_reason)
 
     @extend_schema_field(NULLABLE_STRING)
@@ -275,8 +276,6 @@ class OrderSerializer(serializers.ModelSerializer):
         legs appear when its entry fills, sized to the filled quantity."""
         if order.order_class == OrderClass.SIMPLE or order.parent_id is not None:
             return []  # simple orders and legs have no legs: no query
-        from orders.core.selectors import order_legs
-
         return OrderSerializer(order_legs(order=order), many=True, context=self.context).data
 
     @extend_schema_field(NULLABLE_STRING)
@@ -302,11 +301,10 @@ class OrderSerializer(serializers.ModelSerializer):
         """Algo parents: parameters, state (running/paused/done/stopped), slices_total,
         slices_sent, children, filled_qty / scheduled_qty / working_qty / remaining_qty,
         started_at, ends_at, next_slice_at."""
-        if not order.algo:
+        reader = detail_reader("algo")
+        if not order.algo or reader is None:
             return None
-        from orders.core.selectors import order_algo_progress
-
-        return order_algo_progress(order)
+        return reader(order)
 
 
 @cache

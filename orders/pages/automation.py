@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from marketdata.selectors import instrument_list
 from oms_site.api import format_decimal
-from orders.pages.orders import MAX_TICKET_INSTRUMENTS, _accounts
+from orders.pages.orders import MAX_TICKET_INSTRUMENTS, ticket_accounts
 
 
 def _instruments() -> list[dict]:
@@ -33,7 +33,7 @@ def gtt_list(request: HttpRequest) -> HttpResponse:
         request,
         "orders/gtt.html",
         {
-            "accounts": _accounts(request, trading_only=False),
+            "accounts": ticket_accounts(request, trading_only=False),
             "instruments": _instruments(),
             "prefill": {
                 "symbol": request.GET.get("symbol", "").upper(),
@@ -50,7 +50,7 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
         request,
         "orders/schedules.html",
         {
-            "accounts": _accounts(request, trading_only=False),
+            "accounts": ticket_accounts(request, trading_only=False),
             "instruments": _instruments(),
         },
     )

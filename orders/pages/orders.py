@@ -21,7 +21,7 @@ from pnl.serializers import FillSerializer
 MAX_TICKET_INSTRUMENTS = 5000
 
 
-def _accounts(request: HttpRequest, *, trading_only: bool) -> list[dict]:
+def ticket_accounts(request: HttpRequest, *, trading_only: bool) -> list[dict]:
     rows = []
     for overview in account_overview_for_user(user=request.user):
         if trading_only and not overview.can_trade:
@@ -61,7 +61,7 @@ def order_ticket(request: HttpRequest) -> HttpResponse:
         }
         for instrument in instrument_list(tradable=True)[:MAX_TICKET_INSTRUMENTS]
     ]
-    accounts = _accounts(request, trading_only=True)
+    accounts = ticket_accounts(request, trading_only=True)
     prefill = {
         "account": request.GET.get("account") or _default_account(accounts),
         "symbol": request.GET.get("symbol", "").upper(),
@@ -96,7 +96,7 @@ def order_blotter(request: HttpRequest) -> HttpResponse:
         {
             "tabs": BLOTTER_TABS,
             "tab": tab,
-            "accounts": _accounts(request, trading_only=False),
+            "accounts": ticket_accounts(request, trading_only=False),
             "filters": {
                 "account": request.GET.get("account", ""),
                 "symbol": request.GET.get("symbol", "").upper(),
@@ -114,7 +114,7 @@ def order_detail(request: HttpRequest, order_id) -> HttpResponse:
         order = selectors.order_get_for_user(user=request.user, order_id=order_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    accounts = {a["id"]: a for a in _accounts(request, trading_only=False)}
+    accounts = {a["id"]: a for a in ticket_accounts(request, trading_only=False)}
     return render(
         request,
         "orders/detail.html",

@@ -44,7 +44,7 @@ def lead_wiring():
     """Exactly what OrdersConfig.ready() registers (see pnl/registry.py); restored after."""
     from execution.services import broker_positions
     from notifications.services import notify, publish
-    from orders.core.manage import order_cancel_all
+    from orders.core.cancel import order_cancel_all
     from orders.core.serializers import OrderSerializer
     from orders.services import order_place
 
