@@ -21,18 +21,16 @@ from orders.api.common import (
     request_api_key,
     serializer_error,
 )
-from orders.core import selectors
-from orders.core.serializers import (
+from orders.api.serializers import (
     BatchResultSerializer,
     CancelAllResultSerializer,
     OrderBatchInputSerializer,
-    OrderEventSerializer,
     OrderInputSerializer,
     OrderModifySerializer,
-    OrderSerializer,
     PreviewResultSerializer,
-    order_data,
 )
+from orders.core import selectors
+from orders.core.serializers import OrderEventSerializer, OrderSerializer, order_data
 from orders.models import Order, OrderStatus
 
 

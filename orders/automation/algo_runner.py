@@ -30,6 +30,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey, User
 from oms_site.errors import ApplicationError, Conflict, InvalidState, RiskRejected
+from oms_site.locks import lock_one, lock_one_or_none
 from orders.automation import algos
 from orders.automation.algo_schedule import (
     algo_ends_at,
@@ -75,7 +76,7 @@ VWAP_LOOKBACK_DAYS = 5
 
 def algo_child_filled(*, child: Order, qty: Decimal, price: Decimal) -> None:
     """A child's fill counts on its parent (inside the child's fill transaction)."""
-    parent = Order.objects.select_for_update().filter(pk=child.parent_id).first()
+    parent = lock_one_or_none(Order.objects, pk=child.parent_id)
     if parent is None or not parent.algo:
         return
     parent.filled_qty += qty
@@ -288,7 +289,7 @@ def _timed_step(parent: Order, children: list[Order], now: datetime) -> list[str
 
 @transaction.atomic
 def _after_slice(parent_id: object, *, sent: int, next_at: datetime | None, child: Order | None):
-    parent = Order.objects.select_for_update().get(pk=parent_id)
+    parent = lock_one(Order.objects, pk=parent_id)
     if parent.algo_state != AlgoState.RUNNING:
         return
     algo = dict(parent.algo)
@@ -324,7 +325,7 @@ def _set_state(parent_id: object, *, state: str, next_at: datetime | None) -> No
 @transaction.atomic
 def _finish(parent_id: object) -> None:
     """The horizon is over: a parent not filled by now is cancelled for the rest."""
-    parent = Order.objects.select_for_update().get(pk=parent_id)
+    parent = lock_one(Order.objects, pk=parent_id)
     parent.algo_state = AlgoState.DONE
     parent.algo_next_at = None
     if parent.status in TERMINAL_STATUSES:
@@ -344,7 +345,7 @@ def _finish(parent_id: object) -> None:
 
 def _stop(parent_id: object, *, reason: str) -> None:
     with transaction.atomic():
-        parent = Order.objects.select_for_update().get(pk=parent_id)
+        parent = lock_one(Order.objects, pk=parent_id)
         if parent.algo_state in (AlgoState.STOPPED, AlgoState.DONE):
             return
         parent.algo = {**parent.algo, "reason": reason[:300]}
@@ -387,7 +388,7 @@ def algo_pause(
     _parent_for_user(user, order_id)
     actor = actor or actor_for(user=user, api_key=api_key)
     with transaction.atomic():
-        parent = Order.objects.select_for_update().get(pk=order_id)
+        parent = lock_one(Order.objects, pk=order_id)
         if not parent.algo:
             raise InvalidState("This order has no execution algorithm to pause.")
         if parent.algo_state != AlgoState.RUNNING or parent.status in TERMINAL_STATUSES:
@@ -422,7 +423,7 @@ def algo_resume(
     actor = actor or actor_for(user=user, api_key=api_key)
     now = timezone.now()
     with transaction.atomic():
-        parent = Order.objects.select_for_update().get(pk=order_id)
+        parent = lock_one(Order.objects, pk=order_id)
         if not parent.algo:
             raise InvalidState("This order has no execution algorithm to resume.")
         if parent.algo_state != AlgoState.PAUSED or parent.status in TERMINAL_STATUSES:

@@ -1,7 +1,8 @@
 """Execution algorithms, the pure part: parameter checks and slice schedules (no Django).
 
 A parent order with an `algo` is never sent to a venue itself; it releases child orders
-("slices") that are. The Django side (orders/services_algo.py) stores the schedule this
+("slices") that are. The Django side (orders/automation/algo_schedule.py and
+algo_runner.py) stores the schedule this
 module computes on the parent and places slice *i* when its time comes, under the
 deterministic client_order_id `algo-<parent id>-<i>`, so running a step twice never places
 a slice twice.

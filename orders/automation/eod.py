@@ -1,5 +1,5 @@
 """Jobs around the trading day: re-entry of rejected entry orders and the intraday
-square-off. (Expiry of day/gtd orders lives in services_submit; the broker reconciliation
+square-off. (Expiry of day/gtd orders lives in orders/core/sweeps.py; the broker reconciliation
 every minute is pnl's `pnl.reconcile_all` beat job, fed by the position source orders
 registers in OrdersConfig.ready().)
 

@@ -1,5 +1,5 @@
 """API shapes of GTTs (API.md § GTT) and scheduled orders. Input serializers parse types;
-the rules live in orders/services_gtt.py and orders/services_schedule.py."""
+the rules live in orders/automation/gtt.py and orders/automation/scheduled.py."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from oms_site.api import DecimalString
+from oms_site.api import DecimalString, StrictFieldsMixin, UtcDateTimeField
 from oms_site.schema import NULLABLE_STRING
-from orders.core.serializers import StrictFieldsMixin, UtcDateTimeField
 from orders.core.values import decimal_or_none
 from orders.models import Gtt, GttEvent, GttStatus, GttType, ScheduledOrder, ScheduleKind
 
 
 class GttOrderSerializer(serializers.Serializer):
-    rejects_unknown_fields = True  # orders/services_gtt.py
+    rejects_unknown_fields = True  # orders/automation/gtt.py
     side = serializers.ChoiceField(choices=["buy", "sell"])
     qty = DecimalString()
     type = serializers.ChoiceField(choices=["limit", "market"], default="limit")
@@ -135,7 +134,7 @@ class GttEventSerializer(serializers.ModelSerializer):
 
 
 class ScheduleOrderTemplateSerializer(serializers.Serializer):
-    rejects_unknown_fields = True  # orders/services_schedule.py
+    rejects_unknown_fields = True  # orders/automation/scheduled.py
     symbol = serializers.CharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
     type = serializers.CharField(default="market")

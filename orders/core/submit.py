@@ -16,6 +16,7 @@ from execution.protocol import (
     TransientBrokerError,
 )
 from execution.services import broker_in_process, broker_submit
+from oms_site.locks import lock_one_or_none
 from orders.core import jobs
 from orders.core.lifecycle import actor_system, order_record_event, order_transition
 from orders.core.publish import order_publish
@@ -70,7 +71,7 @@ def _claim_for_submit(
     A re-send by the sweeper is always a `resubmitted` event naming why, also when no
     earlier `submitted` event exists (an in-process venue's first attempt rolled back with
     its worker, or its message never reached one): the trail shows the order was rescued."""
-    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    order = lock_one_or_none(Order.objects, pk=order_id)
     if order is None or order.status != OrderStatus.PENDING_NEW:
         return None  # vanished, canceled meanwhile, or already answered: nothing to do
     if order.submitted_at is not None and not resubmit:
@@ -139,7 +140,7 @@ def _send(*, order_id: object, request: OrderRequest, locked: Order | None) -> l
 
 @transaction.atomic
 def _reject_unsent(*, order_id: object, reason: str) -> None:
-    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    order = lock_one_or_none(Order.objects, pk=order_id)
     if order is None or order.status != OrderStatus.PENDING_NEW:
         return
     order.reject_reason = reason[:300]

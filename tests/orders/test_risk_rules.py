@@ -1,4 +1,5 @@
-"""The pure checks of orders/risk.py: input validation and risk_evaluate."""
+"""The pure checks of orders/core/validation.py and orders/core/risk.py: input validation
+and risk_evaluate."""
 
 from __future__ import annotations
 
