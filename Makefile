@@ -72,9 +72,11 @@ test: install browserdeps
 test-fast: install
 	$(PYTHON) -m pytest -q -m "not e2e and not integration" -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
+# lint-imports: the import layers of DESIGN.md ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

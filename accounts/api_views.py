@@ -22,19 +22,10 @@ from accounts.serializers import (
     MeSerializer,
     RiskLimitsSerializer,
 )
+from oms_site.api import error_responses
 
-_ERRORS = {
-    400: OpenApiResponse(description="validation_error"),
-    401: OpenApiResponse(description="not_authenticated"),
-    403: OpenApiResponse(description="permission_denied"),
-    404: OpenApiResponse(description="not_found"),
-}
 _ACCOUNT_ID = OpenApiParameter("account_id", str, OpenApiParameter.PATH, description="Account id")
 _KEY_ID = OpenApiParameter("key_id", str, OpenApiParameter.PATH, description="API key id")
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: _ERRORS[code] for code in codes}
 
 
 class AccountListCreateView(GenericAPIView):
@@ -43,7 +34,7 @@ class AccountListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="Trading accounts the caller may see",
-        responses={200: AccountSerializer(many=True), **_errors(401)},
+        responses={200: AccountSerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(
@@ -59,7 +50,7 @@ class AccountListCreateView(GenericAPIView):
         summary="Open a trading account (admins and traders; the caller becomes its owner)",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=AccountCreateSerializer,
-        responses={201: AccountSerializer, **_errors(400, 401, 403)},
+        responses={201: AccountSerializer, **error_responses(400, 401, 403)},
     )
     @idempotent_post()
     def post(self, request: Request) -> Response:
@@ -75,7 +66,7 @@ class AccountDetailView(APIView):
     @extend_schema(
         summary="One trading account",
         parameters=[_ACCOUNT_ID],
-        responses={200: AccountSerializer, **_errors(401, 404)},
+        responses={200: AccountSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, account_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, account_id=account_id)
@@ -89,7 +80,7 @@ class AccountDetailView(APIView):
         responses={
             200: AccountSerializer,
             409: OpenApiResponse(description="invalid_state"),
-            **_errors(400, 401, 403, 404),
+            **error_responses(400, 401, 403, 404),
         },
     )
     def patch(self, request: Request, account_id: str) -> Response:
@@ -108,7 +99,7 @@ class RiskLimitsView(APIView):
     @extend_schema(
         summary="Risk limits of an account (null = no limit)",
         parameters=[_ACCOUNT_ID],
-        responses={200: RiskLimitsSerializer, **_errors(401, 404)},
+        responses={200: RiskLimitsSerializer, **error_responses(401, 404)},
     )
     def get(self, request: Request, account_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, account_id=account_id)
@@ -118,7 +109,7 @@ class RiskLimitsView(APIView):
         summary="Change risk limits (admins only)",
         parameters=[_ACCOUNT_ID],
         request=RiskLimitsSerializer,
-        responses={200: RiskLimitsSerializer, **_errors(400, 401, 403, 404)},
+        responses={200: RiskLimitsSerializer, **error_responses(400, 401, 403, 404)},
     )
     def patch(self, request: Request, account_id: str) -> Response:
         account = selectors.account_get_for_user(user=request.user, account_id=account_id)
@@ -137,7 +128,7 @@ class ApiKeyListCreateView(GenericAPIView):
 
     @extend_schema(
         summary="My API keys (never the secret)",
-        responses={200: ApiKeySerializer(many=True), **_errors(401)},
+        responses={200: ApiKeySerializer(many=True), **error_responses(401)},
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.api_key_list(user=request.user))
@@ -148,7 +139,7 @@ class ApiKeyListCreateView(GenericAPIView):
         description="A replay (same Idempotency-Key and body) returns the key without `key`.",
         parameters=[IDEMPOTENCY_PARAMETER],
         request=ApiKeyCreateSerializer,
-        responses={201: ApiKeyIssuedSerializer, **_errors(400, 401)},
+        responses={201: ApiKeyIssuedSerializer, **error_responses(400, 401)},
     )
     @idempotent_post(redact=("key",))
     def post(self, request: Request) -> Response:
@@ -164,7 +155,7 @@ class ApiKeyDetailView(APIView):
         summary="Revoke one of my API keys",
         parameters=[_KEY_ID],
         request=None,
-        responses={200: ApiKeySerializer, **_errors(401, 404)},
+        responses={200: ApiKeySerializer, **error_responses(401, 404)},
     )
     def delete(self, request: Request, key_id: str) -> Response:
         api_key = selectors.api_key_get_for_user(user=request.user, key_id=key_id)

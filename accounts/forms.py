@@ -145,3 +145,58 @@ class ApiKeyCreateForm(forms.Form):
         if value is not None and value <= timezone.now():
             raise forms.ValidationError("Must be in the future.")
         return value
+
+
+class BrokerConnectForm(forms.Form):
+    """Open an account at a real broker: its name, the broker's credential keys (write-only,
+    password inputs) and settings (base URLs, prefilled with the broker's defaults). Field
+    names: `cred_<key>`, `set_<name>`; `broker_values()` gives the service's dicts."""
+
+    name = forms.CharField(max_length=120, label="Account name")
+
+    def __init__(self, *args: Any, spec: registry.BrokerConnectionSpec, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec = spec
+        for field in spec.credentials:
+            self.fields[f"cred_{field.name}"] = forms.CharField(
+                label=field.label,
+                required=field.required,
+                help_text=field.help,
+                strip=True,
+                widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+        for field in spec.settings:
+            self.fields[f"set_{field.name}"] = forms.CharField(
+                label=field.label,
+                required=False,
+                initial=field.default,
+                help_text=f"{field.help} Default: {field.default}" if field.default else field.help,
+                widget=forms.TextInput(attrs={"spellcheck": "false", "inputmode": "url"}),
+            )
+
+    def broker_values(self) -> tuple[dict[str, str], dict[str, str]]:
+        data = self.cleaned_data
+        credentials = {
+            field.name: data[f"cred_{field.name}"]
+            for field in self.spec.credentials
+            if data.get(f"cred_{field.name}")
+        }
+        settings = {
+            field.name: data[f"set_{field.name}"]
+            for field in self.spec.settings
+            if data.get(f"set_{field.name}")
+        }
+        return credentials, settings
+
+    def add_service_errors(self, exc: ApplicationError) -> None:
+        """The service names fields `credentials.<key>` / `settings.<name>`: shown on them."""
+        for name, messages in (exc.fields or {}).items():
+            if name.startswith("credentials."):
+                target = "cred_" + name.split(".", 1)[1]
+            elif name.startswith("settings."):
+                target = "set_" + name.split(".", 1)[1]
+            else:
+                target = name
+            self.add_error(target if target in self.fields else None, messages)
+        if not exc.fields:
+            self.add_error(None, exc.message)

@@ -14,10 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import GlobalKillSwitch, RiskLimits, TradingAccount, User
-from accounts.registry import kill_switch_listeners
+from accounts.registry import KILL_SWITCH_LISTENERS
 from accounts.services import audit_log_record
 from oms_site.api import format_decimal
 from oms_site.errors import PermissionDenied, ValidationFailed
+from oms_site.locks import lock_one, locking
 from oms_site.parsing import decimal_from_input
 
 # Field → (max digits, decimal places) of the model column.
@@ -139,7 +140,7 @@ def risk_limits_update(
     require_risk_admin(actor=actor)
     cleaned = risk_limits_clean(changes)
     RiskLimits.objects.get_or_create(account=account)
-    limits = RiskLimits.objects.select_for_update().get(account=account)
+    limits = locking(RiskLimits.objects.filter(account=account)).get()
     diff: dict[str, dict[str, Any]] = {}
     for field, new in cleaned.items():
         old = getattr(limits, field)
@@ -150,8 +151,9 @@ def risk_limits_update(
         limits.save(update_fields=[*diff, "updated_at"])
         audit_log_record(actor=actor, action=audit_action, obj=limits, data={"changes": diff})
         if "kill_switch" in diff:
-            for listener in kill_switch_listeners():
-                listener(account=account, engaged=limits.kill_switch, actor=actor, reason="")
+            KILL_SWITCH_LISTENERS.call_all(
+                account=account, engaged=limits.kill_switch, actor=actor, reason=""
+            )
     return limits
 
 
@@ -174,7 +176,7 @@ def global_kill_switch_set(
     """Stop (or allow again) every new order of every account."""
     require_risk_admin(actor=actor)
     GlobalKillSwitch.load()
-    switch = GlobalKillSwitch.objects.select_for_update().get(pk=1)
+    switch = lock_one(GlobalKillSwitch.objects.all(), pk=1)
     if switch.engaged == engaged and switch.reason == reason:
         return switch
     old = switch.engaged
@@ -190,6 +192,7 @@ def global_kill_switch_set(
         data={"old": old, "new": engaged, "reason": switch.reason},
     )
     if old != engaged:
-        for listener in kill_switch_listeners():
-            listener(account=None, engaged=engaged, actor=actor, reason=switch.reason)
+        KILL_SWITCH_LISTENERS.call_all(
+            account=None, engaged=engaged, actor=actor, reason=switch.reason
+        )
     return switch

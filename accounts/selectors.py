@@ -104,7 +104,13 @@ def risk_limits_get(*, account: TradingAccount) -> RiskLimits:
 
 
 def account_buying_power(*, account: TradingAccount) -> Decimal:
-    """Cash minus what open buy orders have committed (providers registered by orders)."""
+    """Cash minus what open buy orders have committed (providers registered by orders).
+
+    An account at a real broker: the broker's own buying power (it already holds back what
+    the account's open orders need); 0 while the broker has never answered."""
+    funds = registry.account_funds(account)
+    if funds is not None:
+        return funds.buying_power if funds.buying_power is not None else Decimal("0")
     committed = sum(
         (provider(account) for provider in registry.commitment_providers()), Decimal("0")
     )
@@ -126,11 +132,20 @@ def account_roles_for_user(*, user: User, account_ids: Iterable[object]) -> dict
     return {str(account_id): role for account_id, role in rows}
 
 
+def account_cash(*, account: TradingAccount) -> Decimal | None:
+    """The account's cash: OMS's ledger, or the broker's figure for a real-broker account
+    (None while the broker has never answered)."""
+    funds = registry.account_funds(account)
+    return account.cash if funds is None else funds.cash
+
+
 @dataclass(frozen=True)
 class AccountOverview:
     account: TradingAccount
     my_role: str | None
-    buying_power: Decimal
+    buying_power: Decimal  # 0 while a broker has never answered (funds says so)
+    cash: Decimal | None = None
+    funds: registry.AccountFunds | None = None
 
     @property
     def can_trade(self) -> bool:
@@ -140,14 +155,25 @@ class AccountOverview:
 def account_overview_for_user(*, user: User) -> list[AccountOverview]:
     accounts = list(account_list_for_user(user=user).select_related("connection"))
     roles = account_roles_for_user(user=user, account_ids=[a.pk for a in accounts])
-    return [
-        AccountOverview(
+    return [_overview(account, roles.get(str(account.pk))) for account in accounts]
+
+
+def _overview(account: TradingAccount, role: str | None) -> AccountOverview:
+    funds = registry.account_funds(account)
+    if funds is None:
+        return AccountOverview(
             account=account,
-            my_role=roles.get(str(account.pk)),
+            my_role=role,
             buying_power=account_buying_power(account=account),
+            cash=account.cash,
         )
-        for account in accounts
-    ]
+    return AccountOverview(
+        account=account,
+        my_role=role,
+        buying_power=funds.buying_power if funds.buying_power is not None else Decimal("0"),
+        cash=funds.cash,
+        funds=funds,
+    )
 
 
 def account_status_counts(*, overviews: Iterable[AccountOverview]) -> dict[str, int]:

@@ -35,20 +35,47 @@ class ConnectionSummarySerializer(serializers.ModelSerializer):
     id = serializers.CharField(read_only=True)
     has_credentials = serializers.BooleanField(read_only=True)
     last_checked_at = UtcDateTimeField(read_only=True, allow_null=True)
+    settings = serializers.DictField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Where OMS reaches the broker (base URLs); never secret.",
+    )
 
     class Meta:
         model = BrokerConnection
-        fields = ["id", "name", "status", "has_credentials", "last_checked_at"]
+        fields = [
+            "id",
+            "name",
+            "broker",
+            "status",
+            "has_credentials",
+            "last_checked_at",
+            "settings",
+        ]
         read_only_fields = fields
+
+
+class AccountFundsSerializer(serializers.Serializer):
+    """Where cash and buying power come from, and how fresh they are."""
+
+    source = serializers.ChoiceField(
+        choices=["oms", "broker"],
+        help_text="oms: OMS keeps the account's money (paper, exchange); broker: read from it.",
+    )
+    as_of = UtcDateTimeField(allow_null=True, help_text="When the broker gave these figures.")
+    error = serializers.CharField(
+        allow_blank=True, help_text="Why the figures may be old or missing, in words; or empty."
+    )
 
 
 class AccountSerializer(serializers.ModelSerializer):
     """context: `roles` {account id: role} (else looked up per account)."""
 
     id = serializers.CharField(read_only=True)
-    cash = _money(read_only=True)
+    cash = serializers.SerializerMethodField()
     starting_cash = _money(read_only=True)
     buying_power = serializers.SerializerMethodField()
+    funds = serializers.SerializerMethodField()
     my_role = serializers.SerializerMethodField()
     connection = ConnectionSummarySerializer(read_only=True, allow_null=True)
     created_at = UtcDateTimeField(read_only=True)
@@ -62,6 +89,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "currency",
             "cash",
             "buying_power",
+            "funds",
             "status",
             "starting_cash",
             "created_at",
@@ -70,9 +98,40 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(DecimalString())
-    def get_buying_power(self, account: TradingAccount) -> str:
-        return DecimalString().to_representation(selectors.account_buying_power(account=account))
+    def _funds(self, account: TradingAccount) -> registry.AccountFunds | None:
+        # Asked once per account and representation (cash, buying power and funds share it).
+        memo = self.context.setdefault("_funds", {})
+        key = str(account.pk)
+        if key not in memo:
+            memo[key] = registry.account_funds(account)
+        return memo[key]
+
+    @extend_schema_field(
+        DecimalString(allow_null=True, help_text="null: the broker has not answered yet")
+    )
+    def get_cash(self, account: TradingAccount) -> str | None:
+        funds = self._funds(account)
+        value = account.cash if funds is None else funds.cash
+        return None if value is None else DecimalString().to_representation(value)
+
+    @extend_schema_field(
+        DecimalString(allow_null=True, help_text="null: the broker has not answered yet")
+    )
+    def get_buying_power(self, account: TradingAccount) -> str | None:
+        funds = self._funds(account)
+        if funds is None:
+            value = selectors.account_buying_power(account=account)
+        else:
+            value = funds.buying_power
+        return None if value is None else DecimalString().to_representation(value)
+
+    @extend_schema_field(AccountFundsSerializer)
+    def get_funds(self, account: TradingAccount) -> dict[str, Any]:
+        funds = self._funds(account)
+        if funds is None:
+            return {"source": "oms", "as_of": None, "error": ""}
+        as_of = UtcDateTimeField().to_representation(funds.as_of) if funds.as_of else None
+        return {"source": funds.source, "as_of": as_of, "error": funds.error}
 
     @extend_schema_field(
         serializers.CharField(allow_null=True, help_text="owner | trade | view (admins: owner)")
@@ -92,16 +151,50 @@ class AccountCreateSerializer(StrictFieldsMixin, serializers.Serializer):
     broker = serializers.CharField(
         max_length=32, help_text="A known broker kind: paper, exchange, or a registered adapter."
     )
-    starting_cash = _money(min_value=0)
+    starting_cash = _money(
+        min_value=0,
+        required=False,
+        help_text="Required for paper and exchange; a real broker's cash comes from the broker.",
+    )
     currency = serializers.RegexField(
         r"^[A-Z]{3}$",
         required=False,
-        default="INR",
+        help_text="Default: INR, or the broker's currency (alpaca: USD, kite: INR).",
         error_messages={"invalid": "A three-letter ISO code in capitals, e.g. INR."},
     )
     credentials = serializers.DictField(
-        required=False, write_only=True, help_text="Broker login; stored encrypted, never returned."
+        required=False,
+        write_only=True,
+        help_text="Broker login; stored encrypted, never returned. alpaca: key_id, secret_key; "
+        "kite: api_key, api_secret, access_token (optional: the daily login sets it).",
     )
+    settings = serializers.DictField(
+        required=False,
+        help_text="Where to reach the broker. alpaca: base_url, stream_url (default: Alpaca "
+        "paper); kite: root, ticker_url, login_url (default: Kite's). http(s)/ws(s) URLs only.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        # starting_cash is required for accounts whose money OMS keeps (paper, exchange), not
+        # for a real broker's: said together with the other fields' errors.
+        needs_cash = (
+            isinstance(data, dict)
+            and data.get("starting_cash") is None
+            and not (
+                isinstance(data.get("broker"), str)
+                and registry.broker_connection_spec(data["broker"]) is not None
+            )
+        )
+        required = {"starting_cash": [serializers.Field.default_error_messages["required"]]}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if needs_cash and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**required, **exc.detail}) from exc
+            raise
+        if needs_cash:
+            raise serializers.ValidationError(required)
+        return value
 
     def validate_broker(self, value: str) -> str:
         kinds = registry.broker_kinds()

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto, registry, selectors
+from accounts.connection_rules import connection_credentials_errors, connection_settings_errors
 from accounts.models import (
     AccountMembership,
     AccountStatus,
@@ -38,6 +39,7 @@ from accounts.models import (
     User,
 )
 from oms_site.errors import InvalidState, PermissionDenied, ValidationFailed
+from oms_site.locks import lock_one, lock_rows
 
 API_KEY_PREFIX_LEN = 8
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -216,17 +218,23 @@ def broker_connection_create(
     broker: str,
     owner: User | None,
     credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     actor: User | None = None,
 ) -> BrokerConnection:
     if broker not in registry.broker_kinds():
         raise ValidationFailed(
             "Unknown broker.", fields={"broker": [f"Unknown broker kind {broker!r}."]}
         )
+    clean_settings, errors = connection_settings_errors(broker=broker, settings_in=settings)
+    errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
+    if errors:
+        raise ValidationFailed("The broker connection is not valid.", fields=errors)
     connection = BrokerConnection.objects.create(
         name=name[:120],
         broker=broker,
         owner=owner,
         credentials_encrypted=crypto.encrypt_credentials(_credentials_clean(credentials or {})),
+        settings=clean_settings,
         status=ConnectionStatus.UNKNOWN,
     )
     audit_log_record(
@@ -266,11 +274,7 @@ def broker_connection_rotate_all(*, actor: User | None = None) -> int:
     a key that is no longer configured.
     """
     rotated = 0
-    connections = (
-        BrokerConnection.objects.select_for_update()
-        .exclude(credentials_encrypted="")
-        .order_by("pk")
-    )
+    connections = lock_rows(BrokerConnection.objects.exclude(credentials_encrypted=""))
     for connection in connections:
         try:
             token = crypto.rotate_token(connection.credentials_encrypted)
@@ -365,15 +369,56 @@ def require_can_open_accounts(*, actor: User | None) -> None:
 
 
 @sensitive_variables("credentials")
+def _account_input_check(
+    *,
+    name: str,
+    broker: str,
+    starting_cash: Decimal | None,
+    currency: str,
+    credentials: Any,
+    settings: Any,
+    connection: BrokerConnection | None,
+) -> dict[str, Any]:
+    """Raise ValidationFailed naming every bad field of a new account; returns the settings
+    of a real broker's new connection (its defaults filled in)."""
+    spec = registry.broker_connection_spec(broker)
+    errors = account_fields_errors(
+        name=name,
+        broker=broker,
+        starting_cash=Decimal("0") if starting_cash is None else starting_cash,
+        currency=currency,
+    )
+    if starting_cash is None and spec is None:
+        errors["starting_cash"] = ["This field is required."]
+    if credentials is not None and not isinstance(credentials, dict):
+        errors["credentials"] = ["Must be a JSON object."]
+    if connection is not None and connection.broker != broker:
+        errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
+    clean_settings: dict[str, Any] = {}
+    if spec is not None and connection is None and "broker" not in errors:
+        clean_settings, setting_errors = connection_settings_errors(
+            broker=broker, settings_in=settings
+        )
+        errors.update(setting_errors)
+        errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
+    elif settings:
+        errors["settings"] = [f"A {broker} account takes no settings."]
+    if errors:
+        raise ValidationFailed("The account cannot be created.", fields=errors)
+    return clean_settings
+
+
+@sensitive_variables("credentials")
 @transaction.atomic
 def account_create(
     *,
     actor: User | None,
     name: str,
     broker: str,
-    starting_cash: Decimal,
-    currency: str = "INR",
+    starting_cash: Decimal | None = None,
+    currency: str | None = None,
     credentials: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
     owner: User | None = None,
     connection: BrokerConnection | None = None,
 ) -> TradingAccount:
@@ -381,28 +426,35 @@ def account_create(
 
     Admins and traders may create accounts (the creator becomes the owner unless `owner` is
     given); dealers and viewers may not. Credentials, if any, go into a new BrokerConnection.
+    A real broker (one with a registered connection spec: alpaca, kite) needs its credential
+    keys and takes its settings (base URLs, defaults filled in); its cash comes from the
+    broker, so `starting_cash` is optional (0) and the currency defaults to the broker's.
     """
     require_can_open_accounts(actor=actor)
     owner = owner or actor
     if owner is None:
         raise ValueError("account_create needs an owner when there is no actor")
-    errors = account_fields_errors(
-        name=name, broker=broker, starting_cash=starting_cash, currency=currency
+    spec = registry.broker_connection_spec(broker)
+    currency = currency or (spec.currency if spec else "INR")
+    clean_settings = _account_input_check(
+        name=name,
+        broker=broker,
+        starting_cash=starting_cash,
+        currency=currency,
+        credentials=credentials,
+        settings=settings,
+        connection=connection,
     )
-    if credentials is not None and not isinstance(credentials, dict):
-        errors["credentials"] = ["Must be a JSON object."]
-    if connection is not None and connection.broker != broker:
-        errors["connection"] = [f"This connection is for {connection.broker!r}, not {broker!r}."]
-    if errors:
-        raise ValidationFailed("The account cannot be created.", fields=errors)
+    starting_cash = starting_cash or Decimal("0")
     require_exchange_cash_allowed(actor=actor, broker=broker, starting_cash=starting_cash)
     name = name.strip()
-    if credentials and connection is None:
+    if (credentials or spec is not None) and connection is None:
         connection = broker_connection_create(
             name=f"{name} ({broker})",
             broker=broker,
             owner=owner,
             credentials=credentials,
+            settings=clean_settings,
             actor=actor,
         )
     account = TradingAccount.objects.create(
@@ -445,7 +497,7 @@ def account_set_status(
             "Unknown status.",
             fields={"status": [f"Must be one of: {', '.join(AccountStatus.values)}."]},
         )
-    locked = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    locked = lock_one(TradingAccount.objects.all(), pk=account.pk)
     if locked.status == status:
         return locked
     if not locked.can_transition_to(status):
@@ -474,7 +526,7 @@ def account_update(
 ) -> TradingAccount:
     """Rename and/or change the status of an account (owners and admins)."""
     _require_account_level(actor=actor, account=account, level="owner")
-    account = TradingAccount.objects.select_for_update().get(pk=account.pk)
+    account = lock_one(TradingAccount.objects.all(), pk=account.pk)
     if name is not None:
         new_name = name.strip()
         if not new_name or len(new_name) > 120:

@@ -20,6 +20,7 @@ from accounts.forms import (
     AccountCreateForm,
     AccountEditForm,
     ApiKeyCreateForm,
+    BrokerConnectForm,
     RiskLimitsForm,
     apply_service_errors,
 )
@@ -48,7 +49,7 @@ def _totals_by_currency(overviews) -> list[dict[str, object]]:
     )
     for overview in overviews:
         bucket = totals[overview.account.currency]
-        bucket["cash"] += overview.account.cash
+        bucket["cash"] += overview.cash or Decimal("0")
         bucket["buying_power"] += overview.buying_power
     return [{"currency": cur, **values} for cur, values in sorted(totals.items())]
 
@@ -87,6 +88,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
             "overviews": overviews,
             "totals": _totals_by_currency(overviews),
             "can_open_accounts": services.can_open_accounts(user=request.user),
+            "connect_specs": registry.broker_connection_specs(),
         },
     )
 
@@ -106,7 +108,81 @@ def account_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Account “{account.name}” opened.")
             return redirect("account-detail", account_id=account.pk)
-    return render(request, "accounts/account_create.html", {"form": form})
+    return render(
+        request,
+        "accounts/account_create.html",
+        {"form": form, "connect_specs": registry.broker_connection_specs()},
+    )
+
+
+def _connect_spec_or_404(broker: str) -> registry.BrokerConnectionSpec:
+    spec = registry.broker_connection_spec(broker)
+    if spec is None or broker not in registry.broker_kinds():
+        raise Http404(f"No broker adapter for {broker!r} is installed.")
+    return spec
+
+
+@sensitive_post_parameters()
+@login_required
+@require_http_methods(["GET", "POST"])
+def broker_connect(request: HttpRequest, broker: str) -> HttpResponse:
+    """Open an account at a real broker (one page per broker kind)."""
+    spec = _connect_spec_or_404(broker)
+    if not services.can_open_accounts(user=request.user):
+        raise DjangoPermissionDenied("Only admins and traders may open trading accounts.")
+    form = BrokerConnectForm(request.POST or None, spec=spec)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            credentials, settings = form.broker_values()
+            try:
+                account = services.account_create(
+                    actor=request.user,
+                    name=form.cleaned_data["name"],
+                    broker=broker,
+                    credentials=credentials,
+                    settings=settings,
+                )
+            except (ValidationFailed, PermissionDenied) as exc:
+                form.add_service_errors(exc)
+            else:
+                messages.success(
+                    request, f"Account “{account.name}” connected to {spec.title}: test it now."
+                )
+                return redirect("account-broker", account_id=account.pk)
+    return render(
+        request, "accounts/broker_connect.html", {"form": form, "spec": spec}, status=status
+    )
+
+
+@login_required
+@require_GET
+def account_broker(request: HttpRequest, account_id) -> HttpResponse:
+    """An account's broker connection: status (live), settings, the connection test and,
+    for brokers with a daily login (Kite), the login link."""
+    account = _account_or_404(request, account_id)
+    role = selectors.membership_role(user=request.user, account=account)
+    spec = registry.broker_connection_spec(account.broker)
+    connection = account.connection
+    settings_rows = []
+    if spec is not None and connection is not None:
+        settings_rows = [
+            (field.label, (connection.settings or {}).get(field.name, field.default))
+            for field in spec.settings
+        ]
+    return render(
+        request,
+        "accounts/account_broker.html",
+        {
+            "account": account,
+            "spec": spec,
+            "connection": connection,
+            "settings_rows": settings_rows,
+            "can_test": role in (MembershipRole.OWNER, MembershipRole.TRADE),
+            "has_login": spec is not None and any(f.name == "login_url" for f in spec.settings),
+        },
+    )
 
 
 def _detail_context(request: HttpRequest, account: TradingAccount, **forms) -> dict:
@@ -117,6 +193,8 @@ def _detail_context(request: HttpRequest, account: TradingAccount, **forms) -> d
         "account": account,
         "my_role": role,
         "buying_power": selectors.account_buying_power(account=account),
+        "cash": selectors.account_cash(account=account),
+        "funds": registry.account_funds(account),
         "members": selectors.account_members(account=account),
         "limits": limits,
         "connection": account.connection,

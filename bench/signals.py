@@ -1,7 +1,9 @@
 """Strategy signals benchmark. Prints ONE JSON object.
 
 Run from the repo root: ``python bench/signals.py [--accounts 50] [--answers 300]
-[--fanouts 30] [--database-url URL]``.
+[--fanouts 30] [--database-url URL]``; ``python bench/signals.py --live [...]`` measures the
+same through the running stack instead (bench/signals_live.py: HTTP webhook, Celery workers,
+MariaDB, Redis — the figure the target is about).
 
 In one process, against a fresh database (a temporary SQLite file; ``--database-url`` for
 MariaDB, e.g. mysql://root@127.0.0.1:3306/oms_signals_bench, dropped and re-created), with
@@ -161,6 +163,12 @@ def _recreate_mysql(url: str) -> None:
 
 
 def main() -> None:
+    if "--live" in sys.argv[1:]:
+        sys.argv.remove("--live")
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import signals_live
+
+        raise SystemExit(signals_live.main())
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--answers", type=int, default=300)

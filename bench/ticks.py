@@ -94,7 +94,7 @@ def child(part: str, count: int, batch: int) -> dict:
 
     _prepare_db()
     cache.clear() if part == "mysql" else None
-    listeners._listeners.clear()  # "listeners with none registered"
+    listeners.TICK_LISTENERS.restore({})  # "listeners with none registered"
     reset_quote_publisher()
     quote_publisher()  # build it (and its loop thread) outside the timing
 
@@ -133,11 +133,11 @@ def dispatch_cost() -> dict:
         volume=Decimal("1"),
         ts=datetime.now(UTC),
     )
-    saved = list(listeners._listeners)
+    saved = listeners.TICK_LISTENERS.snapshot()
     out = {}
     try:
         for key, registered in (("dispatch_us_empty", False), ("dispatch_us", True)):
-            listeners._listeners.clear()
+            listeners.TICK_LISTENERS.restore({})
             if registered:
                 register_tick_listener("bench.noop", lambda t: None)
             n = 200_000
@@ -149,7 +149,7 @@ def dispatch_cost() -> dict:
                 best = min(best, time.perf_counter() - began)
             out[key] = round(best / n * 1e6, 3)
     finally:
-        listeners._listeners[:] = saved
+        listeners.TICK_LISTENERS.restore(saved)
     return out
 
 

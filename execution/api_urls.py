@@ -2,8 +2,18 @@
 
 from django.urls import re_path
 
-from execution import api
+from execution import api, api_connections
 
 urlpatterns = [
     re_path(r"^orderbook/(?P<symbol>[^/]+)/?$", api.OrderBookView.as_view(), name="api-orderbook"),
+    re_path(
+        r"^accounts/(?P<account_id>[^/]+)/broker/?$",
+        api_connections.BrokerStatusView.as_view(),
+        name="api-account-broker",
+    ),
+    re_path(
+        r"^accounts/(?P<account_id>[^/]+)/broker/test/?$",
+        api_connections.BrokerTestView.as_view(),
+        name="api-account-broker-test",
+    ),
 ]

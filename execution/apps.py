@@ -17,12 +17,32 @@ class ExecutionConfig(AppConfig):
 
         register_adapter("paper", PaperBroker)
         register_adapter("exchange", ExchangeBroker)
+        self._wire_connections()
         register_tick_listener("execution.paper", paper_on_tick)
         register_process(exchange_shard_workers)
         signals.worker_ready.connect(on_worker_ready, weak=False, dispatch_uid="exec-shard-ready")
         signals.worker_shutdown.connect(
             on_worker_shutdown, weak=False, dispatch_uid="exec-shard-shutdown"
         )
+
+    @staticmethod
+    def _wire_connections() -> None:
+        """Real brokers: their connection specs and funds for accounts (which must not import
+        execution), accounts' connection state on a circuit breaker change, and the stream
+        runner process of `make run`."""
+        from accounts import registry as accounts_registry
+        from execution.connection_specs import SPECS
+        from execution.connections import account_funds, on_broker_kind_status
+        from execution.registry import broker_kinds, register_broker_status_listener
+        from execution.streams import broker_stream_processes
+        from oms_site.run_registry import register_process
+
+        accounts_registry.register_broker_kinds_provider("execution", broker_kinds)
+        for spec in SPECS:
+            accounts_registry.register_broker_connection_spec(spec)
+        accounts_registry.register_funds_provider("execution", account_funds)
+        register_broker_status_listener("execution.connections", on_broker_kind_status)
+        register_process(broker_stream_processes)
 
 
 def exchange_shard_workers(env):

@@ -2,6 +2,9 @@
 
 from rest_framework import serializers
 
+from execution.protocol import ConnectionState
+from oms_site.api import UtcDateTimeField
+
 
 class DepthLevelSerializer(serializers.Serializer):
     price = serializers.CharField(help_text="Price of the level (decimal string).")
@@ -14,3 +17,15 @@ class OrderBookSerializer(serializers.Serializer):
     bids = DepthLevelSerializer(many=True, help_text="Best (highest) bid first.")
     asks = DepthLevelSerializer(many=True, help_text="Best (lowest) ask first.")
     ts = serializers.DateTimeField()
+
+
+class BrokerStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=list(ConnectionState.ALL))
+    last_checked_at = UtcDateTimeField(allow_null=True)
+    detail = serializers.CharField(allow_blank=True, help_text="In words, for people.")
+
+
+class ConnectionCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.IntegerField(min_value=0)
+    detail = serializers.CharField(allow_blank=True, help_text="In words, for people.")

@@ -33,7 +33,7 @@ from marketdata.bars import OHLCV, MinuteBarRoller, minute_floor
 from marketdata.listeners import AppliedTick, dispatch_tick, tick_listeners
 from marketdata.push import quote_publisher
 from marketdata.quote_store import QuoteRow
-from marketdata.snapshots import QUOTE_CACHE_TIMEOUT, QuoteSnapshot, _dec, _iso, quote_cache_key
+from marketdata.snapshots import QUOTE_CACHE_TIMEOUT, QuoteSnapshot, quote_cache_key
 from marketdata.ticks import (
     STALE,
     UNKNOWN_SYMBOL,
@@ -43,6 +43,7 @@ from marketdata.ticks import (
     parse_tick,
 )
 from oms_site.errors import ValidationFailed
+from oms_site.values import decimal_text_or_none, utc_text_or_none
 
 logger = logging.getLogger(__name__)
 _ZERO = Decimal(0)
@@ -174,7 +175,7 @@ def _apply(
                     symbol=tick.symbol,
                     applied=False,
                     reason=STALE,
-                    message=f"Older than the current quote ({_iso(row.ts)}).",
+                    message=f"Older than the current quote ({utc_text_or_none(row.ts)}).",
                     ts=tick.ts,
                 )
                 continue
@@ -238,12 +239,12 @@ def _apply_to_quote(state: _QuoteState, tick: ParsedTick) -> None:
 
 def _bar_dict(bar: OHLCV) -> dict[str, Any]:
     return {
-        "ts": _iso(bar.ts),
-        "open": _dec(bar.open),
-        "high": _dec(bar.high),
-        "low": _dec(bar.low),
-        "close": _dec(bar.close),
-        "volume": _dec(bar.volume),
+        "ts": utc_text_or_none(bar.ts),
+        "open": decimal_text_or_none(bar.open),
+        "high": decimal_text_or_none(bar.high),
+        "low": decimal_text_or_none(bar.low),
+        "close": decimal_text_or_none(bar.close),
+        "volume": decimal_text_or_none(bar.volume),
     }
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from oms_site.registry import LogAndContinue, Registry
+
 
 @dataclass(frozen=True, slots=True)
 class AppliedTick:
@@ -30,32 +32,27 @@ class AppliedTick:
 
 
 TickListener = Callable[[AppliedTick], object]
-_listeners: list[tuple[str, TickListener]] = []
+TICK_LISTENERS: Registry[TickListener] = Registry("tick listener")
+logger = logging.getLogger(__name__)
 
 
 def register_tick_listener(name: str, listener: TickListener) -> None:
     """Idempotent by name, so a second ready() (tests, autoreload) doesn't double-fire."""
-    for index, (existing, _) in enumerate(_listeners):
-        if existing == name:
-            _listeners[index] = (name, listener)
-            return
-    _listeners.append((name, listener))
+    TICK_LISTENERS.register(name, listener)
 
 
 def unregister_tick_listener(name: str) -> None:
-    _listeners[:] = [(n, fn) for n, fn in _listeners if n != name]
+    TICK_LISTENERS.unregister(name)
 
 
 def tick_listeners() -> tuple[TickListener, ...]:
-    return tuple(fn for _, fn in _listeners)
+    return TICK_LISTENERS.values()
 
 
-logger = logging.getLogger(__name__)
+_LOG_AND_CONTINUE = LogAndContinue(
+    logger, "Tick listener %s failed on %s @ %s", describe=lambda tick: (tick.symbol, tick.ts)
+)
 
 
 def dispatch_tick(tick: AppliedTick) -> None:
-    for name, listener in tuple(_listeners):
-        try:
-            listener(tick)
-        except Exception:
-            logger.exception("Tick listener %s failed on %s @ %s", name, tick.symbol, tick.ts)
+    TICK_LISTENERS.call_all(tick, on_error=_LOG_AND_CONTINUE)

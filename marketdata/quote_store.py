@@ -15,6 +15,7 @@ from django.db import connection
 
 from marketdata.bars import OHLCV
 from marketdata.models import Bar, Exchange, Instrument, Quote
+from oms_site.values import decimal_or_none
 
 _QUOTE_VALUE_FIELDS = (
     "last",
@@ -51,12 +52,6 @@ class QuoteRow:
 
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
-
-
-def _dec(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, Decimal):
-        return value
-    return Decimal(repr(value) if isinstance(value, float) else str(value))
 
 
 def _dt(value: Any) -> datetime | None:
@@ -108,16 +103,16 @@ def _select_quotes(ids: list[Any]) -> dict[str, QuoteRow]:
             out[symbol] = QuoteRow(
                 instrument_id=pk,
                 symbol=symbol,
-                last=_dec(last),
-                bid=_dec(bid),
-                ask=_dec(ask),
-                volume=_dec(volume) or Decimal(0),
+                last=decimal_or_none(last),
+                bid=decimal_or_none(bid),
+                ask=decimal_or_none(ask),
+                volume=decimal_or_none(volume) or Decimal(0),
                 ts=_dt(ts),
                 trading_date=_date(day),
-                day_open=_dec(d_open),
-                day_high=_dec(d_high),
-                day_low=_dec(d_low),
-                prev_close=_dec(prev),
+                day_open=decimal_or_none(d_open),
+                day_high=decimal_or_none(d_high),
+                day_low=decimal_or_none(d_low),
+                prev_close=decimal_or_none(prev),
             )
     return out
 
@@ -224,5 +219,12 @@ def read_bars(wanted: dict[str, tuple[Any, datetime]]) -> dict[str, OHLCV]:
             minute = _dt(ts)
             symbol = by_key.get((pk, minute))
             if symbol is not None:
-                out[symbol] = OHLCV(minute, _dec(o), _dec(h), _dec(low), _dec(c), _dec(v))
+                out[symbol] = OHLCV(
+                    minute,
+                    decimal_or_none(o),
+                    decimal_or_none(h),
+                    decimal_or_none(low),
+                    decimal_or_none(c),
+                    decimal_or_none(v),
+                )
     return out

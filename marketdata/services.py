@@ -11,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
 from marketdata.ingest import ingest_stats, tick_ingest, ticks_ingest
 from marketdata.models import Exchange, Instrument, WatchlistItem
 from marketdata.selectors import instrument_get, normalize_symbol
 from oms_site.errors import Conflict, NotFound, ValidationFailed
+from oms_site.locks import lock_rows
 from oms_site.parsing import InputError, decimal_from_input
 
 __all__ = [
@@ -230,13 +230,13 @@ def watchlist_add(*, user, symbol: str) -> WatchlistItem:
     existing = WatchlistItem.objects.filter(user=user, instrument=instrument).first()
     if existing is not None:
         return existing
-    items = WatchlistItem.objects.select_for_update().filter(user=user)
-    if items.count() >= MAX_WATCHLIST:
+    items = lock_rows(WatchlistItem.objects.filter(user=user))
+    if len(items) >= MAX_WATCHLIST:
         raise ValidationFailed(
             f"A watchlist holds at most {MAX_WATCHLIST} symbols.",
             fields={"symbol": ["The watchlist is full."]},
         )
-    position = (items.aggregate(top=Max("position"))["top"] or 0) + 1
+    position = max((item.position for item in items), default=0) + 1
     return WatchlistItem.objects.create(user=user, instrument=instrument, position=position)
 
 

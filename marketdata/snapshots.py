@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from oms_site.api import format_decimal
+from oms_site.values import decimal_text_or_none, utc_text_or_none
 
 QUOTE_CACHE_PREFIX = "md:quote:"
 QUOTE_CACHE_TIMEOUT = None  # the latest quote stays until replaced
@@ -15,14 +15,6 @@ QUOTE_CACHE_TIMEOUT = None  # the latest quote stays until replaced
 
 def quote_cache_key(symbol: str) -> str:
     return QUOTE_CACHE_PREFIX + symbol
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,31 +56,31 @@ class QuoteSnapshot:
         """The REST/WS shape: decimals as strings, times ISO 8601 UTC."""
         return {
             "symbol": self.symbol,
-            "last": _dec(self.last),
-            "bid": _dec(self.bid),
-            "ask": _dec(self.ask),
-            "volume": _dec(self.volume),
-            "ts": _iso(self.ts),
-            "prev_close": _dec(self.prev_close),
-            "open": _dec(self.day_open),
-            "high": _dec(self.day_high),
-            "low": _dec(self.day_low),
-            "change": _dec(self.change),
-            "change_pct": _dec(self.change_pct),
+            "last": decimal_text_or_none(self.last),
+            "bid": decimal_text_or_none(self.bid),
+            "ask": decimal_text_or_none(self.ask),
+            "volume": decimal_text_or_none(self.volume),
+            "ts": utc_text_or_none(self.ts),
+            "prev_close": decimal_text_or_none(self.prev_close),
+            "open": decimal_text_or_none(self.day_open),
+            "high": decimal_text_or_none(self.day_high),
+            "low": decimal_text_or_none(self.day_low),
+            "change": decimal_text_or_none(self.change),
+            "change_pct": decimal_text_or_none(self.change_pct),
         }
 
     def to_cache(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
-            "last": _dec(self.last),
-            "bid": _dec(self.bid),
-            "ask": _dec(self.ask),
-            "volume": _dec(self.volume),
-            "ts": _iso(self.ts),
-            "prev_close": _dec(self.prev_close),
-            "day_open": _dec(self.day_open),
-            "day_high": _dec(self.day_high),
-            "day_low": _dec(self.day_low),
+            "last": decimal_text_or_none(self.last),
+            "bid": decimal_text_or_none(self.bid),
+            "ask": decimal_text_or_none(self.ask),
+            "volume": decimal_text_or_none(self.volume),
+            "ts": utc_text_or_none(self.ts),
+            "prev_close": decimal_text_or_none(self.prev_close),
+            "day_open": decimal_text_or_none(self.day_open),
+            "day_high": decimal_text_or_none(self.day_high),
+            "day_low": decimal_text_or_none(self.day_low),
         }
 
     @classmethod

@@ -1,5 +1,5 @@
-"""Notifications beyond the bell: which deliveries a notification makes (in the event's own
-transaction), and sending them (Celery tasks on the `notifications` queue, after commit).
+"""Notifications beyond the bell: sending the deliveries a notification made (Celery tasks on
+the `notifications` queue, after commit; which deliveries it makes: delivery_plan.py).
 
 No storm: email and chat of one user are gathered for OMS_NOTIFY_BATCH_WINDOW_S and go out
 as one message (a digest when several); partial fills of one order update one notification
@@ -12,7 +12,6 @@ the same key, which receivers (and mail clients, via Message-ID) use to drop the
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,15 +29,14 @@ from notifications.channels import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from notifications.delivery_plan import FLUSH_LOCK, deliveries_enqueue
 from notifications.models import (
     Delivery,
     DeliveryChannel,
     DeliveryStatus,
-    Notification,
     WebhookEndpoint,
 )
-from notifications.preferences import QUIET_CHANNELS, Preferences, preferences_for_users
-from oms_site.task_enqueue import enqueue_after_commit
+from notifications.preferences import preferences_for_users
 
 logger = logging.getLogger(__name__)
 
@@ -50,114 +48,11 @@ RETRY_CAP_S = 4 * 3600
 # 30 s doubling to 4 h: the 16th attempt comes about a day after the first.
 MAX_ATTEMPTS = 16
 CLAIM_MAX = 500  # deliveries one email/chat flush takes at once (the rest: the next flush)
-_FLUSH_LOCK = "notif-flush:{user}:{channel}"
 
 
 def retry_delay(attempts: int) -> int:
     """Seconds before attempt `attempts + 1` (attempts ≥ 1 made so far)."""
     return min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_CAP_S)
-
-
-def delivery_key(notification: Notification, channel: str, endpoint_id: object = None) -> str:
-    suffix = f":{endpoint_id}" if endpoint_id else ""
-    return f"{notification.pk}:{channel}{suffix}"
-
-
-def deliveries_plan(
-    *, notifications: list[Notification], prefs: dict[object, Preferences] | None = None
-) -> list[Delivery]:
-    """The deliveries these new notifications make, by each recipient's preferences; stored
-    now (same transaction as the event), sent after commit. In-app needs none: the row is
-    the message."""
-    if not notifications:
-        return []
-    if prefs is None:
-        prefs = preferences_for_users(user_ids={n.user_id for n in notifications})
-    endpoints: dict[object, list[WebhookEndpoint]] = defaultdict(list)
-    wants_webhook = [
-        n.user_id
-        for n in notifications
-        if DeliveryChannel.WEBHOOK in prefs[n.user_id].channels_for(n.kind)
-    ]
-    if wants_webhook:
-        for endpoint in WebhookEndpoint.objects.filter(
-            user_id__in=set(wants_webhook), is_active=True
-        ):
-            endpoints[endpoint.user_id].append(endpoint)
-    now = timezone.now()
-    rows: list[Delivery] = []
-    for notification in notifications:
-        pref = prefs[notification.user_id]
-        chosen = pref.channels_for(notification.kind)
-        quiet = pref.is_quiet(now)
-        for channel in (DeliveryChannel.EMAIL, DeliveryChannel.CHAT):
-            if channel not in chosen or (channel == DeliveryChannel.CHAT and not pref.chat_urls):
-                continue
-            held = quiet and channel in QUIET_CHANNELS
-            rows.append(
-                Delivery(
-                    key=delivery_key(notification, channel),
-                    user_id=notification.user_id,
-                    notification=notification,
-                    channel=channel,
-                    event=notification.kind,
-                    status=DeliveryStatus.SUPPRESSED if held else DeliveryStatus.PENDING,
-                    last_error="Quiet hours." if held else "",
-                    created_at=now,
-                )
-            )
-        if DeliveryChannel.WEBHOOK in chosen:
-            for endpoint in endpoints.get(notification.user_id, ()):
-                if endpoint.events and notification.kind not in endpoint.events:
-                    continue
-                rows.append(
-                    Delivery(
-                        key=delivery_key(notification, DeliveryChannel.WEBHOOK, endpoint.pk),
-                        user_id=notification.user_id,
-                        notification=notification,
-                        endpoint=endpoint,
-                        channel=DeliveryChannel.WEBHOOK,
-                        event=notification.kind,
-                        created_at=now,
-                    )
-                )
-    if rows:
-        Delivery.objects.bulk_create(rows)
-        deliveries_enqueue(deliveries=[r for r in rows if r.status == DeliveryStatus.PENDING])
-    return rows
-
-
-def deliveries_enqueue(*, deliveries: list[Delivery]) -> None:
-    """After commit: one task per webhook delivery; one flush per user and email/chat
-    channel within the batch window."""
-    from notifications import tasks
-
-    flushes: set[tuple[str, str]] = set()
-    for delivery in deliveries:
-        if delivery.channel == DeliveryChannel.WEBHOOK:
-            delivery_id = str(delivery.pk)
-            enqueue_after_commit(
-                lambda delivery_id=delivery_id: tasks.deliver_webhook.delay(delivery_id),
-                what=f"Webhook delivery {delivery_id}",
-                recovery="the delivery sweeper sends it later",
-            )
-        else:
-            flushes.add((str(delivery.user_id), delivery.channel))
-    for user_id, channel in sorted(flushes):
-        enqueue_after_commit(
-            lambda user_id=user_id, channel=channel: _flush_schedule(user_id, channel),
-            what=f"{channel} delivery of user {user_id}",
-            recovery="the delivery sweeper sends it later",
-        )
-
-
-def _flush_schedule(user_id: str, channel: str) -> None:
-    from notifications import tasks
-
-    window = settings.OMS_NOTIFY_BATCH_WINDOW_S
-    # One flush per user and channel in flight: the rest of a burst rides along with it.
-    if cache.add(_FLUSH_LOCK.format(user=user_id, channel=channel), 1, timeout=window + 30):
-        tasks.deliver_user_channel.apply_async((user_id, channel), countdown=window)
 
 
 def _item(delivery: Delivery) -> Item:
@@ -303,7 +198,7 @@ def _endpoint_disable(*, endpoint: WebhookEndpoint, error: str) -> None:
 
 def user_channel_flush(*, user_id: object, channel: str) -> Outcome:
     """Send every pending email (or chat) delivery of one user as one message."""
-    cache.delete(_FLUSH_LOCK.format(user=user_id, channel=channel))
+    cache.delete(FLUSH_LOCK.format(user=user_id, channel=channel))
     deliveries = _claim(
         among=Delivery.objects.filter(user_id=user_id, channel=channel),
         related=("notification__account", "user"),

@@ -71,9 +71,25 @@ def kill_switch_changed(
         batch.add(channel=NOTIFICATIONS, event="kill_switch.changed", data=data, user_id=user_id)
 
 
-def broker_status_changed(*, broker: str, status: str, detail: str) -> None:
-    """A broker kind became unreachable or reachable again: the members of its accounts
-    and the admins (whose connection it is) are told."""
+_STATUS_WORDS = {
+    "connected": "connected",
+    "disconnected": "not answering",
+    "session_expired": "session expired: log in again",
+    "error": "refused the connection",
+}
+
+
+def broker_status_changed(
+    *, broker: str, status: str, detail: str, account_id: str | None = None
+) -> None:
+    """A broker kind became unreachable or reachable again (its circuit breaker): the members
+    of its accounts and the admins (whose connection it is) are told. With `account_id`: one
+    account's connection changed state (test button, stream, adapter): its members are told."""
+    if account_id is not None:
+        _account_broker_status_changed(
+            broker=broker, status=status, detail=detail, account_id=account_id
+        )
+        return
     down = status != "connected"
     title = f"Broker {broker} {'unreachable' if down else 'reachable again'}"
     data = {"broker": broker, "status": status, "detail": detail}
@@ -98,3 +114,20 @@ def broker_status_changed(*, broker: str, status: str, detail: str) -> None:
                 data=data,
                 level="error" if down else "success",
             )
+
+
+def _account_broker_status_changed(
+    *, broker: str, status: str, detail: str, account_id: str
+) -> None:
+    account = TradingAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    words = _STATUS_WORDS.get(status, status)
+    notify_account_members(
+        account=account,
+        event=NotificationEvent.BROKER_STATUS_CHANGED,
+        title=f"{account.name}: {broker} {words}",
+        body=detail,
+        data={"broker": broker, "status": status, "detail": detail, "account": str(account.pk)},
+        level="success" if status == "connected" else "error",
+    )

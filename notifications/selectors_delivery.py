@@ -9,6 +9,7 @@ from accounts.models import User
 from notifications.models import Delivery, WebhookEndpoint
 from notifications.preferences import Preferences, preferences_for_users
 from oms_site.errors import NotFound
+from oms_site.locks import lock_one
 
 
 def preferences_get(*, user: User) -> Preferences:
@@ -22,10 +23,8 @@ def webhook_list(*, user: User) -> QuerySet[WebhookEndpoint]:
 def webhook_get(*, user: User, webhook_id: object, for_update: bool = False) -> WebhookEndpoint:
     """One of the user's own endpoints; someone else's is as unknown as a missing one."""
     qs = WebhookEndpoint.objects.filter(user=user)
-    if for_update:
-        qs = qs.select_for_update()
     try:
-        return qs.get(pk=webhook_id)
+        return lock_one(qs, pk=webhook_id) if for_update else qs.get(pk=webhook_id)
     except (WebhookEndpoint.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Webhook not found.") from exc
 

@@ -38,6 +38,7 @@ from django.utils import timezone
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_ids_for_user
 from notifications.channel_layer import group_send_many
+from notifications.delivery_plan import deliveries_plan
 from notifications.models import DeliveryChannel, Notification, NotificationLevel
 from notifications.preferences import preferences_for_users
 from notifications.push_loop import push_loop
@@ -56,6 +57,7 @@ from notifications.stream import (
     publish_route,
 )
 from notifications.stream_log import stream_log
+from oms_site.locks import lock_rows
 
 logger = logging.getLogger(__name__)
 
@@ -337,14 +339,13 @@ def notify(
     visible to them). Only `account`: every active member of the account. Stores one row per
     recipient in the caller's transaction (a rolled-back event notifies nobody), plans the
     email/webhook/chat deliveries of their preferences, and pushes `notification.created`
-    to each on commit; the deliveries are sent after commit (notifications/delivery.py).
+    to each on commit; the deliveries (planned by delivery_plan.py) are sent after commit
+    (notifications/delivery.py).
 
     `coalesce` (e.g. "order:<id>"): a recipient who still has an unread notification of this
     kind and key gets it updated (`notification.updated`) instead of a new one — a burst of
     partial fills is one message with the running total, and makes no new deliveries.
     """
-    from notifications.delivery import deliveries_plan
-
     if user is None and account is None:
         raise ValueError("notify() needs a user or an account.")
     if not kind or len(kind) > _KIND_MAX:
@@ -431,15 +432,13 @@ def _coalesce_into_unread(
     data: dict[str, Any],
 ) -> list[User]:
     """Update recipients' unread notification of (kind, key); return those who had none."""
-    existing = list(
-        Notification.objects.select_for_update()
-        .filter(
+    existing = lock_rows(
+        Notification.objects.filter(
             group_key=key,
             kind=kind,
             read_at__isnull=True,
             user_id__in=[recipient.pk for recipient in recipients],
-        )
-        .select_related("account")
+        ).select_related("account")
     )
     if not existing:
         return recipients

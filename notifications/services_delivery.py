@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.crypto import encrypt_credentials
 from accounts.models import User
-from notifications.delivery import deliveries_enqueue
+from notifications.delivery_plan import deliveries_enqueue
 from notifications.models import (
     Delivery,
     DeliveryChannel,
@@ -23,6 +23,7 @@ from notifications.preferences import EVENTS, preferences_clean
 from notifications.selectors_delivery import webhook_get
 from notifications.webhooks import secret_new, webhook_url_check
 from oms_site.errors import ValidationFailed
+from oms_site.locks import locking
 
 MAX_WEBHOOKS_PER_USER = 20
 TEST_EVENT = "webhook.test"
@@ -33,7 +34,7 @@ def preferences_update(*, user: User, data: Any) -> NotificationPreference:
     """PUT /notification-preferences: validate everything first (400 names each bad field,
     nothing stored), then store; keys left out keep their value."""
     cleaned = preferences_clean(data)
-    row, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user)
+    row, _ = locking(NotificationPreference.objects.all()).get_or_create(user=user)
     if "channels" in cleaned:
         row.channels = {**row.channels, **cleaned["channels"]}
     for name in ("quiet_hours", "email", "chat_urls"):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -29,8 +31,31 @@ from oms_site.parsing import (
     query_int_schema,
     whole_number_from_input,
 )
+from oms_site.values import format_decimal
 
 logger = logging.getLogger(__name__)
+
+# What a view's schema says of each error answer it documents (the schema adds the body: always
+# the API's error shape, oms_site.schema). A view may say more through `descriptions`.
+ERROR_RESPONSE_DESCRIPTIONS: dict[int, str] = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    409: "conflict / invalid_state",
+    422: "risk_rejected",
+    503: "broker_unavailable",
+}
+
+
+def error_responses(
+    *codes: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int, OpenApiResponse]:
+    """`responses=` entries for a view's documented error statuses, e.g.
+    `extend_schema(responses={200: S, **error_responses(400, 401, 404)})`."""
+    table = {**ERROR_RESPONSE_DESCRIPTIONS, **(descriptions or {})}
+    return {code: OpenApiResponse(description=table[code]) for code in codes}
+
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], str]] = [
     (exceptions.ValidationError, "validation_error"),
@@ -257,13 +282,6 @@ class IsoDateField(serializers.DateField):
             return date_from_text(value)
         except InputError as exc:
             raise serializers.ValidationError(exc.message, code="invalid") from exc
-
-
-def format_decimal(value: Decimal) -> str:
-    """Canonical decimal string: no exponent, no trailing zeros."""
-    normalized = value.normalize()
-    text = format(normalized, "f")
-    return "0" if text in ("-0", "") else text
 
 
 class OptionalSlashRouter(DefaultRouter):

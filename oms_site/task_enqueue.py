@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
@@ -25,6 +26,21 @@ BROKER_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
 )
+
+
+def task_named(name: str) -> Any:
+    """The Celery task registered as `name` (its `@shared_task(name=...)`).
+
+    Services send their app's tasks by name, so they never import the tasks module that
+    imports them (no import cycle within an app). A process that has not imported every
+    app's tasks module yet (a web process: Celery's autodiscovery runs in workers) does so
+    on the first name it does not know.
+    """
+    from celery import current_app
+
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
 
 
 def enqueue_after_commit(send: Callable[[], object], *, what: str, recovery: str) -> None:

@@ -11,7 +11,6 @@ class OrdersConfig(AppConfig):
         # has loaded every app.
         from accounts.registry import register_commitment_provider
         from execution.registry import register_report_sink
-        from orders import tasks  # noqa: F401  (the tasks `jobs.enqueue` sends by name)
         from orders.automation import wiring as automation_wiring
         from orders.core.reports import order_apply_reports
         from orders.core.selectors import open_buy_commitment
@@ -49,16 +48,26 @@ class OrdersConfig(AppConfig):
 
     @staticmethod
     def _wire_pnl() -> None:
-        """pnl places the closing order of POST /positions/close through orders (pnl may not
-        import orders: pnl/registry.py). pnl wires its pushes, alerts and the venue's
-        positions itself (pnl/apps.py)."""
+        """pnl reaches upward (and sideways: execution sits beside it) through pnl.registry:
+        the order placer of POST /positions/close, the venue's positions and working orders
+        for the reconciliation jobs, and a reconciliation when a broker's stream reconnects.
+        pnl wires its live pushes and alerts itself (pnl/apps.py, through accounts.registry)."""
+        from execution.broker_sync import broker_orders_check
+        from execution.registry import register_resync_listener
+        from execution.services import broker_positions
         from orders.core.cancel import order_cancel_all
         from orders.core.place import order_place
         from orders.core.serializers import OrderSerializer
         from pnl import registry as pnl_registry
+        from pnl.tasks import reconcile_after_reconnect
 
         pnl_registry.register_order_placer(
             place=order_place,
             serialize=lambda order: OrderSerializer(order).data,
             cancel_open=order_cancel_all,
         )
+        pnl_registry.register_position_source(broker_positions)
+        pnl_registry.register_broker_orders_checker(broker_orders_check)
+        # A real broker's stream (re)connected: OMS may have missed something there, so the
+        # account is reconciled now rather than at the next minute.
+        register_resync_listener("pnl.reconcile", reconcile_after_reconnect)

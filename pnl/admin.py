@@ -121,8 +121,18 @@ def resolve_alerts(modeladmin, request, queryset) -> None:
 
 @admin.register(ReconciliationAlert)
 class ReconciliationAlertAdmin(AuditedAdmin):
-    list_display = ("created_at", "account", "symbol", "ours", "theirs", "status", "last_seen_at")
-    list_filter = ("status",)
+    list_display = (
+        "created_at",
+        "account",
+        "kind",
+        "symbol",
+        "ours",
+        "theirs",
+        "detail",
+        "status",
+        "last_seen_at",
+    )
+    list_filter = ("status", "kind")
     search_fields = ("symbol", "account__name")
     list_select_related = ("account",)
     actions = [resolve_alerts]

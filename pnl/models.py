@@ -297,15 +297,26 @@ class AlertStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class AlertKind(models.TextChoices):
+    POSITION = "position", "Position"
+    ORDER = "order", "Order"  # a real broker's order and ours disagree (or it is not ours)
+
+
 class ReconciliationAlert(models.Model):
-    """Our position and the venue's disagree. Never fixed silently: an admin resolves it
-    (or it resolves itself, audited, when both sides agree again)."""
+    """Our position (or order) and the venue's disagree. Never fixed silently: an admin
+    resolves it (or it resolves itself, audited, when both sides agree again).
+
+    kind "order": `ref` is the order (ours, or the broker's id for one OMS does not know),
+    `ours`/`theirs` its filled quantity in OMS and at the broker, `detail` what differs."""
 
     id = models.BigAutoField(primary_key=True)
     account = models.ForeignKey(
         "accounts.TradingAccount", on_delete=models.CASCADE, related_name="reconciliation_alerts"
     )
+    kind = models.CharField(max_length=8, choices=AlertKind.choices, default=AlertKind.POSITION)
     symbol = models.CharField(max_length=32)
+    ref = models.CharField(max_length=64, blank=True, default="")
+    detail = models.CharField(max_length=300, blank=True, default="")
     ours = QtyField()
     theirs = QtyField()
     status = models.CharField(max_length=8, choices=AlertStatus.choices, default=AlertStatus.OPEN)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from oms_site.errors import NotFound
+from oms_site.locks import lock_rows
 from pnl.booking import avg_entry, utc_date
 from pnl.fifo import Fill as CoreFill
 from pnl.fifo import PositionState
@@ -278,12 +279,12 @@ def position_rebuild(
         exists = False  # a malformed id is as unknown as a missing one
     if not exists:
         raise NotFound("Account not found.")
-    positions_qs = Position.objects.select_for_update().filter(account_id=account_id)
+    positions_qs = Position.objects.filter(account_id=account_id)
     fills_qs = Fill.objects.filter(account_id=account_id)
     if instrument_id is not None:
         positions_qs = positions_qs.filter(instrument_id=instrument_id)
         fills_qs = fills_qs.filter(instrument_id=instrument_id)
-    positions = {str(p.instrument_id): p for p in positions_qs.order_by("pk")}
+    positions = {str(p.instrument_id): p for p in lock_rows(positions_qs)}
     traded = {str(pk) for pk in fills_qs.values_list("instrument_id", flat=True).distinct()}
     instruments = {
         str(row.pk): row for row in Instrument.objects.filter(pk__in=set(positions) | traded)

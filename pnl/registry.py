@@ -1,10 +1,11 @@
-"""Hooks pnl's callers fill from their AppConfig.ready() (DESIGN.md: pnl imports only the
-apps below it, so anything above is reached through here).
+"""Hooks pnl's callers fill from their AppConfig.ready() (DESIGN.md: pnl imports only
+marketdata and accounts, so anything above or beside it is reached through here).
 
-Wiring: pnl wires itself (pnl/apps.py) — live pushes and alerts through the publisher and
-notifier notifications registers in accounts' registry (`publish_live`, `notify_account`
-below), the venue's positions from execution — and orders registers the order placer of
-`POST /api/v1/positions/close` (orders/apps.py).
+Wiring: pnl wires its live pushes and alerts itself (pnl/apps.py): `publish_live` and
+`notify_account` below hand them to the publisher and notifier notifications registers in
+accounts' registry. orders wires the rest (orders/apps.py; execution sits beside pnl): the
+order placer of `POST /api/v1/positions/close`, the venue's positions and working orders
+for reconciliation, the resync on a broker stream's reconnect.
 
 Every hook is optional: without a publisher nothing is pushed, without a placer
 `POST /api/v1/positions/close` answers 503, without a position source reconciliation
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts import registry as accounts_registry
+from oms_site.registry import Registry
 
 # publish(*, channel, event, data, account_id) -> None; must defer delivery to commit
 # (notifications.services.publish does).
@@ -35,6 +37,11 @@ OrderCancelOpen = Callable[..., Any]
 PositionSource = Callable[..., Iterable[Any]]
 # notify(*, account, kind, title, body, data, level) -> Any (notifications.services.notify)
 AlertNotifier = Callable[..., Any]
+# source(*, account_id, client_order_ids: list[str]) -> iterable of execution.broker_sync.
+# OurOrder: the account's open orders plus those with the given ids (any status). orders/
+# registers it; without it, reconciliation with a real broker compares positions and flags
+# only the broker's orders that carry no client id (placed outside OMS).
+OpenOrdersSource = Callable[..., Iterable[Any]]
 
 
 @dataclass(frozen=True)
@@ -44,51 +51,75 @@ class OrderPlacer:
     cancel_open: OrderCancelOpen | None = None
 
 
-_hooks: dict[str, Any] = {}
+# One slot per hook: registering a hook again replaces it.
+HOOKS: Registry[Any] = Registry("pnl hook")
 
 
 def register_position_publisher(publisher: PositionPublisher) -> None:
-    _hooks["position_publisher"] = publisher
+    HOOKS.register("position_publisher", publisher)
 
 
 def position_publisher() -> PositionPublisher | None:
-    return _hooks.get("position_publisher")
+    return HOOKS.get("position_publisher", None)
 
 
 def register_order_placer(
     *, place: OrderPlace, serialize: OrderSerialize, cancel_open: OrderCancelOpen | None = None
 ) -> None:
-    _hooks["order_placer"] = OrderPlacer(place=place, serialize=serialize, cancel_open=cancel_open)
+    HOOKS.register(
+        "order_placer", OrderPlacer(place=place, serialize=serialize, cancel_open=cancel_open)
+    )
 
 
 def order_placer() -> OrderPlacer | None:
-    return _hooks.get("order_placer")
+    return HOOKS.get("order_placer", None)
 
 
 def register_position_source(source: PositionSource) -> None:
-    _hooks["position_source"] = source
+    HOOKS.register("position_source", source)
 
 
 def position_source() -> PositionSource | None:
-    return _hooks.get("position_source")
+    return HOOKS.get("position_source", None)
 
 
 def register_alert_notifier(notifier: AlertNotifier) -> None:
-    _hooks["alert_notifier"] = notifier
+    HOOKS.register("alert_notifier", notifier)
 
 
 def alert_notifier() -> AlertNotifier | None:
-    return _hooks.get("alert_notifier")
+    return HOOKS.get("alert_notifier", None)
+
+
+def register_open_orders_source(source: OpenOrdersSource) -> None:
+    HOOKS.register("open_orders_source", source)
+
+
+def open_orders_source() -> OpenOrdersSource | None:
+    return HOOKS.get("open_orders_source", None)
+
+
+# Compares the account's open orders with a real broker's (execution.broker_sync): pnl and
+# execution sit side by side (DESIGN.md), so orders wires it. checker(*, account_id, broker,
+# ours, now, fills_since) → a result with `.differences`, or None when the broker is internal.
+BrokerOrdersChecker = Callable[..., Any]
+
+
+def register_broker_orders_checker(checker: BrokerOrdersChecker) -> None:
+    HOOKS.register("broker_orders_checker", checker)
+
+
+def broker_orders_checker() -> BrokerOrdersChecker | None:
+    return HOOKS.get("broker_orders_checker", None)
 
 
 def hooks_snapshot() -> dict[str, Any]:
     """Current registrations (tests save and restore them around a change)."""
-    return dict(_hooks)
+    return {str(name): hook for name, hook in HOOKS.items()}
 
 
 def hooks_restore(saved: dict[str, Any]) -> None:
-    _hooks.clear()
-    _hooks.update(saved)
+    HOOKS.restore(saved)
 
 
 def publish_live(**kwargs: Any) -> None:

@@ -28,6 +28,7 @@ from django.db.models import F, Sum
 from accounts.models import TradingAccount
 from marketdata.selectors import bar_list, quotes_latest
 from oms_site.errors import NotFound, ValidationFailed
+from oms_site.locks import lock_one_or_none
 from pnl.booking import avg_entry
 from pnl.fifo import Fill as CoreFill
 from pnl.fifo import rebuild
@@ -211,7 +212,7 @@ def pnl_snapshot_take(
     count = rows = 0
     for pk in accounts.order_by("pk").values_list("pk", flat=True):
         with transaction.atomic():
-            account = TradingAccount.objects.select_for_update().filter(pk=pk).first()
+            account = lock_one_or_none(TradingAccount.objects.all(), pk=pk)
             if account is None:
                 continue  # deleted meanwhile
             written = _snapshot_account(account=account, day=day, today=today)

@@ -44,6 +44,11 @@ def reconcile_account_task(account_id: str) -> int | None:
     return result.differences
 
 
+def reconcile_after_reconnect(*, account_id: str) -> None:
+    """execution.registry resync listener: queue the account's reconciliation now."""
+    reconcile_account_task.delay(str(account_id))
+
+
 def snapshot_day(now: datetime) -> date:
     now = now.astimezone(UTC)
     if now.time() < SNAPSHOT_GRACE:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.models import ApiKey
+from oms_site.api import error_responses
 from oms_site.errors import PermissionDenied, ValidationFailed
 from oms_site.parsing import query_date
 from pnl import reports, selectors, services
@@ -26,11 +27,9 @@ from pnl.serializers import (
     SnapshotOutputSerializer,
 )
 
-_ERRORS = {
-    400: OpenApiResponse(description="validation_error"),
-    401: OpenApiResponse(description="not_authenticated"),
-    404: OpenApiResponse(description="not_found (an account you cannot see)"),
-}
+_ERRORS = error_responses(
+    400, 401, 404, descriptions={404: "not_found (an account you cannot see)"}
+)
 
 
 def _uuid_param(request: Request, name: str) -> str | None:
@@ -98,7 +97,7 @@ class PositionListView(GenericAPIView):
     def get(self, request: Request) -> Response:
         rows = selectors.position_list(
             user=request.user,
-            account_id=request.query_params.get("account") or None,
+            account_id=_uuid_param(request, "account"),
             symbol=request.query_params.get("symbol") or None,
         )
         page = self.paginate_queryset(rows)
@@ -164,7 +163,7 @@ class PnlView(GenericAPIView):
     def get(self, request: Request) -> Response:
         report = reports.pnl_report(
             user=request.user,
-            account_id=request.query_params.get("account") or None,
+            account_id=_uuid_param(request, "account"),
             date_from=query_date(request.query_params, "from"),
             date_to=query_date(request.query_params, "to"),
         )

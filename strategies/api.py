@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
-from orders.api.common import error_responses
+from oms_site.api import error_responses
 from strategies import selectors, services
 from strategies.models import Signal, Strategy
 from strategies.serializers import (

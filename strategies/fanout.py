@@ -22,6 +22,7 @@ from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quotes_latest
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
+from oms_site.locks import lock_one_or_none
 from orders import services as order_services
 from orders.core.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
@@ -268,7 +269,7 @@ def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
         # One fan-out at a time per strategy account (MariaDB's row lock; SQLite's IMMEDIATE
         # transactions are one at a time anyway): two signals fanned out side by side by
         # two workers must not both send the same difference.
-        StrategyAccount.objects.select_for_update().filter(pk=member.pk).first()
+        lock_one_or_none(StrategyAccount.objects.all(), pk=member.pk)
         try:
             legs, result.qty, result.reason = _plan_for(ctx, member)
             for index, leg in enumerate(legs):

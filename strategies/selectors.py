@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from oms_site.errors import NotFound
+from oms_site.locks import lock_one
 from orders.models import OPEN_STATUSES, Order, OrderSide
 from pnl.models import Position
 from strategies.models import Signal, Strategy, StrategyOrder
@@ -27,10 +28,8 @@ def strategy_list(*, user: User) -> QuerySet[Strategy]:
 
 def strategy_get_for_user(*, user: User, strategy_id: object, for_update: bool = False) -> Strategy:
     qs = Strategy.objects.filter(owner=user, deleted_at__isnull=True)
-    if for_update:
-        qs = qs.select_for_update()
     try:
-        return qs.get(pk=strategy_id)
+        return lock_one(qs, pk=strategy_id) if for_update else qs.get(pk=strategy_id)
     except (Strategy.DoesNotExist, ValueError, TypeError, DjangoValidationError) as exc:
         raise NotFound("Strategy not found.") from exc
 

@@ -43,7 +43,7 @@ from oms_site.errors import (
     RateLimited,
     ValidationFailed,
 )
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.task_enqueue import enqueue_after_commit, task_named
 from strategies.defaults import DefaultsError, defaults_parse
 from strategies.models import DirectionMode, Signal, SignalStatus, Strategy, StrategyAccount
 from strategies.selectors import strategy_get_for_user
@@ -382,8 +382,7 @@ def _json_ready(value: Any) -> Any:
 
 def enqueue_fan_out(signal_id: object, account_ids: list[str] | None = None) -> None:
     """After commit: the signal's fan-out (or the part for `account_ids`) to the queue."""
-    from strategies.tasks import signal_fan_out_task
-
+    signal_fan_out_task = task_named("strategies.signal_fan_out")
     signal_id = str(signal_id)
     enqueue_after_commit(
         lambda: signal_fan_out_task.delay(signal_id, account_ids=account_ids),

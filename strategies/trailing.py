@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from oms_site.errors import ApplicationError, RiskRejected
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.task_enqueue import enqueue_after_commit, task_named
 from orders import services as order_services
 from orders.core.lifecycle import Actor
 from orders.models import Order, OrderStatus
@@ -34,8 +34,7 @@ def on_order_transition(*, order: Order, **_: Any) -> None:
         return
     if order.client_order_id.endswith(TRAIL_SUFFIX):
         return
-    from strategies.tasks import trailing_stop_place_task
-
+    trailing_stop_place_task = task_named("strategies.trailing_stop_place")
     order_id = str(order.pk)
     enqueue_after_commit(
         lambda: trailing_stop_place_task.delay(order_id),

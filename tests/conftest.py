@@ -57,3 +57,21 @@ def admin_user():
 @pytest.fixture
 def trader():
     return UserFactory(role="trader", username="trader1")
+
+
+@pytest.fixture
+def connected_broker():
+    """An in-test real broker (tests/execution/connected_fake.py) registered as "alpaca" for
+    one test; the adapter registry and the breaker state are restored afterwards."""
+    from execution import registry
+    from execution.services import broker_callers_reset
+    from tests.execution.connected_fake import FakeConnectedBroker
+
+    fake = FakeConnectedBroker()
+    saved_factories = registry.ADAPTER_FACTORIES.snapshot()
+    registry.register_adapter("alpaca", lambda: fake)
+    broker_callers_reset()
+    yield fake
+    registry.ADAPTER_FACTORIES.restore(saved_factories)
+    registry.adapter_instances_clear()
+    broker_callers_reset()

@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import risk_services, services
+from accounts import connection_rules, risk_services, services
 from accounts.admin.base import (
     AuditedAdmin,
     MembershipFormsetMixin,
@@ -45,7 +45,34 @@ class BrokerConnectionAdminForm(forms.ModelForm):
 
     class Meta:
         model = BrokerConnection
-        fields = ["name", "broker", "owner", "status", "last_error"]
+        fields = ["name", "broker", "owner", "settings", "status", "last_error"]
+        help_texts = {
+            "settings": "Where OMS reaches the broker (not secret), as JSON: Alpaca "
+            '{"base_url", "stream_url"}, Kite {"root", "ticker_url", "login_url"}. Left out: '
+            "the broker's defaults. http(s)/ws(s) URLs only.",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        broker = cleaned.get("broker")
+        if broker:
+            clean_settings, errors = connection_rules.connection_settings_errors(
+                broker=broker, settings_in=cleaned.get("settings") or {}
+            )
+            if errors:
+                self.add_error("settings", [f"{k}: {' '.join(v)}" for k, v in errors.items()])
+            else:
+                cleaned["settings"] = clean_settings
+            credentials = cleaned.get("new_credentials")
+            if credentials is not None or self.instance.pk is None:
+                missing = connection_rules.connection_credentials_errors(
+                    broker=broker, credentials=credentials or {}
+                )
+                if missing:
+                    self.add_error(
+                        "new_credentials", [f"{k}: {' '.join(v)}" for k, v in missing.items()]
+                    )
+        return cleaned
 
     def clean_new_credentials(self) -> dict[str, Any] | None:
         text = self.cleaned_data.get("new_credentials") or ""
@@ -73,6 +100,7 @@ class BrokerConnectionAdmin(AuditedAdmin):
         "name",
         "broker",
         "owner",
+        "settings",
         "status",
         "last_error",
         "credentials_state",
@@ -101,6 +129,7 @@ class BrokerConnectionAdmin(AuditedAdmin):
                 broker=obj.broker,
                 owner=obj.owner,
                 credentials=credentials,
+                settings=obj.settings,
                 actor=request.user,
             )
             BrokerConnection.objects.filter(pk=created.pk).update(

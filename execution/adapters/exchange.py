@@ -16,13 +16,6 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from execution.adapters.records import (
-    new_report_id,
-    open_orders_view,
-    positions_view,
-    reports_store,
-    simple_report,
-)
 from execution.exchange.shard import command_create, command_enqueue
 from execution.models import (
     CommandKind,
@@ -39,6 +32,14 @@ from execution.protocol import (
     ReportType,
     VenueOrderView,
     VenuePosition,
+)
+from execution.records import (
+    new_report_id,
+    open_orders_view,
+    positions_view,
+    reports_store,
+    request_problem,
+    simple_report,
 )
 
 PREFIX = "xs"  # synchronous answers; the shard's reports are "x-<command id>-<tag>"
@@ -78,7 +79,7 @@ class ExchangeBroker:
             created_at=now,
             updated_at=now,
         )
-        problem = _request_problem(request)
+        problem = _exchange_request_problem(request)
         if problem:
             row.status = VenueOrderStatus.REJECTED
             row.reason = problem[:200]
@@ -153,17 +154,10 @@ class ExchangeBroker:
         return positions_view(venue=Venue.EXCHANGE, account_id=account_id)
 
 
-def _request_problem(request: OrderRequest) -> str:
-    if request.side not in ("buy", "sell"):
-        return f"Unknown side {request.side!r}."
-    if request.type not in ("market", "limit"):
-        return f"The exchange matches market and limit orders, not {request.type!r}."
-    if request.qty is None or request.qty <= 0:
-        return "Quantity must be positive."
-    if request.type == "limit" and (request.limit_price is None or request.limit_price <= 0):
-        return "A limit order needs a positive limit price."
-    if request.time_in_force not in ("day", "gtc", "gtd", "ioc", "fok"):
-        return f"Unknown time in force {request.time_in_force!r}."
+def _exchange_request_problem(request: OrderRequest) -> str:
+    problem = request_problem(request, venue_works="The exchange matches")
+    if problem:
+        return problem
     if request.display_qty is not None:
         if request.display_qty <= 0:
             return "The display quantity must be positive."

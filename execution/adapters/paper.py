@@ -30,16 +30,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from execution import conf
-from execution.adapters.records import (
-    fill_record,
-    fill_report,
-    new_report_id,
-    open_orders_view,
-    positions_view,
-    reports_of_order,
-    reports_store,
-    simple_report,
-)
 from execution.models import Venue, VenueFill, VenueOrder, VenueOrderStatus
 from execution.pricing import fill_fee, round_to_tick, slipped_price
 from execution.protocol import (
@@ -50,9 +40,21 @@ from execution.protocol import (
     VenueOrderView,
     VenuePosition,
 )
+from execution.records import (
+    fill_record,
+    fill_report,
+    new_report_id,
+    open_orders_view,
+    positions_view,
+    reports_of_order,
+    reports_store,
+    request_problem,
+    simple_report,
+)
 from execution.registry import emit_reports
 from marketdata.listeners import AppliedTick
-from oms_site.api import format_decimal
+from oms_site.locks import lock_one_or_none
+from oms_site.values import decimal_text_or_none, format_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +129,7 @@ class PaperBroker:
             created_at=now,
             updated_at=now,
         )
-        problem = _request_problem(request)
+        problem = request_problem(request, venue_works="The paper broker works")
         if problem:
             return self._finish_new(order, [self._reject(order, problem)])
 
@@ -174,7 +176,7 @@ class PaperBroker:
 
     @transaction.atomic
     def modify(self, request: ModifyRequest) -> list[ExecutionReport]:
-        order = VenueOrder.objects.select_for_update().filter(pk=request.order_id).first()
+        order = lock_one_or_none(VenueOrder.objects.all(), pk=request.order_id)
         if order is None or order.venue != Venue.PAPER:
             return [self._unknown(request.order_id, ReportType.MODIFY_REJECTED)]
         if order.status != _OPEN:
@@ -195,7 +197,10 @@ class PaperBroker:
             ]
             reports_store(venue=Venue.PAPER, reports=reports)
             return reports
-        old = {"qty": format_decimal(order.qty), "limit_price": _text(order.limit_price)}
+        old = {
+            "qty": format_decimal(order.qty),
+            "limit_price": decimal_text_or_none(order.limit_price),
+        }
         if request.new_qty is not None:
             order.qty = request.new_qty
             order.visible_qty = request.new_qty - order.filled_qty
@@ -203,7 +208,10 @@ class PaperBroker:
             order.limit_price = request.new_limit_price
         order.rev += 1
         order.updated_at = timezone.now()
-        new = {"qty": format_decimal(order.qty), "limit_price": _text(order.limit_price)}
+        new = {
+            "qty": format_decimal(order.qty),
+            "limit_price": decimal_text_or_none(order.limit_price),
+        }
         reports = [
             simple_report(order, ReportType.REPLACED, prefix=PREFIX, data={"old": old, "new": new})
         ]
@@ -220,7 +228,7 @@ class PaperBroker:
 
     @transaction.atomic
     def cancel(self, *, order_id: str, account_id: str, symbol: str) -> list[ExecutionReport]:
-        order = VenueOrder.objects.select_for_update().filter(pk=order_id).first()
+        order = lock_one_or_none(VenueOrder.objects.all(), pk=order_id)
         if order is None or order.venue != Venue.PAPER:
             return [self._unknown(order_id, ReportType.CANCEL_REJECTED)]
         if order.status != _OPEN:
@@ -382,20 +390,6 @@ class PaperBroker:
         )
 
 
-def _request_problem(request: OrderRequest) -> str:
-    if request.side not in ("buy", "sell"):
-        return f"Unknown side {request.side!r}."
-    if request.type not in ("market", "limit"):
-        return f"The paper broker works market and limit orders, not {request.type!r}."
-    if request.qty is None or request.qty <= 0:
-        return "Quantity must be positive."
-    if request.type == "limit" and (request.limit_price is None or request.limit_price <= 0):
-        return "A limit order needs a positive limit price."
-    if request.time_in_force not in ("day", "gtc", "gtd", "ioc", "fok"):
-        return f"Unknown time in force {request.time_in_force!r}."
-    return ""
-
-
 def _modify_problem(order: VenueOrder, request: ModifyRequest) -> str:
     if request.new_qty is None and request.new_limit_price is None:
         return "Nothing to modify."
@@ -407,10 +401,6 @@ def _modify_problem(order: VenueOrder, request: ModifyRequest) -> str:
         if request.new_limit_price <= 0:
             return "The limit price must be positive."
     return ""
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)
 
 
 def paper_on_tick(tick: AppliedTick) -> None:

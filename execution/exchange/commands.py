@@ -13,12 +13,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from execution import conf
-from execution.adapters.records import average_price, fill_record, fill_report, simple_report
 from execution.matching import ExecutionResult, MatchingEngine, Order, Trade
 from execution.models import CommandKind, VenueCommand, VenueFill, VenueOrder, VenueOrderStatus
 from execution.pricing import fill_fee
 from execution.protocol import ExecutionReport, ReportType
-from oms_site.api import format_decimal
+from execution.records import average_price, fill_record, fill_report, simple_report
+from oms_site.locks import lock_rows
+from oms_site.values import decimal_or_none, decimal_text_or_none, format_decimal
 
 CANCEL_REASONS = {
     "ioc": "ioc: the part that could not fill at once was canceled",
@@ -122,8 +123,8 @@ class CommandApplier:
     def _modify(self, row: VenueOrder) -> CommandOutcome:
         symbol = row.symbol
         payload = self.command.payload or {}
-        new_qty = _dec(payload.get("new_qty"))
-        new_price = _dec(payload.get("new_limit_price"))
+        new_qty = decimal_or_none(payload.get("new_qty"))
+        new_price = decimal_or_none(payload.get("new_limit_price"))
         if row.status != VenueOrderStatus.OPEN:
             reason = (
                 "The order has not reached the book yet; try again."
@@ -132,7 +133,7 @@ class CommandApplier:
             )
             self._report(row, ReportType.MODIFY_REJECTED, "mrj", reason=reason)
             return CommandOutcome(symbol, reason)
-        old = {"qty": format_decimal(row.qty), "limit_price": _text(row.limit_price)}
+        old = {"qty": format_decimal(row.qty), "limit_price": decimal_text_or_none(row.limit_price)}
         result = self.engine.modify(row.order_id, new_qty, new_price)
         if result is None:
             raise BookOutOfSync(f"open order {row.order_id} is not resting in the book")
@@ -144,7 +145,7 @@ class CommandApplier:
             row.qty = new_qty
         if new_price is not None:
             row.limit_price = new_price
-        new = {"qty": format_decimal(row.qty), "limit_price": _text(row.limit_price)}
+        new = {"qty": format_decimal(row.qty), "limit_price": decimal_text_or_none(row.limit_price)}
         self._report(row, ReportType.REPLACED, "rpl", data={"old": old, "new": new})
         self._trades(result.trades)
         self._settle(row, result)
@@ -181,7 +182,7 @@ class CommandApplier:
     def _lock(self, order_ids: list[str]) -> dict[str, VenueOrder]:
         wanted = sorted(set(order_ids) - set(self.rows))
         if wanted:
-            for row in VenueOrder.objects.select_for_update().filter(pk__in=wanted).order_by("pk"):
+            for row in lock_rows(VenueOrder.objects.filter(pk__in=wanted)):
                 self.rows[row.order_id] = row
         return self.rows
 
@@ -266,11 +267,3 @@ class CommandApplier:
             row.status = VenueOrderStatus.CANCELED
         else:
             raise BookOutOfSync(f"order {row.order_id} left the book neither filled nor canceled")
-
-
-def _dec(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)

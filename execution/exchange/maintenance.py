@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from execution.models import CommandStatus, VenueCommand
+from oms_site.task_enqueue import task_named
 
 RESEND_AFTER = timedelta(seconds=30)
 RESEND_BATCH = 500
@@ -16,7 +17,8 @@ def pending_commands_resend(*, older_than: timedelta = RESEND_AFTER) -> int:
     """Re-enqueue commands still pending after `older_than` (e.g. their task was lost with a
     Redis restart). Safe: a command already done when the copy arrives is skipped."""
     from execution.exchange.shard import shard_queue
-    from execution.tasks import exchange_command
+
+    exchange_command = task_named("execution.exchange_command")
 
     cutoff = timezone.now() - older_than
     rows = (

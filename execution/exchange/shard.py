@@ -52,7 +52,8 @@ from execution.models import (
     VenueOrderStatus,
 )
 from execution.registry import emit_reports
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.locks import lock_one, lock_one_or_none
+from oms_site.task_enqueue import enqueue_after_commit, task_named
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class ShardState:
         with self.lock:
             ShardLease.objects.get_or_create(shard=self.shard)
             with transaction.atomic():
-                lease = ShardLease.objects.select_for_update().get(shard=self.shard)
+                lease = lock_one(ShardLease.objects.all(), pk=self.shard)
                 now = timezone.now()
                 if self._is_mine(lease):
                     lease.heartbeat_at = now
@@ -264,14 +265,14 @@ class ShardState:
     def _process_locked(self, command_id: str) -> str:
         ttl = conf.lease_ttl_s()
         with transaction.atomic():
-            lease = ShardLease.objects.select_for_update().filter(shard=self.shard).first()
+            lease = lock_one_or_none(ShardLease.objects.all(), pk=self.shard)
             if lease is None or not self._is_mine(lease):
                 raise _FenceLost
             now = timezone.now()
             if lease.heartbeat_at is None or now - lease.heartbeat_at > timedelta(seconds=ttl / 3):
                 lease.heartbeat_at = now
                 lease.save(update_fields=["heartbeat_at"])
-            command = VenueCommand.objects.select_for_update().filter(pk=command_id).first()
+            command = lock_one_or_none(VenueCommand.objects.all(), pk=command_id)
             if command is None:
                 return "missing"
             if command.status == CommandStatus.DONE:
@@ -288,7 +289,7 @@ class ShardState:
             command.result = outcome.result[:200]
             command.save(update_fields=["status", "processed_at", "fencing_token", "result"])
             if outcome.reports:
-                from execution.adapters.records import reports_store
+                from execution.records import reports_store
 
                 reports_store(venue=Venue.EXCHANGE, reports=outcome.reports)
                 emit_reports(outcome.reports)  # the sink (orders) applies them in this transaction
@@ -378,8 +379,7 @@ def exchange_command_process(*, command_id: str) -> str:
 
 def command_enqueue(*, command: VenueCommand) -> None:
     """Send the command to its shard's queue once the surrounding transaction commits."""
-    from execution.tasks import exchange_command
-
+    exchange_command = task_named("execution.exchange_command")
     command_id, queue = command.id, shard_queue(command.shard)
     enqueue_after_commit(
         lambda: exchange_command.apply_async(args=[command_id], queue=queue),

@@ -12,22 +12,9 @@ from decimal import Decimal
 
 from sortedcontainers import SortedList
 
-from execution.matching.types import ZERO, Order
+from execution.matching.types import ZERO, Order, PriceLevel
 
 DepthLevel = tuple[Decimal, Decimal, int]  # (price, visible_qty, order_count)
-
-
-class PriceLevel:
-    """Orders resting at one price, oldest first."""
-
-    __slots__ = ("count", "head", "price", "tail", "visible_qty")
-
-    def __init__(self, price: Decimal) -> None:
-        self.price = price
-        self.head: Order | None = None
-        self.tail: Order | None = None
-        self.count = 0
-        self.visible_qty = ZERO
 
 
 class BookSide:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from execution.matching.levels import PriceLevel
+from typing import Literal
 
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
@@ -147,3 +144,16 @@ class RestingOrder:
             price=self.price,
             display_qty=self.display_qty,
         )
+
+
+class PriceLevel:
+    """Orders resting at one price, oldest first."""
+
+    __slots__ = ("count", "head", "price", "tail", "visible_qty")
+
+    def __init__(self, price: Decimal) -> None:
+        self.price = price
+        self.head: Order | None = None
+        self.tail: Order | None = None
+        self.count = 0
+        self.visible_qty = ZERO

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from marketdata.feeds.base import FeedExhausted, RawTick
+from oms_site.values import decimal_or_none
 
 TIME_COLUMNS = ("ts", "time", "timestamp", "datetime", "date")
 BAR_OFFSETS = (0.0, 0.25, 0.5, 0.75)  # where in the bar's period its 4 ticks fall
@@ -47,12 +48,6 @@ def _parse_time(text: str, default_tz: tzinfo) -> datetime:
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=default_tz)
     return ts.astimezone(UTC)
-
-
-def _dec(value: str | None) -> Decimal | None:
-    if value is None or not value.strip():
-        return None
-    return Decimal(value.strip())
 
 
 def read_events(
@@ -92,9 +87,9 @@ def read_events(
                         {
                             "symbol": symbol,
                             "last": (row.get("last") or "").strip(),
-                            "bid": _dec(row.get("bid")),
-                            "ask": _dec(row.get("ask")),
-                            "volume": _dec(row.get("volume")) or Decimal(0),
+                            "bid": decimal_or_none(row.get("bid"), blank_is_none=True),
+                            "ask": decimal_or_none(row.get("ask"), blank_is_none=True),
+                            "volume": _cell_volume(row),
                             "ts": ts,
                         },
                     )
@@ -103,11 +98,15 @@ def read_events(
                     errors.append(ReplayRowError(line, str(exc) or type(exc).__name__))
 
 
+def _cell_volume(row: dict[str, str]) -> Decimal:
+    return decimal_or_none(row.get("volume"), blank_is_none=True) or Decimal(0)
+
+
 def _bar_ticks(
     row: dict[str, str], symbol: str, ts: datetime, bar_seconds: float
 ) -> Iterator[tuple[datetime, dict[str, Any]]]:
     o, h, low, c = (Decimal((row.get(k) or "").strip()) for k in ("open", "high", "low", "close"))
-    volume = _dec(row.get("volume")) or Decimal(0)
+    volume = _cell_volume(row)
     if not (low <= o <= h and low <= c <= h):
         raise ValueError("open and close must lie between low and high")
     middle = (low, h) if c >= o else (h, low)

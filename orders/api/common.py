@@ -1,6 +1,5 @@
 """What the orders API views share: the documented error answers, the order id path
-parameter, the API key of a request, a serializer's errors in the API's error shape.
-(strategies/api.py documents its errors with `error_responses` too.)"""
+parameter, the API key of a request, a serializer's errors in the API's error shape."""
 
 from __future__ import annotations
 
@@ -11,15 +10,12 @@ from rest_framework.request import Request
 
 from accounts.models import ApiKey
 from oms_site.api import error_body, flatten_fields, validation_message
+from oms_site.api import error_responses as shared_error_responses
 
-_ERRORS = {
-    400: OpenApiResponse(description="validation_error"),
-    401: OpenApiResponse(description="not_authenticated"),
-    403: OpenApiResponse(description="permission_denied (view-only membership)"),
-    404: OpenApiResponse(description="not_found"),
-    409: OpenApiResponse(description="conflict / invalid_state"),
-    422: OpenApiResponse(description="risk_rejected (the order is stored; body has order_id)"),
-    503: OpenApiResponse(description="broker_unavailable"),
+# What the orders endpoints' schema says of two error answers beyond the shared wording.
+ORDER_ERROR_DESCRIPTIONS = {
+    403: "permission_denied (view-only membership)",
+    422: "risk_rejected (the order is stored; body has order_id)",
 }
 ORDER_ID_PARAMETER = OpenApiParameter(
     "order_id", str, OpenApiParameter.PATH, description="Order id"
@@ -27,8 +23,8 @@ ORDER_ID_PARAMETER = OpenApiParameter(
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
-    """The schema's error answers for these status codes."""
-    return {code: _ERRORS[code] for code in codes}
+    """The schema's error answers for these status codes (oms_site.api's, in orders' words)."""
+    return shared_error_responses(*codes, descriptions=ORDER_ERROR_DESCRIPTIONS)
 
 
 def request_api_key(request: Request) -> ApiKey | None:

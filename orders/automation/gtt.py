@@ -36,6 +36,7 @@ from oms_site.api import format_decimal
 from oms_site.errors import InvalidState, ValidationFailed
 from oms_site.locks import lock_one
 from oms_site.parsing import InputError, decimal_from_input
+from orders.automation.notify import gtt_event_notify
 from orders.automation.selectors import gtt_get_for_user
 from orders.automation.serializers import GttSerializer
 from orders.core import risk
@@ -55,7 +56,6 @@ from orders.models import (
     TriggerKind,
     TriggerStatus,
 )
-from orders.notify_events import gtt_event_notify
 
 logger = logging.getLogger(__name__)
 

@@ -37,13 +37,13 @@ from oms_site.errors import (
 )
 from oms_site.locks import lock_one
 from oms_site.parsing import InputError, decimal_from_input
+from orders.automation.notify import schedule_ran_notify
 from orders.automation.selectors import scheduled_order_get_for_user
 from orders.core import risk
 from orders.core.lifecycle import Actor
 from orders.core.place import order_place
 from orders.core.placement import account_for_trading, instrument_for_trading, instrument_rules
 from orders.models import Order, OrderType, ScheduledOrder, ScheduleKind
-from orders.notify_events import schedule_ran_notify
 
 logger = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The orders core's hooks: how the automation wing (and other apps) take part in an
 order's life without the core importing them (DESIGN.md: core never imports automation).
 
-Each hook is registered by name from an `AppConfig.ready()` (a second registration under
-the same name replaces the first: tests and autoreload do not double it) and called in
-registration order:
+Each hook is registered by name from an `AppConfig.ready()` into a `Registry`
+(oms_site.registry: a second registration under the same name replaces the first, so tests
+and autoreload do not double it) and called in registration order:
 
 * change hooks — `hook(*, order, from_status, event_type, data)`: a status change (or a
   late fill) of an order that takes part in automation (`is_automated`), inside the
@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from oms_site.registry import Registry
 
 if TYPE_CHECKING:
     from orders.models import Order
@@ -91,58 +93,58 @@ class ReleaseGuard:
 ReleaseGuardFn = Callable[["Order"], ReleaseGuard | None]
 DetailReader = Callable[["Order"], Any]
 
-_change_hooks: dict[str, ChangeHook] = {}
-_transition_listeners: dict[str, TransitionListener] = {}
-_placement_extensions: dict[str, PlacementExtension] = {}
-_cancel_hooks: dict[str, CancelHook] = {}
-_release_guards: dict[str, ReleaseGuardFn] = {}
-_detail_readers: dict[str, DetailReader] = {}
+CHANGE_HOOKS: Registry[ChangeHook] = Registry("order change hook")
+TRANSITION_LISTENERS: Registry[TransitionListener] = Registry("order transition listener")
+PLACEMENT_EXTENSIONS: Registry[PlacementExtension] = Registry("placement extension")
+CANCEL_HOOKS: Registry[CancelHook] = Registry("cancel hook")
+RELEASE_GUARDS: Registry[ReleaseGuardFn] = Registry("release guard")
+DETAIL_READERS: Registry[DetailReader] = Registry("order detail reader")
 
 
 def register_change_hook(name: str, hook: ChangeHook) -> None:
-    _change_hooks[name] = hook
+    CHANGE_HOOKS.register(name, hook)
 
 
 def change_hooks() -> tuple[ChangeHook, ...]:
-    return tuple(_change_hooks.values())
+    return CHANGE_HOOKS.values()
 
 
 def register_transition_listener(name: str, listener: TransitionListener) -> None:
     """`listener(*, order, from_status, event_type, actor, data)`; idempotent by name."""
-    _transition_listeners[name] = listener
+    TRANSITION_LISTENERS.register(name, listener)
 
 
 def transition_listeners() -> tuple[TransitionListener, ...]:
-    return tuple(_transition_listeners.values())
+    return TRANSITION_LISTENERS.values()
 
 
 def register_placement_extension(extension: PlacementExtension) -> None:
-    _placement_extensions[extension.name] = extension
+    PLACEMENT_EXTENSIONS.register(extension.name, extension)
 
 
 def placement_extensions() -> tuple[PlacementExtension, ...]:
-    return tuple(_placement_extensions.values())
+    return PLACEMENT_EXTENSIONS.values()
 
 
 def register_cancel_hook(hook: CancelHook) -> None:
-    _cancel_hooks[hook.name] = hook
+    CANCEL_HOOKS.register(hook.name, hook)
 
 
 def cancel_hooks() -> tuple[CancelHook, ...]:
-    return tuple(_cancel_hooks.values())
+    return CANCEL_HOOKS.values()
 
 
 def register_release_guard(name: str, guard: ReleaseGuardFn) -> None:
-    _release_guards[name] = guard
+    RELEASE_GUARDS.register(name, guard)
 
 
 def release_guards() -> tuple[ReleaseGuardFn, ...]:
-    return tuple(_release_guards.values())
+    return RELEASE_GUARDS.values()
 
 
 def register_detail_reader(name: str, reader: DetailReader) -> None:
-    _detail_readers[name] = reader
+    DETAIL_READERS.register(name, reader)
 
 
 def detail_reader(name: str) -> DetailReader | None:
-    return _detail_readers.get(name)
+    return DETAIL_READERS.get(name, None)

@@ -8,15 +8,13 @@ later (`recovery`), not raised: the data is committed and true (oms_site.task_en
 
 from __future__ import annotations
 
-from celery import current_app
-
-from oms_site.task_enqueue import enqueue_after_commit
+from oms_site.task_enqueue import enqueue_after_commit, task_named
 
 
 def send(name: str, *args: object, countdown: float | None = None, **kwargs: object) -> object:
     """Send the task now, e.g. from a beat job outside any transaction; `countdown`: run it
     that many seconds later."""
-    task = current_app.tasks[name]
+    task = task_named(name)
     if countdown is None:
         return task.delay(*args, **kwargs)
     return task.apply_async(args, kwargs, countdown=countdown)

@@ -344,3 +344,36 @@ def test_an_account_cannot_use_another_brokers_connection(back_office, trader):
     assert response.status_code == 200
     assert "connection" in response.context["adminform"].form.errors
     assert not TradingAccount.objects.filter(name="Mismatch").exists()
+
+
+def test_broker_connection_settings_are_shown_and_validated(connected_broker, back_office):
+    url = reverse("admin:accounts_brokerconnection_add")
+    base = {"name": "Alpaca main", "broker": "alpaca", "status": "unknown", "last_error": ""}
+    creds = json.dumps({"key_id": "PKADMIN", "secret_key": "admin-secret-xyz"})
+    # When the back office adds an Alpaca connection with an ftp URL or without the secret
+    bad_url = back_office.post(
+        url, {**base, "settings": '{"base_url": "ftp://x.example"}', "new_credentials": creds}
+    )
+    no_secret = back_office.post(
+        url, {**base, "settings": "{}", "new_credentials": '{"key_id": "PK"}'}
+    )
+    # Then both are form errors and nothing is stored
+    assert "settings" in bad_url.context["adminform"].form.errors
+    assert "new_credentials" in no_secret.context["adminform"].form.errors
+    assert not BrokerConnection.objects.exists()
+    # When it is added with a loopback URL
+    response = back_office.post(
+        url,
+        {**base, "settings": '{"base_url": "http://127.0.0.1:9000"}', "new_credentials": creds},
+    )
+    # Then the settings are stored with the defaults filled in and shown, the secret is not
+    assert response.status_code == 302
+    conn = BrokerConnection.objects.get(name="Alpaca main")
+    assert conn.settings == {
+        "base_url": "http://127.0.0.1:9000",
+        "stream_url": "wss://paper-api.alpaca.markets/stream",
+    }
+    html = back_office.get(
+        reverse("admin:accounts_brokerconnection_change", args=[conn.pk])
+    ).content.decode()
+    assert "http://127.0.0.1:9000" in html and "admin-secret-xyz" not in html

@@ -19,6 +19,7 @@ ACCOUNT_KEYS = {
     "currency",
     "cash",
     "buying_power",
+    "funds",
     "status",
     "starting_cash",
     "created_at",
@@ -106,7 +107,15 @@ def test_credentials_are_write_only(make_key_client, trader):
     # Then the response names the connection but never the secret
     assert response.status_code == 201
     body = response.json()
-    assert set(body["connection"]) == {"id", "name", "status", "has_credentials", "last_checked_at"}
+    assert set(body["connection"]) == {
+        "id",
+        "name",
+        "broker",
+        "status",
+        "has_credentials",
+        "last_checked_at",
+        "settings",
+    }
     assert body["connection"]["has_credentials"] is True
     assert "s3cr3t-value" not in response.content.decode()
     assert "credentials" not in body

@@ -17,6 +17,7 @@ from accounts.models import (
     TradingAccount,
     User,
 )
+from oms_site.registry import Registry
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,7 @@ def test_seed_demo_restores_a_changed_demo_password(monkeypatch):
 def test_seed_demo_runs_registered_seeders_in_order(monkeypatch):
     # Given two registered seeders (as marketdata and orders would do from ready())
     calls: list[str] = []
-    monkeypatch.setattr(registry, "_demo_seeders", {})
+    monkeypatch.setattr(registry, "DEMO_SEEDERS", Registry("demo seeder"))
     registry.register_demo_seeder("instruments", lambda: calls.append("instruments") or "3 new")
     registry.register_demo_seeder("orders", lambda: calls.append("orders"))
     # When seeding

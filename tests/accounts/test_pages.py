@@ -11,6 +11,7 @@ from django.urls import reverse
 from accounts import registry
 from accounts.models import ApiKey, AuditLogEntry, GlobalKillSwitch, RiskLimits, TradingAccount
 from accounts.registry import DashboardPanel
+from oms_site.registry import Registry
 from tests.factories import ApiKeyFactory, account_with_member
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_dashboard_renders_registered_panels(login_client, trader, monkeypatch, 
     templates = copy.deepcopy(settings.TEMPLATES)
     templates[0]["DIRS"] = [*templates[0]["DIRS"], tmp_path]
     settings.TEMPLATES = templates
-    monkeypatch.setattr(registry, "_dashboard_panels", {})
+    monkeypatch.setattr(registry, "DASHBOARD_PANELS", Registry("dashboard panel"))
     registry.register_dashboard_panel(
         DashboardPanel(name="orders", template="panel.html", context=lambda request: {"n": 7})
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts import registry
+from oms_site.registry import Registry
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ def test_builtin_kinds_are_always_known():
 
 def test_a_registered_provider_makes_a_broker_acceptable(monkeypatch, make_key_client, trader):
     # Given execution registered its adapters' kinds (as it would from ready())
-    monkeypatch.setattr(registry, "_broker_kind_providers", {})
+    monkeypatch.setattr(registry, "BROKER_KINDS_PROVIDERS", Registry("provider"))
     registry.register_broker_kinds_provider("execution", lambda: ["zerodha"])
     registry.register_broker_kinds_provider("execution", lambda: ["zerodha"])  # idempotent
     # When a trader opens an account at that broker

@@ -63,3 +63,9 @@ def test_order_placed_from_the_ticket_fills_in_the_open_blotter(
     assert order.filled_qty == Decimal("10")
     assert order.avg_fill_price <= Decimal("99.50")  # at the limit or better
     screenshot(blotter, "blotter_live_fill")
+    # and the ticket's result badge followed the order too (no reload)
+    ticket.wait_for_function(
+        "() => document.querySelector('#ticket-result [data-role=placed-status]')"
+        ".textContent === 'Filled'",
+        timeout=WAIT_MS,
+    )

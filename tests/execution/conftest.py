@@ -54,10 +54,8 @@ class ReportCollector:
 def sink():
     """The only report sink while the test runs (orders' sink, if registered, is set aside)."""
     collector = ReportCollector()
-    saved = list(registry._report_sinks)
-    registry._report_sinks[:] = [collector]
-    yield collector
-    registry._report_sinks[:] = saved
+    with registry.REPORT_SINKS.overridden({collector: collector}):
+        yield collector
 
 
 @pytest.fixture
@@ -65,10 +63,8 @@ def only_paper_listener():
     """Ticks reach only the paper broker's listener (other apps' listeners set aside)."""
     from execution.adapters.paper import paper_on_tick
 
-    saved = list(listeners._listeners)
-    listeners._listeners[:] = [("execution.paper", paper_on_tick)]
-    yield
-    listeners._listeners[:] = saved
+    with listeners.TICK_LISTENERS.overridden({"execution.paper": paper_on_tick}):
+        yield
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ def test_a_failing_sink_rolls_the_command_back_and_a_retry_applies_it_once(acme,
         raise RuntimeError("orders is down")
 
     # when the sink fails inside the command's transaction
-    registry._report_sinks[:] = [broken]
+    registry.REPORT_SINKS.restore({broken: broken})
     with pytest.raises(RuntimeError):
         exchange_command_process(command_id=command.id)
     # then nothing of it is kept: no fills, command pending, resting order untouched
@@ -94,7 +94,7 @@ def test_a_failing_sink_rolls_the_command_back_and_a_retry_applies_it_once(acme,
     assert not VenueFill.objects.exists()
     assert VenueOrder.objects.get(pk=request.order_id).status == "pending"
     # and the retry (sink back) trades exactly once against the rebuilt book
-    registry._report_sinks[:] = [sink]
+    registry.REPORT_SINKS.restore({sink: sink})
     assert exchange_command_process(command_id=command.id) == "filled"
     assert exchange_command_process(command_id=command.id) == "duplicate"
     assert VenueFill.objects.count() == 2

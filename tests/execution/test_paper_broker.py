@@ -298,7 +298,7 @@ def test_a_resting_order_that_cannot_be_filled_does_not_hold_back_the_others(
         sink(reports)
 
     # (in place: the sink fixture puts the registered sinks back after the test)
-    registry._report_sinks[:] = [refusing]
+    registry.REPORT_SINKS.restore({refusing: refusing})
     # when a tick crosses both
     tick("ACME", last="98.95", bid="98.85", ask="98.90")
     # then the good one is filled and the bad one stays open for the next tick

@@ -63,10 +63,8 @@ def fake_brokers(settings):
     registry.register_adapter("downbroker", lambda: down)
     registry.register_adapter("echo", EchoBroker)
     yield down
-    registry._adapter_factories.pop("downbroker", None)
-    registry._adapter_factories.pop("echo", None)
-    registry._adapters.pop("downbroker", None)
-    registry._adapters.pop("echo", None)
+    registry.unregister_adapter("downbroker")
+    registry.unregister_adapter("echo")
 
 
 def test_unknown_broker_kind_is_a_permanent_error(db):
@@ -109,10 +107,11 @@ def test_breaker_states_selector_lists_every_broker(fake_brokers, db):
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="needs Redis")
 def test_redis_token_bucket_is_shared_between_instances():
-    from execution.resilience import RedisTokenBucket
-    from execution.services import _redis_client
+    import redis
 
-    client = _redis_client(django_settings.REDIS_URL)
+    from execution.resilience import RedisTokenBucket
+
+    client = redis.Redis.from_url(django_settings.REDIS_URL, socket_timeout=2)
     key = f"oms:test:rl:{uuid.uuid4().hex}"
     first = RedisTokenBucket(client=client, key=key, rate_per_s=0.001, burst=2)
     second = RedisTokenBucket(client=client, key=key, rate_per_s=0.001, burst=2)
@@ -123,7 +122,7 @@ def test_redis_token_bucket_is_shared_between_instances():
 
 
 def test_decimal_quantities_survive_report_storage(db):
-    from execution.adapters.records import report_from_payload, report_to_payload
+    from execution.records import report_from_payload, report_to_payload
 
     report = ExecutionReport(
         report_id="r1",

@@ -26,10 +26,8 @@ def _fresh_publisher():
 @pytest.fixture
 def no_listeners():
     """Run with an empty tick-listener registry (other apps' listeners restored after)."""
-    saved = list(listeners._listeners)
-    listeners._listeners.clear()
-    yield listeners
-    listeners._listeners[:] = saved
+    with listeners.TICK_LISTENERS.overridden():
+        yield listeners
 
 
 @pytest.fixture

@@ -26,10 +26,8 @@ def arg_after(argv: tuple[str, ...], flag: str) -> str:
 @pytest.fixture
 def registry_snapshot():
     """An empty process registry for the test; the apps' registrations come back after."""
-    saved = list(run_registry._factories)
-    run_registry._factories.clear()
-    yield
-    run_registry._factories[:] = saved
+    with run_registry.PROCESS_FACTORIES.overridden():
+        yield
 
 
 def test_default_stack_is_web_worker_and_beat():

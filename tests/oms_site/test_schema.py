@@ -189,3 +189,18 @@ def test_a_notification_email_may_be_null(schema):
     email = _component(schema, "NotificationPreferencesRequest")["properties"]["email"]
     # then the schema says null is allowed
     assert email["nullable"] is True
+
+
+def test_error_responses_use_the_shared_descriptions_unless_a_view_says_more():
+    from oms_site.api import error_responses
+
+    # Given the shared table, when a view documents its errors
+    plain = error_responses(400, 404, 409)
+    precise = error_responses(403, descriptions={403: "permission_denied (view-only member)"})
+    # Then each status has its description, and a view's own wins
+    assert {code: r.description for code, r in plain.items()} == {
+        400: "validation_error",
+        404: "not_found",
+        409: "conflict / invalid_state",
+    }
+    assert precise[403].description == "permission_denied (view-only member)"

@@ -75,6 +75,8 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
         OMS_FERNET_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="oms.example.com,testserver",
         DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}",
+        # Production needs a REDIS_URL (oms_site.production); these checks never connect.
+        REDIS_URL="redis://127.0.0.1:1/0",
     )
     return env
 

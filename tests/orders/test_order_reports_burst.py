@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from execution import registry as execution_registry
 from execution.protocol import ReportType
+from oms_site.registry import Registry
 from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus, ProcessedReport
 from orders.services import order_apply_reports
@@ -184,12 +185,13 @@ def test_a_burst_that_rolls_back_pushes_nothing(two_working, delivered, submit):
 def test_a_venue_burst_reaches_orders_through_the_sink_as_one_call(two_working, monkeypatch):
     first, second = two_working
     calls: list[int] = []
-    original = execution_registry._report_sinks[:]
+    sinks: Registry = Registry("report sink")
 
     def counting(reports):
         calls.append(len(reports))
 
-    monkeypatch.setattr(execution_registry, "_report_sinks", [counting, *original])
+    sinks.restore({counting: counting, **execution_registry.REPORT_SINKS.snapshot()})
+    monkeypatch.setattr(execution_registry, "REPORT_SINKS", sinks)
     execution_registry.emit_reports(
         [fill(first, "10", "100", kind="fill"), fill(second, "10", "101", kind="fill")]
     )

@@ -66,11 +66,20 @@ def test_filters_by_account_and_symbol(client, trader, account, acme, foo, book)
     assert [r["account"] for r in rows(client.get(URL + "?symbol=acme"))] == [str(account.pk)]
 
 
-@pytest.mark.parametrize("account_id", ["00000000-0000-0000-0000-000000000000", "not-an-id"])
-def test_an_unknown_or_malformed_account_is_404(client, account_id):
-    response = client.get(URL + f"?account={account_id}")
+def test_an_unknown_account_is_404(client):
+    response = client.get(URL + "?account=00000000-0000-0000-0000-000000000000")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/pnl"])
+def test_a_malformed_account_id_is_400_naming_the_parameter(client, url):
+    # like /api/v1/orders and /api/v1/fills: a value that cannot be an id is bad input
+    response = client.get(url + "?account=not-an-id")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert "account" in error["fields"]
 
 
 def test_someone_elses_account_is_404_and_leaks_nothing(client, other_user, acme, book):

@@ -35,6 +35,8 @@
     rightPriceScale: { borderColor: color("--border", "#24314f") },
     timeScale: { borderColor: color("--border", "#24314f"), timeVisible: true, secondsVisible: false, barSpacing: 9, rightOffset: 4 },
     crosshair: { mode: LC.CrosshairMode ? LC.CrosshairMode.Normal : 0 },
+    // Axis and crosshair labels at the instrument's tick precision, grouped like every cell.
+    localization: { priceFormatter: v => F.price(Number(v).toFixed(8), symbol) },
   });
   const candles = chart.addSeries(LC.CandlestickSeries, {
     upColor: up, downColor: down, borderUpColor: up, borderDownColor: down, wickUpColor: up, wickDownColor: down,

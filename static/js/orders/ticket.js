@@ -338,7 +338,7 @@
           : "sent (" + OMS.words.state(order.status).toLowerCase() + ")";
         renderVerdict(true, (resp.status === 200 ? "Already placed: " : "Placed: ") + order.side + " " + order.qty + " " + order.symbol + " — " + words + ".");
         result.appendChild(O.el("p", {}, [
-          O.el("span", { class: "badge badge-" + order.status, text: OMS.words.state(order.status) }), " ",
+          O.el("span", { class: "badge badge-" + order.status, text: OMS.words.state(order.status), "data-role": "placed-status" }), " ",
           O.el("a", { href: "/orders/" + order.id + "/", text: "Follow this order" }), " · ",
           O.el("a", { href: "/orders/", text: "all orders" }),
         ]));
@@ -361,6 +361,16 @@
       placeBtn.disabled = false;
     }
   }
+
+  // The badge of the order just placed follows it live (sent → filled, canceled, ...).
+  function followPlaced(msg) {
+    if (msg.event !== "order.updated" || !msg.data || msg.data.id !== result.dataset.orderId) return;
+    const badge = result.querySelector("[data-role=placed-status]");
+    if (!badge) return;
+    badge.className = "badge badge-" + msg.data.status;
+    badge.textContent = OMS.words.state(msg.data.status);
+  }
+  if (OMS.stream) OMS.stream.subscribe(["orders"], followPlaced);
 
   form.addEventListener("submit", place);
   previewBtn.addEventListener("click", function () { preview(true); });

@@ -22,6 +22,7 @@
       grid: { vertLines: { color: "rgba(36,49,79,.55)" }, horzLines: { color: "rgba(36,49,79,.55)" } },
       rightPriceScale: { borderColor: color("--border", "#24314f") },
       timeScale: { borderColor: color("--border", "#24314f") },
+      localization: { priceFormatter: v => P.money(Number(v).toFixed(2)) },
     });
   }
 

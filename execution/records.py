@@ -1,5 +1,6 @@
-"""Helpers both venues share: building, storing and replaying execution reports, recording
-fills, and the reconciliation reads (open orders, positions from venue fills)."""
+"""Helpers both venues share: checking a new order, building, storing and replaying execution
+reports, recording fills, and the reconciliation reads (open orders, positions from venue
+fills)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,34 @@ from django.db.models import Case, DecimalField, F, Sum, Value, When
 from django.utils import timezone
 
 from execution.models import VenueFill, VenueOrder, VenueOrderStatus, VenueReport
-from execution.protocol import ExecutionReport, ReportType, VenueOrderView, VenuePosition
+from execution.protocol import (
+    ExecutionReport,
+    OrderRequest,
+    ReportType,
+    VenueOrderView,
+    VenuePosition,
+)
 
 _DECIMAL_FIELDS = ("fill_qty", "fill_price", "fee", "leaves_qty")
+
+
+def request_problem(request: OrderRequest, *, venue_works: str) -> str:
+    """Why a venue of market and limit orders cannot take `request` ("" when it can).
+
+    `venue_works` starts the sentence for another order type, e.g. "The paper broker works"
+    → "The paper broker works market and limit orders, not 'stop'.".
+    """
+    if request.side not in ("buy", "sell"):
+        return f"Unknown side {request.side!r}."
+    if request.type not in ("market", "limit"):
+        return f"{venue_works} market and limit orders, not {request.type!r}."
+    if request.qty is None or request.qty <= 0:
+        return "Quantity must be positive."
+    if request.type == "limit" and (request.limit_price is None or request.limit_price <= 0):
+        return "A limit order needs a positive limit price."
+    if request.time_in_force not in ("day", "gtc", "gtd", "ioc", "fok"):
+        return f"Unknown time in force {request.time_in_force!r}."
+    return ""
 
 
 def new_report_id(prefix: str) -> str:
