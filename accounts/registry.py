@@ -190,3 +190,27 @@ def account_funds(account: TradingAccount) -> AccountFunds | None:
         if funds is not None:
             return funds
     return None
+
+
+# --- Live pushes and notifications ---------------------------------------------------------
+# notifications owns the live event bus and the notifications and registers both here from
+# its ready(); apps that may not import notifications (pnl sits beside it) reach them here:
+#   "publisher": publisher(*, channel, event, data, account_id) -> None (delivered on commit);
+#   "notifier": notifier(*, account, kind, title, body, data, level) -> Any.
+LIVE_HOOKS: Registry[Callable[..., Any]] = Registry("live push hook")
+
+
+def register_live_publisher(publisher: Callable[..., None]) -> None:
+    LIVE_HOOKS.register("publisher", publisher)
+
+
+def live_publisher() -> Callable[..., None] | None:
+    return LIVE_HOOKS.get("publisher", None)
+
+
+def register_account_notifier(notifier: Callable[..., Any]) -> None:
+    LIVE_HOOKS.register("notifier", notifier)
+
+
+def account_notifier() -> Callable[..., Any] | None:
+    return LIVE_HOOKS.get("notifier", None)

@@ -21,7 +21,7 @@ service_fills_per_s_batched  100 ``fill_record`` calls per transaction.
 service_fills_per_s_fills_record_100 / _fills_record_10  ``fills_record`` with 100 / 10
                   fills per call (10: the trades of one exchange command).
 service_fills_per_s_with_push  one transaction per fill with the position push wired as
-                  OrdersConfig wires it (no Redis here: the in-process channel layer).
+                  PnlConfig wires it (no Redis here: the in-process channel layer).
 report_path_fills_per_s_burst_100  the whole live report path, orders' ``order_apply_reports``
                   with bursts of 100 fill reports (a paper tick's chunk), each filling one
                   working order: order rows locked in pk order, the burst's fills booked by
@@ -52,7 +52,7 @@ Figures (2 shared cores; runs vary by +-25% with the machine's load), SQLite / M
 One transaction per fill stays below 5,000/s on either database: a transaction that only
 updates one row commits a few thousand times a second on SQLite and ~1,000-1,600 on MariaDB
 (the log flush), and a fill's transaction runs ~7 statements more. The live path therefore
-books each venue burst in one transaction (orders.services_reports.order_apply_reports ->
+books each venue burst in one transaction (orders.core.reports.order_apply_reports ->
 fills_record): the trades of one exchange command, the resting orders one paper tick
 crosses (chunks of 100). The report path's figure is the orders side's cost (an UPDATE and
 an audit event per order through the ORM, pushes), not the ledger's.
@@ -323,7 +323,7 @@ def _service_child(count: int) -> dict[str, object]:
     bulk_10 = run(count, batch=10, bulk=True)
     commit_ceiling = commits(max(1, count // 4))
     registry.hooks_restore(wired)
-    registry.register_position_publisher(publish)  # as OrdersConfig.ready() wires it
+    registry.register_position_publisher(publish)  # notifications.publish, as PnlConfig wires it
     with_push = run(max(1, count // 4), batch=1)
     report_path_100 = report_path(max(100, count // 4), batch=100)
     report_path_1 = report_path(max(100, count // 20), batch=1)

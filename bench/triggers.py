@@ -6,7 +6,7 @@ Setup (per database, in its own child process): S symbols on SIM, each quoted at
 active triggers spread evenly over them and over N/100 accounts, bulk-created: 80 % held stop
 orders (buy stops above the market, sell stops below), 10 % GTT triggers, 10 % trailing
 stops (sells with a high-water mark above the market, buys with a low-water mark below, so
-quiet ticks move no mark). Then, through the real Django evaluation path (`orders.trigger_engine.
+quiet ticks move no mark). Then, through the real Django evaluation path (`orders.automation.ticks.
 triggers_on_tick`: one UNION of indexed range scans per tick, compare-and-set firing,
 release through the risk checks, persistence, on-commit enqueue of the submission):
 
@@ -219,8 +219,8 @@ def child(part: str, n_triggers: int, n_symbols: int) -> dict:
     _setup_django()
     from django.db import connection
 
+    from orders.automation.ticks import triggers_on_tick
     from orders.models import Order, Trigger
-    from orders.trigger_engine import triggers_on_tick
 
     seeded = _seed(n_triggers, n_symbols)
     symbols = seeded["symbols"]

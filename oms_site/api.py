@@ -82,7 +82,7 @@ def error_body(
     return body
 
 
-def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+def flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     """DRF nests errors for nested serializers and lists; the contract wants field → messages."""
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
@@ -90,19 +90,19 @@ def _flatten_fields(detail: Any, prefix: str = "") -> dict[str, list[str]]:
             name = f"{prefix}.{key}" if prefix else str(key)
             if key == "non_field_errors" and not prefix:
                 name = "non_field_errors"
-            out.update(_flatten_fields(value, name))
+            out.update(flatten_fields(value, name))
     elif isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
             out[prefix or "non_field_errors"] = [str(item) for item in detail]
         else:
             for index, item in enumerate(detail):
-                out.update(_flatten_fields(item, f"{prefix}.{index}" if prefix else str(index)))
+                out.update(flatten_fields(item, f"{prefix}.{index}" if prefix else str(index)))
     else:
         out[prefix or "non_field_errors"] = [str(detail)]
     return {key: value for key, value in out.items() if value}
 
 
-def _validation_message(fields: dict[str, list[str]]) -> str:
+def validation_message(fields: dict[str, list[str]]) -> str:
     if not fields:
         return "The request is not valid."
     name, messages = next(iter(fields.items()))
@@ -130,8 +130,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code = mapped
             break
     if isinstance(exc, exceptions.ValidationError):
-        fields = _flatten_fields(exc.detail)
-        response.data = error_body(code, _validation_message(fields), fields)
+        fields = flatten_fields(exc.detail)
+        response.data = error_body(code, validation_message(fields), fields)
     else:
         detail = getattr(exc, "detail", str(exc))
         response.data = error_body(code, str(detail))

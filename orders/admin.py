@@ -5,10 +5,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from oms_site.errors import ApplicationError
-from orders.lifecycle import actor_for
+from orders.automation.gtt import gtt_disable
+from orders.automation.scheduled import (
+    clean_schedule,
+    clean_template,
+    scheduled_order_delete,
+    scheduled_order_sync,
+)
+from orders.core import risk
+from orders.core.lifecycle import actor_for
 from orders.models import (
     Gtt,
     GttEvent,
@@ -152,8 +161,6 @@ class GttTriggerInline(ReadOnlyInline):
 
 @admin.action(description="Disable selected active GTTs")
 def disable_gtts(modeladmin, request, queryset) -> None:
-    from orders.services_gtt import gtt_disable
-
     actor = actor_for(user=request.user)
     done = 0
     for gtt_id in queryset.filter(status="active").values_list("id", flat=True):
@@ -202,17 +209,14 @@ class ScheduledOrderAdminForm(forms.ModelForm):
         fields = ("name", "account", "order", "kind", "run_at", "cron", "tz", "enabled")
 
     def clean(self):
-        from orders import risk
-        from orders.services_schedule import _clean_schedule, _clean_template
-
         data = super().clean()
         errors = risk.FieldErrors()
-        template = _clean_template(errors, data.get("order"))
+        template = clean_template(errors, data.get("order"))
         if data.get("kind") == "cron":
             data["run_at"] = None
         else:
             data["cron"] = ""
-        _clean_schedule(
+        clean_schedule(
             errors,
             data.get("kind"),
             data.get("run_at"),
@@ -260,10 +264,6 @@ class ScheduledOrderAdmin(admin.ModelAdmin):
     )
 
     def save_model(self, request, obj, form, change) -> None:
-        from django.utils import timezone
-
-        from orders.services_schedule import scheduled_order_sync
-
         if not change and obj.created_by_id is None:
             obj.created_by = request.user
         obj.updated_at = timezone.now()
@@ -271,12 +271,8 @@ class ScheduledOrderAdmin(admin.ModelAdmin):
         scheduled_order_sync(schedule=obj)
 
     def delete_model(self, request, obj) -> None:
-        from orders.services_schedule import scheduled_order_delete
-
         scheduled_order_delete(user=None, schedule_id=obj.pk)
 
     def delete_queryset(self, request, queryset) -> None:
-        from orders.services_schedule import scheduled_order_delete
-
         for schedule_id in queryset.values_list("id", flat=True):
             scheduled_order_delete(user=None, schedule_id=schedule_id)

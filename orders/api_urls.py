@@ -2,7 +2,8 @@
 
 from django.urls import re_path
 
-from orders import views, views_automation
+from orders.api import automation as views_automation
+from orders.api import orders as views
 
 urlpatterns = [
     re_path(r"^orders/?$", views.OrderListCreateView.as_view(), name="api-order-list"),

@@ -6,17 +6,19 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        # Upward hooks through explicit registries (DESIGN.md: no hidden signals).
+        # Upward hooks through explicit registries (DESIGN.md: no hidden signals). Imports
+        # here, not at the top: the modules import models, which exist only once Django
+        # has loaded every app.
         from accounts.registry import register_commitment_provider
         from execution.registry import register_report_sink
-        from marketdata.listeners import register_tick_listener
-        from orders.selectors import open_buy_commitment
-        from orders.services_reports import order_apply_reports
-        from orders.trigger_engine import triggers_on_tick
+        from orders.automation import wiring as automation_wiring
+        from orders.core.reports import order_apply_reports
+        from orders.core.selectors import open_buy_commitment
 
         register_commitment_provider(open_buy_commitment)
         register_report_sink(order_apply_reports)
-        register_tick_listener("orders.triggers", triggers_on_tick)
+        # The automation wing registers into the core's hooks (orders/core/hooks.py).
+        automation_wiring.register()
         self._wire_notifications()
         self._wire_pnl()
         self._wire_market_maker()
@@ -28,7 +30,7 @@ class OrdersConfig(AppConfig):
         concerns."""
         from execution.registry import register_broker_status_listener
         from notifications.events import broker_status_changed
-        from orders.lifecycle import register_transition_listener
+        from orders.core.hooks import register_transition_listener
         from orders.notify_events import order_transition_notify
 
         register_transition_listener("notifications", order_transition_notify)
@@ -46,27 +48,25 @@ class OrdersConfig(AppConfig):
 
     @staticmethod
     def _wire_pnl() -> None:
-        """pnl reaches upward through pnl.registry (pnl/registry.py): live position pushes,
-        the order placer of POST /positions/close, the venue's positions for the
-        reconciliation beat job, the notifier of reconciliation alerts."""
+        """pnl reaches upward (and sideways: execution sits beside it) through pnl.registry:
+        the order placer of POST /positions/close, the venue's positions and working orders
+        for the reconciliation jobs, and a reconciliation when a broker's stream reconnects.
+        pnl wires its live pushes and alerts itself (pnl/apps.py, through accounts.registry)."""
         from execution.broker_sync import broker_orders_check
         from execution.registry import register_resync_listener
         from execution.services import broker_positions
-        from notifications.services import notify, publish
-        from orders.serializers import OrderSerializer
-        from orders.services_manage import order_cancel_all
-        from orders.services_place import order_place
+        from orders.core.cancel import order_cancel_all
+        from orders.core.place import order_place
+        from orders.core.serializers import OrderSerializer
         from pnl import registry as pnl_registry
         from pnl.tasks import reconcile_after_reconnect
 
-        pnl_registry.register_position_publisher(publish)
         pnl_registry.register_order_placer(
             place=order_place,
             serialize=lambda order: OrderSerializer(order).data,
             cancel_open=order_cancel_all,
         )
         pnl_registry.register_position_source(broker_positions)
-        pnl_registry.register_alert_notifier(notify)
         pnl_registry.register_broker_orders_checker(broker_orders_check)
         # A real broker's stream (re)connected: OMS may have missed something there, so the
         # account is reconciled now rather than at the next minute.

@@ -24,9 +24,14 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from django.db import transaction
 
+from accounts import services as account_services
 from accounts.models import MembershipRole, RiskLimits, Role, TradingAccount, User
 from oms_site.errors import ApplicationError
-from orders.lifecycle import actor_system
+from oms_site.run_registry import manage_py
+from orders.core.cancel import order_cancel
+from orders.core.lifecycle import actor_system
+from orders.core.modify import order_modify
+from orders.core.place import order_place
 from orders.models import OPEN_STATUSES, Order, OrderStatus
 
 logger = logging.getLogger("orders.market_maker")
@@ -111,8 +116,6 @@ def house_account() -> TradingAccount | None:
 def seed_house_account() -> str:
     """Idempotent demo seeder: the user `house` (no password: nobody signs in as it) and its
     exchange account with ample cash and limits that allow short selling."""
-    from accounts import services as account_services
-
     user = User.objects.filter(username=HOUSE_USERNAME).first()
     if user is None:
         user = account_services.user_create(username=HOUSE_USERNAME, role=Role.TRADER)
@@ -151,9 +154,6 @@ def market_maker_requote(
     *, account: TradingAccount, symbol: str, tick_size: Decimal, quote, config: MakerConfig
 ) -> RequoteResult:
     """Bring the house account's quotes of `symbol` to the targets around `quote`'s mid."""
-    from orders.services_manage import order_cancel, order_modify
-    from orders.services_place import order_place
-
     result = RequoteResult()
     mid = _mid(quote)
     if mid is None:
@@ -163,28 +163,50 @@ def market_maker_requote(
         account=account, symbol=symbol, status__in=OPEN_STATUSES, tag__startswith=TAG_PREFIX
     ).order_by("created_at"):
         open_orders.setdefault(order.tag, []).append(order)
-    threshold = max(mid * config.requote_bps / BPS, tick_size)
-
-    def attempt(what: str, call) -> bool:
-        try:
-            call()
-        except ApplicationError as exc:  # a busy order, a risk limit: logged, tried next round
-            result.busy += 1
-            result.errors.append(f"{symbol} {what}: {exc.code} {exc.message}")
-            return False
-        return True
-
+    requote = _Requote(
+        account=account,
+        symbol=symbol,
+        threshold=max(mid * config.requote_bps / BPS, tick_size),
+        result=result,
+    )
     for target in _in_safe_order(
         quote_targets(mid=mid, tick_size=tick_size, config=config), open_orders
     ):
-        orders = open_orders.pop(target.tag, [])
+        requote.level(target, open_orders.pop(target.tag, []))
+    for orders in open_orders.values():  # levels no longer quoted (fewer levels configured)
+        for order in orders:
+            if order.status in WORKING and requote.attempt("cancel", lambda o=order: _cancel(o)):
+                result.canceled += 1
+    return result
+
+
+@dataclass
+class _Requote:
+    """One symbol's requote round: each level brought to its target."""
+
+    account: TradingAccount
+    symbol: str
+    threshold: Decimal
+    result: RequoteResult
+
+    def attempt(self, what: str, call) -> bool:
+        try:
+            call()
+        except ApplicationError as exc:  # a busy order, a risk limit: logged, tried next round
+            self.result.busy += 1
+            self.result.errors.append(f"{self.symbol} {what}: {exc.code} {exc.message}")
+            return False
+        return True
+
+    def level(self, target: QuoteTarget, orders: list[Order]) -> None:
+        result = self.result
         working = [o for o in orders if o.status in WORKING]
         for extra in working[1:]:  # never more than one quote per level
-            if attempt("cancel", lambda o=extra: _cancel(order_cancel, o)):
+            if self.attempt("cancel", lambda o=extra: _cancel(o)):
                 result.canceled += 1
         if working:
             current = working[0]
-            if abs(current.limit_price - target.price) > threshold and attempt(
+            if abs(current.limit_price - target.price) > self.threshold and self.attempt(
                 "move",
                 lambda o=current, t=target: order_modify(
                     user=None, actor=MAKER_ACTOR, order_id=o.pk, limit_price=t.price
@@ -193,29 +215,22 @@ def market_maker_requote(
                 result.moved += 1
         elif orders:
             result.busy += 1  # being sent or canceled: settles before the next round
-        elif attempt(
-            "place",
-            lambda t=target: order_place(
-                user=None,
-                actor=MAKER_ACTOR,
-                account_id=account.pk,
-                symbol=symbol,
-                side=t.side,
-                order_type="limit",
-                qty=t.qty,
-                limit_price=t.price,
-                time_in_force="gtc",
-                tag=t.tag,
-            ),
-        ):
+        elif self.attempt("place", lambda t=target: self._place(t)):
             result.placed += 1
-    for orders in open_orders.values():  # levels no longer quoted (fewer levels configured)
-        for order in orders:
-            if order.status in WORKING and attempt(
-                "cancel", lambda o=order: _cancel(order_cancel, o)
-            ):
-                result.canceled += 1
-    return result
+
+    def _place(self, target: QuoteTarget) -> None:
+        order_place(
+            user=None,
+            actor=MAKER_ACTOR,
+            account_id=self.account.pk,
+            symbol=self.symbol,
+            side=target.side,
+            order_type="limit",
+            qty=target.qty,
+            limit_price=target.price,
+            time_in_force="gtc",
+            tag=target.tag,
+        )
 
 
 def _in_safe_order(targets: list[QuoteTarget], open_orders: dict[str, list[Order]]):
@@ -233,14 +248,12 @@ def _in_safe_order(targets: list[QuoteTarget], open_orders: dict[str, list[Order
     return sorted(targets, key=lambda t: (t.side != first, t.level))
 
 
-def _cancel(order_cancel, order: Order) -> None:
+def _cancel(order: Order) -> None:
     order_cancel(user=None, actor=MAKER_ACTOR, order_id=order.pk, reason="market_maker")
 
 
 def market_maker_processes(env: Mapping[str, str]):
     """`make run` starts the market maker with the simulator feed (OMS_MARKET_MAKER=0: not)."""
-    from oms_site.run_registry import manage_py
-
     feed = (env.get("OMS_FEED") or "simulator").strip().lower()
     enabled = (env.get("OMS_MARKET_MAKER") or "1").strip().lower() not in ("0", "false", "no")
     if feed != "simulator" or not enabled:

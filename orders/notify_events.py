@@ -2,7 +2,8 @@
 filled, partially filled (one message per order with the running total), rejected (why),
 canceled by the system (not by the user's own cancel), expired, stop triggered, algo
 finished, risk limit hit. Registered on the lifecycle (orders/apps.py), so each notification
-is stored in the transaction of the transition that causes it."""
+is stored in the transaction of the transition that causes it. GTT and schedule events are
+told by the automation wing (orders/automation/notify.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any
 
 from notifications.services import notify_account_members
 from oms_site.api import format_decimal
-from orders.lifecycle import Actor
+from orders.core.lifecycle import Actor
+from orders.core.reasons import cancel_reason_text
+from orders.core.serializers import order_data
 from orders.market_maker import TAG_PREFIX as MARKET_MAKER_TAG
 from orders.models import LegRole, Order, OrderEventType, OrderStatus
-from orders.reasons import cancel_reason_text
-from orders.serializers import order_data
 
 # Cancels nobody needs telling about: the user's own (they just did it) and the
 # machinery's re-quoting/re-slicing.
@@ -38,14 +39,14 @@ RISK_LIMIT_CODES = frozenset(
 )
 
 
-def _n(value: Any) -> str:
+def decimal_text(value: Any) -> str:
     return "—" if value is None else format_decimal(value)
 
 
-def _what(order: Order) -> str:
+def order_summary(order: Order) -> str:
     """e.g. "Buy 100 ACME limit 10.5"."""
-    price = f" limit {_n(order.limit_price)}" if order.limit_price is not None else ""
-    return f"{order.side.capitalize()} {_n(order.qty)} {order.symbol}{price}"
+    price = f" limit {decimal_text(order.limit_price)}" if order.limit_price is not None else ""
+    return f"{order.side.capitalize()} {decimal_text(order.qty)} {order.symbol}{price}"
 
 
 def _data(order: Order, **extra: Any) -> dict[str, Any]:
@@ -76,24 +77,57 @@ def order_transition_notify(
         return  # an algo's child orders: the parent tells the story (algo.finished)
     if order.tag.startswith(MARKET_MAKER_TAG):
         return  # the demo market maker's quotes: thousands a day, for nobody to read
+    _status_notify(order, event_type=event_type, actor=actor, data=data)
+    if event_type == OrderEventType.TRIGGERED:
+        _notify(
+            order,
+            "trigger.fired",
+            f"Stop triggered: {order_summary(order)}",
+            f"The last price {decimal_text(data.get('last'))} crossed the stop "
+            f"{decimal_text(data.get('stop_price'))} on {order.account.name}; "
+            "the order is on its way.",
+            "info",
+            data=_data(order, last=data.get("last"), stop_price=data.get("stop_price")),
+        )
+    if order.algo and from_status != order.status and order.status in _ALGO_ENDS:
+        algo_type = str(order.algo.get("type", "algo")).upper()
+        _notify(
+            order,
+            "algo.finished",
+            f"{algo_type} finished: {order_summary(order)}",
+            f"{decimal_text(order.filled_qty)} of {decimal_text(order.qty)} filled at an "
+            f"average of {decimal_text(order.avg_fill_price)} on {order.account.name} "
+            f"({order.status}).",
+            "info",
+        )
+
+
+_ALGO_ENDS = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
+
+
+def _status_notify(order: Order, *, event_type: str, actor: Actor, data: Mapping[str, Any]) -> None:
+    """The order's new status in words (filled, partly filled, rejected, canceled by
+    someone else, expired)."""
     status = order.status
     account_name = order.account.name
     if status == OrderStatus.FILLED:
         _notify(
             order,
             "order.filled",
-            f"Filled: {_what(order)}",
-            f"{_n(order.filled_qty)} {order.symbol} at an average of "
-            f"{_n(order.avg_fill_price)} on {account_name}.",
+            f"Filled: {order_summary(order)}",
+            f"{decimal_text(order.filled_qty)} {order.symbol} at an average of "
+            f"{decimal_text(order.avg_fill_price)} on {account_name}.",
             "success",
         )
     elif status == OrderStatus.PARTIALLY_FILLED and event_type == OrderEventType.PARTIAL_FILL:
         _notify(
             order,
             "order.partially_filled",
-            f"Partly filled: {_n(order.filled_qty)} of {_n(order.qty)} {order.symbol}",
-            f"{_what(order)} on {account_name}: {_n(order.filled_qty)} filled so far at an "
-            f"average of {_n(order.avg_fill_price)}; {_n(order.qty - order.filled_qty)} working.",
+            f"Partly filled: {decimal_text(order.filled_qty)} of {decimal_text(order.qty)} "
+            f"{order.symbol}",
+            f"{order_summary(order)} on {account_name}: {decimal_text(order.filled_qty)} "
+            f"filled so far at an average of {decimal_text(order.avg_fill_price)}; "
+            f"{decimal_text(order.qty - order.filled_qty)} working.",
             "info",
             coalesce=f"order:{order.pk}",
         )
@@ -104,47 +138,18 @@ def order_transition_notify(
         _notify(
             order,
             "order.canceled",
-            f"Canceled: {_what(order)}",
-            f"On {account_name}, {reason}; {_n(order.filled_qty)} of {_n(order.qty)} filled.",
+            f"Canceled: {order_summary(order)}",
+            f"On {account_name}, {reason}; {decimal_text(order.filled_qty)} of "
+            f"{decimal_text(order.qty)} filled.",
             "warning",
         )
     elif status == OrderStatus.EXPIRED:
         _notify(
             order,
             "order.expired",
-            f"Expired: {_what(order)}",
+            f"Expired: {order_summary(order)}",
             f"On {account_name}, it was good until {order.good_till or 'the close'}; "
-            f"{_n(order.filled_qty)} of {_n(order.qty)} filled.",
-            "info",
-        )
-    if event_type == OrderEventType.TRIGGERED:
-        _notify(
-            order,
-            "trigger.fired",
-            f"Stop triggered: {_what(order)}",
-            f"The last price {_n(data.get('last'))} crossed the stop "
-            f"{_n(data.get('stop_price'))} on {account_name}; the order is on its way.",
-            "info",
-            data=_data(order, last=data.get("last"), stop_price=data.get("stop_price")),
-        )
-    if (
-        order.algo
-        and from_status != status
-        and status
-        in (
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.EXPIRED,
-            OrderStatus.REJECTED,
-        )
-    ):
-        algo_type = str(order.algo.get("type", "algo")).upper()
-        _notify(
-            order,
-            "algo.finished",
-            f"{algo_type} finished: {_what(order)}",
-            f"{_n(order.filled_qty)} of {_n(order.qty)} filled at an average of "
-            f"{_n(order.avg_fill_price)} on {account_name} ({status}).",
+            f"{decimal_text(order.filled_qty)} of {decimal_text(order.qty)} filled.",
             "info",
         )
 
@@ -164,7 +169,7 @@ def _rejected(order: Order, data: Mapping[str, Any]) -> None:
     _notify(
         order,
         "order.rejected",
-        f"Rejected: {_what(order)}",
+        f"Rejected: {order_summary(order)}",
         f"On {order.account.name}: {words}",
         "error",
     )
@@ -179,61 +184,3 @@ def _rejected(order: Order, data: Mapping[str, Any]) -> None:
             coalesce=f"risk:{order.account_id}:{code}",
             data=_data(order, limit=code, message=words),
         )
-
-
-def gtt_event_notify(*, gtt: Any, event_type: str, data: Mapping[str, Any]) -> None:
-    """A GTT fired (`triggered`) or its order could not be placed (`rejected`)."""
-    from orders.serializers_gtt import GttSerializer
-
-    if event_type not in ("triggered", "rejected"):
-        return
-    account = gtt.account
-    payload = {"gtt": GttSerializer(gtt).data, **{k: v for k, v in data.items() if k != "gtt"}}
-    if event_type == "triggered":
-        leg = gtt.orders[gtt.triggered_leg or 0] if gtt.orders else {}
-        notify_account_members(
-            account=account,
-            event="gtt.triggered",
-            title=f"GTT triggered: {gtt.symbol} at {_n(gtt.triggered_price)}",
-            body=(
-                f"On {account.name}: placing {leg.get('side', '')} {leg.get('qty', '')} "
-                f"{gtt.symbol} ({leg.get('type', '')})."
-            ),
-            data=payload,
-            level="info",
-        )
-    else:
-        notify_account_members(
-            account=account,
-            event="gtt.rejected",
-            title=f"GTT order rejected: {gtt.symbol}",
-            body=f"On {account.name}: {data.get('reason') or gtt.reason or 'rejected'}",
-            data=payload,
-            level="error",
-        )
-
-
-def schedule_ran_notify(*, schedule: Any, order: Order | None, error: str) -> None:
-    """A scheduled order ran: the order it placed, or why none."""
-    account = schedule.account
-    if error:
-        title = f"Schedule {schedule.name} ran: no order"
-        body = f"On {account.name}: {error}"
-        level = "warning"
-    else:
-        title = f"Schedule {schedule.name} ran: {_what(order)}" if order else schedule.name
-        body = f"On {account.name}: the order is {order.status}." if order else ""
-        level = "info"
-    notify_account_members(
-        account=account,
-        event="schedule.ran",
-        title=title,
-        body=body,
-        data={
-            "schedule": str(schedule.pk),
-            "name": schedule.name,
-            "order": order_data(order) if order is not None else None,
-            "error": error or None,
-        },
-        level=level,
-    )

@@ -1,88 +1,34 @@
-"""Celery tasks of orders. Tasks take ids, re-fetch, return quietly on a vanished row and
-call one service (DESIGN.md)."""
+"""The Celery tasks of orders, where `app.autodiscover_tasks()` looks for them: the core's
+(orders/core/tasks.py) and the automation wing's (orders/automation/tasks.py)."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from orders.automation.tasks import (
+    algo_step_task,
+    algos_run_due_task,
+    contingent_sync_task,
+    gtts_expire_due_task,
+    order_reenter_task,
+    orders_square_off_intraday_task,
+    scheduled_order_run_task,
+)
+from orders.core.tasks import (
+    order_submit_task,
+    orders_expire_due_task,
+    orders_release_queued_for_open_task,
+    orders_sweep_pending_new_task,
+)
 
-from orders import services_submit
-
-
-@shared_task(name="orders.submit", queue="execution")
-def order_submit_task(order_id: str, resubmit: bool = False, reason: str = "") -> list[str]:
-    """Send one pending_new order to its venue (enqueued on commit by order_place; by the
-    sweeper with resubmit=True and the reason, recorded in the audit trail)."""
-    return services_submit.order_submit(order_id=order_id, resubmit=resubmit, reason=reason)
-
-
-@shared_task(name="orders.sweep_pending_new", queue="monitoring")
-def orders_sweep_pending_new_task() -> list[str]:
-    return services_submit.orders_sweep_pending_new()
-
-
-@shared_task(name="orders.expire_due", queue="monitoring")
-def orders_expire_due_task() -> list[str]:
-    return services_submit.orders_expire_due()
-
-
-@shared_task(name="orders.release_queued_for_open", queue="monitoring")
-def orders_release_queued_for_open_task() -> list[str]:
-    return services_submit.orders_release_queued_for_open()
-
-
-# --- automation ----------------------------------------------------------------------------
-
-
-@shared_task(name="orders.contingent_sync", queue="execution")
-def contingent_sync_task(order_id: str) -> list[str]:
-    """Bring a bracket / OCO / OTO group in line after one of its orders changed."""
-    from orders.contingent import contingent_sync
-
-    return contingent_sync(order_id=order_id)
-
-
-@shared_task(name="orders.algo_step", queue="execution")
-def algo_step_task(order_id: str) -> list[str]:
-    """Do what is due for one algo parent (place a slice, the next iceberg child, end)."""
-    from orders.services_algo import algo_step
-
-    return algo_step(parent_id=order_id)
-
-
-@shared_task(name="orders.algos_run_due", queue="execution")
-def algos_run_due_task() -> list[str]:
-    from orders.services_algo import algos_run_due
-
-    return algos_run_due()
-
-
-@shared_task(name="orders.reenter", queue="execution")
-def order_reenter_task(order_id: str) -> str | None:
-    """Place the next attempt of a rejected order that has a re-entry rule."""
-    from orders.services_eod import order_reenter
-
-    order = order_reenter(order_id=order_id)
-    return None if order is None else str(order.pk)
-
-
-@shared_task(name="orders.gtt_expire_due", queue="monitoring")
-def gtts_expire_due_task() -> list[str]:
-    from orders.services_gtt import gtts_expire_due
-
-    return gtts_expire_due()
-
-
-@shared_task(name="orders.square_off_intraday", queue="monitoring")
-def orders_square_off_intraday_task() -> list[str]:
-    from orders.services_eod import orders_square_off_intraday
-
-    return orders_square_off_intraday()
-
-
-@shared_task(name="orders.scheduled_order_run", queue="execution")
-def scheduled_order_run_task(schedule_id: str) -> str | None:
-    """The beat task of one ScheduledOrder (kwargs {"schedule_id": ...})."""
-    from orders.services_schedule import scheduled_order_run
-
-    order = scheduled_order_run(schedule_id=schedule_id)
-    return None if order is None else str(order.pk)
+__all__ = [
+    "algo_step_task",
+    "algos_run_due_task",
+    "contingent_sync_task",
+    "gtts_expire_due_task",
+    "order_reenter_task",
+    "order_submit_task",
+    "orders_expire_due_task",
+    "orders_release_queued_for_open_task",
+    "orders_square_off_intraday_task",
+    "orders_sweep_pending_new_task",
+    "scheduled_order_run_task",
+]

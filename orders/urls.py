@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from orders import pages, pages_automation
+from orders.pages import automation as pages_automation
+from orders.pages import orders as pages
 
 urlpatterns = [
     path("orders/", pages.order_blotter, name="order-blotter"),

@@ -1,23 +1,11 @@
-"""Hooks that upper apps register from their AppConfig.ready() (DESIGN.md: pnl imports
-only marketdata and accounts, so anything above is reached through here).
+"""Hooks pnl's callers fill from their AppConfig.ready() (DESIGN.md: pnl imports only
+marketdata and accounts, so anything above or beside it is reached through here).
 
-Wiring (in orders/apps.py `OrdersConfig.ready()`; orders may import every app below it):
-
-    from execution.services import broker_positions
-    from notifications.services import notify, publish
-    from orders.serializers import OrderSerializer
-    from orders.services import order_place
-    from orders.services_manage import order_cancel_all
-    from pnl import registry as pnl_registry
-
-    pnl_registry.register_position_publisher(publish)
-    pnl_registry.register_order_placer(
-        place=order_place,
-        serialize=lambda order: OrderSerializer(order).data,
-        cancel_open=order_cancel_all,
-    )
-    pnl_registry.register_position_source(broker_positions)
-    pnl_registry.register_alert_notifier(notify)
+Wiring: pnl wires its live pushes and alerts itself (pnl/apps.py): `publish_live` and
+`notify_account` below hand them to the publisher and notifier notifications registers in
+accounts' registry. orders wires the rest (orders/apps.py; execution sits beside pnl): the
+order placer of `POST /api/v1/positions/close`, the venue's positions and working orders
+for reconciliation, the resync on a broker stream's reconnect.
 
 Every hook is optional: without a publisher nothing is pushed, without a placer
 `POST /api/v1/positions/close` answers 503, without a position source reconciliation
@@ -30,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from accounts import registry as accounts_registry
 from oms_site.registry import Registry
 
 # publish(*, channel, event, data, account_id) -> None; must defer delivery to commit
@@ -41,7 +30,7 @@ OrderPlace = Callable[..., Any]
 OrderSerialize = Callable[[Any], Mapping[str, Any]]
 # cancel_open(*, user, api_key, account_id, symbol) -> object with `.failed`: a list of
 # {"id", "code", "message"} for the orders that could not be canceled (each through the
-# orders lifecycle: events, pushes) — orders.services_manage.order_cancel_all.
+# orders lifecycle: events, pushes) — orders.core.cancel.order_cancel_all.
 OrderCancelOpen = Callable[..., Any]
 # source(*, broker, account_id) -> iterable of objects with `.symbol` and signed `.qty`
 # (execution.services.broker_positions).
@@ -131,3 +120,17 @@ def hooks_snapshot() -> dict[str, Any]:
 
 def hooks_restore(saved: dict[str, Any]) -> None:
     HOOKS.restore(saved)
+
+
+def publish_live(**kwargs: Any) -> None:
+    """The position publisher pnl registers for itself: the app-wide live publisher
+    (notifications', through accounts.registry), looked up at each push."""
+    publisher = accounts_registry.live_publisher()
+    if publisher is not None:
+        publisher(**kwargs)
+
+
+def notify_account(**kwargs: Any) -> Any:
+    """The alert notifier pnl registers for itself: the app-wide notifier."""
+    notifier = accounts_registry.account_notifier()
+    return None if notifier is None else notifier(**kwargs)

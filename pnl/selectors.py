@@ -1,6 +1,6 @@
 """Reads of the fill ledger, positions and lots.
 
-`position_qty` and `realized_pnl_since` are what pre-trade risk (orders/risk.py) asks of
+`position_qty` and `realized_pnl_since` are what pre-trade risk (orders/core/risk.py) asks of
 pnl; both read the rows `fill_record` maintains (one indexed read each).
 Reports (`GET /api/v1/pnl`) live in pnl/reports.py.
 """

@@ -7,7 +7,7 @@ class StrategiesConfig(AppConfig):
 
     def ready(self) -> None:
         # A strategy's filled opening order gets its default trailing stop.
-        from orders.lifecycle import register_transition_listener
+        from orders.core.hooks import register_transition_listener
         from strategies.trailing import on_order_transition
 
         register_transition_listener("strategies.trailing", on_order_transition)

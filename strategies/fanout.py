@@ -24,7 +24,7 @@ from marketdata.selectors import instrument_get, quotes_latest
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
 from oms_site.locks import lock_one_or_none
 from orders import services as order_services
-from orders.lifecycle import Actor
+from orders.core.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
 from pnl.models import Position
 from strategies.defaults import OrderDefaults, bracket_for, defaults_parse, to_tick

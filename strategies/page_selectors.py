@@ -11,7 +11,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 
 from accounts.models import MembershipRole, TradingAccount, User
 from accounts.selectors import account_list_for_user, account_roles_for_user
-from orders.selectors import order_visible_qs
+from orders.core.selectors import order_visible_qs
 from strategies.models import Signal, Strategy, StrategyOrder
 from strategies.selectors import order_strategy_links, strategy_list
 

@@ -15,7 +15,7 @@ from typing import Any
 from oms_site.errors import ApplicationError, RiskRejected
 from oms_site.task_enqueue import enqueue_after_commit, task_named
 from orders import services as order_services
-from orders.lifecycle import Actor
+from orders.core.lifecycle import Actor
 from orders.models import Order, OrderStatus
 from strategies.defaults import defaults_parse
 from strategies.fanout import CLIENT_ORDER_ID_PREFIX

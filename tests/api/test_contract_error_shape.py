@@ -11,7 +11,7 @@ import pytest
 import redis.exceptions
 from django.db import OperationalError
 
-from orders import services_place
+from orders.core import place as services_place
 from orders.models import Order
 from tests.api.helpers import assert_error, open_account, order_body
 
@@ -50,7 +50,7 @@ def test_an_unexpected_error_is_a_json_500_and_logged(placing, monkeypatch, capl
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("orders.views.services.order_place", broken)
+    monkeypatch.setattr("orders.api.orders.services.order_place", broken)
     alice.client.raise_request_exception = False
     # when an order is posted
     with caplog.at_level(logging.ERROR):

@@ -140,8 +140,8 @@ def captured(monkeypatch):
     def _publish(**kw):
         sent.append((kw["channel"], kw["event"], kw["data"]))
 
-    monkeypatch.setattr("orders.publish.publish", _publish)
-    monkeypatch.setattr("orders.services_gtt.publish", _publish)
+    monkeypatch.setattr("orders.core.publish.publish", _publish)
+    monkeypatch.setattr("orders.automation.gtt.publish", _publish)
     return sent
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orders import algos
+from orders.automation import algos
 
 
 @settings(max_examples=200, deadline=None)

@@ -12,9 +12,9 @@ import pytest
 from django.utils import timezone
 
 from marketdata.models import Bar
-from orders.lifecycle import order_replay, order_state
+from orders.automation.algo_runner import algo_step, algos_run_due
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order
-from orders.services_algo import algo_step, algos_run_due
 from tests.orders.conftest import order_body
 
 pytestmark = pytest.mark.django_db

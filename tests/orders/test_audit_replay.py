@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from execution.protocol import ReportType
 from oms_site.errors import InvalidState, RiskRejected
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus
 from orders.services import (
     order_apply_report,

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django_celery_beat.models import PeriodicTask
 
+from orders.automation.gtt import gtt_create
 from orders.models import ScheduledOrder
-from orders.services_gtt import gtt_create
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db

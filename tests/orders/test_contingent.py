@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, Trigger
 from tests.orders.conftest import order_body
 from tests.orders.fakes import report
@@ -270,7 +270,7 @@ def test_a_legs_qty_cannot_be_changed_by_hand(client, paper, quoted, submit):
 
 
 def fill_report(order_id, qty, price, report_type="partial_fill"):
-    from orders.services_reports import order_apply_report
+    from orders.core.reports import order_apply_report
 
     return order_apply_report(
         report(order_id, report_type, fill_qty=Decimal(qty), fill_price=Decimal(price))

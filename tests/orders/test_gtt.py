@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from orders.automation.gtt import gtts_expire_due
 from orders.models import Gtt, Order, Trigger
-from orders.services_gtt import gtts_expire_due
 from tests.factories import UserFactory, account_with_member
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from oms_site.errors import InvalidState
-from orders.lifecycle import (
+from orders.core.lifecycle import (
     ALLOWED_TRANSITIONS,
     actor_system,
     can_transition,

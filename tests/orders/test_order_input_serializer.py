@@ -1,11 +1,11 @@
-"""orders/serializers.py OrderInputSerializer: each instance works on its own copies of the
+"""orders/api/serializers.py OrderInputSerializer: each instance works on its own copies of the
 declared fields (shallow copies, not DRF's deep copies)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from orders.serializers import OrderInputSerializer
+from orders.api.serializers import OrderInputSerializer
 
 GOOD = {"account": "a1", "symbol": "ACME", "side": "buy", "type": "limit", "qty": "10"}
 

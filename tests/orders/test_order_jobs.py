@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus
 from orders.services import (
     orders_expire_due,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus, Trigger
 from tests.factories import MembershipFactory, account_with_member
 from tests.orders.factories import place

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from orders import services_place
+from orders.core import place as services_place
 from orders.models import Order
 from tests.orders.conftest import order_body
 

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 
 from execution import registry as execution_registry
 from execution.protocol import ReportType
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderEvent, OrderStatus, ProcessedReport
 from orders.services import order_apply_report, order_cancel
 from pnl.models import Fill

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from execution.models import VenueFill, VenueOrder
-from orders.lifecycle import order_replay, order_state
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import OrderStatus
 from orders.services import order_submit, orders_sweep_pending_new
 from pnl.models import Fill
@@ -22,7 +22,7 @@ def _failing_apply(monkeypatch):
     def refuse(reports, **kwargs):
         raise RuntimeError("the report path is down")
 
-    monkeypatch.setattr("orders.services_submit.order_apply_reports", refuse)
+    monkeypatch.setattr("orders.core.submit.order_apply_reports", refuse)
 
 
 def test_paper_submission_that_cannot_apply_its_answer_keeps_nothing(

@@ -1,4 +1,5 @@
-"""The pure checks of orders/risk.py: input validation and risk_evaluate."""
+"""The pure checks of orders/core/validation.py and orders/core/risk.py: input validation
+and risk_evaluate."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from oms_site.errors import ValidationFailed
-from orders.risk import (
+from orders.core.risk import (
     InstrumentRules,
     Limits,
     OrderDraft,
@@ -212,7 +213,7 @@ def test_two_first_orders_of_a_minute_both_count(monkeypatch):
     # Given another order of the account starts the minute right after this one found no key
     from django.core.cache import cache
 
-    from orders import risk
+    from orders.core import risk
 
     real_incr, raced = cache.incr, []
 

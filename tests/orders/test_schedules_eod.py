@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from orders.automation.eod import orders_square_off_intraday
+from orders.automation.scheduled import scheduled_order_run
 from orders.models import Order, ScheduledOrder
-from orders.services_eod import orders_square_off_intraday
-from orders.services_schedule import scheduled_order_run
 from tests.factories import UserFactory
 from tests.orders.conftest import order_body
 from tests.orders.factories import place

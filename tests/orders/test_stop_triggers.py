@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from accounts.models import GlobalKillSwitch
 from marketdata.listeners import AppliedTick
-from orders.lifecycle import order_replay, order_state
+from orders.automation.ticks import crossed_trigger_ids, triggers_on_tick
+from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus, Trigger
-from orders.trigger_engine import crossed_trigger_ids, triggers_on_tick
 from tests.orders.factories import place
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from marketdata.listeners import AppliedTick
+from orders.automation.gtt import gtt_create
+from orders.automation.ticks import triggers_on_tick
 from orders.models import Gtt, Order, Trigger
-from orders.services_gtt import gtt_create
-from orders.trigger_engine import triggers_on_tick
 from tests.orders.factories import place
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -44,9 +44,9 @@ def lead_wiring():
     """Exactly what OrdersConfig.ready() registers (see pnl/registry.py); restored after."""
     from execution.services import broker_positions
     from notifications.services import notify, publish
-    from orders.serializers import OrderSerializer
+    from orders.core.cancel import order_cancel_all
+    from orders.core.serializers import OrderSerializer
     from orders.services import order_place
-    from orders.services_manage import order_cancel_all
 
     saved = registry.hooks_snapshot()
     registry.register_position_publisher(publish)

@@ -368,7 +368,7 @@ def test_a_cancel_refused_because_the_order_just_filled_does_not_break_the_close
     client, paper, quoted, order, quote, submit, monkeypatch
 ):
     # given long 10 ACME and a working sell limit of 4 at 101
-    import orders.services_manage as manage
+    import orders.core.cancel as manage
 
     order(paper, "ACME", "buy", "10")
     sell_limit = order(paper, "ACME", "sell", "4", "limit", limit_price="101")["id"]
@@ -398,7 +398,7 @@ def test_a_resting_order_that_cannot_be_canceled_stops_the_close(
     client, paper, quoted, order, submit, monkeypatch
 ):
     # given long 10 ACME, a working sell limit, and a venue that cannot be reached to cancel
-    import orders.services_manage as manage
+    import orders.core.cancel as manage
 
     order(paper, "ACME", "buy", "10")
     sell_limit = order(paper, "ACME", "sell", "4", "limit", limit_price="110")["id"]

@@ -276,7 +276,7 @@ def test_exit_flattens_and_reverse_opens_the_other_side(accounts, make_strategy,
 def test_exit_flattens_an_order_the_venue_filled_while_it_was_being_canceled(
     accounts, make_strategy, send, fake_broker, monkeypatch
 ):
-    from orders.services_reports import order_apply_report
+    from orders.core.reports import order_apply_report
     from strategies import fanout
     from tests.orders.fakes import report
 

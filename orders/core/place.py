@@ -1,0 +1,343 @@
+"""Placing orders: validation, pre-trade risk, persistence, enqueueing the submission.
+
+Order classes, algos and re-entry take part through the placement extensions the
+automation wing registers (orders/core/hooks.py): the core validates, prices, stores and
+submits; an extension checks its own fields, sets them before the first save, creates what
+comes with the order (exit legs) and may start it itself (an algo parent never goes to a
+venue).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Unpack
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import ApiKey, TradingAccount, User
+from oms_site.errors import Conflict, RiskRejected
+from oms_site.locks import lock_one
+from orders.core import risk
+from orders.core.hooks import PlacementExtension, placement_extensions
+from orders.core.lifecycle import Actor, actor_for, order_event_created, order_transition
+from orders.core.placement import (
+    OrderFields,
+    PlacementLinks,
+    PlaceRequest,
+    PlaceResult,
+    Prepared,
+    good_till,
+    prepare,
+)
+from orders.core.publish import order_publish
+from orders.core.submit import enqueue_submit
+from orders.core.trigger_store import trigger_create_for_order
+from orders.models import TRIGGERED_TYPES, HoldReason, Order, OrderEventType, OrderStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _existing_for_client_order_id(
+    *, account: TradingAccount, client_order_id: str | None, fingerprint: str
+) -> Order | None:
+    if not client_order_id:
+        return None
+    existing = Order.objects.filter(account=account, client_order_id=client_order_id).first()
+    if existing is None:
+        return None
+    if existing.request_hash != fingerprint:
+        raise Conflict(
+            f"client_order_id {client_order_id!r} was already used with a different order.",
+            extra={"order_id": str(existing.pk)},
+        )
+    return existing
+
+
+# --- place ------------------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    actor: Actor | None = None,
+    account_id: object,
+    links: PlacementLinks | None = None,
+    **fields: Unpack[OrderFields],
+) -> PlaceResult:
+    """Validate, risk-check and persist one order; submit it after commit.
+
+    `fields`: the order as asked for (orders/core/placement.py `OrderFields`: symbol, side,
+    order_type, qty, prices, time_in_force, order_class with take_profit / stop_loss,
+    client_order_id, tag, product, algo, reentry).
+
+    Raises ValidationFailed (400, nothing stored), PermissionDenied (403, nothing stored),
+    Conflict (409: client_order_id reused with another body), RiskRejected (422: the order
+    IS stored as rejected; `extra["order_id"]`). A repeated client_order_id with the same
+    body returns the existing order with created=False.
+
+    `user` None = a system placement (strategies, automation): no membership check; pass
+    `actor` to name who placed it, and `links` to attach it to a parent / GTT.
+
+    order_class bracket/oto: the exit legs are created when the entry fills (sized to the
+    filled quantity). oco: the order is the take-profit limit and a held stop-loss leg is
+    created with it. `algo` ({"type": "twap"|"vwap"|"iceberg", ...}) makes it a parent
+    order that releases child orders. `reentry` ({"max_retries", "reprice_ticks"})
+    re-enters it if it is rejected.
+    """
+    request = PlaceRequest(**fields)
+    links = links or PlacementLinks()
+    prepared = prepare(user=user, account_id=account_id, request=request)
+    coid = request.client_order_id
+    existing = _existing_for_client_order_id(
+        account=prepared.account, client_order_id=coid, fingerprint=prepared.hash
+    )
+    if existing is not None:
+        return PlaceResult(order=existing, created=False)
+    placement = _Placement(
+        prepared=prepared,
+        actor=actor or actor_for(user=user, api_key=api_key),
+        user=user,
+        api_key=api_key,
+        client_order_id=coid,
+        tag=request.tag,
+        links=links,
+    )
+    order, decision, created = _place_or_replay(placement)
+    if not created:
+        return PlaceResult(order=order, created=False)
+    if order.status == OrderStatus.REJECTED:
+        raise RiskRejected(decision.message, fields=None, extra={"order_id": str(order.pk)})
+    return PlaceResult(order=order, created=True)
+
+
+def _place_or_replay(placement: _Placement) -> tuple[Order, risk.RiskDecision, bool]:
+    """`_place_locked`, or the order another request with this client_order_id stored."""
+    prepared = placement.prepared
+    per_minute = (
+        risk.rate_window_count(account_id=prepared.account.pk, now=prepared.now)
+        if placement.links.counting_checks
+        else None
+    )
+    try:
+        # Not created: another request with this client_order_id committed between the
+        # first lookup and the account lock; this one is the replay (API.md: 200).
+        return _place_locked(placement, per_minute=per_minute)
+    except IntegrityError:
+        # Two requests with one client_order_id raced past the first lookup: the unique
+        # constraint let one in; answer the other as a replay (or a conflict).
+        existing = _existing_for_client_order_id(
+            account=prepared.account,
+            client_order_id=placement.client_order_id,
+            fingerprint=prepared.hash,
+        )
+        if existing is None:
+            raise
+        return existing, risk.RiskDecision(ok=True), False
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """One placement's inputs, as `_place_locked` and its steps read them."""
+
+    prepared: Prepared
+    actor: Actor
+    user: User | None
+    api_key: ApiKey | None
+    client_order_id: str | None
+    tag: str
+    links: PlacementLinks
+
+
+@transaction.atomic
+def _place_locked(
+    placement: _Placement, *, per_minute: int | None
+) -> tuple[Order, risk.RiskDecision, bool]:
+    """The stored order, its risk decision, and whether this call created it."""
+    prepared = placement.prepared
+    # The account row lock serialises this account's placements: buying power, open-order
+    # and per-day counts are judged against a stable picture.
+    account = lock_one(TradingAccount.objects.select_related("risk_limits"), pk=prepared.account.pk)
+    existing = _existing_for_client_order_id(
+        account=account, client_order_id=placement.client_order_id, fingerprint=prepared.hash
+    )
+    if existing is not None:
+        return existing, risk.RiskDecision(ok=True), False
+    extensions = placement_extensions()
+    decision, market_open = _decide(placement, account, per_minute, extensions)
+    order = _order_build(placement, account=account, decision=decision, market_open=market_open)
+    for extension in extensions:
+        if extension.prepare is not None:
+            extension.prepare(
+                order=order,
+                draft=prepared.draft,
+                extras=prepared.extras,
+                decision=decision,
+                instrument=prepared.instrument,
+                now=prepared.now,
+            )
+    order.save(force_insert=True)
+    order_event_created(order=order, actor=placement.actor, data=_created_data(order, placement))
+    _settle(order, placement, decision, extensions)
+    # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
+    # stream before anything the submission publishes (clients also order by `seq`).
+    order_publish(order)
+    _start(order, placement, decision, extensions)
+    return order, decision, True
+
+
+def _decide(
+    placement: _Placement,
+    account: TradingAccount,
+    per_minute: int | None,
+    extensions: tuple[PlacementExtension, ...],
+) -> tuple[risk.RiskDecision, bool]:
+    """The risk decision (as the extensions may refine it) and whether the market is open."""
+    prepared, links = placement.prepared, placement.links
+    ctx = risk.risk_context_build(
+        account=account,
+        instrument=prepared.instrument,
+        draft=prepared.draft,
+        quote=prepared.quote,
+        now=prepared.now,
+        orders_this_minute=per_minute,
+        counting_checks=links.counting_checks,
+        exclude_order_id=list(links.risk_exclude_ids) or None,
+        own_commitment=links.own_commitment,
+    )
+    symbol = prepared.instrument.symbol
+    decision = risk.risk_evaluate(prepared.draft, symbol, ctx)
+    for extension in extensions:
+        if extension.decide is not None:
+            decision = extension.decide(prepared.draft, decision, symbol)
+    return decision, ctx.market_open
+
+
+def _held_for_trigger(placement: _Placement) -> bool:
+    return placement.prepared.draft.type in TRIGGERED_TYPES
+
+
+def _queued(placement: _Placement, decision: risk.RiskDecision) -> bool:
+    return decision.ok and decision.queue_for_open and not _held_for_trigger(placement)
+
+
+def _order_build(
+    placement: _Placement,
+    *,
+    account: TradingAccount,
+    decision: risk.RiskDecision,
+    market_open: bool,
+) -> Order:
+    prepared, links = placement.prepared, placement.links
+    instrument, draft, now = prepared.instrument, prepared.draft, prepared.now
+    held = decision.ok and (_held_for_trigger(placement) or _queued(placement, decision))
+    hold_reason = ""
+    if held:
+        hold_reason = (
+            HoldReason.TRIGGER if _held_for_trigger(placement) else HoldReason.QUEUED_FOR_OPEN
+        )
+    user = placement.user
+    return Order(
+        account=account,
+        instrument=instrument,
+        symbol=instrument.symbol,
+        side=draft.side,
+        type=draft.type,
+        qty=draft.qty,
+        limit_price=draft.limit_price,
+        stop_price=draft.stop_price,
+        trail_price=draft.trail_price,
+        trail_percent=draft.trail_percent,
+        time_in_force=draft.time_in_force,
+        expire_at=draft.expire_at,
+        display_qty=draft.display_qty,
+        order_class=draft.order_class,
+        status=OrderStatus.HELD if held else OrderStatus.PENDING_NEW,
+        hold_reason=hold_reason,
+        client_order_id=placement.client_order_id,
+        request_hash=prepared.hash,
+        tag=placement.tag,
+        product=draft.product,
+        broker=account.broker,
+        est_price=decision.est_price,
+        good_till=good_till(
+            instrument=instrument,
+            tif=draft.time_in_force,
+            expire_at=draft.expire_at,
+            now=now,
+            queued=not market_open,
+        ),
+        created_by=user if user is not None and user.pk else None,
+        api_key=placement.api_key,
+        created_at=now,
+        updated_at=now,
+        event_seq=1,
+        parent_id=links.parent_id,
+        leg_role=links.leg_role,
+        oco_group=links.oco_group,
+        gtt_id=links.gtt_id,
+        reentry_of_id=links.reentry_of_id,
+        reentry_attempt=links.reentry_attempt,
+    )
+
+
+def _created_data(order: Order, placement: _Placement) -> dict[str, Any] | None:
+    """What the `created` event records besides the order's values: its links."""
+    links, draft = placement.links, placement.prepared.draft
+    created: dict[str, Any] = {"hold_reason": order.hold_reason} if order.hold_reason else {}
+    for name, value in (
+        ("parent_id", links.parent_id),
+        ("leg_role", links.leg_role),
+        ("gtt_id", links.gtt_id),
+        ("reentry_of", links.reentry_of_id),
+        ("reentry_attempt", links.reentry_attempt or None),
+        ("order_class", draft.order_class if draft.order_class != "simple" else None),
+        ("algo", order.algo and {k: order.algo.get(k) for k in ("type", "slices_total")}),
+    ):
+        if value:
+            created[name] = str(value) if name in ("parent_id", "gtt_id", "reentry_of") else value
+    return created or None
+
+
+def _settle(
+    order: Order,
+    placement: _Placement,
+    decision: risk.RiskDecision,
+    extensions: tuple[PlacementExtension, ...],
+) -> None:
+    """A refused order becomes rejected; an accepted one gets its trigger (held stops) and
+    what its extensions create with it (exit legs)."""
+    if not decision.ok:
+        order.reject_reason = decision.reject_reason
+        order_transition(
+            order=order,
+            to_status=OrderStatus.REJECTED,
+            event_type=OrderEventType.REJECTED,
+            actor=placement.actor,
+            data={"reason": order.reject_reason, "checks": decision.checks},
+            update_fields=["reject_reason"],
+        )
+        return
+    if _held_for_trigger(placement):
+        trigger_create_for_order(order=order, last=getattr(placement.prepared.quote, "last", None))
+    for extension in extensions:
+        if extension.created is not None:
+            extension.created(order=order, draft=placement.prepared.draft, actor=placement.actor)
+
+
+def _start(
+    order: Order,
+    placement: _Placement,
+    decision: risk.RiskDecision,
+    extensions: tuple[PlacementExtension, ...],
+) -> None:
+    """After commit: an extension starts the order (an algo's first step), or the venue
+    gets it — unless it is held for its trigger or for the open."""
+    if not decision.ok:
+        return
+    for extension in extensions:
+        if extension.start is not None and extension.start(order):
+            return
+    if not _held_for_trigger(placement) and not _queued(placement, decision):
+        enqueue_submit(order.pk)
