@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent_post
 from accounts.selectors import account_get_for_user
 from execution import services_kite
+from execution.serializers import BrokerStatusSerializer
 from execution.serializers_kite import (
-    BrokerStatusSerializer,
     KiteLoginUrlSerializer,
     KitePostbackResultSerializer,
     KitePostbackSerializer,

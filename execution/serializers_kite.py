@@ -2,7 +2,6 @@
 
 from rest_framework import serializers
 
-from accounts.models import ConnectionStatus
 from oms_site.api import StrictFieldsMixin
 
 
@@ -15,12 +14,6 @@ class KiteSessionSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=200,
         help_text="The `request_token` Kite added to the redirect URL after the login.",
     )
-
-
-class BrokerStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ConnectionStatus.values)
-    last_checked_at = serializers.DateTimeField(allow_null=True)
-    detail = serializers.CharField(allow_blank=True)
 
 
 class KitePostbackSerializer(serializers.Serializer):

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from accounts.models import BrokerConnection, TradingAccount, User
+from accounts.models import TradingAccount, User
 from execution.adapters import kite_mapping as km
 from execution.broker_config import BrokerNotConfiguredError, broker_account_config
+from execution.connections import BrokerStatus, broker_status_get
 from execution.protocol import (
     BrokerUnavailableError,
     PermanentBrokerError,
@@ -46,20 +47,6 @@ def _require_kite(account: TradingAccount) -> None:
         )
 
 
-def broker_status_of(*, account: TradingAccount) -> dict[str, Any]:
-    """The account's broker status object (API.md: {"status", "last_checked_at", "detail"})."""
-    row = (
-        BrokerConnection.objects.filter(pk=account.connection_id)
-        .values("status", "last_checked_at", "last_error")
-        .get()
-    )
-    return {
-        "status": row["status"],
-        "last_checked_at": row["last_checked_at"],
-        "detail": row["last_error"],
-    }
-
-
 def kite_login_url_get(*, account: TradingAccount) -> str:
     _require_kite(account)
     try:
@@ -70,7 +57,7 @@ def kite_login_url_get(*, account: TradingAccount) -> str:
 
 def kite_session_complete(
     *, account: TradingAccount, request_token: str, actor: User | None
-) -> dict[str, Any]:
+) -> BrokerStatus:
     _require_kite(account)
     try:
         _kite_adapter().complete_login(
@@ -78,7 +65,7 @@ def kite_session_complete(
         )
     except PermanentBrokerError as exc:
         raise InvalidState(str(exc)) from exc
-    return broker_status_of(account=account)
+    return broker_status_get(account=account)
 
 
 def kite_postback_apply(*, account_id: str, payload: Any) -> int:

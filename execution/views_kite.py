@@ -69,7 +69,7 @@ def kite_callback_page(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return _result(request, account, ok=False, detail=exc.message, status=409)
-    return _result(request, account, ok=status["status"] == "connected", detail=status["detail"])
+    return _result(request, account, ok=status.status == "connected", detail=status.detail)
 
 
 def _result(request: HttpRequest, account, *, ok: bool, detail: str, status: int = 200):
