@@ -1,7 +1,9 @@
-"""Writes for accounts: API keys, users, accounts, memberships, broker connections, the audit log.
+"""Writes for accounts: API keys, users, trading accounts, memberships.
 
-Risk limits and kill switches live in `accounts/risk_services.py`. `actor=None` means the
-system itself (management commands, seeding): permission checks apply to real users only.
+Broker connections live in `accounts/broker_connections.py`, the audit log's writer in
+`accounts/audit.py`, risk limits and kill switches in `accounts/risk_services.py`.
+`actor=None` means the system itself (management commands, seeding): permission checks
+apply to real users only.
 """
 
 from __future__ import annotations
@@ -17,21 +19,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import crypto, registry, selectors
+from accounts import registry, selectors
+from accounts.audit import audit_log_record
+from accounts.broker_connections import broker_connection_create
 from accounts.connection_rules import connection_credentials_errors, connection_settings_errors
 from accounts.models import (
     AccountMembership,
     AccountStatus,
     ApiKey,
-    AuditLogEntry,
     BrokerConnection,
-    ConnectionStatus,
     MembershipRole,
     RiskLimits,
     Role,
@@ -39,7 +40,7 @@ from accounts.models import (
     User,
 )
 from oms_site.errors import InvalidState, PermissionDenied, ValidationFailed
-from oms_site.locks import lock_one, lock_rows
+from oms_site.locks import lock_one
 
 API_KEY_PREFIX_LEN = 8
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -149,19 +150,6 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None) -> ApiKey:
     return api_key
 
 
-def audit_log_record(
-    *, actor: User | None, action: str, obj: Any, data: dict[str, Any] | None = None
-) -> AuditLogEntry:
-    return AuditLogEntry.objects.create(
-        actor=actor if actor is not None and actor.pk else None,
-        action=action,
-        object_type=obj._meta.label_lower if hasattr(obj, "_meta") else type(obj).__name__,
-        object_id=str(getattr(obj, "pk", "")),
-        object_repr=str(obj)[:200],
-        data=data or {},
-    )
-
-
 # --- Users ------------------------------------------------------------------------------
 @transaction.atomic
 def user_create(
@@ -198,102 +186,6 @@ def user_create(
     user.save()
     audit_log_record(actor=actor, action="user.create", obj=user, data={"role": role})
     return user
-
-
-# --- Broker connections -----------------------------------------------------------------
-def _credentials_clean(credentials: Any) -> dict[str, Any]:
-    if not isinstance(credentials, dict):
-        raise ValidationFailed(
-            "Credentials must be a JSON object.",
-            fields={"credentials": ["Must be a JSON object."]},
-        )
-    return credentials
-
-
-@sensitive_variables("credentials")
-@transaction.atomic
-def broker_connection_create(
-    *,
-    name: str,
-    broker: str,
-    owner: User | None,
-    credentials: dict[str, Any] | None = None,
-    settings: dict[str, Any] | None = None,
-    actor: User | None = None,
-) -> BrokerConnection:
-    if broker not in registry.broker_kinds():
-        raise ValidationFailed(
-            "Unknown broker.", fields={"broker": [f"Unknown broker kind {broker!r}."]}
-        )
-    clean_settings, errors = connection_settings_errors(broker=broker, settings_in=settings)
-    errors.update(connection_credentials_errors(broker=broker, credentials=credentials or {}))
-    if errors:
-        raise ValidationFailed("The broker connection is not valid.", fields=errors)
-    connection = BrokerConnection.objects.create(
-        name=name[:120],
-        broker=broker,
-        owner=owner,
-        credentials_encrypted=crypto.encrypt_credentials(_credentials_clean(credentials or {})),
-        settings=clean_settings,
-        status=ConnectionStatus.UNKNOWN,
-    )
-    audit_log_record(
-        actor=actor,
-        action="broker_connection.create",
-        obj=connection,
-        data={"broker": broker, "has_credentials": connection.has_credentials},
-    )
-    return connection
-
-
-@sensitive_variables("credentials")
-@transaction.atomic
-def broker_connection_set_credentials(
-    *, connection: BrokerConnection, credentials: dict[str, Any], actor: User | None
-) -> BrokerConnection:
-    """Replace the stored credentials (encrypted with the primary key). Never audited in clear."""
-    token = crypto.encrypt_credentials(_credentials_clean(credentials))
-    BrokerConnection.objects.filter(pk=connection.pk).update(
-        credentials_encrypted=token, status=ConnectionStatus.UNKNOWN, last_error=""
-    )
-    connection.refresh_from_db()
-    audit_log_record(
-        actor=actor,
-        action="broker_connection.credentials_set",
-        obj=connection,
-        data={"has_credentials": connection.has_credentials},
-    )
-    return connection
-
-
-@transaction.atomic
-def broker_connection_rotate_all(*, actor: User | None = None) -> int:
-    """Re-encrypt every stored token with the primary key (after a new key was prepended).
-
-    Raises `crypto.CredentialsUnreadable` (and rolls everything back) if a token was made with
-    a key that is no longer configured.
-    """
-    rotated = 0
-    connections = lock_rows(BrokerConnection.objects.exclude(credentials_encrypted=""))
-    for connection in connections:
-        try:
-            token = crypto.rotate_token(connection.credentials_encrypted)
-        except InvalidToken as exc:
-            raise crypto.CredentialsUnreadable(
-                f"broker connection {connection.pk} cannot be decrypted with the configured keys"
-            ) from exc
-        BrokerConnection.objects.filter(pk=connection.pk).update(credentials_encrypted=token)
-        rotated += 1
-    if rotated:
-        AuditLogEntry.objects.create(
-            actor=actor,
-            action="broker_connection.rotate_all",
-            object_type=BrokerConnection._meta.label_lower,
-            object_id="*",
-            object_repr="all broker connections",
-            data={"rotated": rotated},
-        )
-    return rotated
 
 
 # --- Trading accounts -------------------------------------------------------------------

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from orders_api import log, percentile  # noqa: E402 - the benches' shared output helpers
+from stack import log, percentile  # noqa: E402 - the benches' shared output helpers
 
 
 class Receiver:

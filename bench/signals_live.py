@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from orders_api import (  # the sibling bench module: its stack and API client
+from stack import (  # the sibling module the stack benchmarks share
     Api,
     Stack,
     cpu_seconds_by_role,

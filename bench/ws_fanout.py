@@ -48,7 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from orders_api import log, percentile  # noqa: E402 - the benches' shared output helpers
+from stack import log, percentile  # noqa: E402 - the benches' shared output helpers
 
 PYTHON = sys.executable
 DEFAULT_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")

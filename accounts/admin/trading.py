@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import connection_rules, risk_services, services
+from accounts import broker_connections, connection_rules, risk_services, services
 from accounts.admin.base import (
     AuditedAdmin,
     MembershipFormsetMixin,
@@ -124,7 +124,7 @@ class BrokerConnectionAdmin(AuditedAdmin):
     def save_model(self, request, obj, form, change):
         credentials = form.cleaned_data.get("new_credentials")
         if not change:
-            created = services.broker_connection_create(
+            created = broker_connections.broker_connection_create(
                 name=obj.name,
                 broker=obj.broker,
                 owner=obj.owner,
@@ -140,7 +140,7 @@ class BrokerConnectionAdmin(AuditedAdmin):
             return
         super().save_model(request, obj, form, change)
         if credentials:
-            services.broker_connection_set_credentials(
+            broker_connections.broker_connection_set_credentials(
                 connection=obj, credentials=credentials, actor=request.user
             )
 

@@ -58,8 +58,8 @@ def complete_login(
     *, config: BrokerAccountConfig, client: KiteConnect, request_token: str, actor: Any
 ) -> ConnectionCheck:
     """Exchange `request_token` for an access token and store it; the resulting status."""
+    from accounts.broker_connections import broker_connection_set_credentials
     from accounts.models import BrokerConnection
-    from accounts.services import broker_connection_set_credentials
 
     api_secret = config.credentials.get("api_secret")
     if not api_secret:

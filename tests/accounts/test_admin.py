@@ -327,9 +327,9 @@ def test_deleting_a_membership_is_audited(back_office, trader, dealer):
 
 
 def test_an_account_cannot_use_another_brokers_connection(back_office, trader):
-    from accounts import services
+    from accounts import broker_connections
 
-    conn = services.broker_connection_create(name="Ex", broker="exchange", owner=trader)
+    conn = broker_connections.broker_connection_create(name="Ex", broker="exchange", owner=trader)
     response = back_office.post(
         reverse("admin:accounts_tradingaccount_add"),
         {

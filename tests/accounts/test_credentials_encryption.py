@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from accounts import selectors, services
+from accounts import broker_connections, selectors, services
 from accounts.models import BrokerConnection
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_the_database_column_holds_no_plaintext(two_keys, trader):
 
 
 def test_repr_and_str_never_show_credentials(two_keys, trader):
-    conn = services.broker_connection_create(
+    conn = broker_connections.broker_connection_create(
         name="C", broker="paper", owner=trader, credentials=SECRET
     )
     assert "very-secret" not in repr(conn) and "very-secret" not in str(conn)
@@ -63,7 +63,7 @@ def test_repr_and_str_never_show_credentials(two_keys, trader):
 def test_rotation_re_encrypts_with_the_new_key_and_keeps_data(settings, two_keys, trader):
     old, new = two_keys
     # Given credentials encrypted with the old key
-    conn = services.broker_connection_create(
+    conn = broker_connections.broker_connection_create(
         name="C", broker="paper", owner=trader, credentials=SECRET
     )
     before = _raw_token(conn.pk)
@@ -85,7 +85,7 @@ def test_rotation_re_encrypts_with_the_new_key_and_keeps_data(settings, two_keys
 
 def test_rotation_with_a_missing_key_fails_and_changes_nothing(settings, two_keys, trader):
     _old, new = two_keys
-    conn = services.broker_connection_create(
+    conn = broker_connections.broker_connection_create(
         name="C", broker="paper", owner=trader, credentials=SECRET
     )
     before = _raw_token(conn.pk)
@@ -98,9 +98,9 @@ def test_rotation_with_a_missing_key_fails_and_changes_nothing(settings, two_key
 
 
 def test_replacing_credentials(two_keys, trader):
-    conn = services.broker_connection_create(name="C", broker="paper", owner=trader)
+    conn = broker_connections.broker_connection_create(name="C", broker="paper", owner=trader)
     assert not conn.has_credentials
-    services.broker_connection_set_credentials(
+    broker_connections.broker_connection_set_credentials(
         connection=conn, credentials={"token": "t-1"}, actor=trader
     )
     conn.refresh_from_db()

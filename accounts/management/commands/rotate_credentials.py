@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import services
+from accounts import broker_connections
 from accounts.crypto import CredentialsUnreadable
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            count = services.broker_connection_rotate_all()
+            count = broker_connections.broker_connection_rotate_all()
         except CredentialsUnreadable as exc:
             raise CommandError(f"{exc}; nothing was changed.") from exc
         self.stdout.write(f"Re-encrypted {count} broker connection(s) with the primary key.")
