@@ -124,10 +124,12 @@ class AlpacaDriver(VenueDriver):
         super().quote(bid=bid, ask=ask, last=last)
         self.control("POST", "/quote", {"symbol": "AAPL", "bid": bid, "ask": ask, "last": last})
 
-    def fill(self, order_id: str, *, qty: str, price: str) -> None:
+    def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
         working = self._current(order_id)
         self.control("POST", f"/orders/{working['id']}/fill", {"qty": qty, "price": price})
-        self.deliver(lambda: self._oms_filled(order_id) >= _dec(working["filled_qty"]) + _dec(qty))
+        if deliver:
+            expected = _dec(working["filled_qty"]) + _dec(qty)
+            self.deliver(lambda: self._oms_filled(order_id) >= expected)
 
     def _oms_filled(self, order_id: str) -> Decimal:
         return _dec(self.client.get(f"/api/v1/orders/{order_id}").json()["filled_qty"])
@@ -171,6 +173,9 @@ class AlpacaDriver(VenueDriver):
             return
         self.control("POST", "/faults", specs[fault])
 
+    def follow_stream(self) -> None:
+        """Already followed: the driver starts the stream follower with the account."""
+
     def drop_stream(self) -> None:
         seen = self.follower.connects
         self.control("POST", "/stream/drop", {})
@@ -189,6 +194,8 @@ class KiteDriver(VenueDriver):
         self.fake.start()
         self.stream: StreamThread | None = None
         self.relay: Relay | None = None
+        self.postbacks_sent: int | None = None  # None: postbacks not used
+        self.stopped = False
         super().__init__(trader=trader, client=client, tick=tick)
         self.adapter = get_adapter("kite")
 
@@ -207,7 +214,8 @@ class KiteDriver(VenueDriver):
             self.stream.close()
         if self.relay is not None:
             self.relay.close()
-        self.fake.stop()
+        if not self.stopped:
+            self.fake.stop()
 
     def quote(self, *, bid: str, ask: str, last: str) -> None:
         super().quote(bid=bid, ask=ask, last=last)
@@ -218,15 +226,22 @@ class KiteDriver(VenueDriver):
         [broker_id] = [k for k, o in self.fake.book.orders.items() if o["tag"] == tag]
         return broker_id
 
-    def fill(self, order_id: str, *, qty: str, price: str) -> None:
+    def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
         self.fake.control("fill", order_id=self._broker_id(order_id), qty=qty, price=price)
-        self.deliver()
+        if deliver:
+            self.deliver()
 
     def deliver(self, until=lambda: True) -> None:
-        """The adapter's catch-up poll (run every minute and after each reconnect), here."""
+        """The ticker's updates (when followed), Kite's postbacks (when used), then the
+        adapter's catch-up poll (run every minute and after each reconnect), here."""
+        if self.postbacks_sent is not None:
+            self.post_postbacks()
         if self.relay is not None:
             self.relay.pump(until)
             self.relay.quiet(0.2)
+            return
+        if self.stopped:  # Kite is not answering: nothing to poll
+            assert until()
             return
         emit_reports(self.adapter.poll_reports(account_id=str(self.account.pk)))
         assert until()
@@ -286,5 +301,20 @@ class KiteDriver(VenueDriver):
     def drop_stream(self) -> None:
         wait_for(lambda: self.fake.control("stats")["sockets"] >= 1, timeout=10)
 
+    def use_postbacks(self) -> None:
+        """Deliver Kite's postbacks (as Kite sent them: repeats and order included) to OMS's
+        postback endpoint."""
+        self.postbacks_sent = len(self.fake.control("postbacks"))
+
+    def post_postbacks(self) -> None:
+        sent = self.fake.control("postbacks")
+        for payload in sent[self.postbacks_sent :]:
+            answer = self.client.post(
+                f"/api/v1/brokers/kite/postback/{self.account.pk}", payload, format="json"
+            )
+            assert answer.status_code == 200, answer.json()
+        self.postbacks_sent = len(sent)
+
     def go_silent(self) -> None:
         self.fake.stop()
+        self.stopped = True

@@ -64,9 +64,10 @@ class VenueDriver:
         """The market moves: OMS's quote (and the broker's own quote, for a real broker)."""
         self._tick(self.symbol, last=last, bid=bid, ask=ask)
 
-    def fill(self, order_id: str, *, qty: str, price: str) -> None:
+    def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
         """Make the venue fill `qty` of the working OMS order at `price` (its limit or better)
-        and deliver the venue's reports to OMS."""
+        and (unless `deliver` is False: a broker's update still on its way) hand the venue's
+        reports to OMS."""
         raise NotImplementedError
 
     def before_close(self, *, qty: str, bid: str) -> None:
@@ -96,6 +97,12 @@ class VenueDriver:
     def arrange(self, fault: str, **options) -> None:
         pytest.skip(f"{self.name}: '{fault}' does not apply to an in-process venue")
 
+    def follow_stream(self) -> None:
+        pytest.skip(f"{self.name}: an in-process venue has no update stream to lose")
+
+    def drop_stream(self) -> None:
+        raise NotImplementedError
+
     def go_silent(self) -> None:
         pytest.skip(f"{self.name}: an in-process venue cannot stop answering")
 
@@ -108,16 +115,15 @@ class PaperDriver(VenueDriver):
         "(no partial fill to script without changing paper's behaviour)"
     )
 
-    def fill(self, order_id: str, *, qty: str, price: str) -> None:
+    def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
         # a tick whose ask comes down to the buy limit fills it there (as maker)
         self.quote(bid=str(Decimal(price) - Decimal("0.10")), ask=price, last=price)
 
     def arrange_reject(self, message: str) -> str:
-        # a market order with no quote at all is refused by paper, in words
-        from marketdata.models import Quote
-
-        Quote.objects.filter(instrument__symbol=self.symbol).delete()
-        return f"No market quote for {self.symbol}"
+        pytest.skip(
+            "paper: refuses only a market order without any quote, and OMS's own risk check "
+            "refuses that order first (422 risk_rejected), so paper's refusal is not reachable"
+        )
 
 
 class ExchangeDriver(VenueDriver):
@@ -147,7 +153,7 @@ class ExchangeDriver(VenueDriver):
         assert answer.status_code == 201, answer.json()
         return answer.json()
 
-    def fill(self, order_id: str, *, qty: str, price: str) -> None:
+    def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
         # a counterparty sell of `qty` at the resting buy's price trades `qty` with it
         self._counter(side="sell", qty=qty, price=price)
 
