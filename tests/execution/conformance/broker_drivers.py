@@ -12,6 +12,7 @@ import threading
 from decimal import Decimal
 
 import requests
+from django.db import DatabaseError
 
 from accounts.crypto import encrypt_credentials
 from accounts.models import BrokerConnection
@@ -44,12 +45,23 @@ def _dec(value) -> Decimal:
 
 
 class StreamThread:
-    """A broker stream (`run(stop)`) followed in its own thread until `close()`."""
+    """A broker stream (`run(stop)`) followed in its own thread until `close()`; restarted when
+    it fails, as the stream runner (execution.streams) restarts it (here: SQLite's in-memory
+    test database refuses a write from this thread while the test thread writes)."""
 
     def __init__(self, run) -> None:
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=run, args=(self.stop,), daemon=True)
+        self.failures: list[Exception] = []
+        self.thread = threading.Thread(target=self._run, args=(run,), daemon=True)
         self.thread.start()
+
+    def _run(self, run) -> None:
+        while not self.stop.is_set():
+            try:
+                run(self.stop)
+            except DatabaseError as exc:
+                self.failures.append(exc)
+                self.stop.wait(0.05)
 
     def close(self) -> None:
         self.stop.set()

@@ -55,9 +55,9 @@ def test_a_429_is_retried_or_refused_cleanly_never_sent_twice(venue):
 
 def test_fills_sent_while_the_stream_was_down_are_caught_up_after_it_reconnects(venue):
     venue.quote(**QUOTE)
-    venue.follow_stream()
     placed = place(venue)
     venue.deliver(lambda: order(venue, placed["id"])["status"] == "new")
+    venue.follow_stream()
     venue.arrange("stream_drop", lose=1)
     # when the venue fills the order while its update never arrives, and the stream drops
     venue.fill(placed["id"], qty="10", price="99.50", deliver=False)
