@@ -41,8 +41,6 @@ def weighted(parts: list[tuple[Decimal, Decimal | None]]) -> tuple[Decimal, Deci
 
 class VenueDriver:
     name = ""
-    partial_fills = True  # the venue can fill part of an order
-    skip_partial_reason = ""
 
     def __init__(self, *, trader, client, tick) -> None:
         self.trader, self.client, self._tick = trader, client, tick
@@ -109,15 +107,16 @@ class VenueDriver:
 
 class PaperDriver(VenueDriver):
     name = Venue.PAPER
-    partial_fills = False
-    skip_partial_reason = (
-        "paper: quotes carry no size, so a crossing tick fills the whole remainder "
-        "(no partial fill to script without changing paper's behaviour)"
-    )
 
     def fill(self, order_id: str, *, qty: str, price: str, deliver: bool = True) -> None:
-        # a tick whose ask comes down to the buy limit fills it there (as maker)
-        self.quote(bid=str(Decimal(price) - Decimal("0.10")), ask=price, last=price)
+        # a tick offering `qty` at the buy's limit fills that much of it (as maker)
+        from marketdata.services import tick_ingest
+
+        bid = str(Decimal(price) - Decimal("0.10"))
+        result = tick_ingest(
+            symbol=self.symbol, last=price, bid=bid, ask=price, ask_size=qty, source="test"
+        )
+        assert result.applied, result
 
     def arrange_reject(self, message: str) -> str:
         pytest.skip(
