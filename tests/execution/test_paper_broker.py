@@ -376,3 +376,28 @@ def test_a_size_that_is_not_positive_is_refused(acme):
     result = tick_ingest(symbol="ACME", last="100", ask="100", ask_size="0", source="test")
     assert (result.applied, result.reason) == (False, "invalid_volume")
     assert "ask_size must be positive" in result.message
+
+
+def test_a_tick_pushed_through_the_api_with_a_size_fills_paper_in_part(
+    acme, tick, sink, admin_user, api_client, only_paper_listener
+):
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    buy = paper(side="buy", qty="10", limit_price="99.50")
+    broker_submit(buy)
+    api_client.force_authenticate(admin_user)
+    answer = api_client.post(
+        "/api/v1/market-data/ticks",
+        {"symbol": "ACME", "last": "99.50", "bid": "99.45", "ask": "99.50", "ask_size": "3"},
+        format="json",
+    )
+    assert answer.status_code == 202, answer.json()
+    [partial] = sink.of(buy.order_id, ReportType.PARTIAL_FILL)
+    assert (partial.fill_qty, partial.leaves_qty) == (Decimal("3"), Decimal("7"))
+    # a size that is not positive is refused, naming the field
+    answer = api_client.post(
+        "/api/v1/market-data/ticks",
+        {"symbol": "ACME", "last": "99.50", "ask": "99.50", "ask_size": "-1"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "0.ask_size" in answer.json()["error"]["fields"]
