@@ -84,9 +84,12 @@ def tick_ingest(
     volume: Any = 0,
     ts: Any = None,
     source: str = "api",
+    bid_size: Any = None,
+    ask_size: Any = None,
 ) -> IngestResult:
     """Ingest one tick (a feed's semantics: invalid or stale → dropped, not raised)."""
     raw = {"symbol": symbol, "last": last, "bid": bid, "ask": ask, "volume": volume, "ts": ts}
+    raw.update(bid_size=bid_size, ask_size=ask_size)
     return ticks_ingest(ticks=[raw], source=source)[0]
 
 
@@ -191,6 +194,8 @@ def _apply(
                         ask=tick.ask,
                         volume=tick.volume,
                         ts=tick.ts,
+                        bid_size=tick.bid_size,
+                        ask_size=tick.ask_size,
                     ),
                     row,
                 )

@@ -29,6 +29,9 @@ class AppliedTick:
     ask: Decimal | None
     volume: Decimal
     ts: datetime
+    # Sizes at the bid and ask when the source gave them; None: unknown (treated as unlimited).
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
 
 
 TickListener = Callable[[AppliedTick], object]

@@ -45,6 +45,9 @@ class ParsedTick:
     ask: Decimal | None
     volume: Decimal
     ts: datetime  # aware, UTC
+    # Optional sizes at the bid and ask (None: not given — venues treat the side as unlimited).
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,5 +139,19 @@ def parse_tick(raw: Mapping[str, Any], *, now: datetime) -> ParsedTick:
     ts = parse_ts(raw.get("ts"), now=now)
     assert last is not None
     return ParsedTick(
-        symbol=symbol.strip().upper(), last=last, bid=bid, ask=ask, volume=volume, ts=ts
+        symbol=symbol.strip().upper(),
+        last=last,
+        bid=bid,
+        ask=ask,
+        volume=volume,
+        ts=ts,
+        bid_size=_size(raw.get("bid_size"), "bid_size"),
+        ask_size=_size(raw.get("ask_size"), "ask_size"),
     )
+
+
+def _size(value: Any, field: str) -> Decimal | None:
+    size = _decimal(value, field, reason=INVALID_VOLUME, optional=True)
+    if size is not None and size <= _ZERO:
+        raise TickRejected(INVALID_VOLUME, field, f"{field} must be positive.")
+    return size

@@ -260,21 +260,24 @@ class PaperBroker:
     # ------------------------------------------------------------------ ticks
 
     def on_tick(self, tick: AppliedTick) -> int:
-        """Fill every working paper limit order the tick crosses; returns how many filled."""
+        """Fill the working paper limit orders the tick crosses; returns how many filled (in
+        whole or in part). A tick with `ask_size`/`bid_size` fills at most that much on its
+        side, in price-time order (the last order reached is filled in part); without a size
+        the side is unlimited."""
         buy_at = tick.ask if tick.ask is not None else tick.last
         sell_at = tick.bid if tick.bid is not None else tick.last
         base = VenueOrder.objects.filter(venue=Venue.PAPER, symbol=tick.symbol, status=_OPEN)
-        candidates: list[tuple[str, int, Decimal]] = []
+        candidates: list[_Candidate] = []
         if buy_at is not None:
             rows = base.filter(side="buy", limit_price__gte=buy_at).order_by(
                 "-limit_price", "created_at"
             )
-            candidates += [(pk, rev, buy_at) for pk, rev in rows.values_list("order_id", "rev")]
+            candidates += _sized(rows, price=buy_at, size=tick.ask_size)
         if sell_at is not None:
             rows = base.filter(side="sell", limit_price__lte=sell_at).order_by(
                 "limit_price", "created_at"
             )
-            candidates += [(pk, rev, sell_at) for pk, rev in rows.values_list("order_id", "rev")]
+            candidates += _sized(rows, price=sell_at, size=tick.bid_size)
         filled = 0
         for start in range(0, len(candidates), TICK_FILL_BATCH):
             chunk = candidates[start : start + TICK_FILL_BATCH]
@@ -291,7 +294,7 @@ class PaperBroker:
                 filled += self._fill_resting_each(chunk, symbol=tick.symbol)
         return filled
 
-    def _fill_resting_each(self, chunk: list[tuple[str, int, Decimal]], *, symbol: str) -> int:
+    def _fill_resting_each(self, chunk: list[_Candidate], *, symbol: str) -> int:
         filled = 0
         for candidate in chunk:
             try:
@@ -303,25 +306,29 @@ class PaperBroker:
         return filled
 
     @transaction.atomic
-    def _fill_resting(self, chunk: list[tuple[str, int, Decimal]]) -> int:
+    def _fill_resting(self, chunk: list[_Candidate]) -> int:
         """Fill the chunk's orders in one transaction and hand their reports over as one
         burst (orders applies and books them together)."""
         # Compare-and-set: only the process that moves `rev` fills; a modify/cancel/fill
         # that got there first leaves 0 rows updated and that candidate is skipped.
         prices: dict[str, Decimal] = {}
-        for order_id, rev, price in chunk:
+        sizes: dict[str, Decimal | None] = {}
+        for order_id, rev, price, size in chunk:
             taken = VenueOrder.objects.filter(pk=order_id, status=_OPEN, rev=rev).update(
                 rev=F("rev") + 1
             )
             if taken:
                 prices[order_id] = price
+                sizes[order_id] = size
         if not prices:
             return 0
         loaded = VenueOrder.objects.in_bulk(list(prices))
         reports: list[ExecutionReport] = []
         fills: list[VenueFill] = []
         for order in (loaded[order_id] for order_id in prices):  # price-time order
-            report = self._fill(order, price=prices[order.pk], liquidity="maker")
+            report = self._fill(
+                order, price=prices[order.pk], liquidity="maker", qty=sizes[order.pk]
+            )
             order.save()
             reports.append(report)
             fills.append(fill_record(venue_order=order, report=report))
@@ -351,14 +358,22 @@ class PaperBroker:
             VenueFill.objects.bulk_create(fills)
 
     @staticmethod
-    def _fill(order: VenueOrder, *, price: Decimal, liquidity: str) -> ExecutionReport:
-        """Fill the whole remainder of `order` at `price` (mutates the row, caller saves)."""
-        qty = order.qty - order.filled_qty
+    def _fill(
+        order: VenueOrder, *, price: Decimal, liquidity: str, qty: Decimal | None = None
+    ) -> ExecutionReport:
+        """Fill `qty` of `order` (None: the whole remainder) at `price` (mutates the row,
+        caller saves); the order stays open while some of it is left."""
+        remainder = order.qty - order.filled_qty
+        qty = remainder if qty is None else min(qty, remainder)
         fee = fill_fee(qty=qty, price=price, bps=conf.paper_fee_bps(), fixed=conf.paper_fee_fixed())
-        order.avg_fill_price = price
-        order.filled_qty = order.qty
-        order.visible_qty = Decimal("0")
-        order.status = VenueOrderStatus.FILLED
+        filled = order.filled_qty + qty
+        order.avg_fill_price = (
+            (order.avg_fill_price or Decimal("0")) * order.filled_qty + price * qty
+        ) / filled
+        order.filled_qty = filled
+        order.visible_qty = order.qty - filled
+        if filled == order.qty:
+            order.status = VenueOrderStatus.FILLED
         order.updated_at = timezone.now()
         report_id = new_report_id(PREFIX)
         return fill_report(
@@ -388,6 +403,26 @@ class PaperBroker:
             ts=timezone.now(),
             reason="The paper broker has no such order.",
         )
+
+
+_Candidate = tuple[str, int, Decimal, Decimal | None]  # order id, rev, price, qty (None: all)
+
+
+def _sized(rows, *, price: Decimal, size: Decimal | None) -> list[_Candidate]:
+    """The crossing orders (in price-time order) a tick of `size` reaches, each with the qty
+    it gets; all of them with no qty cap when the size is unknown."""
+    values = rows.values_list("order_id", "rev", "qty", "filled_qty")
+    if size is None:
+        return [(pk, rev, price, None) for pk, rev, _, _ in values]
+    out: list[_Candidate] = []
+    left = size
+    for pk, rev, qty, filled_qty in values:
+        if left <= 0:
+            break
+        take = min(qty - filled_qty, left)
+        out.append((pk, rev, price, take))
+        left -= take
+    return out
 
 
 def _modify_problem(order: VenueOrder, request: ModifyRequest) -> str:

@@ -305,3 +305,99 @@ def test_a_resting_order_that_cannot_be_filled_does_not_hold_back_the_others(
     assert [r.order_id for r in sink.of(good.order_id, ReportType.FILL)] == [good.order_id]
     assert VenueOrder.objects.get(pk=bad.order_id).status == "open"
     assert VenueFill.objects.filter(order_id=bad.order_id).count() == 0
+
+
+def _sized_tick(**values):
+    from marketdata.services import tick_ingest
+
+    result = tick_ingest(symbol="ACME", volume=0, source="test", **values)
+    assert result.applied, result
+
+
+def test_a_tick_with_an_ask_size_fills_at_most_that_much_in_price_time_order(
+    acme, tick, sink, only_paper_listener
+):
+    # given resting buys of 5 at 99.50 and 5 at 99.20
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    better, worse = (
+        paper(side="buy", qty="5", limit_price="99.50"),
+        paper(side="buy", qty="5", limit_price="99.20"),
+    )
+    broker_submit(better)
+    broker_submit(worse)
+    # when a tick offers 7 at 99.00
+    _sized_tick(last="99.00", bid="98.90", ask="99.00", ask_size="7")
+    # then the better buy fills whole and the other 2 of 5, still working
+    [fill] = sink.of(better.order_id, ReportType.FILL)
+    [partial] = sink.of(worse.order_id, ReportType.PARTIAL_FILL)
+    assert (fill.fill_qty, fill.leaves_qty) == (Decimal("5"), Decimal("0"))
+    assert (partial.fill_qty, partial.fill_price, partial.leaves_qty) == (
+        Decimal("2"),
+        Decimal("99.00"),
+        Decimal("3"),
+    )
+    row = VenueOrder.objects.get(pk=worse.order_id)
+    assert (row.status, row.filled_qty, row.visible_qty) == ("open", Decimal("2"), Decimal("3"))
+    # and a later tick of 10 fills the 3 left at its price, the average of both fills kept
+    _sized_tick(last="98.90", bid="98.80", ask="98.90", ask_size="10")
+    [last] = sink.of(worse.order_id, ReportType.FILL)
+    assert (last.fill_qty, last.fill_price, last.leaves_qty) == (
+        Decimal("3"),
+        Decimal("98.90"),
+        Decimal("0"),
+    )
+    row.refresh_from_db()
+    assert (row.status, row.filled_qty, row.avg_fill_price) == (
+        "filled",
+        Decimal("5"),
+        Decimal("98.94"),
+    )
+    assert VenueFill.objects.filter(order_id=worse.order_id).count() == 2
+
+
+def test_a_bid_size_caps_sell_fills_and_a_tick_without_size_fills_everything(
+    acme, tick, sink, only_paper_listener
+):
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    sell = paper(side="sell", qty="10", limit_price="101.00")
+    broker_submit(sell)
+    _sized_tick(last="101", bid="101.00", ask="101.05", bid_size="4", ask_size="1")
+    [partial] = sink.of(sell.order_id, ReportType.PARTIAL_FILL)
+    assert (partial.fill_qty, partial.leaves_qty) == (Decimal("4"), Decimal("6"))
+    # a tick with no size is unlimited, as before sizes existed
+    tick("ACME", last="101", bid="101.00", ask="101.05")
+    [fill] = sink.of(sell.order_id, ReportType.FILL)
+    assert (fill.fill_qty, fill.leaves_qty) == (Decimal("6"), Decimal("0"))
+
+
+def test_a_size_that_is_not_positive_is_refused(acme):
+    from marketdata.services import tick_ingest
+
+    result = tick_ingest(symbol="ACME", last="100", ask="100", ask_size="0", source="test")
+    assert (result.applied, result.reason) == (False, "invalid_volume")
+    assert "ask_size must be positive" in result.message
+
+
+def test_a_tick_pushed_through_the_api_with_a_size_fills_paper_in_part(
+    acme, tick, sink, admin_user, api_client, only_paper_listener
+):
+    tick("ACME", last="100", bid="99.95", ask="100.00")
+    buy = paper(side="buy", qty="10", limit_price="99.50")
+    broker_submit(buy)
+    api_client.force_authenticate(admin_user)
+    answer = api_client.post(
+        "/api/v1/market-data/ticks",
+        {"symbol": "ACME", "last": "99.50", "bid": "99.45", "ask": "99.50", "ask_size": "3"},
+        format="json",
+    )
+    assert answer.status_code == 202, answer.json()
+    [partial] = sink.of(buy.order_id, ReportType.PARTIAL_FILL)
+    assert (partial.fill_qty, partial.leaves_qty) == (Decimal("3"), Decimal("7"))
+    # a size that is not positive is refused, naming the field
+    answer = api_client.post(
+        "/api/v1/market-data/ticks",
+        {"symbol": "ACME", "last": "99.50", "ask": "99.50", "ask_size": "-1"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "0.ask_size" in answer.json()["error"]["fields"]
