@@ -201,7 +201,9 @@ class CircuitBreaker:
             if was_open:
                 self._announce("connected", "Calls succeed again.")
 
-    def record_failure(self) -> None:
+    def record_failure(self, error: str = "") -> None:
+        """One more failed attempt; `error` (what failed, in words) goes into the detail
+        told when this opens the breaker."""
         self._cache.add(self._fails_key, 0, timeout=self._TTL)
         try:
             fails = self._cache.incr(self._fails_key)
@@ -216,7 +218,9 @@ class CircuitBreaker:
             if fails == self.threshold:  # closed → open, once (not each failed probe)
                 self._announce(
                     "disconnected",
-                    f"{fails} calls in a row failed; new calls wait for it to recover.",
+                    f"{fails} calls in a row failed"
+                    + (f" (last: {error[:200]})" if error else "")
+                    + "; new calls wait for it to recover.",
                 )
 
     def _announce(self, status: str, detail: str) -> None:
@@ -362,7 +366,7 @@ class ResilientCaller:
             try:
                 result = self._run(fn, in_process=in_process, what=what)
             except TransientBrokerError as exc:
-                self.breaker.record_failure()
+                self.breaker.record_failure(str(exc))
                 if attempt + 1 >= attempts:
                     raise BrokerUnavailableError(
                         f"Broker {self.broker!r} is unavailable: {what} failed "
@@ -385,10 +389,10 @@ class ResilientCaller:
                 raise
             except BrokerUnavailableError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # Unexpected failure inside the adapter: counts against the breaker, never
                 # retried (it is not a named transient error), and re-raised to the caller.
-                self.breaker.record_failure()
+                self.breaker.record_failure(f"{type(exc).__name__}: {exc}")
                 raise
             self.breaker.record_success(dirty=dirty)
             return result

@@ -192,7 +192,7 @@ class AlpacaBroker(AlpacaReads):
         try:
             result = fn()
         except TransientBrokerError as exc:
-            breaker.record_failure()
+            breaker.record_failure(str(exc))
             raise BrokerUnavailableError(f"Alpaca is unavailable: {what} failed ({exc}).") from exc
         except PermanentBrokerError:
             breaker.record_success(dirty=dirty)
