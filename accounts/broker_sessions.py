@@ -74,9 +74,12 @@ def broker_short_title(broker: str) -> str:
     return spec.title if spec is not None else broker
 
 
-def expired_sessions_forget(*, account_id: object) -> None:
-    """Drop the cached answer of every member of `account_id` (its session state changed)."""
-    members = AccountMembership.objects.filter(account_id=account_id).values_list(
-        "user_id", flat=True
-    )
-    cache.delete_many([_key(user_id) for user_id in members])
+def expired_sessions_forget(*, account_id: object = None, connection_id: object = None) -> None:
+    """Drop the cached answer of every member of `account_id` (or of every account on
+    `connection_id`): its session state changed."""
+    members = AccountMembership.objects.all()
+    if account_id is not None:
+        members = members.filter(account_id=account_id)
+    else:
+        members = members.filter(account__connection_id=connection_id)
+    cache.delete_many([_key(user_id) for user_id in members.values_list("user_id", flat=True)])
