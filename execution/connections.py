@@ -29,6 +29,7 @@ from execution.protocol import (
     ConnectionCheck,
     ConnectionState,
     PermanentBrokerError,
+    TransientBrokerError,
 )
 from execution.registry import get_adapter
 from execution.resilience import BreakerState
@@ -192,6 +193,14 @@ def connection_test(*, account: TradingAccount) -> ConnectionCheck:
     return check
 
 
+class _NoAnswer(TransientBrokerError):
+    """A connection test the broker did not answer (the adapter said `disconnected`)."""
+
+    def __init__(self, check: ConnectionCheck) -> None:
+        super().__init__(check.detail)
+        self.check = check
+
+
 def _check(adapter: ConnectedBrokerAdapter, account: TradingAccount) -> ConnectionCheck:
     title = _title(account.broker)
     started = time.monotonic()
@@ -199,11 +208,19 @@ def _check(adapter: ConnectedBrokerAdapter, account: TradingAccount) -> Connecti
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    def attempt() -> ConnectionCheck:
+        check = adapter.check_connection(account_id=str(account.pk))
+        if check.state == ConnectionState.DISCONNECTED:
+            raise _NoAnswer(check)  # counts against the account's breaker like any call
+        return check
+
     try:
         return broker_caller(broker=account.broker, account_id=str(account.pk)).call(
-            lambda: adapter.check_connection(account_id=str(account.pk)), what="connection test"
+            attempt, what="connection test", attempts=1
         )
     except BrokerUnavailableError as exc:
+        if isinstance(exc.__cause__, _NoAnswer):
+            return exc.__cause__.check  # the adapter's own words
         return ConnectionCheck(
             False, elapsed(), f"{title} is not answering: {exc}", ConnectionState.DISCONNECTED
         )

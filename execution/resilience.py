@@ -358,8 +358,16 @@ class ResilientCaller:
                 f"{what} on broker {self.broker!r} timed out after {self.policy.timeout_s:g}s"
             ) from exc
 
-    def call(self, fn: Callable[[], T], *, what: str, in_process: bool = False) -> T:
-        attempts = max(1, self.policy.max_attempts)
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str,
+        in_process: bool = False,
+        attempts: int | None = None,
+    ) -> T:
+        """`attempts`: at most this many tries for this call (a connection test: one)."""
+        attempts = max(1, attempts if attempts is not None else self.policy.max_attempts)
         for attempt in range(attempts):
             dirty = self.breaker.before_call()
             self._acquire_token()
