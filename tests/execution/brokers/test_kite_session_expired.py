@@ -125,3 +125,14 @@ def test_an_account_that_never_logged_in_shows_the_banner_too(kite, kite_fake, i
         kite.positions(account_id=str(fresh.pk))
     # Then its members see the banner for it
     assert f"Kite session expired for {fresh.name}" in page(member)
+
+
+def test_the_notifications_page_links_to_the_connection_page(kite, kite_fake, kite_account, member):
+    # Given the member was told the session expired
+    expire(kite, kite_fake, kite_account)
+    # When they open their notifications, then the notification links to the account's
+    # connection page, where they log in again
+    html = page(member, "/notifications/")
+    assert f'<a class="notif-link" href="/trading-accounts/{kite_account.pk}/broker/">Open</a>' in (
+        html
+    )
