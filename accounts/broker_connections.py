@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto, registry
 from accounts.audit import audit_log_record
+from accounts.broker_sessions import expired_sessions_forget
 from accounts.connection_rules import connection_credentials_errors, connection_settings_errors
 from accounts.models import AuditLogEntry, BrokerConnection, ConnectionStatus, User
 from oms_site.errors import ValidationFailed
@@ -67,8 +68,10 @@ def broker_connection_create(
 def broker_connection_set_credentials(
     *, connection: BrokerConnection, credentials: dict[str, Any], actor: User | None
 ) -> BrokerConnection:
-    """Replace the stored credentials (encrypted with the primary key). Never audited in clear."""
+    """Replace the stored credentials (encrypted with the primary key). Never audited in clear.
+    The status becomes "not checked yet": an expired session's banner goes (on commit)."""
     token = crypto.encrypt_credentials(_credentials_clean(credentials))
+    transaction.on_commit(lambda: expired_sessions_forget(connection_id=connection.pk))
     BrokerConnection.objects.filter(pk=connection.pk).update(
         credentials_encrypted=token, status=ConnectionStatus.UNKNOWN, last_error=""
     )

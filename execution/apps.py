@@ -36,8 +36,16 @@ class ExecutionConfig(AppConfig):
         runner process of `make run`."""
         from accounts import registry as accounts_registry
         from execution.connection_specs import SPECS
-        from execution.connections import account_funds, on_broker_kind_status
-        from execution.registry import broker_kinds, register_broker_status_listener
+        from execution.connections import (
+            account_funds,
+            on_account_breaker,
+            on_broker_kind_status,
+        )
+        from execution.registry import (
+            broker_kinds,
+            register_account_breaker_listener,
+            register_broker_status_listener,
+        )
         from execution.streams import broker_stream_processes
         from oms_site.run_registry import register_process
 
@@ -46,6 +54,7 @@ class ExecutionConfig(AppConfig):
             accounts_registry.register_broker_connection_spec(spec)
         accounts_registry.register_funds_provider("execution", account_funds)
         register_broker_status_listener("execution.connections", on_broker_kind_status)
+        register_account_breaker_listener("execution.connections", on_account_breaker)
         register_process(broker_stream_processes)
 
 

@@ -1,5 +1,6 @@
 """Per-account broker configuration for real-broker adapters: decrypted credentials, the
-connection's settings (base URLs) and the one writer of the connection's status.
+connection's settings (base URLs) and the one writer of the connection's status, which
+tells people when it changes.
 
 Adapters never cache decrypted credentials beyond one client object; `BrokerAccountConfig`
 has no repr of its secrets.
@@ -10,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from accounts.broker_sessions import expired_sessions_forget
 from accounts.crypto import decrypt_credentials
-from accounts.models import BrokerConnection, TradingAccount
+from accounts.models import BrokerConnection, ConnectionStatus, TradingAccount
+from execution.registry import broker_status_changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,22 +49,43 @@ def broker_account_config(*, account_id: str) -> BrokerAccountConfig:
     )
 
 
-def connection_status_record(*, account_id: str, state: str, detail: str) -> bool:
-    """Write the account's connection status (a ConnectionState value). Returns True when it
-    changed, so the caller tells people (broker.status_changed) only on a change."""
-    connection_id = (
-        TradingAccount.objects.filter(pk=account_id).values_list("connection_id", flat=True).first()
+def connection_status_record(
+    *, account_id: str, state: str, detail: str, only_from: tuple[str, ...] | None = None
+) -> bool:
+    """THE writer of an account's connection status (a ConnectionState value), for adapters,
+    streams, the test button and the circuit breaker alike: records it (last checked now)
+    and, when the state changed, tells the account's members through
+    `execution.registry.broker_status_changed` (notifications: broker.status_changed) — once
+    per change, whichever process writes (the row is locked while compared). With
+    `only_from`, nothing is written unless the current state is one of those. Returns
+    whether the state changed."""
+    row = (
+        TradingAccount.objects.filter(pk=account_id).values_list("connection_id", "broker").first()
     )
-    if connection_id is None:
+    if row is None or row[0] is None:
         raise BrokerNotConfiguredError(f"account {account_id} has no broker connection")
-    changed = (
-        BrokerConnection.objects.filter(pk=connection_id)
-        .exclude(status=state, last_error=detail[:500])
-        .update(status=state, last_error=detail[:500], last_checked_at=timezone.now())
-    )
-    if not changed:
-        BrokerConnection.objects.filter(pk=connection_id).update(last_checked_at=timezone.now())
-    return bool(changed)
+    connection_id, broker = row
+    with transaction.atomic():
+        before = (
+            BrokerConnection.objects.select_for_update()
+            .filter(pk=connection_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if only_from is not None and before not in only_from:
+            return False
+        BrokerConnection.objects.filter(pk=connection_id).update(
+            status=state, last_error=detail[:500], last_checked_at=timezone.now()
+        )
+        changed = before != state
+        if changed:
+            if ConnectionStatus.SESSION_EXPIRED in (before, state):
+                # the expired-session banner of the account's members (accounts.broker_sessions)
+                transaction.on_commit(lambda: expired_sessions_forget(account_id=account_id))
+            broker_status_changed(
+                broker=broker, status=state, detail=detail, account_id=str(account_id)
+            )
+    return changed
 
 
 def db_ready() -> None:

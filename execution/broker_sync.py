@@ -144,7 +144,7 @@ def broker_orders_check(
     adapter = connected_adapter(broker)
     if adapter is None:
         return None
-    caller = broker_caller(broker=broker)
+    caller = broker_caller(broker=broker, account_id=account_id)
     theirs = caller.call(
         lambda: adapter.broker_orders(account_id=account_id, since=None), what="broker orders"
     )

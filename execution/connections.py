@@ -16,7 +16,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.crypto import CredentialsUnreadable
@@ -30,8 +29,9 @@ from execution.protocol import (
     ConnectionCheck,
     ConnectionState,
     PermanentBrokerError,
+    TransientBrokerError,
 )
-from execution.registry import broker_status_changed, get_adapter
+from execution.registry import get_adapter
 from execution.resilience import BreakerState
 from execution.services import broker_caller
 
@@ -72,8 +72,9 @@ def _title(broker: str) -> str:
     return spec.title if spec is not None else broker
 
 
-def _breaker_open(broker: str) -> bool:
-    return broker_caller(broker=broker).breaker.state == BreakerState.OPEN
+def _breaker_open(broker: str, account_id: str) -> bool:
+    caller = broker_caller(broker=broker, account_id=account_id)
+    return caller.breaker.state == BreakerState.OPEN
 
 
 # --- Status ----------------------------------------------------------------------------------
@@ -86,7 +87,7 @@ class BrokerStatus:
 
 def broker_status_get(*, account: TradingAccount) -> BrokerStatus:
     """What `GET /api/v1/accounts/{id}/broker` answers (see README § Real brokers)."""
-    breaker_open = _breaker_open(account.broker)
+    breaker_open = _breaker_open(account.broker, str(account.pk))
     breaker_detail = "Calls failed repeatedly (circuit breaker open); waiting for it to answer."
     if connected_adapter(account.broker) is None:
         try:
@@ -112,29 +113,43 @@ def broker_status_get(*, account: TradingAccount) -> BrokerStatus:
     return BrokerStatus(status, connection.last_checked_at, detail)
 
 
-def connection_state_set(*, account_id: str, state: str, detail: str) -> bool:
+def connection_state_set(
+    *, account_id: str, state: str, detail: str, only_from: tuple[str, ...] | None = None
+) -> bool:
     """The one writer of an account's connection state that tells people: records it
     (last checked now) and, when the state changed, tells the account's members through
-    `broker_status_changed` (notifications: broker.status_changed) — once per change."""
+    `broker_status_changed` (notifications: broker.status_changed) — once per change.
+    (`execution.broker_config.connection_status_record`, which adapters call, is this.)"""
     if state not in ConnectionState.ALL:
         raise ValueError(f"unknown connection state {state!r}")
-    with transaction.atomic():
-        account = TradingAccount.objects.filter(pk=account_id).only("broker", "connection").first()
-        if account is None or account.connection_id is None:
-            raise BrokerNotConfiguredError(f"account {account_id} has no broker connection")
-        before = (
-            BrokerConnection.objects.select_for_update()
-            .filter(pk=account.connection_id)
-            .values_list("status", flat=True)
-            .first()
-        )
-        connection_status_record(account_id=str(account_id), state=state, detail=detail)
-        changed = before != state
-        if changed:
-            broker_status_changed(
-                broker=account.broker, status=state, detail=detail, account_id=str(account_id)
+    return connection_status_record(
+        account_id=str(account_id), state=state, detail=detail, only_from=only_from
+    )
+
+
+def on_account_breaker(*, broker: str, account_id: str, status: str, detail: str) -> None:
+    """Listener of one account's circuit breaker (real brokers): open → the account is
+    `disconnected` until a call succeeds, then `connected` again; an account refused for its
+    own reason (`error`, `session_expired`) keeps saying so. One notification per change."""
+    if connected_adapter(broker) is None:
+        return
+    try:
+        if status == ConnectionState.DISCONNECTED:
+            connection_state_set(
+                account_id=account_id,
+                state=ConnectionState.DISCONNECTED,
+                detail=f"{_title(broker)} is not answering: {detail}",
+                only_from=(ConnectionStatus.CONNECTED, ConnectionStatus.UNKNOWN),
             )
-    return changed
+        elif status == ConnectionState.CONNECTED:
+            connection_state_set(
+                account_id=account_id,
+                state=ConnectionState.CONNECTED,
+                detail=f"{_title(broker)} answers again.",
+                only_from=(ConnectionStatus.DISCONNECTED,),
+            )
+    except BrokerNotConfiguredError:
+        logger.info("account %s has no broker connection: breaker state not recorded", account_id)
 
 
 def on_broker_kind_status(
@@ -178,6 +193,14 @@ def connection_test(*, account: TradingAccount) -> ConnectionCheck:
     return check
 
 
+class _NoAnswer(TransientBrokerError):
+    """A connection test the broker did not answer (the adapter said `disconnected`)."""
+
+    def __init__(self, check: ConnectionCheck) -> None:
+        super().__init__(check.detail)
+        self.check = check
+
+
 def _check(adapter: ConnectedBrokerAdapter, account: TradingAccount) -> ConnectionCheck:
     title = _title(account.broker)
     started = time.monotonic()
@@ -185,11 +208,19 @@ def _check(adapter: ConnectedBrokerAdapter, account: TradingAccount) -> Connecti
     def elapsed() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    def attempt() -> ConnectionCheck:
+        check = adapter.check_connection(account_id=str(account.pk))
+        if check.state == ConnectionState.DISCONNECTED:
+            raise _NoAnswer(check)  # counts against the account's breaker like any call
+        return check
+
     try:
-        return broker_caller(broker=account.broker).call(
-            lambda: adapter.check_connection(account_id=str(account.pk)), what="connection test"
+        return broker_caller(broker=account.broker, account_id=str(account.pk)).call(
+            attempt, what="connection test", attempts=1
         )
     except BrokerUnavailableError as exc:
+        if isinstance(exc.__cause__, _NoAnswer):
+            return exc.__cause__.check  # the adapter's own words
         return ConnectionCheck(
             False, elapsed(), f"{title} is not answering: {exc}", ConnectionState.DISCONNECTED
         )
@@ -267,7 +298,7 @@ class _FundsError(Exception):
 def _ask_funds(adapter: ConnectedBrokerAdapter, account: TradingAccount) -> BrokerFunds:
     title = _title(account.broker)
     try:
-        return broker_caller(broker=account.broker).call(
+        return broker_caller(broker=account.broker, account_id=str(account.pk)).call(
             lambda: adapter.funds(account_id=str(account.pk)), what="funds"
         )
     except BrokerUnavailableError as exc:

@@ -92,6 +92,33 @@ def broker_status_changed(
     )
 
 
+# Told when the circuit breaker of ONE account at a real broker opens ("disconnected") or
+# closes again ("connected"): listener(*, broker, account_id, status, detail). Real brokers'
+# breakers are per account (execution.resilience). execution.connections registers the
+# writer of the account's connection state (connection_state_set), which tells the account's
+# members once per change; the breaker itself tells nobody.
+ACCOUNT_BREAKER_LISTENERS: Registry[BrokerStatusListener] = Registry("account breaker listener")
+_ACCOUNT_BREAKER_LOG_AND_CONTINUE = LogAndContinue(
+    logger,
+    "Account breaker listener %s failed for %s → %s",
+    describe=lambda *, account_id, status, **_: (account_id, status),
+)
+
+
+def register_account_breaker_listener(name: str, listener: BrokerStatusListener) -> None:
+    ACCOUNT_BREAKER_LISTENERS.register(name, listener)
+
+
+def account_breaker_changed(*, broker: str, account_id: str, status: str, detail: str) -> None:
+    ACCOUNT_BREAKER_LISTENERS.call_all(
+        broker=broker,
+        account_id=str(account_id),
+        status=status,
+        detail=detail,
+        on_error=_ACCOUNT_BREAKER_LOG_AND_CONTINUE,
+    )
+
+
 # Told when OMS may have missed what happened at a real broker: a stream (re)connected, the
 # stream runner started. listener(*, account_id: str). pnl registers its reconciliation (run
 # the account's reconciliation now, not at the next minute). Adapters call

@@ -11,6 +11,10 @@ Every call to a broker adapter goes through `ResilientCaller.call`:
    exponential backoff and jitter, up to `max_attempts`; anything else is raised at once.
    Out of attempts → `BrokerUnavailableError`.
 
+Scope. A real broker (alpaca, kite: not `in_process`) has one breaker per ACCOUNT
+(`account_id`), so one account with a dead URL or bad settings blocks only itself; the
+internal venues (paper, exchange) have one per broker kind. The token bucket is per kind.
+
 Shared state. The breaker's state (consecutive failures, the time it opened, the half-open
 probe) lives in the Django cache — Redis in every running stack — so every web process and
 worker sees the same state: once N consecutive attempts failed anywhere, every process stops
@@ -108,7 +112,11 @@ class BreakerState:
 
 class CircuitBreaker:
     """closed → open after `threshold` consecutive failed attempts → half-open after
-    `cooldown_s` (one probe at a time) → closed on a success, open again on a failure."""
+    `cooldown_s` (one probe at a time) → closed on a success, open again on a failure.
+
+    With `account_id` it is the breaker of one account at `broker` (its own cache keys); its
+    open/close is told through `execution.registry.account_breaker_changed`, a kind-wide
+    breaker's through `broker_status_changed`."""
 
     _TTL = 24 * 3600  # keys expire eventually even if a broker is never called again
 
@@ -117,18 +125,27 @@ class CircuitBreaker:
         broker: str,
         *,
         cache: CacheLike,
+        account_id: str | None = None,
         threshold: int,
         cooldown_s: float,
         probe_ttl_s: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.broker = broker
+        self.account_id = str(account_id) if account_id is not None else None
         self._cache = cache
         self.threshold = threshold
         self.cooldown_s = cooldown_s
         self._probe_ttl = max(1.0, probe_ttl_s)
         self._clock = clock
         prefix = f"exec:cb:{broker}"
+        if self.account_id is not None:
+            prefix = f"{prefix}:acct:{self.account_id}"
+        self._name = (
+            f"Broker {broker!r}"
+            if self.account_id is None
+            else f"Broker {broker!r} for account {self.account_id}"
+        )
         self._fails_key = f"{prefix}:fails"
         self._opened_key = f"{prefix}:opened"
         self._probe_key = f"{prefix}:probe"
@@ -139,6 +156,7 @@ class CircuitBreaker:
         opened = values.get(self._opened_key)
         return {
             "broker": self.broker,
+            "account": self.account_id,
             "state": self._state_of(opened),
             "consecutive_failures": fails,
             "opened_at": opened,
@@ -164,14 +182,14 @@ class CircuitBreaker:
         if state == BreakerState.OPEN:
             retry_in = self.cooldown_s - (self._clock() - float(opened))
             raise BrokerUnavailableError(
-                f"Broker {self.broker!r} is unavailable: circuit breaker open after repeated "
+                f"{self._name} is unavailable: circuit breaker open after repeated "
                 f"failures (next try in {max(retry_in, 0):.0f}s)."
             )
         if state == BreakerState.HALF_OPEN and not self._cache.add(
             self._probe_key, 1, timeout=self._probe_ttl
         ):
             raise BrokerUnavailableError(
-                f"Broker {self.broker!r} is unavailable: circuit breaker half-open, "
+                f"{self._name} is unavailable: circuit breaker half-open, "
                 "a probe is already in flight."
             )
         return bool(values.get(self._fails_key)) or opened is not None
@@ -181,13 +199,11 @@ class CircuitBreaker:
             was_open = self._cache.get(self._opened_key) is not None
             self._cache.delete_many([self._fails_key, self._opened_key, self._probe_key])
             if was_open:
-                from execution.registry import broker_status_changed
+                self._announce("connected", "Calls succeed again.")
 
-                broker_status_changed(
-                    broker=self.broker, status="connected", detail="Calls succeed again."
-                )
-
-    def record_failure(self) -> None:
+    def record_failure(self, error: str = "") -> None:
+        """One more failed attempt; `error` (what failed, in words) goes into the detail
+        told when this opens the breaker."""
         self._cache.add(self._fails_key, 0, timeout=self._TTL)
         try:
             fails = self._cache.incr(self._fails_key)
@@ -198,17 +214,24 @@ class CircuitBreaker:
             # Also re-opens a half-open breaker whose probe failed (fails stayed >= threshold).
             self._cache.set(self._opened_key, self._clock(), timeout=self._TTL)
             self._cache.delete(self._probe_key)
-            logger.warning(
-                "circuit breaker for broker %s is open (%s failures)", self.broker, fails
-            )
+            logger.warning("circuit breaker of %s is open (%s failures)", self._name, fails)
             if fails == self.threshold:  # closed → open, once (not each failed probe)
-                from execution.registry import broker_status_changed
-
-                broker_status_changed(
-                    broker=self.broker,
-                    status="disconnected",
-                    detail=f"{fails} calls in a row failed; new calls wait for it to recover.",
+                self._announce(
+                    "disconnected",
+                    f"{fails} calls in a row failed"
+                    + (f" (last: {error[:200]})" if error else "")
+                    + "; new calls wait for it to recover.",
                 )
+
+    def _announce(self, status: str, detail: str) -> None:
+        from execution.registry import account_breaker_changed, broker_status_changed
+
+        if self.account_id is None:
+            broker_status_changed(broker=self.broker, status=status, detail=detail)
+        else:
+            account_breaker_changed(
+                broker=self.broker, account_id=self.account_id, status=status, detail=detail
+            )
 
     def reset(self) -> None:
         self._cache.delete_many([self._fails_key, self._opened_key, self._probe_key])
@@ -335,15 +358,23 @@ class ResilientCaller:
                 f"{what} on broker {self.broker!r} timed out after {self.policy.timeout_s:g}s"
             ) from exc
 
-    def call(self, fn: Callable[[], T], *, what: str, in_process: bool = False) -> T:
-        attempts = max(1, self.policy.max_attempts)
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str,
+        in_process: bool = False,
+        attempts: int | None = None,
+    ) -> T:
+        """`attempts`: at most this many tries for this call (a connection test: one)."""
+        attempts = max(1, attempts if attempts is not None else self.policy.max_attempts)
         for attempt in range(attempts):
             dirty = self.breaker.before_call()
             self._acquire_token()
             try:
                 result = self._run(fn, in_process=in_process, what=what)
             except TransientBrokerError as exc:
-                self.breaker.record_failure()
+                self.breaker.record_failure(str(exc))
                 if attempt + 1 >= attempts:
                     raise BrokerUnavailableError(
                         f"Broker {self.broker!r} is unavailable: {what} failed "
@@ -366,10 +397,10 @@ class ResilientCaller:
                 raise
             except BrokerUnavailableError:
                 raise
-            except Exception:
+            except Exception as exc:
                 # Unexpected failure inside the adapter: counts against the breaker, never
                 # retried (it is not a named transient error), and re-raised to the caller.
-                self.breaker.record_failure()
+                self.breaker.record_failure(f"{type(exc).__name__}: {exc}")
                 raise
             self.breaker.record_success(dirty=dirty)
             return result

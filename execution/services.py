@@ -3,6 +3,9 @@
 Each function looks up the adapter of the broker kind and calls it through that broker's
 resilience wrapper (`execution/resilience.py`: token-bucket rate limit, retries with backoff
 for `TransientBrokerError` only, execution timeout, circuit breaker shared through the cache).
+A real broker's wrapper is per account (its own breaker; the kind's token bucket), so one
+account that fails does not stop the broker's other accounts; paper and exchange have one
+per kind.
 
 Errors the caller must handle:
 - `BrokerUnavailableError` (breaker open, retries exhausted; `BrokerRateLimitedError` is a
@@ -45,7 +48,8 @@ from execution.resilience import (
 
 T = TypeVar("T")
 
-_callers: dict[tuple[str, BrokerPolicy, str], ResilientCaller] = {}
+_callers: dict[tuple[str, str | None, BrokerPolicy, str], ResilientCaller] = {}
+_buckets: dict[tuple[str, BrokerPolicy, str], Bucket] = {}
 _callers_lock = threading.Lock()
 _redis_clients: dict[str, object] = {}
 
@@ -77,11 +81,13 @@ def _make_bucket(broker: str, policy: BrokerPolicy, redis_url: str) -> Bucket:
     return TokenBucket(rate_per_s=policy.rate_per_s, burst=policy.burst)
 
 
-def broker_caller(*, broker: str) -> ResilientCaller:
-    """The (process-wide) resilience wrapper of `broker`; rebuilt when its policy changes."""
+def broker_caller(*, broker: str, account_id: str | None = None) -> ResilientCaller:
+    """The (process-wide) resilience wrapper of `broker` — of `account_id` at `broker` for a
+    real (not in-process) broker; rebuilt when its policy changes."""
     policy = broker_policy(broker=broker)
     redis_url = settings.REDIS_URL
-    key = (broker, policy, redis_url)
+    scope = str(account_id) if account_id and not broker_in_process(broker) else None
+    key = (broker, scope, policy, redis_url)
     caller = _callers.get(key)
     if caller is None:
         with _callers_lock:
@@ -90,15 +96,17 @@ def broker_caller(*, broker: str) -> ResilientCaller:
                 breaker = CircuitBreaker(
                     broker,
                     cache=cache,
+                    account_id=scope,
                     threshold=policy.failure_threshold,
                     cooldown_s=policy.cooldown_s,
                     probe_ttl_s=policy.timeout_s * 2,
                 )
+                bucket_key = (broker, policy, redis_url)
+                bucket = _buckets.get(bucket_key)
+                if bucket is None:  # one bucket per kind, shared by its accounts' wrappers
+                    bucket = _buckets[bucket_key] = _make_bucket(broker, policy, redis_url)
                 caller = _callers[key] = ResilientCaller(
-                    broker,
-                    policy=policy,
-                    breaker=breaker,
-                    bucket=_make_bucket(broker, policy, redis_url),
+                    broker, policy=policy, breaker=breaker, bucket=bucket
                 )
     return caller
 
@@ -107,6 +115,7 @@ def broker_callers_reset() -> None:
     """Forget the per-process wrappers (token buckets); the shared breaker state stays."""
     with _callers_lock:
         _callers.clear()
+        _buckets.clear()
 
 
 def _adapter(broker: str) -> BrokerAdapter:
@@ -126,10 +135,11 @@ def broker_in_process(broker: str) -> bool:
     return bool(getattr(adapter, "in_process", False))
 
 
-def _guarded(broker: str, what: str, fn: Callable[[BrokerAdapter], T]) -> T:
+def _guarded(broker: str, account_id: str, what: str, fn: Callable[[BrokerAdapter], T]) -> T:
     adapter = _adapter(broker)
     in_process = bool(getattr(adapter, "in_process", False))
-    return broker_caller(broker=broker).call(lambda: fn(adapter), what=what, in_process=in_process)
+    caller = broker_caller(broker=broker, account_id=account_id)
+    return caller.call(lambda: fn(adapter), what=what, in_process=in_process)
 
 
 def _checked(reports: list[ExecutionReport]) -> list[ExecutionReport]:
@@ -143,7 +153,12 @@ def broker_submit(request: OrderRequest) -> list[ExecutionReport]:
     """Send a new order. Safe to repeat for the same order id (a re-submission after a crash
     returns the reports already produced, with the same report ids)."""
     return _checked(
-        _guarded(request.broker, f"submit {request.order_id}", lambda a: a.submit(request))
+        _guarded(
+            request.broker,
+            request.account_id,
+            f"submit {request.order_id}",
+            lambda a: a.submit(request),
+        )
     )
 
 
@@ -151,7 +166,11 @@ def broker_modify(request: ModifyRequest) -> list[ExecutionReport]:
     """Modify a working order in place (`new_qty` is the new TOTAL quantity). When
     `request.broker` is empty the kind is looked up from the venue's record of the order."""
     kind = request.broker or _broker_of(request.order_id)
-    return _checked(_guarded(kind, f"modify {request.order_id}", lambda a: a.modify(request)))
+    return _checked(
+        _guarded(
+            kind, request.account_id, f"modify {request.order_id}", lambda a: a.modify(request)
+        )
+    )
 
 
 def broker_cancel(
@@ -160,6 +179,7 @@ def broker_cancel(
     return _checked(
         _guarded(
             broker,
+            account_id,
             f"cancel {order_id}",
             lambda a: a.cancel(order_id=order_id, account_id=account_id, symbol=symbol),
         )
@@ -167,11 +187,13 @@ def broker_cancel(
 
 
 def broker_open_orders(*, broker: str, account_id: str) -> list[VenueOrderView]:
-    return _guarded(broker, "open orders", lambda a: a.open_orders(account_id=account_id))
+    return _guarded(
+        broker, account_id, "open orders", lambda a: a.open_orders(account_id=account_id)
+    )
 
 
 def broker_positions(*, broker: str, account_id: str) -> list[VenuePosition]:
-    return _guarded(broker, "positions", lambda a: a.positions(account_id=account_id))
+    return _guarded(broker, account_id, "positions", lambda a: a.positions(account_id=account_id))
 
 
 def _broker_of(order_id: str) -> str:

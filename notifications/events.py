@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.broker_sessions import broker_short_title, connection_page_url
 from accounts.models import Role, TradingAccount, User
 from notifications.models import NotificationEvent
 from notifications.selectors import account_stream_audience
@@ -122,12 +123,24 @@ def _account_broker_status_changed(
     account = TradingAccount.objects.filter(pk=account_id).first()
     if account is None:
         return
-    words = _STATUS_WORDS.get(status, status)
+    link = connection_page_url(account_id=account.pk)
+    if status == "session_expired":
+        title = f"{broker_short_title(broker)} session expired for {account.name}: log in again"
+        body = f"{detail}\nLog in again on the account's connection page: {link}"
+    else:
+        title = f"{account.name}: {broker} {_STATUS_WORDS.get(status, status)}"
+        body = detail
     notify_account_members(
         account=account,
         event=NotificationEvent.BROKER_STATUS_CHANGED,
-        title=f"{account.name}: {broker} {words}",
-        body=detail,
-        data={"broker": broker, "status": status, "detail": detail, "account": str(account.pk)},
+        title=title[:200],
+        body=body,
+        data={
+            "broker": broker,
+            "status": status,
+            "detail": detail,
+            "account": str(account.pk),
+            "link": link,
+        },
         level="success" if status == "connected" else "error",
     )

@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.trading_access",
                 "accounts.context_kill_switch.kill_switch",
+                "accounts.context_broker_sessions.expired_broker_sessions",
                 "marketdata.context_processors.instrument_ticks",
             ],
         },

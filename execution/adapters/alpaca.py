@@ -85,7 +85,10 @@ def _api_error(exc: APIError) -> Exception:
     if status == 429 or status >= 500:
         return TransientBrokerError(f"Alpaca answered HTTP {status}: {message}")
     if status == 401 or (status == 403 and message.lower() in ("forbidden", "unauthorized")):
-        return AlpacaAuthError(f"Alpaca refused the key: {message} (HTTP {status})")
+        return AlpacaAuthError(
+            f"Alpaca refused the key id / secret key ({status} {message}): check both keys "
+            "and that they belong to this Alpaca environment (paper or live)."
+        )
     return AlpacaRefusedError(status, message)
 
 
@@ -141,27 +144,23 @@ class AlpacaBroker(AlpacaReads):
 
     def call(self, account_id: str, fn: Callable[[TradingClient], T]) -> T:
         """Run one request; errors become Transient / AlpacaAuth / AlpacaRefused errors, and
-        the account's connection state is recorded when it changes."""
+        the account's connection state is recorded when it changes. One call without an
+        answer does not make the account `disconnected`: its circuit breaker does, after
+        repeated failures (`execution.connections.on_account_breaker`)."""
         conn = self.conn(account_id)
         try:
             result = fn(conn.client)
         except requests.Timeout as exc:
-            error: Exception = BrokerTimeoutError(
+            raise BrokerTimeoutError(
                 f"Alpaca at {conn.base_url} did not answer within {conn.timeout_s:g}s"
-            )
-            self._note(account_id, ConnectionState.DISCONNECTED, str(error))
-            raise error from exc
+            ) from exc
         except requests.ConnectionError as exc:
-            error = TransientBrokerError(f"Could not reach Alpaca at {conn.base_url}")
-            self._note(account_id, ConnectionState.DISCONNECTED, str(error))
-            raise error from exc
+            raise TransientBrokerError(f"Could not reach Alpaca at {conn.base_url}") from exc
         except APIError as exc:
             error = _api_error(exc)
-            if isinstance(error, TransientBrokerError):
-                self._note(account_id, ConnectionState.DISCONNECTED, str(error))
-            elif isinstance(error, AlpacaAuthError):
+            if isinstance(error, AlpacaAuthError):
                 self._note(account_id, ConnectionState.ERROR, str(error))
-            else:
+            elif not isinstance(error, TransientBrokerError):  # that one: the breaker's count
                 self._note(account_id, ConnectionState.CONNECTED, "Alpaca answers.")
             raise error from exc
         self._note(account_id, ConnectionState.CONNECTED, "Alpaca answers.")
@@ -183,7 +182,7 @@ class AlpacaBroker(AlpacaReads):
         from execution.resilience import BreakerState
         from execution.services import broker_caller
 
-        breaker = broker_caller(broker=NAME).breaker
+        breaker = broker_caller(broker=NAME, account_id=account_id).breaker
         state = breaker.snapshot()
         if state["state"] == BreakerState.OPEN:
             raise BrokerUnavailableError(
@@ -193,7 +192,7 @@ class AlpacaBroker(AlpacaReads):
         try:
             result = fn()
         except TransientBrokerError as exc:
-            breaker.record_failure()
+            breaker.record_failure(str(exc))
             raise BrokerUnavailableError(f"Alpaca is unavailable: {what} failed ({exc}).") from exc
         except PermanentBrokerError:
             breaker.record_success(dirty=dirty)

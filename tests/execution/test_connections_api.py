@@ -180,7 +180,7 @@ def test_the_test_takes_an_idempotency_key(
     assert again.status_code == 200 and again.json() == first.json()
 
 
-def test_an_open_circuit_breaker_disconnects_the_brokers_accounts_until_a_call_succeeds(
+def test_an_open_circuit_breaker_disconnects_the_account_until_a_call_succeeds(
     connected_broker, alpaca_account, make_key_client, trader, settings
 ):
     from execution.services import broker_caller
@@ -188,19 +188,57 @@ def test_an_open_circuit_breaker_disconnects_the_brokers_accounts_until_a_call_s
     client = make_key_client(trader)
     url = f"/api/v1/accounts/{alpaca_account.pk}/broker"
     client.post(f"{url}/test")
-    breaker = broker_caller(broker="alpaca").breaker
+    breaker = broker_caller(broker="alpaca", account_id=str(alpaca_account.pk)).breaker
     # Given a connected Alpaca account
     assert client.get(url).json()["status"] == "connected"
-    # When the Alpaca breaker opens after repeated failures
+    # When the account's breaker opens after repeated failures
     for _ in range(breaker.threshold):
-        breaker.record_failure()
-    # Then the account is disconnected, in words
+        breaker.record_failure("connect timeout")
+    # Then the account is disconnected, in words, and its owner told once
     body = client.get(url).json()
     assert body["status"] == "disconnected" and "calls in a row failed" in body["detail"]
+    assert "connect timeout" in body["detail"]
     assert BrokerConnection.objects.get(accounts=alpaca_account).status == "disconnected"
     # and when a call succeeds again, it is connected again
     breaker.record_success(dirty=True)
     assert client.get(url).json()["status"] == "connected"
+    assert [n.data["status"] for n in _status_notes(alpaca_account)] == [
+        "connected",
+        "disconnected",
+        "connected",
+    ]
+
+
+def test_one_accounts_open_breaker_leaves_the_brokers_other_accounts_trading(
+    connected_broker, alpaca_account, trader
+):
+    from execution.services import broker_caller, broker_submit
+    from tests.execution.factories import order_request
+
+    other = account_services.account_create(
+        actor=trader, name="Alpaca second", broker="alpaca", credentials=CREDENTIALS
+    )
+    sent: list[str] = []
+    connected_broker.submit = lambda request: sent.append(request.account_id) or []
+    # Given the first account's breaker open
+    breaker = broker_caller(broker="alpaca", account_id=str(alpaca_account.pk)).breaker
+    for _ in range(breaker.threshold):
+        breaker.record_failure()
+
+    def order(account):
+        return order_request(
+            broker="alpaca", account_id=str(account.pk), side="buy", qty="1", type="market"
+        )
+
+    # When both accounts send an order
+    with pytest.raises(BrokerUnavailableError, match="circuit breaker open"):
+        broker_submit(order(alpaca_account))
+    broker_submit(order(other))
+    # Then only the second one reached the broker, and only the first is disconnected
+    assert sent == [str(other.pk)]
+    assert BrokerConnection.objects.get(accounts=alpaca_account).status == "disconnected"
+    assert BrokerConnection.objects.get(accounts=other).status == "unknown"
+    assert _status_notes(other) == []
 
 
 @pytest.fixture
@@ -220,7 +258,7 @@ def test_an_open_breaker_leaves_an_expired_session_as_it_is(
     client = make_key_client(trader)
     client.post(f"/api/v1/accounts/{alpaca_account.pk}/broker/test")
     # When the broker's breaker opens and closes again
-    breaker = broker_caller(broker="alpaca").breaker
+    breaker = broker_caller(broker="alpaca", account_id=str(alpaca_account.pk)).breaker
     for _ in range(breaker.threshold):
         breaker.record_failure()
     breaker.record_success(dirty=True)

@@ -137,3 +137,24 @@ def test_decimal_quantities_survive_report_storage(db):
         data={"k": "v"},
     )
     assert report_from_payload(report_to_payload(report)) == report
+
+
+def test_internal_venues_keep_one_breaker_per_kind_real_brokers_one_per_account(db):
+    # Given the paper venue (in process) and a real broker kind (alpaca)
+    # When their wrappers are asked for two accounts
+    paper_a = broker_caller(broker="paper", account_id="a")
+    paper_b = broker_caller(broker="paper", account_id="b")
+    alpaca_a = broker_caller(broker="alpaca", account_id="a")
+    alpaca_b = broker_caller(broker="alpaca", account_id="b")
+    # Then paper has one wrapper (and breaker) for the kind, alpaca one per account
+    assert paper_a is paper_b is broker_caller(broker="paper")
+    assert paper_a.breaker.account_id is None
+    assert alpaca_a is not alpaca_b
+    assert (alpaca_a.breaker.account_id, alpaca_b.breaker.account_id) == ("a", "b")
+    # sharing the kind's token bucket (the broker's total rate)
+    assert alpaca_a.bucket is alpaca_b.bucket
+    # and one account's failures leave the other's breaker closed
+    for _ in range(alpaca_a.breaker.threshold):
+        alpaca_a.breaker.record_failure()
+    assert (alpaca_a.breaker.state, alpaca_b.breaker.state) == ("open", "closed")
+    assert broker_caller(broker="alpaca").breaker.state == "closed"

@@ -47,6 +47,12 @@
     const main = cell("");
     main.appendChild(el("strong", "notif-title", n.title));
     if (n.body) main.appendChild(el("div", "notif-body", n.body));
+    const link = n.data && typeof n.data.link === "string" ? n.data.link : "";
+    if (link.charAt(0) === "/" && link.charAt(1) !== "/") {  // this site's pages only
+      const open = el("a", "notif-link", "Open");
+      open.href = link;
+      main.appendChild(open);
+    }
     row.appendChild(main);
     row.appendChild(cell("col-account", document.createTextNode(n.account_name || "—")));
     row.appendChild(cell("col-kind", el("span", "badge badge-level-" + n.level, n.kind)));

@@ -221,7 +221,7 @@ def test_wrong_credentials_say_so_in_words_and_the_status_is_error(fake, instrum
     )
     check = broker.check_connection(account_id=str(wrong.pk))
     assert (check.ok, check.state) == (False, "error")
-    assert check.detail == "Alpaca refused the key: forbidden (HTTP 403)"
+    assert check.detail.startswith("Alpaca refused the key id / secret key (403 forbidden)")
     connection = BrokerConnection.objects.get(pk=wrong.connection_id)
     assert (connection.status, connection.last_error) == ("error", check.detail)
 
