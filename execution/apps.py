@@ -8,7 +8,9 @@ class ExecutionConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
+        from execution.adapters.alpaca import AlpacaBroker
         from execution.adapters.exchange import ExchangeBroker
+        from execution.adapters.kite import KiteBroker
         from execution.adapters.paper import PaperBroker, paper_on_tick
         from execution.exchange.worker import on_worker_ready, on_worker_shutdown
         from execution.registry import register_adapter
@@ -17,6 +19,8 @@ class ExecutionConfig(AppConfig):
 
         register_adapter("paper", PaperBroker)
         register_adapter("exchange", ExchangeBroker)
+        register_adapter("alpaca", AlpacaBroker)
+        register_adapter("kite", KiteBroker)
         self._wire_connections()
         register_tick_listener("execution.paper", paper_on_tick)
         register_process(exchange_shard_workers)

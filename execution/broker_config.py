@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from accounts.crypto import decrypt_credentials
@@ -61,3 +62,11 @@ def connection_status_record(*, account_id: str, state: str, detail: str) -> boo
     if not changed:
         BrokerConnection.objects.filter(pk=connection_id).update(last_checked_at=timezone.now())
     return bool(changed)
+
+
+def db_ready() -> None:
+    """Adapters run on the resilience wrapper's (and the streams') long-lived threads, where
+    no request cycle closes database connections: drop one that is too old or broken
+    (MariaDB's wait_timeout) before using it — never inside a caller's transaction."""
+    if not connection.in_atomic_block:
+        close_old_connections()

@@ -55,9 +55,11 @@ KITE = BrokerConnectionSpec(
     title="Zerodha Kite",
     currency="INR",
     intro=(
-        "Create a Kite Connect app at developers.kite.trade, set its redirect URL to this "
-        "site's Kite login page, and paste the app's API key and secret. Kite sessions end "
-        "every morning: log in to Kite once a day to renew the access token."
+        "Create a Kite Connect app at developers.kite.trade, set its redirect URL to "
+        "<this site>/brokers/kite/callback/ and its postback URL to "
+        "<this site>/api/v1/brokers/kite/postback/<account id>, and paste the app's API key "
+        "and secret. Kite sessions end every morning: log in to Kite once a day to renew "
+        "the access token."
     ),
     credentials=(
         ConnectionField("api_key", "API key", "The Kite Connect app's api_key."),

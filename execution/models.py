@@ -210,3 +210,41 @@ class ShardLease(models.Model):
 
     def __str__(self) -> str:
         return f"shard {self.shard}: {self.owner or 'free'} (token {self.fencing_token})"
+
+
+class BrokerOrder(models.Model):
+    """An order at a real broker (Kite) as OMS last saw it: the link between OMS's order id,
+    the tag we sent and the broker's order id, and the last state turned into reports, so a
+    repeated or older update (ticker, postback, polling) changes nothing.
+
+    `order_id` is "" for an order placed outside OMS (the broker's own app); its `client_ref`
+    is then "ext-<broker order id>" so (broker, account_id, client_ref) stays unique.
+    """
+
+    broker = models.CharField(max_length=16)
+    account_id = models.CharField(max_length=64)
+    client_ref = models.CharField(max_length=40)  # Kite: the order's `tag`
+    order_id = models.CharField(max_length=64, blank=True, default="")
+    broker_order_id = models.CharField(max_length=64, blank=True, default="")
+    symbol = models.CharField(max_length=32, blank=True, default="")
+    status = models.CharField(max_length=40, blank=True, default="")  # the broker's own word
+    qty = QtyField(default=Decimal("0"))
+    filled_qty = QtyField(default=Decimal("0"))
+    limit_price = PriceField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broker", "account_id", "client_ref"], name="uniq_broker_order_ref"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["broker", "broker_order_id"], name="brokerorder_broker_id_idx"),
+            models.Index(fields=["order_id"], name="brokerorder_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broker}:{self.broker_order_id or self.client_ref} {self.status}"

@@ -80,6 +80,10 @@ class BrokerPolicy:
 DEFAULT_POLICIES: dict[str, BrokerPolicy] = {
     "paper": BrokerPolicy(rate_per_s=5000, burst=10000, cooldown_s=5.0),
     "exchange": BrokerPolicy(rate_per_s=5000, burst=10000, cooldown_s=5.0),
+    # Kite's limits are per account (10 orders/s, 400/min, 5,000/day): enforced by the
+    # adapter's own per-account buckets (adapters/kite_limits.py); this bucket is only the
+    # stack-wide ceiling over all Kite accounts.
+    "kite": BrokerPolicy(rate_per_s=500, burst=1000, timeout_s=8.0),
 }
 DEFAULT_POLICY = BrokerPolicy()
 

@@ -60,6 +60,19 @@ def trader():
 
 
 @pytest.fixture
+def no_real_brokers():
+    """Only the internal venues (paper, exchange) installed for one test."""
+    from execution import registry
+
+    saved = registry.ADAPTER_FACTORIES.snapshot()
+    for kind in ("alpaca", "kite"):
+        registry.unregister_adapter(kind)
+    yield
+    registry.ADAPTER_FACTORIES.restore(saved)
+    registry.adapter_instances_clear()
+
+
+@pytest.fixture
 def connected_broker():
     """An in-test real broker (tests/execution/connected_fake.py) registered as "alpaca" for
     one test; the adapter registry and the breaker state are restored afterwards."""

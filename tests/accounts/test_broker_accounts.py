@@ -148,8 +148,8 @@ def test_paper_account_takes_no_settings_and_still_needs_starting_cash(make_key_
     assert "starting_cash" in without_cash.json()["error"]["fields"]
 
 
-def test_kite_is_unknown_until_its_adapter_is_installed(make_key_client, trader):
-    # Given no Kite adapter registered in this test run
+def test_kite_is_unknown_until_its_adapter_is_installed(no_real_brokers, make_key_client, trader):
+    # Given no Kite adapter registered
     client = make_key_client(trader)
     # When a Kite account is opened
     response = client.post(

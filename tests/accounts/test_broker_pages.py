@@ -83,8 +83,8 @@ def test_a_missing_key_and_a_bad_url_are_shown_on_their_fields(
     assert not TradingAccount.objects.exists()
 
 
-def test_unknown_broker_kinds_have_no_connect_page(login_client, trader):
-    # Given no Kite adapter installed in this test run
+def test_unknown_broker_kinds_have_no_connect_page(no_real_brokers, login_client, trader):
+    # Given no Kite adapter installed
     assert login_client(trader).get("/trading-accounts/connect/kite/").status_code == 404
 
 

@@ -179,7 +179,7 @@ def test_make_run_starts_the_runner_only_with_a_real_broker_installed(connected_
     assert broker_stream_processes({"OMS_BROKER_STREAMS": "0"}) == []
 
 
-def test_make_run_with_only_internal_venues_has_no_stream_process():
+def test_make_run_with_only_internal_venues_has_no_stream_process(no_real_brokers):
     # Given only paper and exchange adapters
     # Then `make run` starts no stream runner
     assert broker_stream_processes({}) == []
