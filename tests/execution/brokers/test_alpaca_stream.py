@@ -13,8 +13,8 @@ from accounts.models import BrokerConnection
 from execution import registry
 from execution.protocol import ModifyRequest, ReportType
 from execution.services import broker_cancel, broker_modify, broker_submit
+from orders.core.reports import order_apply_reports
 from orders.models import Order, OrderStatus, ProcessedReport
-from orders.services_reports import order_apply_reports
 from pnl.models import Fill
 from tests.execution.brokers.alpaca_support import *  # noqa: F403 - its fixtures
 from tests.execution.brokers.alpaca_support import OMS_SYMBOL, make_connection
@@ -186,7 +186,7 @@ def test_duplicate_and_out_of_order_updates_change_oms_once(
     control.fault(kind="duplicate", count=20)
     control.fault(kind="out_of_order", count=2)
     # when a limit order is placed through OMS, filled 4 then 6 at Alpaca
-    from orders.services_place import order_place
+    from orders.core.place import order_place
 
     placed = order_place(
         user=trader,
