@@ -12,6 +12,7 @@ from accounts.models import TradingAccount
 from execution.protocol import BrokerFillView, BrokerOrderView, ExecutionReport, ReportType
 from execution.registry import emit_external
 from orders.core.external import orders_import_external
+from orders.core.lifecycle import order_replay, order_state
 from orders.core.reports import order_apply_reports
 from orders.core.selectors import orders_at_broker
 from orders.models import Order, OrderStatus, ProcessedReport
@@ -134,6 +135,7 @@ def test_an_order_placed_outside_oms_is_imported_once_with_its_fill(alpaca):
     assert order.broker_order_id == "b-1"
     first = order.events.order_by("seq").first()
     assert first.type == "created" and first.data["note"] == "imported from the broker"
+    assert order_replay(order.events.order_by("seq")) == order_state(order)
     # and its fill is booked into the position and the cash, under the broker's trade id
     [fill] = Fill.objects.filter(account=alpaca)
     assert fill.report_id == "ext-alpaca-b-1:10" and fill.order_id == order.pk
@@ -321,6 +323,8 @@ def test_an_external_order_replaced_at_alpaca_keeps_its_id_and_both_broker_ids(a
     order_apply_reports([stream_fill(alpaca, qty="8", cum="8", price="101", order=new)])
     order.refresh_from_db()
     assert order.status == "filled" and Order.objects.filter(account=alpaca).count() == 1
+    # and its audit trail replays to what it is (created by the import, replaced, filled)
+    assert order_replay(order.events.order_by("seq")) == order_state(order)
 
 
 def test_our_replaced_alpaca_order_keeps_our_id_and_both_broker_ids(
@@ -428,3 +432,16 @@ def test_reconciliation_sees_our_open_orders_at_the_broker_not_external_ones(alp
     ours = orders_at_broker(account_id=alpaca.pk, client_order_ids=[str(external.pk), "x"])
     # then it gets the sent order plus the one named, not the held one
     assert sorted(o.order_id for o in ours) == sorted([str(sent.pk), str(external.pk)])
+
+
+def test_the_back_office_filters_orders_by_external(alpaca, admin_user, client):
+    emit_external(account_id=str(alpaca.pk), orders=[order_view()], fills=[fill_view()])
+    admin_user.is_staff = admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    page = client.get("/admin/orders/order/", {"external__exact": "1"})
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 1
+    assert (
+        client.get("/admin/orders/order/", {"external__exact": "0"}).context["cl"].result_count == 0
+    )
