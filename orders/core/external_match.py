@@ -24,6 +24,7 @@ from marketdata.models import Instrument
 from marketdata.selectors import normalize_symbol
 from orders.core.lifecycle import actor_system, order_event_created
 from orders.models import Order, OrderSide, OrderStatus, OrderType, TimeInForce
+from pnl.models import EXTERNAL_REPORT_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def external_report_id(broker: str, *parts: object) -> str:
     """Deterministic ids of what OMS books for an external order: a fill is
     `ext-<broker>-<broker's trade id>` whichever path (stream, catch-up, reconciliation)
     brings it, so it is booked once."""
-    return "-".join(["ext", broker, *map(str, parts)])[:120]
+    return EXTERNAL_REPORT_PREFIX + "-".join([broker, *map(str, parts)])[: 120 - 4]
 
 
 def is_external_report(report: ExecutionReport) -> bool:

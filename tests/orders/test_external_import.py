@@ -375,6 +375,10 @@ def test_external_orders_show_in_the_api_and_pages_only_to_the_accounts_members(
     # then its members see it with "external": true, in the list and on its detail page
     body = client.get(f"/api/v1/orders/{order.pk}").json()
     assert body["external"] is True
+    fills = client.get("/api/v1/fills", {"account": str(alpaca.pk)}).json()
+    assert [f["external"] for f in (fills["results"] if isinstance(fills, dict) else fills)] == [
+        True
+    ]
     listed = client.get("/api/v1/orders", {"status": "all"}).json()
     rows = listed["results"] if isinstance(listed, dict) else listed
     assert [row["external"] for row in rows] == [True]
