@@ -104,8 +104,9 @@ class OrderAdmin(admin.ModelAdmin):
         "product",
         "order_class",
         "algo_state",
+        "external",
     )
-    search_fields = ("id", "symbol", "client_order_id", "account__name", "tag")
+    search_fields = ("id", "symbol", "client_order_id", "account__name", "tag", "broker_order_id")
     date_hierarchy = "created_at"
     list_select_related = ("account",)
     actions = [cancel_orders]

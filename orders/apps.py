@@ -71,3 +71,17 @@ class OrdersConfig(AppConfig):
         # A real broker's stream (re)connected: OMS may have missed something there, so the
         # account is reconciled now rather than at the next minute.
         register_resync_listener("pnl.reconcile", reconcile_after_reconnect)
+        OrdersConfig._wire_external()
+
+    @staticmethod
+    def _wire_external() -> None:
+        """Kept in step with a real broker (issue 15): reconciliation compares OMS's orders at
+        the broker with the broker's, and what the broker did outside OMS is imported as
+        external orders and fills (orders/core/external.py)."""
+        from execution.registry import register_external_sink
+        from orders.core.external import orders_import_external
+        from orders.core.selectors import orders_at_broker
+        from pnl import registry as pnl_registry
+
+        pnl_registry.register_open_orders_source(orders_at_broker)
+        register_external_sink("orders.external", orders_import_external)

@@ -44,6 +44,11 @@ class LotSide(models.TextChoices):
     SHORT = "short", "Short"
 
 
+# Report ids of the fills of orders placed at a broker outside OMS and imported (orders/core/
+# external_match.py books them as `ext-<broker>-<broker's trade id>`): API.md's "external".
+EXTERNAL_REPORT_PREFIX = "ext-"
+
+
 class Fill(models.Model):
     """One execution of an order, exactly as the venue reported it. Append-only.
 
@@ -99,6 +104,11 @@ class Fill(models.Model):
 
     def __str__(self) -> str:
         return f"{self.side} {self.qty} {self.symbol} @ {self.price}"
+
+    @property
+    def is_external(self) -> bool:
+        """A fill of an order placed at the broker outside OMS (imported)."""
+        return self.report_id.startswith(EXTERNAL_REPORT_PREFIX)
 
     @property
     def signed_qty(self) -> Decimal:

@@ -34,6 +34,11 @@ class FillSerializer(serializers.ModelSerializer):
     fee = DecimalString(read_only=True)
     liquidity = serializers.CharField(read_only=True, allow_null=True)
     ts = UtcDateTimeField(read_only=True)
+    external = serializers.BooleanField(
+        source="is_external",
+        read_only=True,
+        help_text="A fill of an order placed at the broker outside OMS (imported).",
+    )
 
     class Meta:
         model = Fill
@@ -48,6 +53,7 @@ class FillSerializer(serializers.ModelSerializer):
             "fee",
             "liquidity",
             "ts",
+            "external",
         ]
         read_only_fields = fields
 

@@ -281,3 +281,21 @@ def fill_view(activity: dict[str, Any], *, our_id: str, symbol: str) -> BrokerFi
         fee=ZERO,
         ts=_ts(activity.get("transaction_time")),
     )
+
+
+def oms_symbol_of(broker_symbol: str) -> str:
+    """Alpaca's symbol → OMS symbol (the instrument's `broker_symbols["alpaca"]`), else as is."""
+    from marketdata.models import Instrument
+
+    found = (
+        Instrument.objects.filter(broker_symbols__alpaca=broker_symbol)
+        .values_list("symbol", flat=True)
+        .first()
+    )
+    return found or broker_symbol
+
+
+def external_order_view(order: dict[str, Any]) -> BrokerOrderView:
+    """The order JSON an update for an order placed outside OMS carries (`data["order"]`) as
+    the view the orders side imports (no client id: OMS did not place it)."""
+    return order_view(order, our_id="", symbol=oms_symbol_of(str(order.get("symbol") or "")))

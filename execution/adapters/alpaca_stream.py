@@ -14,6 +14,7 @@ the stream's event loop only receives.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -188,6 +189,14 @@ class AlpacaStreamFollower:
 
     def _emit(self, reports: list[ExecutionReport]) -> None:
         """Hand reports over in bursts of at most BURST (one transaction each, in order)."""
+        # An update for an order placed outside OMS says which account it is from (the
+        # orders side imports it there).
+        reports = [
+            dataclasses.replace(r, data={**r.data, "account_id": self.account_id})
+            if r.data.get("external")
+            else r
+            for r in reports
+        ]
         if len(self._emitted) > EMITTED_MAX:
             self._emitted.clear()  # memory bound: the sink drops the repeats this may cause
         for start in range(0, len(reports), BURST):

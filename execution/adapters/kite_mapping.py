@@ -252,3 +252,28 @@ def fill_view(trade: dict[str, Any], ours: dict[str, str]) -> BrokerFillView:
         fee=Decimal("0"),
         ts=kite_time(trade.get("fill_timestamp")) or datetime.now(IST),
     )
+
+
+def external_order_view(
+    data: dict[str, Any], *, broker_order_id: str, ts: datetime | None
+) -> BrokerOrderView:
+    """What an update for an order placed outside OMS carries (`kite_updates._external`: the
+    order's symbol, side, type, qty, price, status, validity) as the view the orders side
+    imports. Its fills come as their own reports (one per Kite trade)."""
+    kite = data.get("kite") or {}
+    limit = price_or_none(data.get("limit_price"))
+    return BrokerOrderView(
+        broker_order_id=str(broker_order_id),
+        client_order_id="",
+        symbol=str(data.get("symbol") or kite.get("tradingsymbol") or ""),
+        side=str(data.get("side") or ""),
+        type=str(data.get("type") or "market"),
+        qty=dec(data.get("qty")),
+        filled_qty=Decimal("0"),
+        limit_price=limit,
+        stop_price=None,
+        avg_fill_price=None,
+        status=str(data.get("status") or "new"),
+        time_in_force=str(kite.get("validity") or "DAY").lower(),
+        created_at=ts or datetime.now(IST),
+    )

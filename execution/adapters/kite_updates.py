@@ -15,7 +15,7 @@ while it changes), and every report id is deterministic, so whatever the order o
 
 Orders placed outside OMS (no link to an OMS order) get the same reports with
 `order_id=""` and `data["external"] = True` plus what the orders side needs to import them
-(it does so in reconciliation; until then the orders sink logs them as unknown).
+(the orders side's report service imports them as external orders: orders/core/external*.py).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from execution.protocol import ExecutionReport, ReportType
 from notifications.services import PublishBatch, publish_batch
 from oms_site.api import format_decimal
 from oms_site.locks import lock_rows
+from orders.core.external_match import external_reports_resolve
 from orders.core.lifecycle import (
     SYSTEM_VENUE,
     can_transition,
@@ -81,6 +82,9 @@ def order_apply_reports(
     if not reports:
         return []
     with transaction.atomic():
+        # Reports for orders placed outside OMS (order_id "", data.external): imported and
+        # pointed at their OMS order here, never dropped (orders/core/external_match.py).
+        reports = external_reports_resolve(reports)
         pushes = publish_batch()  # this burst's pushes, in order, sent together on commit
         orders = _orders_locked(reports, held={order.pk: order for order in locked})
         outcomes: list[str] = [DUPLICATE] * len(reports)
@@ -363,12 +367,15 @@ def _on_replaced(order: Order, report: ExecutionReport) -> str:
         order.est_price = Decimal(pending["est_price"])
     order.pending_modify = None
     order.version += 1
+    fields = ["qty", "limit_price", "est_price", "pending_modify", "version"]
+    data = _data(report, changes=changes, version=order.version)
+    fields += _broker_ids_replaced(order, report, data)
     order_record_event(
         order=order,
         event_type=OrderEventType.MODIFIED,
         actor=SYSTEM_VENUE,
-        data=_data(report, changes=changes, version=order.version),
-        update_fields=["qty", "limit_price", "est_price", "pending_modify", "version"],
+        data=data,
+        update_fields=fields,
     )
     if order.filled_qty >= order.qty and order.status != OrderStatus.FILLED:
         order_transition(
@@ -379,6 +386,22 @@ def _on_replaced(order: Order, report: ExecutionReport) -> str:
             data={"fill_qty": "0", "fill_price": "0", "reason": "quantity reduced to filled"},
         )
     return APPLIED
+
+
+def _broker_ids_replaced(order: Order, report: ExecutionReport, data: dict[str, Any]) -> list[str]:
+    """A replace that is a new broker order (Alpaca): our order (our id unchanged) takes the
+    new broker id and keeps the replaced ones, oldest first; the event names both."""
+    old = str(report.data.get("replaced_broker_order_id") or "")
+    new = str(report.data.get("broker_order_id") or report.broker_order_id or "")
+    if not old or not new or new == order.broker_order_id:
+        return []
+    chain = [str(i) for i in order.replaced_broker_order_ids or []]
+    if old not in chain:
+        chain.append(old)
+    order.replaced_broker_order_ids = chain
+    order.broker_order_id = new
+    data.update(replaced_broker_order_id=old, broker_order_id=new)
+    return ["broker_order_id", "replaced_broker_order_ids"]
 
 
 def _on_modify_rejected(order: Order, report: ExecutionReport) -> str:

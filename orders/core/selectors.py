@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -13,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_get_for_user, account_list_for_user
+from execution.broker_sync import OurOrder
 from oms_site.errors import NotFound, ValidationFailed
 from orders.models import (
     OPEN_STATUSES,
@@ -217,3 +219,25 @@ def orders_since_count(
         .exclude(parent__isnull=False)
     )
     return _excluding(qs, exclude_order_id).count()
+
+
+def orders_at_broker(*, account_id: object, client_order_ids: Iterable[str]) -> list[OurOrder]:
+    """Reconciliation's view of OMS's side at a real broker (pnl.registry's open-orders
+    source): the account's open orders OMS sent there (not those OMS itself holds, nor
+    external ones: the import keeps those in step) plus the orders the broker names by our
+    ids, in any status."""
+    ids = [pk for pk in map(parse_uuid, client_order_ids) if pk is not None]
+    open_sent = Q(status__in=OPEN_STATUSES) & ~Q(status=OrderStatus.HELD) & Q(external=False)
+    rows = Order.objects.filter(account_id=account_id).filter(open_sent | Q(pk__in=ids))
+    return [
+        OurOrder(
+            order_id=str(order.pk),
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            filled_qty=order.filled_qty,
+            status=order.status,
+            updated_at=order.updated_at,
+        )
+        for order in rows.only("id", "symbol", "side", "qty", "filled_qty", "status", "updated_at")
+    ]

@@ -100,6 +100,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "submitted_at",
             "filled_at",
             "canceled_at",
+            # Placed at the broker outside OMS and imported (API.md § Brokers).
+            "external",
         ]
         read_only_fields = fields
 

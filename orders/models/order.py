@@ -190,6 +190,15 @@ class Order(models.Model):
     product = models.CharField(max_length=8, choices=Product.choices, default=Product.DELIVERY)
     broker = models.CharField(max_length=32, blank=True, default="")
     broker_order_id = models.CharField(max_length=120, blank=True, default="")
+    # --- kept in step with the broker (orders/core/external.py) ---
+    # Placed at the broker outside OMS (its own app, or while OMS was down) and imported.
+    external = models.BooleanField(default=False)
+    # The broker's id of an imported order when it was first seen: the import's unique key
+    # (NULL for OMS's own orders, so the (account, external_ref) key ignores them).
+    external_ref = models.CharField(max_length=120, null=True, blank=True)  # noqa: DJ001
+    # Broker order ids this order had before a replace (Alpaca's modify is a new broker
+    # order), oldest first; broker_order_id is the current one.
+    replaced_broker_order_ids = models.JSONField(default=list, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -213,7 +222,10 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "client_order_id"], name="uniq_order_account_client_order_id"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["account", "external_ref"], name="uniq_order_account_external_ref"
+            ),
         ]
         indexes = [
             models.Index(fields=["account", "status", "created_at"], name="order_blotter"),
@@ -227,6 +239,8 @@ class Order(models.Model):
             models.Index(fields=["status", "good_till"], name="order_status_good_till"),
             models.Index(fields=["algo_state", "algo_next_at"], name="order_algo_due"),
             models.Index(fields=["parent", "leg_role"], name="order_parent_role"),
+            # A broker's update for an order placed outside OMS names only the broker's id.
+            models.Index(fields=["account", "broker_order_id"], name="order_account_broker_id"),
         ]
 
     def __str__(self) -> str:

@@ -73,6 +73,7 @@ def test_fill_shape(make_key_client, trader, ledger):
         "fee": "1.25",
         "liquidity": "taker",
         "ts": row["ts"],
+        "external": False,  # booked for an order OMS placed, not imported from the broker
     }
     assert row["ts"].endswith("Z")
 

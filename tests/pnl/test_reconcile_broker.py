@@ -168,7 +168,9 @@ def test_an_outside_order_nobody_imports_is_a_difference(connected_broker, alpac
 
 
 def test_without_our_side_orders_with_a_client_id_are_left_alone(connected_broker, alpaca_account):
-    # Given no open-order source and a broker order carrying a client id (maybe ours)
+    # Given no open-order source (orders registers one: taken away here) and a broker order
+    # carrying a client id (maybe ours)
+    registry.HOOKS.unregister("open_orders_source")
     connected_broker.orders_rows = [broker_order(client_order_id="o-9", filled_qty=Decimal(2))]
     # When reconciled, then it is no difference
     assert reconcile_positions(account_id=alpaca_account.pk, now=NOW).differences == 0

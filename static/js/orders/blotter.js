@@ -84,7 +84,9 @@
       ]);
     }
     const extra = order.algo ? order.algo.type : order.order_class !== "simple" ? order.order_class : null;
-    return el("td", {}, [O.label(order.type), extra ? el("span", { class: "badge class-badge", text: extra }) : null]);
+    // Placed at the broker outside OMS and imported (API.md: "external": true).
+    const external = order.external ? el("span", { class: "badge class-badge external-badge", text: "External", title: "Placed at the broker outside OMS" }) : null;
+    return el("td", {}, [O.label(order.type), extra ? el("span", { class: "badge class-badge", text: extra }) : null, external]);
   }
 
   function stopText(order) {
