@@ -18,6 +18,7 @@ from accounts.broker_sessions import expired_sessions_forget
 from accounts.crypto import decrypt_credentials
 from accounts.models import BrokerConnection, ConnectionStatus, TradingAccount
 from execution.registry import broker_status_changed
+from oms_site.locks import lock_one_or_none
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +67,8 @@ def connection_status_record(
         raise BrokerNotConfiguredError(f"account {account_id} has no broker connection")
     connection_id, broker = row
     with transaction.atomic():
-        before = (
-            BrokerConnection.objects.select_for_update()
-            .filter(pk=connection_id)
-            .values_list("status", flat=True)
-            .first()
-        )
+        locked = lock_one_or_none(BrokerConnection.objects.only("status"), pk=connection_id)
+        before = None if locked is None else locked.status
         if only_from is not None and before not in only_from:
             return False
         BrokerConnection.objects.filter(pk=connection_id).update(

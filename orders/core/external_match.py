@@ -83,45 +83,13 @@ def external_order_create(
     when OMS cannot hold it (an instrument it does not list, nonsense quantities): logged,
     and reconciliation's position check still sees the difference. Idempotent: the
     (account, external_ref) key makes a concurrent import of the same order find it."""
-    problem = _problem(view)
-    instrument = Instrument.objects.filter(symbol=normalize_symbol(view.symbol)).first()
+    instrument = _importable_instrument(account=account, view=view, broker=broker)
     if instrument is None:
-        problem = problem or f"unknown instrument {view.symbol!r}"
-    if problem:
-        logger.error(
-            "Broker order %s of account %s at %s cannot be imported: %s",
-            view.broker_order_id,
-            account.pk,
-            broker,
-            problem,
-        )
         return None
-    order_type = view.type if view.type in _TYPES else OrderType.MARKET
-    limit = view.limit_price if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
-    created = view.created_at or timezone.now()
     try:
         with transaction.atomic():
             order = Order.objects.create(
-                account=account,
-                instrument=instrument,
-                symbol=instrument.symbol,
-                side=view.side,
-                type=order_type,
-                qty=view.qty,
-                limit_price=limit,
-                stop_price=view.stop_price,
-                time_in_force=view.time_in_force if view.time_in_force in _TIFS else "day",
-                status=OrderStatus.NEW,
-                broker=broker,
-                broker_order_id=view.broker_order_id,
-                external=True,
-                external_ref=view.broker_order_id,
-                est_price=limit or view.avg_fill_price,
-                created_by=None,
-                created_at=created,
-                updated_at=timezone.now(),
-                accepted_at=created,
-                event_seq=1,
+                **_external_order_fields(account, instrument, view, broker)
             )
             order_event_created(
                 order=order,
@@ -145,6 +113,56 @@ def external_order_create(
         order.pk,
     )
     return order
+
+
+def _importable_instrument(
+    *, account: TradingAccount, view: BrokerOrderView, broker: str
+) -> Instrument | None:
+    """The instrument of a broker order OMS can hold; None (logged) when it cannot."""
+    problem = _problem(view)
+    instrument = Instrument.objects.filter(symbol=normalize_symbol(view.symbol)).first()
+    if instrument is None:
+        problem = problem or f"unknown instrument {view.symbol!r}"
+    if problem:
+        logger.error(
+            "Broker order %s of account %s at %s cannot be imported: %s",
+            view.broker_order_id,
+            account.pk,
+            broker,
+            problem,
+        )
+        return None
+    return instrument
+
+
+def _external_order_fields(
+    account: TradingAccount, instrument: Instrument, view: BrokerOrderView, broker: str
+) -> dict[str, Any]:
+    order_type = view.type if view.type in _TYPES else OrderType.MARKET
+    limit = view.limit_price if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    created = view.created_at or timezone.now()
+    return {
+        "account": account,
+        "instrument": instrument,
+        "symbol": instrument.symbol,
+        "side": view.side,
+        "type": order_type,
+        "qty": view.qty,
+        "limit_price": limit,
+        "stop_price": view.stop_price,
+        "time_in_force": view.time_in_force if view.time_in_force in _TIFS else "day",
+        "status": OrderStatus.NEW,
+        "broker": broker,
+        "broker_order_id": view.broker_order_id,
+        "external": True,
+        "external_ref": view.broker_order_id,
+        "est_price": limit or view.avg_fill_price,
+        "created_by": None,
+        "created_at": created,
+        "updated_at": timezone.now(),
+        "accepted_at": created,
+        "event_seq": 1,
+    }
 
 
 def _view_of_report(report: ExecutionReport, broker: str) -> BrokerOrderView | None:
