@@ -27,8 +27,8 @@ from execution.fakes.alpaca_server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, al
 from execution.fakes.quotes import dict_quote_source
 from execution.services import broker_callers_reset
 from execution.streams import StreamRunner
+from orders.core.reports import order_apply_reports
 from orders.models import Order, OrderStatus
-from orders.services_reports import order_apply_reports
 from tests.e2e.helpers import push_tick, run_outside_loop
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
