@@ -205,10 +205,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # 15-30 s and the exchange resend job after 30-60 s; this is the backstop for the rest
 # (group sync, algo steps, notifications). It must stay above any countdown (1 s) and the
 # longest task's run time, or a still-running task is started a second time.
+# Socket timeouts: Celery's warm shutdown (after an unrecoverable broker error, e.g. Redis
+# restarted mid-read) still reads from the broker's socket, and without a timeout a silent
+# socket wedged the worker for good (seen in the fault suite: "Warm shutdown", then nothing,
+# so the supervisor never restarted it). Celery names the redis `socket_timeout` transport
+# option as the way out; the worker's own BRPOP polls every second, well inside it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("OMS_CELERY_VISIBILITY_TIMEOUT_S", default=60),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    "socket_timeout": 15,
+    "socket_connect_timeout": 5,
 }
 CELERY_TASK_DEFAULT_QUEUE = "execution"
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
