@@ -43,6 +43,7 @@ from stack import (  # the sibling module the stack benchmarks share
     Api,
     Stack,
     cpu_seconds_by_role,
+    drop_mysql_database,
     log,
     percentile,
     setup_trading,
@@ -50,22 +51,6 @@ from stack import (  # the sibling module the stack benchmarks share
 
 DEFAULT_DB = "mysql://root@127.0.0.1:3306/oms_signals_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
-
-
-def _recreate_database(url: str) -> None:
-    import MySQLdb
-
-    parts = urllib.parse.urlparse(url)
-    conn = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        passwd=parts.password or "",
-    )
-    try:
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{parts.path.lstrip('/')}`")
-    finally:
-        conn.close()
 
 
 def _database_counter(url: str):
@@ -201,7 +186,7 @@ def main() -> int:
     if args.chunk:
         env["OMS_SIGNAL_FANOUT_CHUNK"] = str(args.chunk)
     if database_url == DEFAULT_DB:
-        _recreate_database(database_url)
+        drop_mysql_database(database_url)
     stack = Stack(base_url=f"http://127.0.0.1:{args.port}", env=env)
     try:
         stack.prepare()

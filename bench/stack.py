@@ -82,7 +82,7 @@ class Api:
 # ----------------------------------------------------------------------------- the stack
 
 
-def _drop_mysql_database(url: str) -> None:
+def drop_mysql_database(url: str) -> None:
     import MySQLdb
 
     parts = urllib.parse.urlparse(url)
@@ -122,7 +122,7 @@ class Stack:
         if self.env["DATABASE_URL"] == DEFAULT_DB:
             # The bench's own database, afresh each run: orders another run left pending
             # would be re-sent by the sweeper during the load and skew every figure.
-            _drop_mysql_database(DEFAULT_DB)
+            drop_mysql_database(DEFAULT_DB)
         if self.env["REDIS_URL"] == DEFAULT_REDIS:
             import redis
 
