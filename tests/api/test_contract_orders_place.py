@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.api.helpers import assert_error, grant, open_account, order_body, paginated
+from tests.clock import within_one_minute
 
 ORDER_KEYS = {
     "id",
@@ -277,7 +278,8 @@ def test_the_per_account_order_rate_limit_is_a_risk_rejection(admin, alice, alic
     # given an account allowed one order a minute
     url = f"/accounts/{alice_account['id']}/risk-limits"
     assert admin.patch(url, {"max_orders_per_minute": 1}).status_code == 200
-    # when it places two
+    # when it places two (in one calendar minute: the limit counts per minute)
+    within_one_minute()
     first = alice.post("/orders", order_body(alice_account, qty="1"))
     second = alice.post("/orders", order_body(alice_account, qty="1"))
     # then the second is 422 risk_rejected and stored rejected

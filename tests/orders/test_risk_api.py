@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import GlobalKillSwitch
 from orders.models import Order, OrderStatus
 from pnl.services import fill_record
+from tests.clock import within_one_minute
 from tests.marketdata.factories import InstrumentFactory, NseExchangeFactory
 from tests.orders.conftest import order_body
 from tests.orders.factories import place
@@ -158,6 +159,7 @@ def test_suspended_account(client, account, quoted, fake_broker):
 
 def test_per_account_rate_limit(client, account, limits, quoted, fake_broker):
     set_limits(limits, max_orders_per_minute=2)
+    within_one_minute()  # the limit counts per calendar minute
     for _ in range(2):
         assert client.post(URL, order_body(account), format="json").status_code == 201
     response = client.post(URL, order_body(account), format="json")
