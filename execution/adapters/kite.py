@@ -177,7 +177,7 @@ class KiteBroker:
                 ]
             params["quantity"] = int(request.new_qty)
         if request.new_limit_price is not None:
-            params["price"] = float(request.new_limit_price)
+            params["price"] = format(request.new_limit_price, "f")  # exact, as a form string
         self.limiter.take(account_id=link.account_id, new_order=False)
         try:
             self._call(

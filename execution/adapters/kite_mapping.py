@@ -124,7 +124,7 @@ def place_params(
         "tag": tag,
     }
     if request.type == "limit":
-        params["price"] = float(request.limit_price)
+        params["price"] = format(request.limit_price, "f")  # exact, as a form string
     if request.display_qty:
         params["disclosed_quantity"] = int(request.display_qty)
     return params
