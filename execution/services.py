@@ -34,7 +34,7 @@ from execution.protocol import (
     VenueOrderView,
     VenuePosition,
 )
-from execution.registry import get_adapter
+from execution.registry import broker_kinds, get_adapter
 from execution.resilience import (
     DEFAULT_POLICIES,
     DEFAULT_POLICY,
@@ -135,6 +135,12 @@ def broker_in_process(broker: str) -> bool:
     return bool(getattr(adapter, "in_process", False))
 
 
+def in_process_brokers() -> list[str]:
+    """The registered broker kinds whose venue works inside this database (paper, the
+    internal exchange): their orders are submitted in bursts."""
+    return [kind for kind in broker_kinds() if broker_in_process(kind)]
+
+
 def _guarded(broker: str, account_id: str, what: str, fn: Callable[[BrokerAdapter], T]) -> T:
     adapter = _adapter(broker)
     in_process = bool(getattr(adapter, "in_process", False))
@@ -160,6 +166,31 @@ def broker_submit(request: OrderRequest) -> list[ExecutionReport]:
             lambda a: a.submit(request),
         )
     )
+
+
+def broker_submit_burst(
+    *, broker: str, requests: list[OrderRequest]
+) -> list[list[ExecutionReport] | PermanentBrokerError]:
+    """Send a burst of new orders to one in-process venue in ONE guarded call (its breaker
+    and rate bucket consulted once): each order's reports, or the refusal that was only
+    its own. A venue without `submit_many` gets them one by one inside that call. Raises
+    BrokerUnavailableError when the venue is unavailable for all of them."""
+
+    def send(adapter: BrokerAdapter) -> list[list[ExecutionReport] | PermanentBrokerError]:
+        many = getattr(adapter, "submit_many", None)
+        if many is not None:
+            return [_checked(reports) for reports in many(requests)]
+        answers: list[list[ExecutionReport] | PermanentBrokerError] = []
+        for request in requests:
+            try:
+                answers.append(_checked(adapter.submit(request)))
+            except PermanentBrokerError as exc:
+                answers.append(exc)
+        return answers
+
+    if not broker_in_process(broker):
+        raise ValueError(f"{broker!r} is not an in-process venue: submit its orders one by one")
+    return _guarded(broker, "", f"submit {len(requests)} orders", send)
 
 
 def broker_modify(request: ModifyRequest) -> list[ExecutionReport]:

@@ -23,7 +23,9 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -229,6 +231,10 @@ def publish(
     a bad call fails loudly in the caller; ValueError for an unknown channel or missing id.
     """
     _refuse_event_loop("publish")
+    shared = _shared_batch.get()
+    if shared is not None and shared.open():
+        shared.add(channel=channel, event=event, data=data, account_id=account_id, user_id=user_id)
+        return
     envelopes = build_envelopes(
         channel=channel, event=event, data=data, account_id=account_id, user_id=user_id
     )
@@ -245,6 +251,7 @@ class PublishBatch:
     def __init__(self) -> None:
         _refuse_event_loop("publish_batch")
         self._envelopes: list[Envelope] = []
+        self._sent = False
         # Outside a transaction there is nothing to wait for: each add() is sent at once
         # (on_commit would run the delivery now, before anything was added).
         self._immediate = not transaction.get_connection().in_atomic_block
@@ -269,13 +276,52 @@ class PublishBatch:
         else:
             self._envelopes.extend(envelopes)
 
+    def open(self) -> bool:
+        """Still gathering: its transaction has not ended yet."""
+        return not self._immediate and not self._sent
+
     def _deliver(self) -> None:
+        self._sent = True
         if self._envelopes:
             _deliver(self._envelopes)
 
 
+_shared_batch: ContextVar[PublishBatch | None] = ContextVar("oms_shared_batch", default=None)
+# What a burst reads once (an account's recipients, their preferences): cleared with it.
+_burst_reads: ContextVar[dict[Any, Any] | None] = ContextVar("oms_burst_reads", default=None)
+
+
+def _read_once(key: Any, read: Callable[[], Any]) -> Any:
+    memo = _burst_reads.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 def publish_batch() -> PublishBatch:
+    """A batch for this transaction's pushes — the one `publishing_together` opened, if any."""
+    shared = _shared_batch.get()
+    if shared is not None and shared.open():
+        return shared
     return PublishBatch()
+
+
+@contextmanager
+def publishing_together() -> Iterator[PublishBatch]:
+    """Inside a transaction: every push made in the block (publish, publish_batch, the
+    in-app notifications') joins ONE batch, numbered and sent in one round trip on commit —
+    a burst of orders' hundreds of pushes costs what one costs — and each account's
+    recipients and their preferences are read once for the block (a burst is a moment)."""
+    batch = PublishBatch()
+    token = _shared_batch.set(batch)
+    reads_token = _burst_reads.set({})
+    try:
+        yield batch
+    finally:
+        _burst_reads.reset(reads_token)
+        _shared_batch.reset(token)
 
 
 def publish_now(
@@ -321,7 +367,6 @@ def _publish_to_user(*, user_id: object, event: str, data: Mapping[str, Any]) ->
     publish(channel=NOTIFICATIONS, event=event, data=data, user_id=user_id)
 
 
-@transaction.atomic
 def notify(
     *,
     user: User | None = None,
@@ -358,17 +403,47 @@ def notify(
         recipients = [user] if user.is_active else []
     else:
         assert account is not None
-        recipients = account_recipients(account=account)
+        recipients = _read_once(
+            ("recipients", account.pk), lambda: account_recipients(account=account)
+        )
 
     if len(title) > _TITLE_MAX:
         title = title[: _TITLE_MAX - 1] + "…"
     safe_data = json_safe(dict(data or {}))
+    # The caller's transaction (no savepoint: a burst notifies hundreds of times), or its
+    # own; the refusals above come first, so a caller that catches them can go on.
+    with transaction.atomic(savepoint=False):
+        return _notify_store(
+            recipients=recipients,
+            account=account,
+            kind=kind,
+            title=title,
+            body=body,
+            data=safe_data,
+            level=level,
+            coalesce=coalesce,
+        )
+
+
+def _notify_store(
+    *,
+    recipients: list[User],
+    account: TradingAccount | None,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, Any],
+    level: str,
+    coalesce: str,
+) -> list[Notification]:
+    safe_data = data
     if coalesce and recipients:
         recipients = _coalesce_into_unread(
             recipients=recipients, kind=kind, key=coalesce, title=title, body=body, data=safe_data
         )
     now = timezone.now()
-    prefs = preferences_for_users(user_ids=[recipient.pk for recipient in recipients])
+    user_ids = tuple(recipient.pk for recipient in recipients)
+    prefs = _read_once(("prefs", user_ids), lambda: preferences_for_users(user_ids=user_ids))
     rows = [
         Notification(
             user=recipient,

@@ -25,10 +25,16 @@ def _lockable(queryset: QuerySet[ModelT], *, skip_locked: bool, nowait: bool) ->
 
 
 def lock_rows(
-    queryset: QuerySet[ModelT], *, skip_locked: bool = False, nowait: bool = False
+    queryset: QuerySet[ModelT],
+    *,
+    skip_locked: bool = False,
+    nowait: bool = False,
+    limit: int | None = None,
 ) -> list[ModelT]:
-    """Lock and return the queryset's rows in pk order (call inside `transaction.atomic`)."""
-    return list(_lockable(queryset, skip_locked=skip_locked, nowait=nowait).order_by("pk"))
+    """Lock and return the queryset's rows in pk order (call inside `transaction.atomic`);
+    `limit`: at most that many (with `skip_locked`: the first that are free)."""
+    rows = _lockable(queryset, skip_locked=skip_locked, nowait=nowait).order_by("pk")
+    return list(rows if limit is None else rows[:limit])
 
 
 def lock_one(queryset: QuerySet[ModelT], *, pk: object) -> ModelT:

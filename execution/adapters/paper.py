@@ -93,6 +93,32 @@ def _crossing_price(side: str, limit: Decimal, bid: Decimal | None, ask: Decimal
     return bid if bid is not None and bid >= limit else None
 
 
+def _fills_of(order: VenueOrder, reports: list[ExecutionReport]) -> list[VenueFill]:
+    return [
+        fill_record(venue_order=order, report=r)
+        for r in reports
+        if r.type in (ReportType.FILL, ReportType.PARTIAL_FILL)
+    ]
+
+
+class _MarketView:
+    """Each symbol's quote and tick size, read once for one submission or burst."""
+
+    def __init__(self) -> None:
+        self._prices: dict[str, tuple[Decimal | None, Decimal | None] | None] = {}
+        self._ticks: dict[str, Decimal] = {}
+
+    def prices(self, symbol: str) -> tuple[Decimal | None, Decimal | None] | None:
+        if symbol not in self._prices:
+            self._prices[symbol] = _quote_prices(symbol)
+        return self._prices[symbol]
+
+    def tick(self, symbol: str) -> Decimal:
+        if symbol not in self._ticks:
+            self._ticks[symbol] = _tick_size(symbol)
+        return self._ticks[symbol]
+
+
 class PaperBroker:
     name = Venue.PAPER
     in_process = True  # works in the caller's DB transaction: no timeout thread
@@ -102,7 +128,8 @@ class PaperBroker:
     def submit(self, request: OrderRequest) -> list[ExecutionReport]:
         try:
             with transaction.atomic():
-                return self._submit(request)
+                order, reports = self._decide(request, _MarketView())
+                return self._finish_new(order, reports)
         except IntegrityError:
             # The order is already here (a re-submission after a crash between our commit
             # and the caller's, or a concurrent submit that won the insert): the same
@@ -110,7 +137,29 @@ class PaperBroker:
             # re-submission is rare, and every submission would pay for that read.
             return reports_of_order(order_id=request.order_id)
 
-    def _submit(self, request: OrderRequest) -> list[ExecutionReport]:
+    def submit_many(self, requests: list[OrderRequest]) -> list[list[ExecutionReport]]:
+        """A burst of new orders: each symbol's quote and tick read once, the venue rows,
+        fills and reports written in one INSERT each. The same answers as `submit` one by
+        one; when one of them is already here, each goes its own way (`submit`)."""
+        try:
+            with transaction.atomic():
+                market = _MarketView()
+                decided = [self._decide(request, market) for request in requests]
+                VenueOrder.objects.bulk_create([order for order, _ in decided])
+                VenueFill.objects.bulk_create(
+                    [fill for order, reports in decided for fill in _fills_of(order, reports)]
+                )
+                reports_store(
+                    venue=Venue.PAPER, reports=[r for _, reports in decided for r in reports]
+                )
+                return [reports for _, reports in decided]
+        except IntegrityError:
+            return [self.submit(request) for request in requests]
+
+    def _decide(
+        self, request: OrderRequest, market: _MarketView
+    ) -> tuple[VenueOrder, list[ExecutionReport]]:
+        """The venue row of a new order and the venue's answers to it (nothing saved)."""
         now = timezone.now()
         order = VenueOrder(
             order_id=request.order_id,
@@ -131,9 +180,9 @@ class PaperBroker:
         )
         problem = request_problem(request, venue_works="The paper broker works")
         if problem:
-            return self._finish_new(order, [self._reject(order, problem)])
+            return order, [self._reject(order, problem)]
 
-        prices = _quote_prices(request.symbol)
+        prices = market.prices(request.symbol)
         if request.type == "market":
             side_price = (
                 None if prices is None else (prices[1] if request.side == "buy" else prices[0])
@@ -143,17 +192,17 @@ class PaperBroker:
                     f"No market quote for {request.symbol}: a paper market order needs a "
                     f"{'ask' if request.side == 'buy' else 'bid'} to fill against."
                 )
-                return self._finish_new(order, [self._reject(order, reason)])
+                return order, [self._reject(order, reason)]
             price = round_to_tick(
                 slipped_price(
                     side_price, side=request.side, slippage_bps=conf.paper_slippage_bps()
                 ),
-                _tick_size(request.symbol),
+                market.tick(request.symbol),
                 side=request.side,
             )
             reports = [simple_report(order, ReportType.ACK, prefix=PREFIX, ts=now)]
             reports.append(self._fill(order, price=price, liquidity="taker"))
-            return self._finish_new(order, reports)
+            return order, reports
 
         reports = [simple_report(order, ReportType.ACK, prefix=PREFIX, ts=now)]
         cross = None
@@ -172,7 +221,7 @@ class PaperBroker:
             reports.append(
                 simple_report(order, ReportType.CANCELED, prefix=PREFIX, reason=order.reason)
             )
-        return self._finish_new(order, reports)
+        return order, reports
 
     @transaction.atomic
     def modify(self, request: ModifyRequest) -> list[ExecutionReport]:
@@ -349,11 +398,7 @@ class PaperBroker:
 
     @staticmethod
     def _store_fills(order: VenueOrder, reports: list[ExecutionReport]) -> None:
-        fills = [
-            fill_record(venue_order=order, report=r)
-            for r in reports
-            if r.type in (ReportType.FILL, ReportType.PARTIAL_FILL)
-        ]
+        fills = _fills_of(order, reports)
         if fills:
             VenueFill.objects.bulk_create(fills)
 

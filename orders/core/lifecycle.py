@@ -8,11 +8,14 @@ turns a caller that forgot the lock into a loud IntegrityError instead of a sile
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from django.db.models import F
 from django.utils import timezone
 
 from oms_site.errors import InvalidState
@@ -146,11 +149,17 @@ def actor_for(*, user: Any = None, api_key: Any = None) -> Actor:
 SYSTEM_VENUE = actor_system("venue")
 
 
+# Inside `order_events_together()`: the audit events waiting for their one INSERT.
+_pending_events: ContextVar[list[OrderEvent] | None] = ContextVar(
+    "oms_pending_order_events", default=None
+)
+
+
 def _append_event(
     *, order: Order, event_type: str, actor: Actor, data: Mapping[str, Any] | None
 ) -> OrderEvent:
     order.event_seq += 1
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         seq=order.event_seq,
         type=event_type,
@@ -158,6 +167,26 @@ def _append_event(
         actor=actor.as_json(),
         data=json_value(dict(data or {})),
     )
+    pending = _pending_events.get()
+    if pending is None:
+        event.save(force_insert=True)
+    else:
+        pending.append(event)
+    return event
+
+
+@contextmanager
+def order_events_together() -> Iterator[None]:
+    """Inside a transaction: the audit events of the block are written in one INSERT at
+    its end (a burst writes three per order). Nothing in the block reads them back, and
+    the (order, seq) constraint still refuses a double; an error writes none of them."""
+    pending: list[OrderEvent] = []
+    token = _pending_events.set(pending)
+    try:
+        yield
+        OrderEvent.objects.bulk_create(pending)
+    finally:
+        _pending_events.reset(token)
 
 
 def order_event_created(
@@ -267,6 +296,35 @@ def order_record_event(
             order=order, from_status=order.status, event_type=event_type, data=dict(data or {})
         )
     return event
+
+
+def orders_record_event(
+    *,
+    orders: list[Order],
+    event_type: str,
+    actor: Actor,
+    data: Mapping[str, Any],
+    values: Mapping[str, Any],
+) -> None:
+    """`order_record_event` for many locked orders at once, setting the same `values` on
+    each (a burst's `submitted`): one UPDATE for all of them instead of one each. Only for
+    events that run no hooks (not `late_fill`)."""
+    if event_type not in NOTE_EVENTS or event_type == OrderEventType.LATE_FILL:
+        raise ValueError(f"{event_type} cannot be recorded for many orders at once")
+    now = timezone.now()
+    for order in orders:
+        if order.status in TERMINAL_STATUSES:
+            raise InvalidState(
+                f"The order is {order.status}; it cannot change any more.",
+                extra={"order_id": str(order.pk)},
+            )
+        for name, value in values.items():
+            setattr(order, name, value)
+        order.updated_at = now
+        _append_event(order=order, event_type=event_type, actor=actor, data=data)
+    Order.objects.filter(pk__in=[order.pk for order in orders]).update(
+        updated_at=now, event_seq=F("event_seq") + 1, **values
+    )
 
 
 # --- replay ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from orders.core.placement import (
     prepare,
 )
 from orders.core.publish import order_publish
-from orders.core.submit import enqueue_submit
+from orders.core.submit_burst import enqueue_submission
 from orders.core.trigger_store import trigger_create_for_order
 from orders.models import TRIGGERED_TYPES, HoldReason, Order, OrderEventType, OrderStatus
 
@@ -340,4 +340,4 @@ def _start(
         if extension.start is not None and extension.start(order):
             return
     if not _held_for_trigger(placement) and not _queued(placement, decision):
-        enqueue_submit(order.pk)
+        enqueue_submission(order)

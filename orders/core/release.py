@@ -18,7 +18,7 @@ from orders.core import risk
 from orders.core.hooks import ReleaseGuard, release_guards
 from orders.core.lifecycle import Actor, order_record_event, order_transition
 from orders.core.publish import order_publish
-from orders.core.submit import enqueue_submit
+from orders.core.submit_burst import enqueue_submission
 from orders.core.trigger_store import triggers_cancel_for_order
 from orders.models import HoldReason, Order, OrderEventType, OrderSide, OrderStatus, OrderType
 
@@ -173,4 +173,4 @@ def _go_live(
         update_fields=["hold_reason", "est_price"],
     )
     order_publish(order)  # before the submission's own pushes (on-commit order)
-    enqueue_submit(order.pk)
+    enqueue_submission(order)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orders.core import submit, sweeps
+from orders.core import submit, submit_burst, sweeps
 
 
 @shared_task(name="orders.submit", queue="execution")
@@ -13,6 +13,13 @@ def order_submit_task(order_id: str, resubmit: bool = False, reason: str = "") -
     """Send one pending_new order to its venue (enqueued on commit by order_place; by the
     sweeper with resubmit=True and the reason, recorded in the audit trail)."""
     return submit.order_submit(order_id=order_id, resubmit=resubmit, reason=reason)
+
+
+@shared_task(name="orders.submit_drain", queue="execution")
+def orders_submit_drain_task(slot: int = 0) -> list[int]:
+    """Submit the orders pending for the in-process venues in bursts until none is left
+    (sent on commit by the order that takes drainer slot `slot`); returns the burst sizes."""
+    return submit_burst.orders_submit_drain(slot=slot)
 
 
 @shared_task(name="orders.sweep_pending_new", queue="monitoring")

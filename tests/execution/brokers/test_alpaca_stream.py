@@ -20,7 +20,7 @@ from tests.execution.brokers.alpaca_support import *  # noqa: F403 - its fixture
 from tests.execution.brokers.alpaca_support import OMS_SYMBOL, make_connection
 from tests.execution.factories import order_request
 from tests.factories import TradingAccountFactory, UserFactory, account_with_member
-from tests.polling import wait_for
+from tests.polling import read_while_written, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -135,8 +135,17 @@ def test_the_stream_refusing_the_key_marks_the_connection_error(fake, instrument
     )
     follow(wrong, connected=False)
     connection = BrokerConnection.objects.filter(pk=wrong.connection_id)
-    wait_for(lambda: connection.get().status == "error")
-    assert "refused the key" in connection.get().last_error
+    # The stream thread writes the connection while this one polls it (SQLite: one at once).
+    states: list[tuple[str, str]] = []
+
+    def errored() -> bool:
+        state = read_while_written(lambda: connection.values_list("status", "last_error").get())
+        if state is not None:
+            states.append(state)
+        return state is not None and state[0] == "error"
+
+    wait_for(errored)
+    assert "refused the key" in states[-1][1]
 
 
 @pytest.fixture

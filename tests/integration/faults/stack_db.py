@@ -2,6 +2,8 @@
 
     python tests/integration/faults/stack_db.py setup   → accounts, instrument, quote, API key
     python tests/integration/faults/stack_db.py check   → the checker's findings
+    python tests/integration/faults/stack_db.py kill_drainer_mid_burst → see its docstring
+    python tests/integration/faults/stack_db.py drain_twice → every drain task sent 3 times
 
 The checker (issue 14): every accepted order exists once, nothing is left pending,
 filled_qty = Σ fills, no report applied twice, venue fills = booked fills, cash = start +
@@ -13,7 +15,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import sys
+import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -157,8 +161,78 @@ def _exchange_accounts() -> set[str]:
     }
 
 
+def _active_drain_pids() -> list[int]:
+    """The worker processes running a submit drain right now (Celery's `inspect active`
+    names each task's pool process)."""
+    from oms_site.celery import app
+    from orders.core.submit_burst import DRAIN_TASK
+
+    return sorted(
+        int(task["worker_pid"])
+        for tasks in (app.control.inspect(timeout=1.0).active() or {}).values()
+        for task in tasks
+        if task.get("name") == DRAIN_TASK and task.get("worker_pid")
+    )
+
+
+def _lock_waits(cursor, deadline: float) -> int:
+    """How many transactions wait for a row lock, once some do (0 if none by `deadline`)."""
+    while time.monotonic() < deadline:
+        cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS")
+        waiting = cursor.fetchone()[0]
+        if waiting:
+            return waiting
+        time.sleep(0.05)
+    return 0
+
+
+def kill_drainer_mid_burst() -> dict:
+    """Hold the paper account's position row locked, so the next burst of paper orders
+    stops mid-way — claimed, sent to the venue, its fills waiting for that lock, nothing
+    committed — then SIGKILL every worker process running a drain, and let go."""
+    from django.db import connection, transaction
+
+    from oms_site.locks import lock_rows
+    from pnl.models import Position
+
+    with transaction.atomic():
+        held = lock_rows(
+            Position.objects.filter(account__name="fault-paper", instrument__symbol=SYMBOL)
+        )
+        if not held:
+            raise SystemExit("no paper position to hold: run the other phases first")
+        with connection.cursor() as cursor:
+            waiting = _lock_waits(cursor, time.monotonic() + 20)
+        pids = _active_drain_pids() if waiting else []
+        if not pids:
+            raise SystemExit(f"no burst stopped at the held lock ({waiting} lock waits)")
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)  # the database sees the connections drop and rolls the bursts back
+    return {"killed_pids": pids, "lock_waits_when_killed": waiting}
+
+
+def drain_twice() -> dict:
+    """Send the drain task of every slot three times at once: bursts delivered again and
+    run side by side, as after a redelivery."""
+    from orders.core import jobs
+    from orders.core.submit_burst import DRAIN_TASK, drainers
+
+    for _ in range(3):
+        for slot in range(drainers()):
+            jobs.send(DRAIN_TASK, slot=slot)
+    return {"sent": 3 * drainers()}
+
+
 if __name__ == "__main__":
     _django()
     command = sys.argv[1]
-    result = setup() if command == "setup" else check(sys.argv[2] if len(sys.argv) > 2 else "f-")
+    if command == "setup":
+        result = setup()
+    elif command == "kill_drainer_mid_burst":
+        result = kill_drainer_mid_burst()
+    elif command == "drain_twice":
+        result = drain_twice()
+    else:
+        result = check(sys.argv[2] if len(sys.argv) > 2 else "f-")
     print(json.dumps(result, default=str))

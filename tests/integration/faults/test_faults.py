@@ -106,9 +106,20 @@ def database_outage(probe: dict) -> None:
     proxy.restore()
 
 
+def kill_drainer_mid_burst(probe: dict) -> None:
+    result = stack_db(probe["db"], probe["redis"].url, "kill_drainer_mid_burst")
+    probe.setdefault("injected", []).append(result)
+
+
+def deliver_bursts_twice(probe: dict) -> None:
+    stack_db(probe["db"], probe["redis"].url, "drain_twice")
+
+
 OUTAGE_S = 5.0
 FAULTS: list[tuple[str, Callable[[dict], None]]] = [
     ("worker pool process killed", kill_worker_pool_process),
+    ("worker killed mid-burst", kill_drainer_mid_burst),
+    ("burst delivered twice", deliver_bursts_twice),
     ("worker killed whole", kill_worker),
     ("exchange shard killed", kill_shard),
     ("redis down 5 s, restarted empty", restart_redis),
