@@ -15,6 +15,7 @@ import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,62 @@ def cpu_seconds_by_role(stack_pid: int | None) -> dict[str, float]:
             role = _process_role(proc)
             totals[role] = totals.get(role, 0.0) + times.user + times.system
     return totals
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: CPU model and count, memory, load averages."""
+    import platform
+
+    import psutil
+
+    model = platform.processor() or ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_1m_5m_15m": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+
+
+def burst_sizes(database_url: str, since_epoch: float) -> dict[str, Any]:
+    """How the orders submitted since `since_epoch` were grouped into bursts: the audit
+    trail's `submitted` events carry their burst's size (orders/core/submit_burst.py)."""
+    import MySQLdb
+
+    parts = urllib.parse.urlsplit(database_url)
+    conn = MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        passwd=parts.password or "",
+        db=parts.path.lstrip("/"),
+    )
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "SELECT JSON_VALUE(data, '$.burst') FROM orders_orderevent "
+            "WHERE type = 'submitted' AND at >= %s",
+            # Django keeps UTC in MySQL's naive DATETIME columns.
+            (datetime.fromtimestamp(since_epoch, tz=UTC).replace(tzinfo=None),),
+        )
+        sizes = [int(row[0]) for row in cursor.fetchall() if row[0] is not None]
+    finally:
+        conn.close()
+    if not sizes:
+        return {"orders_in_bursts": 0}
+    # Each order reports its burst's size: a burst of n is seen n times.
+    bursts = sum(1 / size for size in sizes)
+    return {
+        "orders_in_bursts": len(sizes),
+        "bursts": round(bursts),
+        "mean_orders_per_burst": round(len(sizes) / bursts, 1),
+        "burst_size_p50_by_order": percentile([float(s) for s in sizes], 50),
+        "burst_size_p95_by_order": percentile([float(s) for s in sizes], 95),
+        "burst_size_max": max(sizes),
+    }

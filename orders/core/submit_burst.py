@@ -55,23 +55,23 @@ WAKE_KEY = "oms:submit:wake:{slot}"
 
 
 def drainers() -> int:
-    return max(1, int(getattr(settings, "OMS_SUBMIT_DRAINERS", 2)))
+    return max(1, int(settings.OMS_SUBMIT_DRAINERS))
 
 
 def burst_max() -> int:
-    return max(1, int(getattr(settings, "OMS_SUBMIT_BURST_MAX", 200)))
+    return max(1, int(settings.OMS_SUBMIT_BURST_MAX))
 
 
 def wake_ttl_s() -> int:
     """How long a slot stays taken by a drainer that died holding it: the next order after
     that wakes a new one (the pending_new sweeper sends what waits meanwhile)."""
-    return max(1, int(getattr(settings, "OMS_SUBMIT_WAKE_TTL_S", 10)))
+    return max(1, int(settings.OMS_SUBMIT_WAKE_TTL_S))
 
 
 def drain_round_s() -> float:
     """A drainer hands over (re-wakes, exits) after this long, so one task never holds a
     worker process for good under sustained load."""
-    return float(getattr(settings, "OMS_SUBMIT_DRAIN_ROUND_S", 5))
+    return float(settings.OMS_SUBMIT_DRAIN_ROUND_S)
 
 
 # --- waking -------------------------------------------------------------------------------

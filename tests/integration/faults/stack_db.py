@@ -175,41 +175,50 @@ def _active_drain_pids() -> list[int]:
     )
 
 
-def _lock_waits(cursor, deadline: float) -> int:
-    """How many transactions wait for a row lock, once some do (0 if none by `deadline`)."""
-    while time.monotonic() < deadline:
-        cursor.execute("SELECT COUNT(*) FROM information_schema.INNODB_LOCK_WAITS")
-        waiting = cursor.fetchone()[0]
-        if waiting:
-            return waiting
-        time.sleep(0.05)
-    return 0
+def _position_lock_waits() -> int:
+    """Transactions waiting right now to lock a position row (a burst's fills)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+            "WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE %s",
+            ["%pnl_position%"],
+        )
+        return int(cursor.fetchone()[0])
 
 
 def kill_drainer_mid_burst() -> dict:
-    """Hold the paper account's position row locked, so the next burst of paper orders
-    stops mid-way — claimed, sent to the venue, its fills waiting for that lock, nothing
-    committed — then SIGKILL every worker process running a drain, and let go."""
-    from django.db import connection, transaction
+    """Hold the paper account's position row locked, so a burst of paper orders in flight
+    stops mid-way (claimed, sent to the venue, its fills waiting for that lock, nothing
+    committed); SIGKILL every worker process running a drain while that holds; let go."""
+    from django.db import transaction
 
     from oms_site.locks import lock_rows
     from pnl.models import Position
 
-    with transaction.atomic():
-        held = lock_rows(
-            Position.objects.filter(account__name="fault-paper", instrument__symbol=SYMBOL)
+    # The position row alone: a join would lock the account and instrument rows too, and
+    # stop order placement and the exchange shard instead of the burst.
+    position_ids = list(
+        Position.objects.filter(account__name="fault-paper", instrument__symbol=SYMBOL).values_list(
+            "pk", flat=True
         )
-        if not held:
+    )
+    with transaction.atomic():
+        if not lock_rows(Position.objects.filter(pk__in=position_ids)):
             raise SystemExit("no paper position to hold: run the other phases first")
-        with connection.cursor() as cursor:
-            waiting = _lock_waits(cursor, time.monotonic() + 20)
-        pids = _active_drain_pids() if waiting else []
+        deadline = time.monotonic() + 30
+        pids: list[int] = []
+        while not pids and time.monotonic() < deadline:
+            time.sleep(0.5)  # let a burst reach the held row
+            pids = _active_drain_pids()
         if not pids:
-            raise SystemExit(f"no burst stopped at the held lock ({waiting} lock waits)")
+            raise SystemExit("no submit drain ran within 30 s under load")
+        waiting = _position_lock_waits()
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)  # the database sees the connections drop and rolls the bursts back
-    return {"killed_pids": pids, "lock_waits_when_killed": waiting}
+    return {"killed_pids": pids, "position_lock_waits_when_killed": waiting}
 
 
 def drain_twice() -> dict:
