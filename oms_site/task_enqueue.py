@@ -12,6 +12,7 @@ propagates as before.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ import redis.exceptions
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+_import_lock = threading.Lock()
 
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
     kombu.exceptions.OperationalError,
@@ -39,7 +41,12 @@ def task_named(name: str) -> Any:
     from celery import current_app
 
     if name not in current_app.tasks:
-        current_app.loader.import_default_modules()
+        # One thread imports, the others wait for it: a second thread would otherwise find
+        # the tasks module half-imported (its first tasks registered, later ones not yet)
+        # and fail with NotRegistered (seen on a web process's first orders).
+        with _import_lock:
+            if name not in current_app.tasks:
+                current_app.loader.import_default_modules()
     return current_app.tasks[name]
 
 

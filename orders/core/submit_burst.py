@@ -38,7 +38,7 @@ from execution.protocol import (
     TransientBrokerError,
 )
 from execution.services import broker_submit_burst, in_process_brokers
-from notifications.services import publishing_together
+from notifications.services import publishing_together, pushes_sent_together
 from oms_site.locks import lock_rows
 from oms_site.task_enqueue import enqueue_after_commit
 from orders.core import jobs
@@ -135,6 +135,11 @@ def orders_submit_burst(*, limit: int) -> Burst:
     A burst that fails as a whole (a bug or a database error while applying) is rolled
     back and its orders are submitted one by one, each in its own transaction, so one bad
     order never holds the others back (and its own failure is logged where it happens)."""
+    with pushes_sent_together():  # the burst's pushes and its commit hooks': one send
+        return _submit_burst(limit=limit)
+
+
+def _submit_burst(*, limit: int) -> Burst:
     claimed: list[object] = []
     try:
         with transaction.atomic(), publishing_together(), order_events_together():
@@ -185,7 +190,19 @@ def _claim_pending(*, limit: int) -> list[Order]:
     oldest = list(pending.order_by("updated_at").values_list("pk", flat=True)[: limit * 2])
     if not oldest:
         return []
-    orders = lock_rows(pending.filter(pk__in=oldest), skip_locked=True, limit=limit)
+    # Locked by primary key alone, the conditions checked on the locked rows: with them in
+    # the locking query MariaDB may scan a status index and keep that index's records
+    # locked — for orders another burst holds and is about to update — a deadlock.
+    kinds = set(in_process_brokers())
+    orders = [
+        order
+        for order in lock_rows(Order.objects.filter(pk__in=oldest), skip_locked=True, limit=limit)
+        if order.status == OrderStatus.PENDING_NEW
+        and order.submitted_at is None
+        and order.broker in kinds
+    ]
+    if not orders:
+        return []
     # Their accounts in one read, not one each when an answer names the account.
     accounts = TradingAccount.objects.in_bulk({order.account_id for order in orders})
     for order in orders:

@@ -105,7 +105,10 @@ def test_a_broker_down_at_commit_answers_201_and_the_retry_replays_it(placing, m
     def broker_down(*args, **kwargs):
         raise kombu.exceptions.OperationalError("Error 111 connecting to 127.0.0.1:6390.")
 
+    # (the order's own submission task, or the drain task that submits paper and exchange
+    # orders in bursts: both go through the broker)
     monkeypatch.setattr("orders.tasks.order_submit_task.delay", broker_down)
+    monkeypatch.setattr("orders.core.tasks.orders_submit_drain_task.delay", broker_down)
     body = order_body(account, client_order_id="outage-1")
     # when the order is posted, and the client retries with the same key
     with caplog.at_level(logging.ERROR):

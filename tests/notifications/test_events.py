@@ -106,11 +106,11 @@ def test_a_stop_that_triggers_says_so(team, quoted, submit, tick):
 def test_kill_switch_is_told_to_members_and_pushed_live_to_who_sees_the_banner(
     team, django_capture_on_commit_callbacks, monkeypatch
 ):
-    from notifications import services as notification_services
+    from notifications import publishing as notification_publishing
 
     pushed = []
     monkeypatch.setattr(
-        notification_services, "_deliver", lambda envelopes: pushed.extend(envelopes)
+        notification_publishing, "_deliver", lambda envelopes: pushed.extend(envelopes)
     )
     admin = UserFactory(username="root", role="admin")
     outsider = UserFactory(username="out")

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from notifications import services
+from notifications import publishing, services
 from notifications.services import apublish, publish, publish_now
 from tests.factories import TradingAccountFactory
 
@@ -138,10 +138,10 @@ def test_a_broken_channel_layer_is_logged_not_raised(monkeypatch, caplog):
         async def group_send(self, group, message):
             raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(services, "get_channel_layer", DownLayer)
+    monkeypatch.setattr(publishing, "get_channel_layer", DownLayer)
 
     # when publishing: the caller's work (already committed) is not failed by the push
-    with caplog.at_level(logging.ERROR, logger="notifications.services"):
+    with caplog.at_level(logging.ERROR, logger="notifications.publishing"):
         publish_now(channel="quotes:ACME", event="quote", data={"last": "1"})
 
     # then the failure is reported

@@ -154,5 +154,5 @@ def delivered(monkeypatch):
     def _deliver(envelopes):
         sent.extend(message for group, message in envelopes if group.startswith("acct."))
 
-    monkeypatch.setattr("notifications.services._deliver", _deliver)
+    monkeypatch.setattr("notifications.publishing._deliver", _deliver)
     return sent

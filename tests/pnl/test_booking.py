@@ -270,7 +270,7 @@ def test_the_real_publisher_delivers_positions_only_after_commit(account, acme, 
     # given the lead's wiring (notifications.services.publish): nothing goes out before commit
     from unittest import mock
 
-    with mock.patch("notifications.services._deliver") as deliver, submit() as callbacks:
+    with mock.patch("notifications.publishing._deliver") as deliver, submit() as callbacks:
         book(account, acme, "buy", "10", "100")
         assert deliver.call_count == 0
     assert callbacks and deliver.call_count >= 1

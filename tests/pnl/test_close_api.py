@@ -266,7 +266,8 @@ def test_resting_orders_of_the_symbol_are_canceled_before_the_close_is_placed(
     resting = long_acme_with_resting_orders
     pushed = []
     monkeypatch.setattr(
-        "notifications.services._deliver", lambda envelopes: pushed.extend(e[1] for e in envelopes)
+        "notifications.publishing._deliver",
+        lambda envelopes: pushed.extend(e[1] for e in envelopes),
     )
     # when the position is closed
     with submit():

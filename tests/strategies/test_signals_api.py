@@ -338,7 +338,7 @@ def test_each_accounts_outcome_is_pushed_on_the_signals_channel(
 ):
     delivered = []
     monkeypatch.setattr(
-        "notifications.services._deliver",
+        "notifications.publishing._deliver",
         lambda envelopes: delivered.extend((group, msg) for group, msg in envelopes),
     )
     alpha, beta, _ = accounts
