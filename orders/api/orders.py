@@ -236,7 +236,7 @@ class OrderBatchView(GenericAPIView):
             status, order, exc = next(placed)
             item: dict[str, Any] = {"status": status}
             if order is not None:
-                item["order"] = OrderSerializer(order).data
+                item["order"] = order_data(order)
             if exc is not None:
                 item["error"] = _item_error(exc)
                 if "order_id" in exc.extra:
