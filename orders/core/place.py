@@ -207,7 +207,10 @@ def place_locked(
     _settle(order, placement, decision, extensions)
     # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
     # stream before anything the submission publishes (clients also order by `seq`).
-    order_publish(order, batch=publish)
+    if publish is None:
+        order_publish(order)
+    else:
+        order_publish(order, batch=publish)
     _start(order, placement, decision, extensions)
     return order, decision, True
 
