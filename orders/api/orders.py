@@ -30,7 +30,11 @@ from orders.api.serializers import (
     PreviewResultSerializer,
 )
 from orders.core import selectors
-from orders.core.serializers import OrderEventSerializer, OrderSerializer, order_data
+from orders.core.serializers import (
+    OrderEventSerializer,
+    OrderSerializer,
+    order_data_current,
+)
 from orders.models import Order, OrderStatus
 
 
@@ -107,7 +111,7 @@ class OrderListCreateView(GenericAPIView):
         result = services.order_place(
             user=request.user, api_key=request_api_key(request), **serializer.to_service_kwargs()
         )
-        return Response(order_data(result.order), status=201 if result.created else 200)
+        return Response(order_data_current(result.order), status=201 if result.created else 200)
 
     @extend_schema(
         operation_id="orders_cancel_all",
@@ -236,7 +240,7 @@ class OrderBatchView(GenericAPIView):
             status, order, exc = next(placed)
             item: dict[str, Any] = {"status": status}
             if order is not None:
-                item["order"] = order_data(order)
+                item["order"] = order_data_current(order)
             if exc is not None:
                 item["error"] = _item_error(exc)
                 if "order_id" in exc.extra:
