@@ -219,13 +219,12 @@ class OrderBatchView(GenericAPIView):
     def post(self, request: Request) -> Response:
         batch = OrderBatchInputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
-        for index, item in enumerate(batch.validated_data["orders"]):
-            serializer = OrderInputSerializer(data=item)
-            if serializer.is_valid():
-                parsed.append((index, serializer.to_service_kwargs(), None))
-            else:
-                parsed.append((index, None, serializer_error(serializer.errors)))
+        parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = [
+            (index, kwargs, None if errors is None else serializer_error(errors))
+            for index, (kwargs, errors) in enumerate(
+                OrderInputSerializer().parse_each(batch.validated_data["orders"])
+            )
+        ]
         kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
         placed = iter(
             services.order_place_batch(

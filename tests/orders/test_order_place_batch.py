@@ -129,3 +129,26 @@ def test_order_commitment_adds_up_to_open_buy_commitment(account, quoted, client
 
     # then it is what the database sums
     assert in_hand == open_buy_commitment(account) and in_hand > 0
+
+
+def test_each_order_is_parsed_on_its_own_with_the_errors_a_single_post_gets(
+    client, account, quoted, fake_broker
+):
+    # given a batch with an unknown field, a bad decimal and a number for text between
+    # two good orders
+    bad = [
+        order_body(account, bogus=1),
+        order_body(account, qty="1e3"),
+        order_body(account, tag=5),
+    ]
+    orders = [order_body(account), *bad, order_body(account)]
+
+    # when it is placed
+    response = client.post(URL, {"orders": orders}, format="json")
+
+    # then the bad ones are 400 each, with the error placing them alone answers
+    assert _statuses(response) == [201, 400, 400, 400, 201]
+    for body, item in zip(bad, response.json()["results"][1:4], strict=True):
+        alone = client.post("/api/v1/orders", body, format="json")
+        assert alone.status_code == 400
+        assert item["error"] == alone.json()["error"]
