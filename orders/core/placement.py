@@ -20,7 +20,7 @@ from accounts.models import MembershipRole, TradingAccount, User
 from accounts.selectors import account_get_for_user, account_roles_for_user
 from marketdata.calendar import next_open, session_close, trading_date
 from marketdata.models import Instrument
-from marketdata.selectors import instrument_get, quote_latest
+from marketdata.selectors import instrument_get_current, quote_latest
 from oms_site.api import format_decimal
 from oms_site.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
 from oms_site.locks import lock_query, lock_rows
@@ -222,7 +222,7 @@ def accounts_for_trading_locked(
 
 def instrument_for_trading(symbol: str) -> Instrument:
     try:
-        return instrument_get(symbol=symbol)
+        return instrument_get_current(symbol=symbol)
     except NotFound as exc:
         raise ValidationFailed(
             f"symbol: unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}
