@@ -15,7 +15,7 @@ from notifications.services import PublishBatch
 from oms_site.errors import ApplicationError, RiskRejected, ValidationFailed
 from orders.core import risk
 from orders.core.lifecycle import actor_for
-from orders.core.place import Placement, place_locked, place_result
+from orders.core.place import ClientOrderIds, Placement, place_locked, place_result
 from orders.core.placement import (
     Lookups,
     PlacementLinks,
@@ -96,6 +96,14 @@ def _place_for_account(
     if isinstance(account, ApplicationError):
         return {index: _refused(account) for index, _ in items}
     facts = _AccountFacts(account)
+    client_order_ids = ClientOrderIds(
+        account_id=account.pk,
+        client_order_ids={
+            placement.client_order_id
+            for _, placement in items
+            if placement.client_order_id and not isinstance(placement.prepared, ApplicationError)
+        },
+    )
     pushes = PublishBatch()  # on commit, before the submissions the orders enqueue
     results = {}
     for index, placement in items:
@@ -103,7 +111,11 @@ def _place_for_account(
         try:
             with transaction.atomic():  # a savepoint: a failing order undoes only its own
                 placed = place_locked(
-                    placement, account=account, known=facts.known(), publish=item_pushes
+                    placement,
+                    account=account,
+                    known=facts.known(),
+                    publish=item_pushes,
+                    client_order_ids=client_order_ids,
                 )
         except ApplicationError as exc:
             results[index] = _refused(exc)

@@ -40,12 +40,43 @@ from orders.models import TRIGGERED_TYPES, HoldReason, Order, OrderEventType, Or
 logger = logging.getLogger(__name__)
 
 
+class ClientOrderIds:
+    """An account's orders by client_order_id, read in one query under the account's lock
+    for every id a batch of orders names, and kept up to date as the batch adds orders."""
+
+    def __init__(self, *, account_id: object, client_order_ids: set[str]) -> None:
+        self._orders: dict[str, Order] = {}
+        if client_order_ids:
+            self._orders = {
+                order.client_order_id: order
+                for order in Order.objects.filter(
+                    account_id=account_id, client_order_id__in=sorted(client_order_ids)
+                )
+            }
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def add(self, order: Order) -> None:
+        if order.client_order_id:
+            self._orders[order.client_order_id] = order
+
+
 def _existing_for_client_order_id(
-    *, account_id: object, client_order_id: str | None, fingerprint: str
+    *,
+    account_id: object,
+    client_order_id: str | None,
+    fingerprint: str,
+    known: ClientOrderIds | None = None,
 ) -> Order | None:
     if not client_order_id:
         return None
-    existing = Order.objects.filter(account_id=account_id, client_order_id=client_order_id).first()
+    if known is not None:
+        existing = known.get(client_order_id)
+    else:
+        existing = Order.objects.filter(
+            account_id=account_id, client_order_id=client_order_id
+        ).first()
     if existing is None:
         return None
     if existing.request_hash != fingerprint:
@@ -166,14 +197,16 @@ def place_locked(
     account: TradingAccount,
     known: risk.KnownFacts | None = None,
     publish: PublishBatch | None = None,
+    client_order_ids: ClientOrderIds | None = None,
 ) -> tuple[Order, risk.RiskDecision, bool]:
     """The stored order, its risk decision, and whether this call created it. Runs in a
     transaction holding `account`'s row lock (`lock_account_for_trading`), which
     serialises this account's placements: buying power, open-order and per-day counts are
     judged against a stable picture.
 
-    A batch passes `known` (facts it read once for its orders under the same locks) and
-    `publish` (their pushes, sent together on commit)."""
+    A batch passes `known` (facts it read once for its orders under the same locks),
+    `publish` (their pushes, sent together on commit) and `client_order_ids` (the
+    account's orders its client_order_ids name, read at once)."""
     prepared = placement.prepared
     if isinstance(prepared, ApplicationError):
         raise prepared  # the request's own error, now that the account's are ruled out
@@ -181,6 +214,7 @@ def place_locked(
         account_id=account.pk,
         client_order_id=placement.client_order_id,
         fingerprint=prepared.hash,
+        known=client_order_ids,
     )
     if existing is not None:
         return existing, risk.RiskDecision(ok=True), False
@@ -212,6 +246,8 @@ def place_locked(
     else:
         order_publish(order, batch=publish)
     _start(order, placement, decision, extensions)
+    if client_order_ids is not None:
+        client_order_ids.add(order)
     return order, decision, True
 
 

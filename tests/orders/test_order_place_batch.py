@@ -152,3 +152,25 @@ def test_each_order_is_parsed_on_its_own_with_the_errors_a_single_post_gets(
         alone = client.post("/api/v1/orders", body, format="json")
         assert alone.status_code == 400
         assert item["error"] == alone.json()["error"]
+
+
+def test_a_client_order_id_repeated_within_a_batch_is_a_replay_or_a_conflict(
+    client, account, quoted, fake_broker
+):
+    # given a batch naming client_order_id "x" three times: twice with one body, once
+    # with another
+    orders = [
+        order_body(account, client_order_id="x"),
+        order_body(account, client_order_id="x"),
+        order_body(account, client_order_id="x", qty="7"),
+    ]
+
+    # when it is placed
+    response = client.post(URL, {"orders": orders}, format="json")
+
+    # then the first is placed, the second replays it and the third is a conflict
+    assert _statuses(response) == [201, 200, 409]
+    results = response.json()["results"]
+    assert results[1]["order"]["id"] == results[0]["order"]["id"]
+    assert results[2]["order_id"] == results[0]["order"]["id"]
+    assert Order.objects.filter(account=account).count() == 1

@@ -51,3 +51,18 @@ def test_a_batch_of_20_costs_a_fraction_of_20_single_orders(client, account, quo
     assert [r["status"] for r in response.json()["results"]] == [201] * 20
     assert count <= BATCH_FIXED_QUERIES + 20 * BATCH_QUERIES_PER_ORDER, count
     assert count < 20 * SINGLE_ORDER_QUERIES / 2
+
+
+def test_client_order_ids_of_a_batch_are_looked_up_in_one_query(
+    client, account, quoted, fake_broker
+):
+    # given one order placed already (caches and the API key warm)
+    client.post("/api/v1/orders", order_body(account), format="json")
+    orders = [order_body(account, client_order_id=f"q-{i}") for i in range(20)]
+
+    # when a batch of 20 orders with client_order_ids is placed
+    count, response = _count(client, "/api/v1/orders/batch", {"orders": orders})
+
+    # then their ids cost one query, not one per order
+    assert [r["status"] for r in response.json()["results"]] == [201] * 20
+    assert count <= BATCH_FIXED_QUERIES + 1 + 20 * BATCH_QUERIES_PER_ORDER, count
