@@ -12,6 +12,7 @@ propagates as before.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +40,16 @@ def task_named(name: str) -> Any:
     from celery import current_app
 
     if name not in current_app.tasks:
-        current_app.loader.import_default_modules()
+        # One thread imports them; the others wait for it. Unguarded, the first requests
+        # of a fresh web process (each on its own thread) found the tasks modules half
+        # imported by another thread: NotRegistered, a 500 for an order already committed.
+        with _import_guard:
+            if name not in current_app.tasks:
+                current_app.loader.import_default_modules()
     return current_app.tasks[name]
+
+
+_import_guard = threading.Lock()
 
 
 def enqueue_after_commit(send: Callable[[], object], *, what: str, recovery: str) -> None:
