@@ -25,6 +25,7 @@ from accounts.models import (
     User,
 )
 from oms_site.errors import NotFound, PermissionDenied
+from oms_site.locks import lock_query
 
 AccessLevel = Literal["view", "trade", "owner"]
 
@@ -73,14 +74,25 @@ def membership_role(*, user: User, account: TradingAccount) -> str | None:
 
 
 def account_get_for_user(
-    *, user: User, account_id: object, level: AccessLevel = "view"
+    *,
+    user: User,
+    account_id: object,
+    level: AccessLevel = "view",
+    for_update: bool = False,
+    related: tuple[str, ...] = (),
 ) -> TradingAccount:
     """The account if the user may reach it at `level`.
 
     Not visible at all → NotFound (never leak existence); visible but not enough → 403.
+    for_update: the account row locked (inside a transaction), with `related` one-to-one
+    rows read in the same query — one read both checks the caller and locks the account.
     """
     try:
         accounts = TradingAccount.objects.filter(pk=account_id)
+        if related:
+            accounts = accounts.select_related(*related)
+        if for_update:
+            accounts = lock_query(accounts)
         if not user.is_oms_admin:
             # The account and the user's role on it in one query (this runs on every order):
             # joined through the user's membership (one per user and account), so an

@@ -6,6 +6,7 @@
                                --api-key KEY --account ID[,ID...] --symbol ACME
     python bench/orders_api.py --accounts 16   # spread the clients over 16 paper accounts
     python bench/orders_api.py --rate 30       # open loop: 30 orders/s on a fixed schedule
+    python bench/orders_api.py --batch 20      # POST /api/v1/orders/batch, 20 orders each
 
 By default it starts its own stack (`python -m oms_site.run`) on
 `DATABASE_URL=mysql://root@127.0.0.1:3306/oms_bench` and its own Redis db (BENCH_REDIS_URL,
@@ -119,24 +120,34 @@ def client_loop(
     lock: threading.Lock,
     out: list[Sample],
     pace: tuple[float, float, list[int]] | None = None,
+    batch: int = 1,
 ) -> None:
     """POST orders back to back, or — with `pace` = (start, rate, [next slot]) — each at its
-    slot of an open-loop schedule of `rate` orders/s shared by all clients."""
+    slot of an open-loop schedule of `rate` orders/s shared by all clients. batch > 1:
+    POST /api/v1/orders/batch with that many orders at a time (a sample per order)."""
     api = Api(base_url, key)
     try:
         while time.perf_counter() < deadline:
             with lock:
                 if budget[0] <= 0:
                     return
-                budget[0] -= 1
+                budget[0] -= batch
                 if pace is not None:
                     slot = pace[2][0]
-                    pace[2][0] += 1
+                    pace[2][0] += batch
             if pace is not None:
                 delay = pace[0] + slot / pace[1] - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
             started = time.perf_counter()
+            if batch > 1:
+                status, data = api.call("POST", "/api/v1/orders/batch", {"orders": [body] * batch})
+                latency = (time.perf_counter() - started) * 1000
+                items = data.get("results", []) if isinstance(data, dict) else []
+                for item in items or [{"status": status}]:
+                    order_id = (item.get("order") or {}).get("id")
+                    out.append(Sample(started, latency, item.get("status", status), order_id))
+                continue
             status, data = api.call("POST", "/api/v1/orders", body)
             latency = (time.perf_counter() - started) * 1000
             order_id = data.get("id") if isinstance(data, dict) else None
@@ -155,6 +166,7 @@ def run_load(
     duration: float,
     max_orders: int,
     rate: float | None = None,
+    batch: int = 1,
 ) -> tuple[list[Sample], float]:
     def body(index: int) -> dict:
         # Client i trades account i mod len(accounts): one account = one serialised row lock.
@@ -175,7 +187,7 @@ def run_load(
     threads = [
         threading.Thread(
             target=client_loop,
-            args=(base_url, key, body(index), deadline, budget, lock, samples, pace),
+            args=(base_url, key, body(index), deadline, budget, lock, samples, pace, batch),
             daemon=True,
         )
         for index in range(clients)
@@ -219,6 +231,13 @@ def main() -> int:
     parser.add_argument("--account", default=None, help="with --expect-running: comma-separated")
     parser.add_argument(
         "--accounts", type=int, default=1, help="paper accounts the clients spread over"
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="orders per request: > 1 posts them to /api/v1/orders/batch (latency is then "
+        "per request, each order sampled)",
     )
     args = parser.parse_args()
     args.clients = max(1, min(args.clients, 256))
@@ -288,6 +307,7 @@ def main() -> int:
             duration=args.duration,
             max_orders=args.max_orders,
             rate=args.rate,
+            batch=max(1, min(args.batch, 100)),
         )
         accepted = [s for s in samples if s.status == 201 and s.order_id]
         grace_end = time.perf_counter() + args.fill_grace
@@ -326,6 +346,7 @@ def main() -> int:
             "fills_missing": len(accepted) - len(push_ms),
             "clients": args.clients,
             "rate": args.rate,
+            "batch": args.batch,
             "accounts": len(accounts),
             "elapsed_s": round(elapsed, 2),
             "web_workers": None if stack is None else args.web_workers,

@@ -58,3 +58,12 @@ class MarketdataConfig(AppConfig):
 
         register_demo_seeder("instruments", _seed_demo_instruments)
         register_process(feed_processes)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from marketdata.models import Exchange, Instrument
+        from marketdata.services import instruments_changed
+
+        for model in (Instrument, Exchange):
+            post_save.connect(instruments_changed, sender=model, dispatch_uid=f"memo-{model}")
+            post_delete.connect(instruments_changed, sender=model, dispatch_uid=f"memo-d-{model}")

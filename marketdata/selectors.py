@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +34,49 @@ def instrument_get(*, symbol: str) -> Instrument:
         return Instrument.objects.select_related("exchange").get(symbol=normalize_symbol(symbol))
     except Instrument.DoesNotExist as exc:
         raise NotFound(f"Instrument {symbol} does not exist.") from exc
+
+
+INSTRUMENTS_VERSION_KEY = "marketdata:instruments:version"
+
+
+class _InstrumentMemo:
+    """Instruments by symbol kept by this process, good while the shared version stamp
+    (Redis; moved by `instruments_changed` whenever an instrument or exchange is saved or
+    deleted) is the one they were read under: an order reads one cache key, not a row."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, Instrument]] = {}
+        self._guard = threading.Lock()
+
+    def get(self, symbol: str) -> Instrument:
+        version = cache.get(INSTRUMENTS_VERSION_KEY)
+        if version is None:
+            # First use, or Redis lost it: a new stamp, so nothing read before counts.
+            cache.add(INSTRUMENTS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(INSTRUMENTS_VERSION_KEY)
+            if version is None:
+                return instrument_get(symbol=symbol)
+        with self._guard:
+            entry = self._entries.get(symbol)
+        if entry is None or entry[0] != version:
+            # The version is read before the row: a change committed in between moves the
+            # stamp after this read, so what is kept here is never newer than its stamp says.
+            entry = (version, instrument_get(symbol=symbol))
+            with self._guard:
+                self._entries[symbol] = entry
+        return copy.copy(entry[1])  # each caller its own instance (with its own _state)
+
+
+_instrument_memo = _InstrumentMemo()
+
+
+def instrument_get_current(*, symbol: str) -> Instrument:
+    """`instrument_get`, from this process's memo while no instrument or exchange changed
+    (placing orders reads it on every order). Without Redis (one process): the database."""
+    symbol = normalize_symbol(symbol)
+    if not _cache_enabled():
+        return instrument_get(symbol=symbol)
+    return _instrument_memo.get(symbol)
 
 
 def instrument_list(

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from marketdata.ingest import ingest_stats, tick_ingest, ticks_ingest
 from marketdata.models import Exchange, Instrument, WatchlistItem
-from marketdata.selectors import instrument_get, normalize_symbol
+from marketdata.selectors import INSTRUMENTS_VERSION_KEY, instrument_get, normalize_symbol
 from oms_site.errors import Conflict, NotFound, ValidationFailed
 from oms_site.locks import lock_rows
 from oms_site.parsing import InputError, decimal_from_input
@@ -109,6 +111,14 @@ SIM_EXCHANGE: dict[str, Any] = {
     "trading_weekdays": "0123456",
     "holiday_calendar": "",
 }
+
+
+def instruments_changed(**_signal: Any) -> None:
+    """An instrument or exchange was saved or deleted: once it commits, every process's
+    memo of instruments (marketdata.selectors.instrument_get_current) reads them afresh."""
+    transaction.on_commit(
+        lambda: cache.set(INSTRUMENTS_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    )
 
 
 def sim_exchange_ensure() -> Exchange:

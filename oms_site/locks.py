@@ -46,6 +46,11 @@ def lock_one_or_none(queryset: QuerySet[ModelT], *, pk: object) -> ModelT | None
     return _lockable(queryset.filter(pk=pk), skip_locked=False, nowait=False).first()
 
 
+def lock_query(queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
+    """The queryset, locking the rows it reads (one row by pk, or rows already in order)."""
+    return _lockable(queryset, skip_locked=False, nowait=False)
+
+
 def locking(queryset: QuerySet[ModelT]) -> QuerySet[ModelT]:
     """The queryset, locking in pk order, for callers that iterate or slice it themselves."""
     return _lockable(queryset, skip_locked=False, nowait=False).order_by("pk")

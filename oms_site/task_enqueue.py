@@ -21,7 +21,6 @@ import redis.exceptions
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
-_import_lock = threading.Lock()
 
 BROKER_ERRORS: tuple[type[BaseException], ...] = (
     kombu.exceptions.OperationalError,
@@ -41,13 +40,16 @@ def task_named(name: str) -> Any:
     from celery import current_app
 
     if name not in current_app.tasks:
-        # One thread imports, the others wait for it: a second thread would otherwise find
-        # the tasks module half-imported (its first tasks registered, later ones not yet)
-        # and fail with NotRegistered (seen on a web process's first orders).
-        with _import_lock:
+        # One thread imports them; the others wait for it. Unguarded, the first requests
+        # of a fresh web process (each on its own thread) found the tasks modules half
+        # imported by another thread: NotRegistered, a 500 for an order already committed.
+        with _import_guard:
             if name not in current_app.tasks:
                 current_app.loader.import_default_modules()
     return current_app.tasks[name]
+
+
+_import_guard = threading.Lock()
 
 
 def enqueue_after_commit(send: Callable[[], object], *, what: str, recovery: str) -> None:

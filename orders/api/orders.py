@@ -30,7 +30,11 @@ from orders.api.serializers import (
     PreviewResultSerializer,
 )
 from orders.core import selectors
-from orders.core.serializers import OrderEventSerializer, OrderSerializer, order_data
+from orders.core.serializers import (
+    OrderEventSerializer,
+    OrderSerializer,
+    order_data_current,
+)
 from orders.models import Order, OrderStatus
 
 
@@ -107,7 +111,7 @@ class OrderListCreateView(GenericAPIView):
         result = services.order_place(
             user=request.user, api_key=request_api_key(request), **serializer.to_service_kwargs()
         )
-        return Response(order_data(result.order), status=201 if result.created else 200)
+        return Response(order_data_current(result.order), status=201 if result.created else 200)
 
     @extend_schema(
         operation_id="orders_cancel_all",
@@ -215,13 +219,12 @@ class OrderBatchView(GenericAPIView):
     def post(self, request: Request) -> Response:
         batch = OrderBatchInputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
-        parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = []
-        for index, item in enumerate(batch.validated_data["orders"]):
-            serializer = OrderInputSerializer(data=item)
-            if serializer.is_valid():
-                parsed.append((index, serializer.to_service_kwargs(), None))
-            else:
-                parsed.append((index, None, serializer_error(serializer.errors)))
+        parsed: list[tuple[int, dict[str, Any] | None, dict[str, Any] | None]] = [
+            (index, kwargs, None if errors is None else serializer_error(errors))
+            for index, (kwargs, errors) in enumerate(
+                OrderInputSerializer().parse_each(batch.validated_data["orders"])
+            )
+        ]
         kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
         placed = iter(
             services.order_place_batch(
@@ -236,7 +239,7 @@ class OrderBatchView(GenericAPIView):
             status, order, exc = next(placed)
             item: dict[str, Any] = {"status": status}
             if order is not None:
-                item["order"] = OrderSerializer(order).data
+                item["order"] = order_data_current(order)
             if exc is not None:
                 item["error"] = _item_error(exc)
                 if "order_id" in exc.extra:

@@ -123,7 +123,26 @@ class OrderInputSerializer(CopiedFieldsMixin, StrictFieldsMixin, serializers.Ser
     reentry = ReentryField(required=False, allow_null=True, default=None)
 
     def to_service_kwargs(self) -> dict[str, Any]:
-        data = dict(self.validated_data)
+        return self.service_kwargs_of(self.validated_data)
+
+    def parse_each(self, items: list[Any]) -> list[tuple[dict[str, Any] | None, Any]]:
+        """Each item parsed on its own by this one (unbound) serializer → (service kwargs,
+        None) or (None, its errors as `.errors` has them): a batch builds and binds the
+        fields once, not once per order."""
+        parsed: list[tuple[dict[str, Any] | None, Any]] = []
+        for item in items:
+            self.initial_data = item  # StrictFieldsMixin.validate names unknown keys from it
+            try:
+                values = self.run_validation(item)
+            except serializers.ValidationError as exc:
+                parsed.append((None, exc.detail))
+            else:
+                parsed.append((self.service_kwargs_of(values), None))
+        return parsed
+
+    @staticmethod
+    def service_kwargs_of(validated_data: dict[str, Any]) -> dict[str, Any]:
+        data = dict(validated_data)
         data["account_id"] = data.pop("account")
         data["order_type"] = data.pop("type")
         for leg in ("take_profit", "stop_loss"):

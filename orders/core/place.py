@@ -16,8 +16,8 @@ from typing import Any, Unpack
 from django.db import IntegrityError, transaction
 
 from accounts.models import ApiKey, TradingAccount, User
-from oms_site.errors import Conflict, RiskRejected
-from oms_site.locks import lock_one
+from notifications.services import PublishBatch
+from oms_site.errors import ApplicationError, Conflict, RiskRejected
 from orders.core import risk
 from orders.core.hooks import PlacementExtension, placement_extensions
 from orders.core.lifecycle import Actor, actor_for, order_event_created, order_transition
@@ -27,7 +27,9 @@ from orders.core.placement import (
     PlaceRequest,
     PlaceResult,
     Prepared,
+    account_key,
     good_till,
+    lock_account_for_trading,
     prepare,
 )
 from orders.core.publish import order_publish
@@ -38,12 +40,43 @@ from orders.models import TRIGGERED_TYPES, HoldReason, Order, OrderEventType, Or
 logger = logging.getLogger(__name__)
 
 
+class ClientOrderIds:
+    """An account's orders by client_order_id, read in one query under the account's lock
+    for every id a batch of orders names, and kept up to date as the batch adds orders."""
+
+    def __init__(self, *, account_id: object, client_order_ids: set[str]) -> None:
+        self._orders: dict[str, Order] = {}
+        if client_order_ids:
+            self._orders = {
+                order.client_order_id: order
+                for order in Order.objects.filter(
+                    account_id=account_id, client_order_id__in=sorted(client_order_ids)
+                )
+            }
+
+    def get(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def add(self, order: Order) -> None:
+        if order.client_order_id:
+            self._orders[order.client_order_id] = order
+
+
 def _existing_for_client_order_id(
-    *, account: TradingAccount, client_order_id: str | None, fingerprint: str
+    *,
+    account_id: object,
+    client_order_id: str | None,
+    fingerprint: str,
+    known: ClientOrderIds | None = None,
 ) -> Order | None:
     if not client_order_id:
         return None
-    existing = Order.objects.filter(account=account, client_order_id=client_order_id).first()
+    if known is not None:
+        existing = known.get(client_order_id)
+    else:
+        existing = Order.objects.filter(
+            account_id=account_id, client_order_id=client_order_id
+        ).first()
     if existing is None:
         return None
     if existing.request_hash != fingerprint:
@@ -87,24 +120,31 @@ def order_place(
     re-enters it if it is rejected.
     """
     request = PlaceRequest(**fields)
-    links = links or PlacementLinks()
-    prepared = prepare(user=user, account_id=account_id, request=request)
-    coid = request.client_order_id
-    existing = _existing_for_client_order_id(
-        account=prepared.account, client_order_id=coid, fingerprint=prepared.hash
-    )
-    if existing is not None:
-        return PlaceResult(order=existing, created=False)
-    placement = _Placement(
+    # The account is read once, locked, with the caller's role on it (`_place_locked`);
+    # what the request says is checked first, and its errors raised after the account's
+    # (an unknown or view-only account answers before a bad field, as it always did).
+    key = account_key(account_id)
+    try:
+        prepared: Prepared | ApplicationError = prepare(
+            user=user, account_id=key, request=request, read_account=False
+        )
+    except ApplicationError as exc:
+        prepared = exc
+    placement = Placement(
         prepared=prepared,
         actor=actor or actor_for(user=user, api_key=api_key),
         user=user,
         api_key=api_key,
-        client_order_id=coid,
+        client_order_id=request.client_order_id,
         tag=request.tag,
-        links=links,
+        links=links or PlacementLinks(),
     )
-    order, decision, created = _place_or_replay(placement)
+    return place_result(_place_or_replay(placement, account_id=key))
+
+
+def place_result(placed: tuple[Order, risk.RiskDecision, bool]) -> PlaceResult:
+    """The answer to a placement: created, a replay, or RiskRejected (the order is stored)."""
+    order, decision, created = placed
     if not created:
         return PlaceResult(order=order, created=False)
     if order.status == OrderStatus.REJECTED:
@@ -112,23 +152,23 @@ def order_place(
     return PlaceResult(order=order, created=True)
 
 
-def _place_or_replay(placement: _Placement) -> tuple[Order, risk.RiskDecision, bool]:
+def _place_or_replay(
+    placement: Placement, *, account_id: str | None
+) -> tuple[Order, risk.RiskDecision, bool]:
     """`_place_locked`, or the order another request with this client_order_id stored."""
-    prepared = placement.prepared
-    per_minute = (
-        risk.rate_window_count(account_id=prepared.account.pk, now=prepared.now)
-        if placement.links.counting_checks
-        else None
-    )
     try:
-        # Not created: another request with this client_order_id committed between the
-        # first lookup and the account lock; this one is the replay (API.md: 200).
-        return _place_locked(placement, per_minute=per_minute)
+        with transaction.atomic():
+            account = lock_account_for_trading(user=placement.user, account_id=account_id)
+            return place_locked(placement, account=account)
     except IntegrityError:
-        # Two requests with one client_order_id raced past the first lookup: the unique
-        # constraint let one in; answer the other as a replay (or a conflict).
+        # Two requests with one client_order_id raced to the insert (one of them not
+        # serialised by this account's lock): the unique constraint let one in; answer
+        # the other as a replay (or a conflict).
+        prepared = placement.prepared
+        if isinstance(prepared, ApplicationError) or not placement.client_order_id:
+            raise
         existing = _existing_for_client_order_id(
-            account=prepared.account,
+            account_id=account_id,
             client_order_id=placement.client_order_id,
             fingerprint=prepared.hash,
         )
@@ -138,10 +178,11 @@ def _place_or_replay(placement: _Placement) -> tuple[Order, risk.RiskDecision, b
 
 
 @dataclass(frozen=True, slots=True)
-class _Placement:
-    """One placement's inputs, as `_place_locked` and its steps read them."""
+class Placement:
+    """One placement's inputs, as `place_locked` and its steps read them. `prepared` is
+    the request's own error (raised once the account is known good) when it failed."""
 
-    prepared: Prepared
+    prepared: Prepared | ApplicationError
     actor: Actor
     user: User | None
     api_key: ApiKey | None
@@ -150,22 +191,40 @@ class _Placement:
     links: PlacementLinks
 
 
-@transaction.atomic
-def _place_locked(
-    placement: _Placement, *, per_minute: int | None
+def place_locked(
+    placement: Placement,
+    *,
+    account: TradingAccount,
+    known: risk.KnownFacts | None = None,
+    publish: PublishBatch | None = None,
+    client_order_ids: ClientOrderIds | None = None,
 ) -> tuple[Order, risk.RiskDecision, bool]:
-    """The stored order, its risk decision, and whether this call created it."""
+    """The stored order, its risk decision, and whether this call created it. Runs in a
+    transaction holding `account`'s row lock (`lock_account_for_trading`), which
+    serialises this account's placements: buying power, open-order and per-day counts are
+    judged against a stable picture.
+
+    A batch passes `known` (facts it read once for its orders under the same locks),
+    `publish` (their pushes, sent together on commit) and `client_order_ids` (the
+    account's orders its client_order_ids name, read at once)."""
     prepared = placement.prepared
-    # The account row lock serialises this account's placements: buying power, open-order
-    # and per-day counts are judged against a stable picture.
-    account = lock_one(TradingAccount.objects.select_related("risk_limits"), pk=prepared.account.pk)
+    if isinstance(prepared, ApplicationError):
+        raise prepared  # the request's own error, now that the account's are ruled out
     existing = _existing_for_client_order_id(
-        account=account, client_order_id=placement.client_order_id, fingerprint=prepared.hash
+        account_id=account.pk,
+        client_order_id=placement.client_order_id,
+        fingerprint=prepared.hash,
+        known=client_order_ids,
     )
     if existing is not None:
         return existing, risk.RiskDecision(ok=True), False
+    per_minute = (
+        risk.rate_window_count(account_id=account.pk, now=prepared.now)
+        if placement.links.counting_checks
+        else None
+    )
     extensions = placement_extensions()
-    decision, market_open = _decide(placement, account, per_minute, extensions)
+    decision, market_open = _decide(placement, account, per_minute, extensions, known)
     order = _order_build(placement, account=account, decision=decision, market_open=market_open)
     for extension in extensions:
         if extension.prepare is not None:
@@ -182,20 +241,27 @@ def _place_locked(
     _settle(order, placement, decision, extensions)
     # Push before enqueueing: on-commit callbacks run in order, so this state reaches the
     # stream before anything the submission publishes (clients also order by `seq`).
-    order_publish(order)
+    if publish is None:
+        order_publish(order)
+    else:
+        order_publish(order, batch=publish)
     _start(order, placement, decision, extensions)
+    if client_order_ids is not None:
+        client_order_ids.add(order)
     return order, decision, True
 
 
 def _decide(
-    placement: _Placement,
+    placement: Placement,
     account: TradingAccount,
     per_minute: int | None,
     extensions: tuple[PlacementExtension, ...],
+    known: risk.KnownFacts | None,
 ) -> tuple[risk.RiskDecision, bool]:
     """The risk decision (as the extensions may refine it) and whether the market is open."""
     prepared, links = placement.prepared, placement.links
     ctx = risk.risk_context_build(
+        known=known,
         account=account,
         instrument=prepared.instrument,
         draft=prepared.draft,
@@ -214,16 +280,16 @@ def _decide(
     return decision, ctx.market_open
 
 
-def _held_for_trigger(placement: _Placement) -> bool:
+def _held_for_trigger(placement: Placement) -> bool:
     return placement.prepared.draft.type in TRIGGERED_TYPES
 
 
-def _queued(placement: _Placement, decision: risk.RiskDecision) -> bool:
+def _queued(placement: Placement, decision: risk.RiskDecision) -> bool:
     return decision.ok and decision.queue_for_open and not _held_for_trigger(placement)
 
 
 def _order_build(
-    placement: _Placement,
+    placement: Placement,
     *,
     account: TradingAccount,
     decision: risk.RiskDecision,
@@ -282,7 +348,7 @@ def _order_build(
     )
 
 
-def _created_data(order: Order, placement: _Placement) -> dict[str, Any] | None:
+def _created_data(order: Order, placement: Placement) -> dict[str, Any] | None:
     """What the `created` event records besides the order's values: its links."""
     links, draft = placement.links, placement.prepared.draft
     created: dict[str, Any] = {"hold_reason": order.hold_reason} if order.hold_reason else {}
@@ -302,7 +368,7 @@ def _created_data(order: Order, placement: _Placement) -> dict[str, Any] | None:
 
 def _settle(
     order: Order,
-    placement: _Placement,
+    placement: Placement,
     decision: risk.RiskDecision,
     extensions: tuple[PlacementExtension, ...],
 ) -> None:
@@ -328,7 +394,7 @@ def _settle(
 
 def _start(
     order: Order,
-    placement: _Placement,
+    placement: Placement,
     decision: risk.RiskDecision,
     extensions: tuple[PlacementExtension, ...],
 ) -> None:

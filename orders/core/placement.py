@@ -7,20 +7,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Required, TypedDict
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
-from accounts.models import TradingAccount, User
-from accounts.selectors import account_get_for_user
+from accounts.models import MembershipRole, TradingAccount, User
+from accounts.selectors import account_get_for_user, account_roles_for_user
 from marketdata.calendar import next_open, session_close, trading_date
 from marketdata.models import Instrument
-from marketdata.selectors import instrument_get, quote_latest
+from marketdata.selectors import instrument_get_current, quote_latest
 from oms_site.api import format_decimal
-from oms_site.errors import NotFound, PermissionDenied, ValidationFailed
+from oms_site.errors import ApplicationError, NotFound, PermissionDenied, ValidationFailed
+from oms_site.locks import lock_query, lock_rows
 from orders.core import risk
 from orders.core.hooks import placement_extensions
 from orders.core.validation import InstrumentRules, OrderDraft
@@ -130,7 +133,7 @@ class PlaceRequest:
 
 @dataclass(slots=True)
 class Prepared:
-    account: TradingAccount
+    account: TradingAccount | None  # None: read (locked) by the placement itself
     instrument: Instrument
     draft: OrderDraft
     quote: Any
@@ -142,32 +145,107 @@ class Prepared:
 # --- who and what -----------------------------------------------------------------------------
 
 
-def account_for_trading(*, user: User | None, account_id: object) -> TradingAccount:
-    """The account to place on. Not visible → 400 naming `account` (API.md); view-only → 403."""
+_TRADING_ROLES = frozenset({MembershipRole.TRADE, MembershipRole.OWNER})
+
+
+def unknown_account() -> ValidationFailed:
+    return ValidationFailed("account: unknown account.", fields={"account": ["Unknown account."]})
+
+
+def account_for_trading(
+    *, user: User | None, account_id: object, for_update: bool = False
+) -> TradingAccount:
+    """The account to place on. Not visible → 400 naming `account` (API.md); view-only → 403.
+
+    for_update: locked (call inside a transaction), with its risk limits, in one query."""
+    related = ("risk_limits",) if for_update else ()
     if user is None:
-        account = TradingAccount.objects.filter(pk=account_id).first()
+        try:
+            accounts = TradingAccount.objects.filter(pk=account_id)
+            if for_update:
+                accounts = lock_query(accounts.select_related(*related))
+            account = accounts.first()
+        except (ValueError, TypeError, DjangoValidationError) as exc:
+            raise unknown_account() from exc
         if account is None:
-            raise ValidationFailed(
-                "account: unknown account.", fields={"account": ["Unknown account."]}
-            )
+            raise unknown_account()
         return account
     try:
-        return account_get_for_user(user=user, account_id=account_id, level="trade")
+        return account_get_for_user(
+            user=user, account_id=account_id, level="trade", for_update=for_update, related=related
+        )
     except NotFound as exc:
-        raise ValidationFailed(
-            "account: unknown account.", fields={"account": ["Unknown account."]}
-        ) from exc
+        raise unknown_account() from exc
     except PermissionDenied as exc:
         raise PermissionDenied("You may only view this account, not trade on it.") from exc
 
 
+def account_key(account_id: object) -> str | None:
+    """The account id as the database writes it (None: no account id at all), so that
+    two spellings of one id fingerprint the same order before the account is read."""
+    try:
+        return str(uuid.UUID(str(account_id)))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def lock_account_for_trading(*, user: User | None, account_id: str | None) -> TradingAccount:
+    """`account_for_trading`, locked: the one read of the account a placement makes."""
+    if account_id is None:
+        raise unknown_account()
+    return account_for_trading(user=user, account_id=account_id, for_update=True)
+
+
+def accounts_for_trading_locked(
+    *, user: User | None, account_ids: list[str]
+) -> dict[str, TradingAccount | ApplicationError]:
+    """Several accounts as `lock_account_for_trading` reads one, in one query and locked
+    in pk order (a batch of orders): each id → its locked account, or the error placing on
+    it raises. Accounts the user may not trade on are not locked."""
+    roles = (
+        dict.fromkeys(account_ids, MembershipRole.OWNER)
+        if user is None
+        else account_roles_for_user(user=user, account_ids=account_ids)
+    )
+    tradable = sorted(k for k, role in roles.items() if role in _TRADING_ROLES)
+    locked = lock_rows(TradingAccount.objects.select_related("risk_limits").filter(pk__in=tradable))
+    found: dict[str, TradingAccount | ApplicationError] = {str(a.pk): a for a in locked}
+    for key in account_ids:
+        if key in found:
+            continue
+        if roles.get(key) == MembershipRole.VIEW:
+            found[key] = PermissionDenied("You may only view this account, not trade on it.")
+        else:
+            found[key] = unknown_account()
+    return found
+
+
 def instrument_for_trading(symbol: str) -> Instrument:
     try:
-        return instrument_get(symbol=symbol)
+        return instrument_get_current(symbol=symbol)
     except NotFound as exc:
         raise ValidationFailed(
             f"symbol: unknown symbol {symbol!r}.", fields={"symbol": ["Unknown symbol."]}
         ) from exc
+
+
+class Lookups:
+    """Instruments and quotes by symbol, each read once: a batch of orders shares one."""
+
+    def __init__(self) -> None:
+        self._instruments: dict[str, Instrument] = {}
+        self._quotes: dict[str, Any] = {}
+
+    def instrument(self, symbol: str) -> Instrument:
+        found = self._instruments.get(symbol)
+        if found is None:
+            found = self._instruments[symbol] = instrument_for_trading(symbol)
+        return found
+
+    def quote(self, symbol: str) -> Any:
+        if symbol not in self._quotes:
+            self._quotes[symbol] = quote_latest(symbol=symbol)
+        return self._quotes[symbol]
 
 
 def instrument_rules(instrument: Instrument) -> InstrumentRules:
@@ -199,7 +277,7 @@ def request_hash(values: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _fingerprint(request: PlaceRequest, *, account: TradingAccount, symbol: str) -> str:
+def _fingerprint(request: PlaceRequest, *, account_id: object, symbol: str) -> str:
     extra: dict[str, Any] = {}
     if request.algo is not None:
         extra["algo"] = request.algo
@@ -229,7 +307,7 @@ def _fingerprint(request: PlaceRequest, *, account: TradingAccount, symbol: str)
         {
             **extra,
             **values,
-            "account": str(account.pk),
+            "account": str(account_id),
             "symbol": symbol,
             "type": request.order_type,
         }
@@ -299,12 +377,24 @@ def _check_market(draft: OrderDraft, instrument: Instrument, last: Decimal | Non
 # --- prepare ----------------------------------------------------------------------------------
 
 
-def prepare(*, user: User | None, account_id: object, request: PlaceRequest) -> Prepared:
+def prepare(
+    *,
+    user: User | None,
+    account_id: object,
+    request: PlaceRequest,
+    read_account: bool = True,
+    lookups: Lookups | None = None,
+) -> Prepared:
     """Everything a placement (or its dry run) knows before it locks the account: raises
-    the 400 / 403 errors; nothing is stored."""
+    the 400 / 403 errors; nothing is stored.
+
+    read_account False: the account is not read here (`account` None; `account_id` must be
+    `account_key`'s): the placement checks it with its locked read. `lookups`: a batch's
+    instruments and quotes, read once for all its orders."""
     now = timezone.now()
-    account = account_for_trading(user=user, account_id=account_id)
-    instrument = instrument_for_trading(request.symbol)
+    account = account_for_trading(user=user, account_id=account_id) if read_account else None
+    lookups = lookups or Lookups()
+    instrument = lookups.instrument(request.symbol)
     take_profit = request.take_profit
     if (
         request.order_class == OrderClass.OCO
@@ -319,7 +409,9 @@ def prepare(*, user: User | None, account_id: object, request: PlaceRequest) -> 
     for extension in placement_extensions():
         if extension.check_request is not None:
             extension.check_request(draft, extras)
-    fingerprint = _fingerprint(request, account=account, symbol=instrument.symbol)
-    quote = quote_latest(symbol=instrument.symbol)
+    fingerprint = _fingerprint(
+        request, account_id=account_id if account is None else account.pk, symbol=instrument.symbol
+    )
+    quote = lookups.quote(instrument.symbol)
     _check_market(draft, instrument, getattr(quote, "last", None))
     return Prepared(account, instrument, draft, quote, now, fingerprint, extras)

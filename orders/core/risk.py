@@ -41,6 +41,7 @@ from pnl.selectors import position_qty, realized_pnl_since
 __all__ = [
     "FieldErrors",
     "InstrumentRules",
+    "KnownFacts",
     "Limits",
     "OrderDraft",
     "RiskContext",
@@ -391,6 +392,15 @@ def limits_of(account: Any) -> Limits:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class KnownFacts:
+    """Facts the caller already read under the same account lock (a batch of orders reads
+    them once): None = read them here."""
+
+    global_kill_switch: bool | None = None
+    buying_power: Decimal | None = None  # the account's, before `own_commitment`
+
+
 def risk_context_build(
     *,
     account: Any,
@@ -402,18 +412,21 @@ def risk_context_build(
     own_commitment: Decimal = ZERO,
     orders_this_minute: int | None = None,
     counting_checks: bool = True,
+    known: KnownFacts | None = None,
 ) -> RiskContext:
     """Read what the checks need for this order. Call with the account row locked.
 
     exclude_order_id / own_commitment: an existing order being re-checked (a trigger
     releasing it, a modification) must not count against itself.
     """
+    known = known or KnownFacts()
+    halted = known.global_kill_switch
     limits = limits_of(account)
     ctx = RiskContext(
         limits=limits,
         account_active=account.status == "active",
         account_status=account.status,
-        global_kill_switch=global_kill_switch_engaged(),
+        global_kill_switch=global_kill_switch_engaged() if halted is None else halted,
         instrument_tradable=instrument.tradable,
         instrument_price_band_pct=instrument.price_band_pct,
         market_open=is_market_open(instrument_or_exchange=instrument, at=now),
@@ -425,7 +438,10 @@ def risk_context_build(
         counting_checks=counting_checks,
     )
     if draft.side == OrderSide.BUY:
-        ctx.buying_power = account_buying_power(account=account) + own_commitment
+        buying_power = known.buying_power
+        if buying_power is None:
+            buying_power = account_buying_power(account=account)
+        ctx.buying_power = buying_power + own_commitment
     elif not limits.allow_short:
         ctx.position_qty = position_qty(account_id=account.pk, symbol=instrument.symbol)
         ctx.open_sell_qty = selectors.open_sell_qty(

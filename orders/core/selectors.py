@@ -189,6 +189,19 @@ def open_buy_commitment(
     return Decimal(total or 0)
 
 
+def order_commitment(order: Order) -> Decimal:
+    """What one order adds to `open_buy_commitment` (the same rule, for an order in hand:
+    a batch of orders keeps its accounts' buying power without reading it again)."""
+    covered = (
+        order.leg_role == LegRole.SLICE
+        or (order.oco_group is not None and order.status == OrderStatus.HELD)
+        or (order.status == OrderStatus.HELD and order.hold_reason == HoldReason.PARENT)
+    )
+    if order.side != OrderSide.BUY or order.status not in OPEN_STATUSES or covered:
+        return ZERO
+    return (order.qty - order.filled_qty) * (order.est_price or ZERO)
+
+
 def open_sell_qty(*, account_id: object, symbol: str, exclude_order_id: object = None) -> Decimal:
     """Quantity the account's open sell orders of `symbol` may still sell (each quantity
     once: see open_buy_commitment)."""

@@ -169,8 +169,26 @@ def order_data(order: Order) -> dict[str, Any]:
     """`OrderSerializer(order).data` (no request context) without building the serializer's
     fields again: DRF deep-copies every declared field and introspects the model for each
     new serializer, which costs more than the representation itself. One unbound instance
-    per process; to_representation only reads its fields."""
-    return _shared_order_serializer().to_representation(order)
+    per process; to_representation only reads its fields.
+
+    The representation is remembered on the instance (`order_data_current` reuses it)."""
+    data = _shared_order_serializer().to_representation(order)
+    order._oms_shown = (_shown_state(order), data)  # type: ignore[attr-defined]
+    return data
+
+
+def _shown_state(order: Order) -> tuple[Any, ...]:
+    # Every change of an order's state records an event (event_seq) and moves updated_at.
+    return (order.event_seq, order.status, order.version, order.updated_at)
+
+
+def order_data_current(order: Order) -> dict[str, Any]:
+    """`order_data(order)`, reusing the representation last made of this instance when the
+    order has not changed since (the API answer to a placement is what its push showed)."""
+    shown = getattr(order, "_oms_shown", None)
+    if shown is not None and shown[0] == _shown_state(order):
+        return shown[1]
+    return order_data(order)
 
 
 class OrderEventSerializer(serializers.ModelSerializer):
