@@ -322,12 +322,31 @@ def publishing_together() -> Iterator[PublishBatch]:
     recipients and their preferences are read once for the block (a burst is a moment)."""
     batch = PublishBatch()
     token = _shared_batch.set(batch)
-    reads_token = _burst_reads.set({})
+    reads = {_FLUSHES: []}
+    reads_token = _burst_reads.set(reads)
     try:
         yield batch
+        for key, flush in reads[_FLUSHES]:
+            flush(reads[key])
     finally:
         _burst_reads.reset(reads_token)
         _shared_batch.reset(token)
+
+
+_FLUSHES = object()  # the burst's end-of-block writes, in the memo under this key
+
+
+def burst_collect(key: str, flush: Callable[[list[Any]], None]) -> list[Any] | None:
+    """Inside `publishing_together()`: the block's list under `key`, made on first use with
+    `flush(list)` registered to run at the block's end (still inside its transaction), so
+    a write done for each order of a burst is done once for all; None outside one."""
+    memo = _burst_reads.get()
+    if memo is None:
+        return None
+    if key not in memo:
+        memo[key] = []
+        memo[_FLUSHES].append((key, flush))
+    return memo[key]
 
 
 def publish_now(

@@ -34,6 +34,7 @@ from notifications.publishing import (
     PublishBatch,
     apublish,
     build_envelopes,
+    burst_collect,
     channel_layer_flush,
     publish,
     publish_batch,
@@ -180,7 +181,14 @@ def _notify_store(
         )
         for recipient in recipients
     ]
-    Notification.objects.bulk_create(rows)
+    # In a burst (publishing_together) the rows are written, and their deliveries planned,
+    # once for the whole burst at its end; a coalescing kind is written now, as the next
+    # one of its key must find it.
+    pending = None if coalesce else burst_collect("notifications", _notifications_store)
+    if pending is not None:
+        pending.append((rows, prefs))
+    else:
+        Notification.objects.bulk_create(rows)
     for row in rows:
         if row.read_at is None:
             _publish_to_user(
@@ -188,8 +196,22 @@ def _notify_store(
                 event="notification.created",
                 data=NotificationSerializer(row).data,
             )
+    if pending is not None:
+        return rows
     deliveries_plan(notifications=rows, prefs=prefs)
     return rows
+
+
+def _notifications_store(
+    pending: list[tuple[list[Notification], dict[object, Any]]],
+) -> None:
+    """A burst's notifications: one INSERT, then their deliveries planned together."""
+    rows = [row for batch, _ in pending for row in batch]
+    prefs: dict[object, Any] = {}
+    for _, batch_prefs in pending:
+        prefs.update(batch_prefs)
+    Notification.objects.bulk_create(rows)
+    deliveries_plan(notifications=rows, prefs=prefs)
 
 
 def notify_account_members(

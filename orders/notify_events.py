@@ -14,7 +14,7 @@ from notifications.services import notify_account_members
 from oms_site.api import format_decimal
 from orders.core.lifecycle import Actor
 from orders.core.reasons import cancel_reason_text
-from orders.core.serializers import order_data
+from orders.core.serializers import order_data_current
 from orders.market_maker import TAG_PREFIX as MARKET_MAKER_TAG
 from orders.models import LegRole, Order, OrderEventType, OrderStatus
 
@@ -50,7 +50,7 @@ def order_summary(order: Order) -> str:
 
 
 def _data(order: Order, **extra: Any) -> dict[str, Any]:
-    return {"order": order_data(order), **extra}
+    return {"order": order_data_current(order), **extra}
 
 
 def _notify(order: Order, event: str, title: str, body: str, level: str, **kw: Any) -> None:

@@ -4,7 +4,7 @@ is sent if it rolls back). A booked fill's push is pnl's own (pnl/pushes.py)."""
 from __future__ import annotations
 
 from notifications.services import PublishBatch, publish
-from orders.core.serializers import order_data
+from orders.core.serializers import order_data_current
 from orders.models import Order
 
 ORDERS_CHANNEL = "orders"
@@ -15,6 +15,6 @@ def order_publish(order: Order, *, batch: PublishBatch | None = None) -> None:
     (batch.add if batch is not None else publish)(
         channel=ORDERS_CHANNEL,
         event="order.updated",
-        data=order_data(order),
+        data=order_data_current(order),
         account_id=order.account_id,
     )
