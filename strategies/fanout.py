@@ -11,7 +11,9 @@ chunk's strategy accounts are locked in one query, what sizing needs (positions,
 strategy's working orders, equity) is read once for all of them under those locks, each
 account's order(s) go through `order_place`, and the order links and per-account outcome
 rows are written in one insert each. The chunk's orders commit together (and only then
-go to the venue); an unexpected error rolls the chunk back for the sweeper to redo.
+go to the venue), so an account's row lock is held for the chunk (OMS_SIGNAL_FANOUT_CHUNK
+bounds it); a chunk rolled back by a lock conflict runs again at once, an unexpected error
+rolls it back for the sweeper to redo.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import TradingAccount
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 EQUITY_RULES = ("equity_pct", "risk_pct")
+LOCK_CONFLICT_CODES = (1205, 1213)  # MariaDB: lock wait timeout, deadlock
+CHUNK_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -98,8 +102,10 @@ def signal_fan_out(
     """Place the signal's orders on the accounts (all of the strategy's, or `account_ids`)
     that have no outcome yet; the signal is done once every account has its outcome.
 
-    Without `account_ids`, a strategy with more accounts than one chunk is split: one task
-    per chunk is enqueued and nothing is placed here (returns [])."""
+    Without `account_ids`, a strategy with more accounts than one chunk is split: a task
+    for each chunk but the first is enqueued, and the first is placed here (its outcomes
+    returned). The webhook sends one task, so its answer costs one enqueue whatever the
+    strategy's size, and the fan-out starts with the first worker to take it."""
     signal = Signal.objects.select_related("strategy__owner").filter(pk=signal_id).first()
     if signal is None or signal.status != SignalStatus.ACCEPTED:
         return []
@@ -110,17 +116,44 @@ def signal_fan_out(
             "account_id", flat=True
         )
     ]
-    if account_ids is None and len(all_ids) > fan_out_chunk_size():
-        enqueue_fan_out_chunks(signal_id=signal.pk, account_ids=all_ids)
-        return []
+    chunk = fan_out_chunk_size()
+    if account_ids is None and len(all_ids) > chunk:
+        account_ids = all_ids[:chunk]
+        enqueue_fan_out_chunks(signal_id=signal.pk, account_ids=all_ids[chunk:])
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            return _fan_out_chunk(signal, account_ids, expected=len(all_ids))
+        except OperationalError as exc:
+            if not _retryable(exc) or attempt == CHUNK_ATTEMPTS:
+                raise
+            logger.warning(
+                "signal %s: chunk rolled back by a lock conflict (%s), attempt %s of %s",
+                signal.pk,
+                exc,
+                attempt,
+                CHUNK_ATTEMPTS,
+            )
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """A deadlock or lock wait timeout (MariaDB 1213 / 1205) rolled the chunk back, and no
+    outer transaction is broken by it: the chunk can simply run again."""
+    code = exc.args[0] if exc.args else None
+    return code in LOCK_CONFLICT_CODES and not transaction.get_connection().in_atomic_block
+
+
+def _fan_out_chunk(
+    signal: Signal, account_ids: list[str] | None, *, expected: int
+) -> list[SignalOutcome]:
     ctx = _context(signal)
     with transaction.atomic():
-        members = _lock_members(strategy, account_ids)
+        members = _lock_members(signal.strategy, account_ids)
         done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
         members = [member for member in members if member.account_id not in done]
         outcomes = _fan_out_members(ctx, members) if members else []
-        _mark_done_if_complete(signal, expected=len(all_ids))
-        outcomes_publish(outcomes=outcomes, strategy=strategy)
+        _mark_done_if_complete(signal, expected=expected)
+        outcomes_publish(outcomes=outcomes, strategy=signal.strategy)
     return outcomes
 
 
@@ -148,16 +181,21 @@ def _lock_members(strategy: Strategy, account_ids: list[str] | None) -> list[Str
     one fan-out at a time per strategy account (MariaDB's row locks; SQLite's IMMEDIATE
     transactions are one at a time anyway), so two signals fanned out side by side by two
     workers never both send the same difference. Their accounts are read without a lock
-    (order_place takes its own), and the members come back in account order, so chunks of
-    strategies that share accounts take those locks in the same order."""
+    (order_place takes its own), and the members come back in account order: the chunk
+    takes the account locks in the same order as other chunks and the fill path
+    (accounts in pk order, pnl/booking.py), so they wait for each other, never deadlock."""
     members_qs = StrategyAccount.objects.filter(strategy=strategy)
     if account_ids is not None:
         members_qs = members_qs.filter(account_id__in=account_ids)
-    members = lock_rows(members_qs)
-    accounts = TradingAccount.objects.in_bulk([member.account_id for member in members])
-    for member in members:
-        member.account = accounts[member.account_id]
-    return sorted(members, key=lambda member: str(member.account_id))
+    members = {member.account_id: member for member in lock_rows(members_qs)}
+    # In the database's own pk order: the order the fill path locks accounts in.
+    accounts = TradingAccount.objects.filter(pk__in=list(members)).order_by("pk")
+    ordered = []
+    for account in accounts:
+        member = members[account.pk]
+        member.account = account
+        ordered.append(member)
+    return ordered
 
 
 def _mark_done_if_complete(signal: Signal, *, expected: int) -> None:

@@ -367,17 +367,7 @@ def signal_receive(
             raise
         return replayed
     if not refusal:
-        # Straight to the chunks (no task that only splits): the fan-out starts one queue
-        # hop after the answer.
-        enqueue_fan_out_chunks(
-            signal_id=signal.pk,
-            account_ids=[
-                str(pk)
-                for pk in StrategyAccount.objects.filter(strategy=strategy).values_list(
-                    "account_id", flat=True
-                )
-            ],
-        )
+        enqueue_fan_out(signal.pk)
     return SignalAnswer(signal.answer_status, signal.answer_body)
 
 
@@ -409,9 +399,7 @@ def fan_out_chunk_size() -> int:
 
 
 def enqueue_fan_out_chunks(*, signal_id: object, account_ids: list[str]) -> None:
-    """After commit: one fan-out task per chunk of `account_ids`. An account that joined
-    the strategy meanwhile is in no chunk: the signal then stays accepted until the
-    sweeper's fan-out of all accounts gives it its outcome."""
+    """After commit: one fan-out task per chunk of `account_ids`."""
     chunk = fan_out_chunk_size()
     for start in range(0, len(account_ids), chunk):
         enqueue_fan_out(signal_id, account_ids[start : start + chunk])

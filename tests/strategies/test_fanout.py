@@ -1,12 +1,14 @@
 """The fan-out's shape (strategies/fanout.py): a chunk of accounts is one transaction with
-its inputs read once, the webhook enqueues the chunks itself, and only strategies with a
-trailing default get a trailing-stop task per filled order. Quantities computed by hand."""
+its inputs read once, the first task enqueues the other chunks and does the first, a chunk
+rolled back by a lock conflict runs again, and only strategies with a trailing default get
+a trailing-stop task per filled order. Quantities computed by hand."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
 
 import pytest
+from django.db import OperationalError
 
 from marketdata.services import tick_ingest
 from oms_site.task_enqueue import task_named
@@ -58,7 +60,7 @@ def test_equity_sizing_values_each_accounts_own_positions_at_the_latest_quotes(
     assert [[o.qty for o in _orders(acc)] for acc in accounts] == [[D("101")], [D("99")], [D("3")]]
 
 
-def test_the_webhook_enqueues_one_task_per_chunk_with_its_accounts(
+def test_the_webhook_sends_one_task_which_enqueues_the_other_chunks_and_does_the_first(
     accounts, make_strategy, send, settings, monkeypatch
 ):
     # given chunks of 2 accounts
@@ -67,11 +69,13 @@ def test_the_webhook_enqueues_one_task_per_chunk_with_its_accounts(
     calls = _record_delays(monkeypatch, "strategies.signal_fan_out")
     # when a signal arrives
     signal_id = send(strategy, {"symbol": "ACME", "action": "buy"}).json()["signal_id"]
-    # then two tasks were sent, each with its part of the accounts (no task that splits)
-    parts = [kwargs["account_ids"] for _, kwargs in calls]
-    assert [args for args, _ in calls] == [(signal_id,), (signal_id,)]
-    assert [len(part) for part in parts] == [2, 1]
-    assert sorted(pk for part in parts for pk in part) == sorted(str(a.pk) for a in accounts)
+    # then the webhook sent one task (the whole strategy), and that task one more for the
+    # third account: it placed the first two itself
+    assert calls == [
+        ((signal_id,), {"account_ids": None}),
+        ((signal_id,), {"account_ids": [str(accounts[2].pk)]}),
+    ]
+    assert [len(_orders(acc)) for acc in accounts] == [1, 1, 1]
     assert Signal.objects.get(pk=signal_id).status == SignalStatus.DONE
 
 
@@ -113,6 +117,31 @@ def test_an_unexpected_error_rolls_the_chunk_back_and_the_rerun_places_each_orde
     assert StrategyOrder.objects.filter(signal=signal).count() == 3
     signal.refresh_from_db()
     assert signal.status == SignalStatus.DONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_rolled_back_by_a_deadlock_runs_again_at_once_and_places_each_order_once(
+    accounts, make_strategy, send, monkeypatch, caplog
+):
+    strategy = make_strategy([(acc, {"type": "fixed_qty", "qty": "2"}) for acc in accounts])
+    real_members, attempts = fanout._fan_out_members, []
+
+    def deadlocked_once(ctx, members):
+        outcomes = real_members(ctx, members)  # every order placed in the chunk, then...
+        attempts.append(len(members))
+        if len(attempts) == 1:  # ...the database picks this transaction as the victim
+            raise OperationalError(1213, "Deadlock found when trying to get lock")
+        return outcomes
+
+    monkeypatch.setattr(fanout, "_fan_out_members", deadlocked_once)
+    # when the signal fans out (no surrounding transaction, as on a worker)
+    send(strategy, {"symbol": "ACME", "action": "buy", "id": "d-1"})
+    # then the chunk ran twice, the second time for real: one order of 2 on each account
+    assert attempts == [3, 3]
+    assert [[o.qty for o in _orders(acc)] for acc in accounts] == [[D("2")]] * 3
+    signal = Signal.objects.get(sender_id="d-1")
+    assert (signal.status, signal.outcomes.count()) == (SignalStatus.DONE, 3)
+    assert "rolled back by a lock conflict" in caplog.text
 
 
 def test_a_filled_order_of_a_strategy_without_a_trailing_default_enqueues_no_trailing_task(
