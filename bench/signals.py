@@ -25,6 +25,8 @@ fanout_ms_p50/p95/max  from the start of the POST until ALL orders of the N-acco
                   which runs in it): what the work costs whatever else the machine is doing;
                   the wall-clock figures above grow with the machine's load.
 orders_per_s      orders persisted per second of fan-out.
+fanout_queries_per_order  SQL statements of one more fan-out (BEGIN/COMMIT/SAVEPOINT
+                  included) per account: the figure that does not move with the load.
 accounts, answers, fanouts  the sizes measured; database, host_cpus, host_load_1m.
 
 Not a test: nothing is asserted; the numbers are for reading.
@@ -135,7 +137,15 @@ def _child(accounts: int, answers: int, fanouts: int) -> dict[str, object]:
         if orders != accounts or any(o.reason for o in outcomes):
             raise SystemExit(f"signal {signal_id}: {orders} orders for {accounts} accounts")
         placed += orders
+    # One more, its statements counted (not timed: counting slows each one a little).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, _, signal_id = post(answers + fanouts)
+    with CaptureQueriesContext(connection) as counted:
+        fanout.signal_fan_out(signal_id=signal_id)
     return {
+        "fanout_queries": len(counted.captured_queries),
         "answer_ms": answer_ms,
         "answer_cpu_ms": answer_cpu_ms,
         "fanout_ms": fanout_ms,
@@ -219,6 +229,7 @@ def main() -> None:
                 "fanout_cpu_ms_p50": _percentile(result["fanout_cpu_ms"], 50),
                 "fanout_cpu_ms_p95": _percentile(result["fanout_cpu_ms"], 95),
                 "orders_per_s": round(result["orders"] / (sum(fanout_ms) / 1000), 1),
+                "fanout_queries_per_order": round(result["fanout_queries"] / args.accounts, 1),
                 "accounts": args.accounts,
                 "answers": len(answer_ms),
                 "fanouts": len(fanout_ms),

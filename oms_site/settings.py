@@ -479,4 +479,7 @@ OMS_BROKER_POLICIES = env.json("OMS_BROKER_POLICIES", default={})
 OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE = env.int("OMS_SQUARE_OFF_MINUTES_BEFORE_CLOSE", default=15)
 OMS_SIM_SQUARE_OFF_UTC = env.str("OMS_SIM_SQUARE_OFF_UTC", default="23:45")
 OMS_REENTRY_DELAY_SECS = env.float("OMS_REENTRY_DELAY_SECS", default=1.0)
+# Accounts per strategy fan-out task: a signal to a larger strategy is split into tasks of
+# this many accounts, which the worker's processes run side by side (strategies/fanout.py).
+OMS_SIGNAL_FANOUT_CHUNK = env.int("OMS_SIGNAL_FANOUT_CHUNK", default=10)
 OMS_VWAP_LOOKBACK_DAYS = env.int("OMS_VWAP_LOOKBACK_DAYS", default=5)

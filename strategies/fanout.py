@@ -5,24 +5,33 @@ through orders' normal `order_place` as the strategy's owner, so membership, ris
 and automation all apply. Each order's client_order_id is derived from the signal (unique
 per account), so a re-run finds the order instead of placing it twice; an account that
 already has its outcome is skipped. One account refused does not stop the others.
+
+A chunk of accounts (one task: OMS_SIGNAL_FANOUT_CHUNK of them) is one transaction: the
+chunk's strategy accounts are locked in one query, what sizing needs (positions, the
+strategy's working orders, equity) is read once for all of them under those locks, each
+account's order(s) go through `order_place`, and the order links and per-account outcome
+rows are written in one insert each. The chunk's orders commit together (and only then
+go to the venue), so an account's row lock is held for the chunk (OMS_SIGNAL_FANOUT_CHUNK
+bounds it); a chunk rolled back by a lock conflict runs again at once, an unexpected error
+rolls it back for the sweeper to redo.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quotes_latest
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
-from oms_site.locks import lock_one_or_none
+from oms_site.locks import lock_one_or_none, lock_rows
 from orders import services as order_services
 from orders.core.lifecycle import Actor
 from orders.models import OPEN_STATUSES, Order
@@ -38,13 +47,16 @@ from strategies.models import (
 )
 from strategies.publish import outcomes_publish, refusal_notify
 from strategies.selectors import positions_by_account, strategy_working_by_account
-from strategies.services import enqueue_fan_out
+from strategies.services import enqueue_fan_out_chunks, fan_out_chunk_size
 from strategies.signal_input import SignalInput, signal_input_parse
 from strategies.sizing import Leg, Sized, parse_rule, plan, size
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
+EQUITY_RULES = ("equity_pct", "risk_pct")
+LOCK_CONFLICT_CODES = (1205, 1213)  # MariaDB: lock wait timeout, deadlock
+CHUNK_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -56,6 +68,15 @@ class _Context:
     defaults: OrderDefaults
     last: Decimal | None
     actor: Actor
+    links: list[StrategyOrder] = field(default_factory=list)  # written with the chunk
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What sizing reads per account, read once for the whole chunk under its locks."""
+
+    net: dict[object, Decimal]  # position (+ the strategy's working orders but on exits)
+    equity: dict[object, Decimal]  # only for the accounts whose rule needs it
 
 
 @dataclass(slots=True)
@@ -75,20 +96,16 @@ def client_order_id_for(*, signal_id: object, leg_index: int) -> str:
     return f"{CLIENT_ORDER_ID_PREFIX}{Signal.id.field.to_python(signal_id).hex}-{leg_index}"
 
 
-def fan_out_chunk_size() -> int:
-    """Accounts per fan-out task (OMS_SIGNAL_FANOUT_CHUNK, default 10): a strategy with more
-    accounts is split into tasks that several workers run side by side."""
-    return max(1, int(getattr(settings, "OMS_SIGNAL_FANOUT_CHUNK", 10)))
-
-
 def signal_fan_out(
     *, signal_id: object, account_ids: list[str] | None = None
 ) -> list[SignalOutcome]:
     """Place the signal's orders on the accounts (all of the strategy's, or `account_ids`)
     that have no outcome yet; the signal is done once every account has its outcome.
 
-    Without `account_ids`, a strategy with more accounts than one chunk is split: one task
-    per chunk is enqueued and nothing is placed here (returns [])."""
+    Without `account_ids`, a strategy with more accounts than one chunk is split: a task
+    for each chunk but the first is enqueued, and the first is placed here (its outcomes
+    returned). The webhook sends one task, so its answer costs one enqueue whatever the
+    strategy's size, and the fan-out starts with the first worker to take it."""
     signal = Signal.objects.select_related("strategy__owner").filter(pk=signal_id).first()
     if signal is None or signal.status != SignalStatus.ACCEPTED:
         return []
@@ -101,15 +118,54 @@ def signal_fan_out(
     ]
     chunk = fan_out_chunk_size()
     if account_ids is None and len(all_ids) > chunk:
-        for start in range(0, len(all_ids), chunk):
-            enqueue_fan_out(signal.pk, all_ids[start : start + chunk])
-        return []
+        account_ids = all_ids[:chunk]
+        enqueue_fan_out_chunks(signal_id=signal.pk, account_ids=all_ids[chunk:])
+    for attempt in range(1, CHUNK_ATTEMPTS + 1):
+        try:
+            return _fan_out_chunk(signal, account_ids, expected=len(all_ids))
+        except OperationalError as exc:
+            if not _retryable(exc) or attempt == CHUNK_ATTEMPTS:
+                raise
+            logger.warning(
+                "signal %s: chunk rolled back by a lock conflict (%s), attempt %s of %s",
+                signal.pk,
+                exc,
+                attempt,
+                CHUNK_ATTEMPTS,
+            )
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """A deadlock or lock wait timeout (MariaDB 1213 / 1205) rolled the chunk back, and no
+    outer transaction is broken by it: the chunk can simply run again."""
+    code = exc.args[0] if exc.args else None
+    return code in LOCK_CONFLICT_CODES and not transaction.get_connection().in_atomic_block
+
+
+def _fan_out_chunk(
+    signal: Signal, account_ids: list[str] | None, *, expected: int
+) -> list[SignalOutcome]:
+    ctx = _context(signal)
+    with transaction.atomic():
+        members = _lock_members(signal.strategy, account_ids)
+        done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
+        members = [member for member in members if member.account_id not in done]
+        outcomes = _fan_out_members(ctx, members) if members else []
+        _mark_done_if_complete(signal, expected=expected)
+        outcomes_publish(outcomes=outcomes, strategy=signal.strategy)
+    return outcomes
+
+
+def _context(signal: Signal) -> _Context:
+    """What every account of the signal shares: read once per chunk."""
+    strategy = signal.strategy
     signal_in = signal_input_parse(signal.body)
     mapped = (strategy.symbols or {}).get(signal_in.symbol, signal_in.symbol)
     instrument = instrument_get(symbol=mapped)
     quote = quotes_latest(symbols=[instrument.symbol]).get(instrument.symbol)
     owner = strategy.owner
-    ctx = _Context(
+    return _Context(
         signal=signal,
         strategy=strategy,
         signal_in=signal_in,
@@ -118,32 +174,94 @@ def signal_fan_out(
         last=getattr(quote, "last", None),
         actor=Actor(type="user", id=str(owner.pk), name=f"{owner.username} (strategy)"),
     )
-    done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
-    members_qs = StrategyAccount.objects.filter(strategy=strategy).select_related("account")
+
+
+def _lock_members(strategy: Strategy, account_ids: list[str] | None) -> list[StrategyAccount]:
+    """The chunk's strategy accounts, locked in one query (pk order) for the transaction:
+    one fan-out at a time per strategy account (MariaDB's row locks; SQLite's IMMEDIATE
+    transactions are one at a time anyway), so two signals fanned out side by side by two
+    workers never both send the same difference. Their accounts are read without a lock
+    (order_place takes its own), and the members come back in account order: the chunk
+    takes the account locks in the same order as other chunks and the fill path
+    (accounts in pk order, pnl/booking.py), so they wait for each other, never deadlock."""
+    members_qs = StrategyAccount.objects.filter(strategy=strategy)
     if account_ids is not None:
         members_qs = members_qs.filter(account_id__in=account_ids)
-    members = [member for member in members_qs if member.account_id not in done]
-    outcomes = [_fan_out_account(ctx, member) for member in members]
-    with transaction.atomic():
-        # The last chunk to finish (every account has its outcome) marks the signal done.
-        if SignalOutcome.objects.filter(signal=signal).count() >= len(all_ids):
-            Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
-                status=SignalStatus.DONE, done_at=timezone.now()
-            )
-        outcomes_publish(outcomes=outcomes, strategy=strategy)
+    members = {member.account_id: member for member in lock_rows(members_qs)}
+    # In the database's own pk order: the order the fill path locks accounts in.
+    accounts = TradingAccount.objects.filter(pk__in=list(members)).order_by("pk")
+    ordered = []
+    for account in accounts:
+        member = members[account.pk]
+        member.account = account
+        ordered.append(member)
+    return ordered
+
+
+def _mark_done_if_complete(signal: Signal, *, expected: int) -> None:
+    """The last chunk to finish (every account has its outcome) marks the signal done. The
+    signal's row lock makes chunks finishing together count one after the other."""
+    lock_one_or_none(Signal.objects.all(), pk=signal.pk)
+    if SignalOutcome.objects.filter(signal=signal).count() >= expected:
+        Signal.objects.filter(pk=signal.pk, status=SignalStatus.ACCEPTED).update(
+            status=SignalStatus.DONE, done_at=timezone.now()
+        )
+
+
+def _fan_out_members(ctx: _Context, members: list[StrategyAccount]) -> list[SignalOutcome]:
+    """Inside the chunk's transaction: every member's outcome, written in one insert."""
+    if ctx.signal_in.action in ("exit", "reverse"):
+        for member in members:
+            _cancel_working(ctx, member.account)
+    inputs = _read_inputs(ctx, members)
+    pairs = [(member, _fan_out_account(ctx, member, inputs)) for member in members]
+    StrategyOrder.objects.bulk_create(ctx.links)
+    outcomes = [
+        SignalOutcome(
+            signal=ctx.signal,
+            account=member.account,
+            qty=result.qty,
+            order_ids=result.order_ids,
+            reason=result.reason if not result.order_ids or result.refused else None,
+        )
+        for member, result in pairs
+    ]
+    SignalOutcome.objects.bulk_create(outcomes)
+    for outcome, (_, result) in zip(outcomes, pairs, strict=True):
+        if result.refused:
+            refusal_notify(outcome=outcome, strategy=ctx.strategy, symbol=ctx.instrument.symbol)
     return outcomes
 
 
-def _equity(account: TradingAccount) -> Decimal:
-    """Cash plus the market value of open positions at the latest quotes."""
-    positions = list(Position.objects.filter(account=account).exclude(qty=0))
+def _read_inputs(ctx: _Context, members: list[StrategyAccount]) -> _Inputs:
+    """Positions (after an exit's cancels: an order may have filled instead), the
+    strategy's working orders (incl. another signal's just placed) and the equity of the
+    accounts sized by it, each in one query for the chunk, under the members' locks."""
+    symbol, account_ids = ctx.instrument.symbol, [member.account_id for member in members]
+    net = defaultdict(lambda: ZERO, positions_by_account(symbol=symbol, account_ids=account_ids))
+    if ctx.signal_in.action not in ("exit", "reverse"):
+        working = strategy_working_by_account(
+            strategy_id=ctx.strategy.pk, symbol=symbol, account_ids=account_ids
+        )
+        for account_id, qty in working.items():
+            net[account_id] += qty
+    needs_equity = [m.account for m in members if (m.sizing or {}).get("type") in EQUITY_RULES]
+    return _Inputs(net=dict(net), equity=_equities(needs_equity) if needs_equity else {})
+
+
+def _equities(accounts: list[TradingAccount]) -> dict[object, Decimal]:
+    """Per account: cash plus the market value of open positions at the latest quotes
+    (one query for the positions, one for the quotes)."""
+    positions = list(
+        Position.objects.filter(account_id__in=[a.pk for a in accounts]).exclude(qty=0)
+    )
     quotes = quotes_latest(symbols=sorted({p.symbol for p in positions}))
-    value = account.cash
+    values = {account.pk: account.cash for account in accounts}
     for position in positions:
         quote = quotes.get(position.symbol)
         mark = getattr(quote, "last", None) or position.avg_entry_price or ZERO
-        value += position.market_value_at(mark)
-    return value
+        values[position.account_id] += position.market_value_at(mark)
+    return values
 
 
 def _cancel_working(ctx: _Context, account: TradingAccount) -> None:
@@ -165,23 +283,13 @@ def _cancel_working(ctx: _Context, account: TradingAccount) -> None:
 
 
 def _plan_for(
-    ctx: _Context, member: StrategyAccount
+    ctx: _Context, member: StrategyAccount, inputs: _Inputs
 ) -> tuple[list[Leg], Decimal | None, str | None]:
     account, signal_in, lot = member.account, ctx.signal_in, ctx.instrument.lot_size
     rule = parse_rule(member.sizing)
-    symbol, account_ids = ctx.instrument.symbol, [account.pk]
-    if signal_in.action in ("exit", "reverse"):
-        _cancel_working(ctx, account)
-    # Read now, under the member's lock (not a snapshot from the fan-out's start): exit and
-    # reverse the position alone, after the cancels (an order may have filled instead);
-    # the others count the strategy's working orders, incl. another signal's just placed.
-    net = positions_by_account(symbol=symbol, account_ids=account_ids).get(account.pk, ZERO)
-    if signal_in.action not in ("exit", "reverse"):
-        net += strategy_working_by_account(
-            strategy_id=ctx.strategy.pk, symbol=symbol, account_ids=account_ids
-        ).get(account.pk, ZERO)
+    net = inputs.net.get(account.pk, ZERO)
     price = signal_in.price or ctx.last
-    needs_equity = rule.type in ("equity_pct", "risk_pct")
+    equity = inputs.equity.get(account.pk, ZERO)
     target = None
     if signal_in.action is None:
         wanted = signal_in.position or ZERO
@@ -192,7 +300,7 @@ def _plan_for(
                 signal_qty=abs(wanted),
                 price=price,
                 stop=signal_in.stop,
-                equity=_equity(account) if needs_equity else ZERO,
+                equity=equity,
                 lot_size=lot,
             )
             if sized.reason:
@@ -206,7 +314,7 @@ def _plan_for(
             signal_qty=signal_in.qty,
             price=price,
             stop=signal_in.stop,
-            equity=_equity(account) if needs_equity else ZERO,
+            equity=equity,
             lot_size=lot,
         )
     result = plan(
@@ -262,45 +370,33 @@ def _place_leg(ctx: _Context, account: TradingAccount, leg: Leg, index: int) -> 
     return order
 
 
-def _fan_out_account(ctx: _Context, member: StrategyAccount) -> SignalOutcome:
-    account = member.account
-    result = _Result()
-    with transaction.atomic():
-        # One fan-out at a time per strategy account (MariaDB's row lock; SQLite's IMMEDIATE
-        # transactions are one at a time anyway): two signals fanned out side by side by
-        # two workers must not both send the same difference.
-        lock_one_or_none(StrategyAccount.objects.all(), pk=member.pk)
-        try:
-            legs, result.qty, result.reason = _plan_for(ctx, member)
-            for index, leg in enumerate(legs):
-                try:
-                    order = _place_leg(ctx, account, leg, index)
-                except RiskRejected as exc:
-                    order_id = exc.extra.get("order_id")
-                    if order_id:
-                        result.order_ids.append(str(order_id))
-                        _link(ctx, account, order_id, created=True, opening=False)
-                    result.reason, result.refused = f"Refused by risk: {exc.message}", True
-                    break
-                result.order_ids.append(str(order.pk))
-        except ApplicationError as exc:  # not tradable, bad price, no access any more, ...
-            result.reason, result.refused = exc.message, True
-        outcome = SignalOutcome.objects.create(
-            signal=ctx.signal,
-            account=account,
-            qty=result.qty,
-            order_ids=result.order_ids,
-            reason=result.reason if not result.order_ids or result.refused else None,
-        )
-        if result.refused:
-            refusal_notify(outcome=outcome, strategy=ctx.strategy, symbol=ctx.instrument.symbol)
-    return outcome
+def _fan_out_account(ctx: _Context, member: StrategyAccount, inputs: _Inputs) -> _Result:
+    """One account's order(s), or the reason there are none; a refusal (risk, validation,
+    access) is this account's outcome and the chunk goes on."""
+    account, result = member.account, _Result()
+    try:
+        legs, result.qty, result.reason = _plan_for(ctx, member, inputs)
+        for index, leg in enumerate(legs):
+            try:
+                order = _place_leg(ctx, account, leg, index)
+            except RiskRejected as exc:
+                order_id = exc.extra.get("order_id")
+                if order_id:
+                    result.order_ids.append(str(order_id))
+                    _link(ctx, account, order_id, created=True, opening=False)
+                result.reason, result.refused = f"Refused by risk: {exc.message}", True
+                break
+            result.order_ids.append(str(order.pk))
+    except ApplicationError as exc:  # not tradable, bad price, no access any more, ...
+        result.reason, result.refused = exc.message, True
+    return result
 
 
 def _link(
     ctx: _Context, account: TradingAccount, order_id: object, *, created: bool, opening: bool
 ) -> None:
-    """The order belongs to the strategy's signal (an order found again may be linked)."""
+    """The order belongs to the strategy's signal: a new order's link is written with the
+    chunk's; an order found again (a re-run) may be linked already."""
     values = {
         "strategy": ctx.strategy,
         "signal": ctx.signal,
@@ -309,7 +405,7 @@ def _link(
         "opening": opening,
     }
     if created:
-        StrategyOrder.objects.create(order_id=order_id, **values)
+        ctx.links.append(StrategyOrder(order_id=order_id, **values))
     else:
         StrategyOrder.objects.get_or_create(order_id=order_id, defaults=values)
 

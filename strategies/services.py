@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -389,3 +390,16 @@ def enqueue_fan_out(signal_id: object, account_ids: list[str] | None = None) -> 
         what=f"signal {signal_id}" + (" (a part)" if account_ids else ""),
         recovery="the accepted-signal sweeper fans it out",
     )
+
+
+def fan_out_chunk_size() -> int:
+    """Accounts per fan-out task (OMS_SIGNAL_FANOUT_CHUNK, default 10): a strategy with more
+    accounts is split into tasks that several workers run side by side."""
+    return max(1, int(getattr(settings, "OMS_SIGNAL_FANOUT_CHUNK", 10)))
+
+
+def enqueue_fan_out_chunks(*, signal_id: object, account_ids: list[str]) -> None:
+    """After commit: one fan-out task per chunk of `account_ids`."""
+    chunk = fan_out_chunk_size()
+    for start in range(0, len(account_ids), chunk):
+        enqueue_fan_out(signal_id, account_ids[start : start + chunk])

@@ -3,8 +3,9 @@ or added to a position has filled, a trailing stop for its quantity is placed th
 normal order service (unless the order carries a stop-loss leg already).
 
 Wired by StrategiesConfig.ready() as an orders transition listener; the listener only
-enqueues (after the fill's commit) for the strategy's own orders, recognised by their
-client_order_id, so other orders' fills cost a string comparison.
+enqueues (after the fill's commit) for the strategy's own opening orders, recognised by
+their client_order_id (other orders' fills cost a string comparison), when the strategy has
+a trailing default (one read of the order's link).
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ def on_order_transition(*, order: Order, **_: Any) -> None:
         return
     if not (order.client_order_id or "").startswith(CLIENT_ORDER_ID_PREFIX):
         return
-    if order.client_order_id.endswith(TRAIL_SUFFIX):
+    if order.client_order_id.endswith(TRAIL_SUFFIX) or (order.leg_spec or {}).get("stop_loss"):
+        return
+    # Only when the strategy has a trailing default: one indexed read here instead of a task
+    # (and its queue slot) for every filled order of every strategy.
+    defaults = (
+        StrategyOrder.objects.filter(order_id=order.pk, opening=True)
+        .values_list("strategy__defaults", flat=True)
+        .first()
+    )
+    if defaults is None or defaults_parse(defaults).trailing is None:
         return
     trailing_stop_place_task = task_named("strategies.trailing_stop_place")
     order_id = str(order.pk)

@@ -316,15 +316,17 @@ def test_two_position_targets_fanned_out_side_by_side_do_not_double(
     other = Signal.objects.create(
         strategy_id=strategy["id"], body={"symbol": "ACME", "position": "1"}, sender_id="b"
     )
-    real_fan_out_account = fanout._fan_out_account
+    real_lock_members = fanout._lock_members
+    other_went = []
 
-    def other_worker_goes_first(ctx, member):
-        # the other worker places its order while this one is about to do the account
-        if ctx.signal.pk != other.pk and not _orders(alpha):
+    def other_worker_goes_first(strategy, account_ids):
+        # the other worker places its order while this one is about to lock the accounts
+        if not other_went:
+            other_went.append(True)
             fanout.signal_fan_out(signal_id=other.pk)
-        return real_fan_out_account(ctx, member)
+        return real_lock_members(strategy, account_ids)
 
-    monkeypatch.setattr(fanout, "_fan_out_account", other_worker_goes_first)
+    monkeypatch.setattr(fanout, "_lock_members", other_worker_goes_first)
     # when this alert (target +1 → +10 on a fixed 10) fans out too
     send(strategy, {"symbol": "ACME", "position": "1", "id": "a"})
     # then the account buys 10 once: the second sees the first's working order
