@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import TradingAccount
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get, quotes_latest
+from notifications.services import pushes_sent_together
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
 from oms_site.locks import lock_one_or_none, lock_rows
 from orders import services as order_services
@@ -147,7 +148,8 @@ def _fan_out_chunk(
     signal: Signal, account_ids: list[str] | None, *, expected: int
 ) -> list[SignalOutcome]:
     ctx = _context(signal)
-    with transaction.atomic():
+    # The chunk's orders each push on commit: sent together, in one round trip.
+    with pushes_sent_together(), transaction.atomic():
         members = _lock_members(signal.strategy, account_ids)
         done = set(SignalOutcome.objects.filter(signal=signal).values_list("account_id", flat=True))
         members = [member for member in members if member.account_id not in done]

@@ -11,7 +11,7 @@ from accounts import registry
 from accounts.models import ApiKey, TradingAccount, User
 from accounts.selectors import account_buying_power, global_kill_switch_engaged
 from marketdata.models import Instrument
-from notifications.services import PublishBatch
+from notifications.services import PublishBatch, pushes_sent_together
 from oms_site.errors import ApplicationError, RiskRejected, ValidationFailed
 from orders.core import risk
 from orders.core.lifecycle import actor_for
@@ -78,8 +78,11 @@ def order_place_batch(
     for index, key, placement in items:
         if key is not None:
             by_account.setdefault(key, []).append((index, placement))
-    for key in sorted(by_account):
-        results.update(_place_for_account(user=user, key=key, items=by_account[key]))
+    # Each account's transaction delivers its pushes on commit; the batch sends them all in
+    # one round trip at its end (and the submission wakes of all its orders before that).
+    with pushes_sent_together():
+        for key in sorted(by_account):
+            results.update(_place_for_account(user=user, key=key, items=by_account[key]))
     return [results[index] for index in range(len(orders))]
 
 
