@@ -221,10 +221,16 @@ CELERY_TASK_DEFAULT_QUEUE = "execution"
 # Submission in bursts to the in-process venues (orders/core/submit_burst.py): drainers that
 # may run at once, the most orders one burst takes, how long a dead drainer's slot stays
 # taken, and how long one drain task loops before handing over to a fresh one.
-OMS_SUBMIT_DRAINERS = env.int("OMS_SUBMIT_DRAINERS", default=2)
+OMS_SUBMIT_DRAINERS = env.int("OMS_SUBMIT_DRAINERS", default=1)
 OMS_SUBMIT_BURST_MAX = env.int("OMS_SUBMIT_BURST_MAX", default=200)
 OMS_SUBMIT_WAKE_TTL_S = env.int("OMS_SUBMIT_WAKE_TTL_S", default=10)
 OMS_SUBMIT_DRAIN_ROUND_S = env.float("OMS_SUBMIT_DRAIN_ROUND_S", default=5.0)
+# After its last burst a drainer keeps looking for this long, every OMS_SUBMIT_POLL_MS,
+# before it frees its slot (inline tasks, as in tests without Redis: not at all).
+OMS_SUBMIT_LINGER_MS = env.int(
+    "OMS_SUBMIT_LINGER_MS", default=0 if CELERY_TASK_ALWAYS_EAGER else 200
+)
+OMS_SUBMIT_POLL_MS = env.int("OMS_SUBMIT_POLL_MS", default=25)
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

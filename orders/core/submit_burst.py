@@ -68,6 +68,14 @@ def wake_ttl_s() -> int:
     return max(1, int(settings.OMS_SUBMIT_WAKE_TTL_S))
 
 
+def linger_s() -> float:
+    return max(0, int(settings.OMS_SUBMIT_LINGER_MS)) / 1000
+
+
+def poll_s() -> float:
+    return max(1, int(settings.OMS_SUBMIT_POLL_MS)) / 1000
+
+
 def drain_round_s() -> float:
     """A drainer hands over (re-wakes, exits) after this long, so one task never holds a
     worker process for good under sustained load."""
@@ -112,19 +120,40 @@ class Burst:
 
 
 def orders_submit_drain(*, slot: int) -> list[int]:
-    """The drain task's body: bursts until nothing is pending; returns the burst sizes."""
+    """The drain task's body; returns the burst sizes. Bursts while orders keep coming,
+    lingering `OMS_SUBMIT_LINGER_MS` after the last one and looking every
+    `OMS_SUBMIT_POLL_MS` (a drainer already running costs less than a new task per burst,
+    and what arrives meanwhile makes one burst), then frees its slot and looks once more."""
     key = WAKE_KEY.format(slot=slot)
     deadline = time.monotonic() + drain_round_s()
     sizes: list[int] = []
+    idle_since: float | None = None
     while True:
-        cache.delete(key)  # before the look: see the module docstring
+        burst = orders_submit_burst(limit=burst_max())
+        now = time.monotonic()
+        if burst.orders:
+            sizes.append(burst.orders)
+            idle_since = None
+            if now > deadline:  # hand over: a fresh task goes on, other work gets the process
+                cache.delete(key)
+                submit_wake()
+                return sizes
+            continue
+        idle_since = now if idle_since is None else idle_since
+        if now - idle_since < linger_s():
+            time.sleep(poll_s())
+            continue
+        # Leaving. The slot is freed BEFORE the last look: an order committed before the
+        # free found the slot taken (it woke nobody) and is seen by this look; one
+        # committed after it takes the slot and wakes a drainer itself.
+        cache.delete(key)
         burst = orders_submit_burst(limit=burst_max())
         if not burst.orders:
             return sizes
         sizes.append(burst.orders)
-        if time.monotonic() > deadline:
-            submit_wake()  # hand over: a fresh task continues, other work gets the process
-            return sizes
+        if not cache.add(key, 1, timeout=wake_ttl_s()):
+            return sizes  # a newer drainer has the slot and goes on
+        idle_since = None
 
 
 def orders_submit_burst(*, limit: int) -> Burst:

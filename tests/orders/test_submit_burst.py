@@ -211,3 +211,30 @@ def test_wake_takes_a_free_drainer_slot_and_a_drain_frees_it(settings, monkeypat
     assert submit_burst.orders_submit_drain(slot=0) == []
     assert submit_burst.submit_wake() is True
     assert sent[-1] == {"name": submit_burst.DRAIN_TASK, "slot": 0}
+
+
+def test_a_drainer_lingers_and_takes_what_arrives_meanwhile_in_the_same_task(
+    settings, monkeypatch, trader, paper, quoted
+):
+    # given a drainer that lingers after its last burst, and an order that arrives while
+    # it waits (placed during its first pause)
+    settings.OMS_SUBMIT_LINGER_MS = 300
+    settings.OMS_SUBMIT_POLL_MS = 10
+    arrived: list[Order] = []
+    real_sleep = submit_burst.time.sleep
+
+    def sleep_and_receive(seconds):
+        if not arrived:
+            arrived.append(place(trader, paper, order_type="market", limit_price=None, qty="3"))
+        real_sleep(seconds)
+
+    monkeypatch.setattr(submit_burst.time, "sleep", sleep_and_receive)
+    key = submit_burst.WAKE_KEY.format(slot=0)
+    submit_burst.cache.set(key, 1)
+    # when the drain task runs with nothing pending at first
+    sizes = submit_burst.orders_submit_drain(slot=0)
+    # then the same task sent the late order, and freed its slot on leaving
+    assert sizes == [1]
+    arrived[0].refresh_from_db()
+    assert arrived[0].status == OrderStatus.FILLED
+    assert submit_burst.cache.get(key) is None
