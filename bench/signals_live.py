@@ -34,7 +34,6 @@ import json
 import os
 import sys
 import time
-import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,6 +44,7 @@ from stack import (  # the sibling module the stack benchmarks share
     cpu_seconds_by_role,
     drop_mysql_database,
     log,
+    mysql_connect,
     percentile,
     setup_trading,
 )
@@ -55,17 +55,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
 
 def _database_counter(url: str):
     """→ count(signal_id): the committed orders of one signal, read by its own connection."""
-    import MySQLdb
-
-    parts = urllib.parse.urlparse(url)
-    conn = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        passwd=parts.password or "",
-        db=parts.path.lstrip("/"),
-        autocommit=True,
-    )
+    conn = mysql_connect(url, autocommit=True)
     cursor = conn.cursor()
 
     def count(signal_id: str) -> int:

@@ -83,16 +83,26 @@ class Api:
 # ----------------------------------------------------------------------------- the stack
 
 
-def drop_mysql_database(url: str) -> None:
+def mysql_connect(url: str, *, database: bool = True, **options: Any):
+    """A MySQLdb connection to the server of `url` (to its database unless `database` is
+    False)."""
     import MySQLdb
 
     parts = urllib.parse.urlparse(url)
-    conn = MySQLdb.connect(
+    if database:
+        options["db"] = parts.path.lstrip("/")
+    return MySQLdb.connect(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 3306,
         user=parts.username or "root",
         passwd=parts.password or "",
+        **options,
     )
+
+
+def drop_mysql_database(url: str) -> None:
+    parts = urllib.parse.urlparse(url)
+    conn = mysql_connect(url, database=False)
     try:
         conn.cursor().execute(f"DROP DATABASE IF EXISTS `{parts.path.lstrip('/')}`")
     finally:
@@ -285,16 +295,7 @@ def machine() -> dict[str, Any]:
 def burst_sizes(database_url: str, since_epoch: float) -> dict[str, Any]:
     """How the orders submitted since `since_epoch` were grouped into bursts: the audit
     trail's `submitted` events carry their burst's size (orders/core/submit_burst.py)."""
-    import MySQLdb
-
-    parts = urllib.parse.urlsplit(database_url)
-    conn = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        passwd=parts.password or "",
-        db=parts.path.lstrip("/"),
-    )
+    conn = mysql_connect(database_url)
     try:
         cursor = conn.cursor()
         cursor.execute(

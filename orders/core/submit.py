@@ -143,6 +143,11 @@ def _reject_unsent(*, order_id: object, reason: str) -> None:
     order = lock_one_or_none(Order.objects, pk=order_id)
     if order is None or order.status != OrderStatus.PENDING_NEW:
         return
+    reject_unsent_locked(order, reason=reason)
+
+
+def reject_unsent_locked(order: Order, *, reason: str) -> None:
+    """Reject a pending_new order the venue never took (row locked by the caller)."""
     order.reject_reason = reason[:300]
     order_transition(
         order=order,

@@ -42,10 +42,15 @@ from notifications.services import publishing_together, pushes_sent_together
 from oms_site.locks import lock_rows
 from oms_site.task_enqueue import enqueue_after_commit
 from orders.core import jobs
-from orders.core.lifecycle import order_events_together, order_transition, orders_record_event
-from orders.core.publish import order_publish
+from orders.core.lifecycle import order_events_together, orders_record_event
 from orders.core.reports import order_apply_reports
-from orders.core.submit import SUBMIT_ACTOR, enqueue_submit, order_request_build, order_submit
+from orders.core.submit import (
+    SUBMIT_ACTOR,
+    enqueue_submit,
+    order_request_build,
+    order_submit,
+    reject_unsent_locked,
+)
 from orders.models import Order, OrderEventType, OrderStatus
 
 logger = logging.getLogger(__name__)
@@ -264,7 +269,7 @@ def _send_burst(broker: str, orders: list[Order]) -> list[list[ExecutionReport] 
         )
     except BrokerUnavailableError as exc:
         for order in orders:
-            _reject_claimed(order, reason=f"broker_unavailable: {exc}")
+            reject_unsent_locked(order, reason=f"broker_unavailable: {exc}")
         return [None] * len(orders)
     except TransientBrokerError as exc:
         # Left pending_new with submitted_at set: the sweeper sends them again.
@@ -273,21 +278,8 @@ def _send_burst(broker: str, orders: list[Order]) -> list[list[ExecutionReport] 
     sent: list[list[ExecutionReport] | None] = []
     for order, answer in zip(orders, answers, strict=True):
         if isinstance(answer, PermanentBrokerError):
-            _reject_claimed(order, reason=f"broker_error: {answer}")
+            reject_unsent_locked(order, reason=f"broker_error: {answer}")
             sent.append(None)
         else:
             sent.append(answer)
     return sent
-
-
-def _reject_claimed(order: Order, *, reason: str) -> None:
-    order.reject_reason = reason[:300]
-    order_transition(
-        order=order,
-        to_status=OrderStatus.REJECTED,
-        event_type=OrderEventType.REJECTED,
-        actor=SUBMIT_ACTOR,
-        data={"reason": order.reject_reason},
-        update_fields=["reject_reason"],
-    )
-    order_publish(order)
