@@ -226,10 +226,8 @@ OMS_SUBMIT_BURST_MAX = env.int("OMS_SUBMIT_BURST_MAX", default=200)
 OMS_SUBMIT_WAKE_TTL_S = env.int("OMS_SUBMIT_WAKE_TTL_S", default=10)
 OMS_SUBMIT_DRAIN_ROUND_S = env.float("OMS_SUBMIT_DRAIN_ROUND_S", default=5.0)
 # After its last burst a drainer keeps looking for this long, every OMS_SUBMIT_POLL_MS,
-# before it frees its slot (inline tasks, as in tests without Redis: not at all).
-OMS_SUBMIT_LINGER_MS = env.int(
-    "OMS_SUBMIT_LINGER_MS", default=0 if CELERY_TASK_ALWAYS_EAGER else 200
-)
+# before it frees its slot (not when tasks run inline: the caller would wait).
+OMS_SUBMIT_LINGER_MS = env.int("OMS_SUBMIT_LINGER_MS", default=200)
 OMS_SUBMIT_POLL_MS = env.int("OMS_SUBMIT_POLL_MS", default=25)
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
 CELERY_TIMEZONE = "UTC"

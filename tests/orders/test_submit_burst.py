@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from execution.models import VenueFill, VenueOrder
+from oms_site.celery import app as celery_app
 from orders.core import submit_burst
 from orders.core.lifecycle import order_replay, order_state
 from orders.models import Order, OrderStatus
@@ -213,8 +214,17 @@ def test_wake_takes_a_free_drainer_slot_and_a_drain_frees_it(settings, monkeypat
     assert sent[-1] == {"name": submit_burst.DRAIN_TASK, "slot": 0}
 
 
+@pytest.fixture
+def worker_drain():
+    """Tasks run by a worker, not inline (the test suite runs them inline)."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = before
+
+
 def test_a_drainer_lingers_and_takes_what_arrives_meanwhile_in_the_same_task(
-    settings, monkeypatch, trader, paper, quoted
+    settings, monkeypatch, trader, paper, quoted, worker_drain
 ):
     # given a drainer that lingers after its last burst, and an order that arrives while
     # it waits (placed during its first pause)
@@ -238,3 +248,11 @@ def test_a_drainer_lingers_and_takes_what_arrives_meanwhile_in_the_same_task(
     arrived[0].refresh_from_db()
     assert arrived[0].status == OrderStatus.FILLED
     assert submit_burst.cache.get(key) is None
+
+
+def test_an_inline_drain_never_lingers(settings):
+    # given tasks run inline (no broker: the drain runs in the committing caller)
+    settings.OMS_SUBMIT_LINGER_MS = 5000
+    # then the drainer does not wait for more orders after its last burst
+    assert celery_app.conf.task_always_eager
+    assert submit_burst.linger_s() == 0.0
