@@ -320,6 +320,10 @@
 
   async function place(ev) {
     ev.preventDefault();
+    // A check still scheduled or on its way would land after the placement's answer and
+    // put "would be sent now" over "Placed": it is dropped (the next edit checks again).
+    clearTimeout(previewTimer);
+    previewSeq++;
     clearErrors();
     const { body, errors } = collect();
     if (Object.keys(errors).length) {
