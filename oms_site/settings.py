@@ -224,7 +224,7 @@ CELERY_TASK_DEFAULT_QUEUE = "execution"
 OMS_SUBMIT_DRAINERS = env.int("OMS_SUBMIT_DRAINERS", default=1)
 OMS_SUBMIT_BURST_MAX = env.int("OMS_SUBMIT_BURST_MAX", default=200)
 OMS_SUBMIT_WAKE_TTL_S = env.int("OMS_SUBMIT_WAKE_TTL_S", default=10)
-OMS_SUBMIT_DRAIN_ROUND_S = env.float("OMS_SUBMIT_DRAIN_ROUND_S", default=5.0)
+OMS_SUBMIT_DRAIN_ROUND_S = env.int("OMS_SUBMIT_DRAIN_ROUND_S", default=5)
 # After its last burst a drainer keeps looking for this long, every OMS_SUBMIT_POLL_MS,
 # before it frees its slot (not when tasks run inline: the caller would wait).
 OMS_SUBMIT_LINGER_MS = env.int("OMS_SUBMIT_LINGER_MS", default=200)

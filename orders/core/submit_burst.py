@@ -85,10 +85,10 @@ def poll_s() -> float:
     return max(1, int(settings.OMS_SUBMIT_POLL_MS)) / 1000
 
 
-def drain_round_s() -> float:
+def drain_round_s() -> int:
     """A drainer hands over (re-wakes, exits) after this long, so one task never holds a
     worker process for good under sustained load."""
-    return float(settings.OMS_SUBMIT_DRAIN_ROUND_S)
+    return max(1, int(settings.OMS_SUBMIT_DRAIN_ROUND_S))
 
 
 # --- waking -------------------------------------------------------------------------------
