@@ -1,16 +1,8 @@
 """Writes for notifications: in-app notifications (`notify`), marking them read, purging.
 
-Live pushes (`publish`, `publish_now`, `publish_batch`, `apublish`, and the burst helpers
-`publishing_together` / `pushes_sent_together`) live in notifications/publishing.py and are
-re-exported here, the one import every app uses:
-
-    publish(channel="orders", event="order.updated", data=OrderSerializer(order).data,
-            account_id=order.account_id)
-        → delivered after the surrounding transaction commits (immediately when there is
-          none); nothing is sent if it rolls back.
-    publish_now(channel="quotes:ACME", event="quote", data={...})   # hot paths, no transaction
-    batch = publish_batch(); batch.add(channel=..., ...)              # many pushes, one send
-    await apublish(...)                                               # from async code
+Live pushes (`publish`, `publish_now`, `publish_batch`, `apublish`, `publishing_together`,
+`pushes_sent_together`) live in notifications/publishing.py, whose docstring shows their use;
+they are re-exported here, the one import every app uses.
 """
 
 from __future__ import annotations
