@@ -7,7 +7,8 @@ It starts its own web server (uvicorn on the real ASGI app, `--web-procs` worker
 `WEB_CONCURRENCY` gives `make run`, with the soft file-descriptor limit raised to the hard
 one) on a fresh SQLite database and its own Redis db (BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/6, emptied first). It creates one user, paper account and API key per
-client; the clients (asyncio, the `websockets` package, spread over `--client-procs`
+client; the clients (bench/ws_client.py on uvloop: a lean protocol, so the clients take as
+little as they can of the cores they share with the server; spread over `--client-procs`
 processes) connect with an `Authorization: Token` header and no Origin header, as programs
 do, and each subscribes to `orders:<its account>` and `quotes:<one of --symbols symbols>`.
 They stay idle for `--idle` seconds (server heartbeats and WebSocket pings only), then the
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,9 +80,9 @@ def _sent_at(message: dict[str, Any]) -> float | None:
 async def _client_main(
     url: str, plan: list[tuple[str, str, str]], last_round: int, conn: Any
 ) -> None:
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
+    from ws_client import StreamClient
 
+    parsed = urllib.parse.urlsplit(url)
     stats = {
         "connected": 0,
         "connect_failures": 0,
@@ -92,15 +94,45 @@ async def _client_main(
     latencies: dict[str, list[float]] = {"orders": [], "quotes": []}
     stopping = asyncio.Event()
     gate = asyncio.Semaphore(CONNECTS_IN_FLIGHT)
-    sockets = []
+    streams: list[StreamClient] = []
+    loop = asyncio.get_running_loop()
 
     async def one(key: str, account_id: str, symbol: str) -> None:
+        subscribed = loop.create_future()
+        waiting_for = {"orders", "last quote"}
+
+        def on_text(raw: bytes) -> None:
+            received = time.time()
+            message = json.loads(raw)
+            channel = message.get("channel")
+            if channel is None:
+                if message.get("event") == "subscribed" and not subscribed.done():
+                    subscribed.set_result(None)
+                return
+            kind = "orders" if channel.startswith("orders") else "quotes"
+            sent = _sent_at(message)
+            if sent is not None:
+                latencies[kind].append((received - sent) * 1000)
+            stats[kind] += 1
+            last = kind == "orders" or message["data"].get("volume") == last_round
+            if waiting_for and last:
+                waiting_for.discard("orders" if kind == "orders" else "last quote")
+                stats["complete"] += not waiting_for
+
         async with gate:
             try:
-                ws = await connect(
-                    url, additional_headers={"Authorization": f"Token {key}"}, open_timeout=60
+                _, stream = await loop.create_connection(
+                    lambda: StreamClient(
+                        host=parsed.netloc,
+                        path=parsed.path,
+                        headers={"Authorization": f"Token {key}"},
+                        on_text=on_text,
+                    ),
+                    parsed.hostname,
+                    parsed.port,
                 )
-                await ws.send(
+                await asyncio.wait_for(stream.opened, 60)
+                stream.send_text(
                     json.dumps(
                         {
                             "action": "subscribe",
@@ -108,54 +140,38 @@ async def _client_main(
                         }
                     )
                 )
-                while json.loads(await ws.recv()).get("event") != "subscribed":
-                    pass
-            except (OSError, TimeoutError, ConnectionClosed) as exc:
+                await asyncio.wait_for(asyncio.shield(subscribed), 60)
+            except (OSError, TimeoutError) as exc:
                 stats["connect_failures"] += 1
                 log(f"connect failed: {exc!r}")
                 return
         stats["connected"] += 1
-        sockets.append(ws)
-        waiting_for = {"orders", "last quote"}
-        try:
-            async for raw in ws:
-                received = time.time()
-                message = json.loads(raw)
-                channel = message.get("channel")
-                if channel is None:
-                    continue
-                kind = "orders" if channel.startswith("orders") else "quotes"
-                sent = _sent_at(message)
-                if sent is not None:
-                    latencies[kind].append((received - sent) * 1000)
-                stats[kind] += 1
-                last = kind == "orders" or message["data"].get("volume") == last_round
-                if waiting_for and last:
-                    waiting_for.discard("orders" if kind == "orders" else "last quote")
-                    stats["complete"] += not waiting_for
-        except ConnectionClosed:
-            pass
+        streams.append(stream)
+        await stream.closed
         if not stopping.is_set():
             stats["dropped"] += 1
 
     tasks = [asyncio.create_task(one(*entry)) for entry in plan]
-    loop = asyncio.get_running_loop()
     while True:
         conn.send(("progress", dict(stats)))
         if await loop.run_in_executor(None, conn.poll, 0.5):
             break  # "stop"
     conn.recv()
     stopping.set()
-    held = sum(1 for ws in sockets if ws.close_code is None)
+    held = sum(1 for stream in streams if not stream.closed.done())
     conn.send(("done", dict(stats, held=held), latencies))
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    for stream in streams:
+        stream.close()
+    await asyncio.sleep(0.5)
     for task in tasks:
         task.cancel()
 
 
 def client_process(url: str, plan: list[tuple[str, str, str]], last_round: int, conn: Any) -> None:
+    import uvloop
+
     raise_fd_limit()
-    asyncio.run(_client_main(url, plan, last_round, conn))
+    uvloop.run(_client_main(url, plan, last_round, conn))
 
 
 # ----------------------------------------------------------------------------- the server
@@ -256,6 +272,11 @@ def _server_processes(proc: Any) -> list[Any]:
 
 def _server_cpu(proc: Any) -> float:
     return sum(p.cpu_times().user + p.cpu_times().system for p in _server_processes(proc))
+
+
+def _server_system_cpu(proc: Any) -> float:
+    """The kernel's share (socket writes): what no Python-side trimming can cut."""
+    return sum(p.cpu_times().system for p in _server_processes(proc))
 
 
 def _processes_cpu(processes: list[Any]) -> float:
@@ -398,6 +419,7 @@ def main() -> None:
         log("burst")
         burst_started = time.monotonic()
         cpu_burst_before = _server_cpu(proc)
+        system_burst_before = _server_system_cpu(proc)
         clients_cpu_before = _processes_cpu(workers)
         publisher_cpu_before = _processes_cpu([os.getpid()])
         publish_orders_secs = _publish_burst(plan, args.symbols, args.quote_rounds)
@@ -412,6 +434,7 @@ def main() -> None:
             time.sleep(0.05)
         drain_secs = time.monotonic() - burst_started
         cpu_burst_after = _server_cpu(proc)
+        system_burst = _server_system_cpu(proc) - system_burst_before
         clients_burst_cpu = _processes_cpu(workers) - clients_cpu_before
         publisher_burst_cpu = _processes_cpu([os.getpid()]) - publisher_cpu_before
         for pipe in pipes:
@@ -461,6 +484,7 @@ def main() -> None:
             ),
             server_idle_cpu_seconds=round(idle_cpu, 2),
             server_burst_cpu_seconds=round(burst_cpu, 2),
+            server_burst_system_cpu_seconds=round(system_burst, 2),
             server_cpu_us_per_message=round(burst_cpu * 1e6 / max(1, delivered), 1),
             # the same without what the idle streams cost meanwhile (heartbeats, pings)
             server_cpu_us_per_message_net=round(

@@ -35,7 +35,7 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from channels.layers import BaseChannelLayer
@@ -111,6 +111,19 @@ class LocalFanoutRedisLayer(BaseChannelLayer):
         its messages are read from Redis and handed over on this loop."""
         hub = loop_hub(self.config, create=True)
         return f"{prefix}.{hub.token}!{uuid.uuid4().hex}"
+
+    def take_directly(self, channel: str, direct: Callable[[dict[str, Any]], bool] | None) -> None:
+        """Let the hub hand `channel`'s messages to `direct` as they are read (None: stop).
+        `direct(message)` runs on the server's loop and returns False to have the message
+        queued instead; only a channel of `new_local_channel` can take messages directly."""
+        hub = self._home(channel)
+        if hub.thread is not None:
+            return  # read on a thread of its own: messages must cross to their loop
+        with hub.lock:
+            box = hub.mailbox(channel)
+            box.direct = direct
+            if direct is None:
+                hub.forget_if_unused(channel, box)
 
     async def send(self, channel: str, message: dict[str, Any]) -> None:
         assert isinstance(message, dict), "message is not a dict"

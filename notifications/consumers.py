@@ -98,6 +98,23 @@ def _now() -> str:
     return timezone.now().isoformat()
 
 
+async def _finish(coroutine: Any, waiting_for: Any) -> None:
+    """Drive a coroutine that was started by hand (`StreamConsumer._send_now`) to its end,
+    as a task would: wait for what it yielded, then resume it."""
+    try:
+        while True:
+            if waiting_for is None:
+                await asyncio.sleep(0)  # a bare yield: the next loop iteration
+            else:
+                await asyncio.wait((waiting_for,))  # done either way; the coroutine reads it
+            try:
+                waiting_for = coroutine.send(None)
+            except StopIteration:
+                return
+    finally:
+        coroutine.close()  # cancelled while waiting: the coroutine ends there too
+
+
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         try:
@@ -123,6 +140,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         # The Redis layer reads a server's streams' messages on the server's own loop.
         new_channel = getattr(self.channel_layer, "new_local_channel", None)
         self.channel_name = await (new_channel or self.channel_layer.new_channel)()
+        self.inflight: asyncio.Task | None = None  # a direct push that waits for the socket
         tasks = [
             asyncio.ensure_future(self._client_frames(receive)),
             asyncio.ensure_future(self._layer_messages()),
@@ -151,6 +169,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 messages = await receive_many(channel)
             else:  # the in-memory layer (tests, a bare runserver)
                 messages = [await layer.receive(channel)]
+            if self.inflight is not None:
+                await self.inflight  # a direct push still going out comes first
             # Under the lock: a push never overtakes the reply to the subscribe that asked.
             async with self.state_lock:
                 for message in messages:
@@ -178,6 +198,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.access = await database_sync_to_async(stream_access_for_user)(user=user)
         self.wheel = heartbeat_wheel(heartbeat_interval())
         self.wheel.join(self)
+        take_directly = getattr(self.channel_layer, "take_directly", None)
+        if take_directly is not None:
+            take_directly(self.channel_name, self._push_now)
 
     async def disconnect(self, code: int) -> None:
         await self._release()
@@ -188,6 +211,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.wheel = None
         if wheel is not None:
             wheel.leave(self)
+            take_directly = getattr(self.channel_layer, "take_directly", None)
+            if take_directly is not None:
+                take_directly(self.channel_name, None)
         groups = list(getattr(self, "groups_joined", {}))
         self.groups_joined = {}
         if not groups:
@@ -295,6 +321,44 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.base_send(
                     {"type": "websocket.send", "text": _push_text(message, name, seq)}
                 )
+
+    def _push_now(self, message: dict[str, Any]) -> bool:
+        """The hub's direct delivery (stream_hub.Hub.deliver): send `message` now, on the
+        hub's loop, or return False to have it queued for `_layer_messages`. Refused while
+        a subscribe holds the state lock (its reply comes first), while an earlier push is
+        still waiting for the socket, and for a message on several of this stream's
+        channels (the queued path sends those in order)."""
+        access = self.access
+        if access is None or self.inflight is not None or self.state_lock.locked():
+            return False
+        names = self.groups_joined.get(message.get("via"), ())
+        if len(names) != 1:
+            return not names  # on none of this stream's channels (any more): nothing to send
+        (name,) = names
+        spec = self.specs.get(name)
+        if spec is None or not event_visible(spec, message, access):
+            return True
+        seq = (message.get("seqs") or {}).get(access.user_id)
+        self._send_now({"type": "websocket.send", "text": _push_text(message, name, seq)})
+        return True
+
+    def _send_now(self, event: dict[str, Any]) -> None:
+        """Run the server's send up to where it would wait: a writable socket takes the
+        frame there and then (no task); a full one (a slow reader) finishes in `inflight`,
+        which later pushes wait for, so none overtakes it."""
+        sending = self.base_send(event)
+        try:
+            waiting_for = sending.send(None)
+        except StopIteration:
+            return
+        self.inflight = asyncio.ensure_future(_finish(sending, waiting_for))
+        self.inflight.add_done_callback(self._inflight_done)
+
+    def _inflight_done(self, task: asyncio.Task) -> None:
+        if self.inflight is task:
+            self.inflight = None
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Live stream push failed", exc_info=task.exception())
 
     # --- the heartbeat (notifications/heartbeat.py beats every stream of the process) ----
 

@@ -214,3 +214,74 @@ async def test_a_servers_stream_is_read_on_its_loop_and_takes_its_backlog_at_onc
         ("quotes.ACME", 1),
     ]
     await layer.close_loop()
+
+
+async def test_an_idle_servers_stream_takes_messages_as_they_are_read(make_layer):
+    # given a server's stream, idle (waiting for its next message), taking messages directly
+    layer = make_layer()
+    channel = await layer.new_local_channel()
+    await layer.group_add_many(["acct.1.orders", "quotes.ACME"], channel)
+    taken: list[int] = []
+    layer.take_directly(channel, lambda message: taken.append(message["n"]) or True)
+    receiving = asyncio.ensure_future(layer.receive_many(channel))
+    await asyncio.sleep(0.05)
+
+    # when messages are published
+    await layer.group_send_many([("acct.1.orders", order(n)) for n in range(3)])
+    await layer.group_send("quotes.ACME", quote(3))
+    for _ in range(100):
+        if len(taken) == 4:
+            break
+        await asyncio.sleep(0.02)
+
+    # then the taker got each, in order, and nothing was queued for the receive
+    assert taken == [0, 1, 2, 3]
+    assert not receiving.done()
+    receiving.cancel()
+    layer.take_directly(channel, None)
+    await layer.close_loop()
+
+
+async def test_a_refused_message_and_every_later_one_queue_in_order(make_layer):
+    # given an idle server's stream whose taker refuses the second message (busy)
+    layer = make_layer()
+    channel = await layer.new_local_channel()
+    await layer.group_add("acct.1.orders", channel)
+    taken: list[int] = []
+
+    def take(message: dict) -> bool:
+        if message["n"] == 1:
+            return False
+        taken.append(message["n"])
+        return True
+
+    layer.take_directly(channel, take)
+    receiving = asyncio.ensure_future(layer.receive_many(channel))
+    await asyncio.sleep(0.05)
+
+    # when three messages are read together
+    await layer.group_send_many([("acct.1.orders", order(n)) for n in range(3)])
+
+    # then the first went directly; the refused one and the one after it are received, in
+    # order (the third is not sent ahead of the second)
+    got = await asyncio.wait_for(receiving, 5)
+    assert taken == [0]
+    assert [m["n"] for m in got] == [1, 2]
+    layer.take_directly(channel, None)
+    await layer.close_loop()
+
+
+async def test_a_stream_that_stopped_taking_directly_receives_again(make_layer):
+    # given a server's stream that took messages directly, then stopped
+    layer = make_layer()
+    channel = await layer.new_local_channel()
+    await layer.group_add("acct.1.orders", channel)
+    layer.take_directly(channel, lambda message: pytest.fail("taken after it stopped"))
+    layer.take_directly(channel, None)
+
+    # when a message is published
+    await layer.group_send("acct.1.orders", order(5))
+
+    # then its receive gets it
+    assert (await asyncio.wait_for(layer.receive(channel), 5))["n"] == 5
+    await layer.close_loop()

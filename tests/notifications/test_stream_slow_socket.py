@@ -1,0 +1,90 @@
+"""A stream whose socket is full (a slow reader): pushes published meanwhile wait behind the
+one in flight and arrive in order once it drains; none is lost, none overtakes another.
+
+With REDIS_URL the server's pushes are sent as they are read (stream_hub.Hub.deliver →
+StreamConsumer._push_now), and a push that finds the socket full finishes in the
+background; without it (the in-memory layer) every push is queued. Both must keep order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from notifications.services import publish
+from oms_site.asgi import application
+from tests.factories import account_with_member
+from tests.notifications.stream_helpers import RECEIVE_TIMEOUT, next_message, subscribe
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+publish_async = database_sync_to_async(publish)
+
+
+class FullSocket:
+    """The ASGI app behind a socket that can fill up: while `full`, every frame the server
+    sends waits (as uvicorn's send waits for a paused transport to drain). `most_waiting`:
+    the most frames waiting at once: the server must hand them over one at a time (frames
+    waiting side by side are released in whatever order the server's waits resume)."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.waiting = 0
+        self.most_waiting = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        async def send_when_writable(message) -> None:
+            if not self.writable.is_set():
+                self.waiting += 1
+                self.most_waiting = max(self.most_waiting, self.waiting)
+                await self.writable.wait()
+                self.waiting -= 1
+            await send(message)
+
+        await application(scope, receive, send_when_writable)
+
+
+async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader, api_key_for):
+    # given a trader's stream on her account's orders
+    account = await database_sync_to_async(account_with_member)(user=trader, role="owner")
+    key = await database_sync_to_async(api_key_for)(trader)
+    socket = FullSocket()
+    ws = WebsocketCommunicator(
+        socket,
+        "/ws/stream/",
+        headers=[(b"host", b"testserver"), (b"authorization", f"Token {key}".encode())],
+    )
+    connected, _ = await ws.connect(timeout=RECEIVE_TIMEOUT)
+    assert connected
+    try:
+        await subscribe(ws, ["orders"])
+
+        # when her socket fills up and five order updates are published meanwhile
+        socket.writable.clear()
+        for n in range(5):
+            await publish_async(
+                channel="orders",
+                event="order.updated",
+                data={"id": f"order-{n}", "account": str(account.pk), "status": "new"},
+                account_id=account.pk,
+            )
+        for _ in range(100):
+            if socket.waiting:
+                break
+            await asyncio.sleep(0.02)
+        assert socket.waiting  # the server is waiting for the socket, not dropping frames
+        await asyncio.sleep(0.3)  # the other four reach the server while the socket is full
+
+        # then once it drains she gets all five, in publish order, numbered 1..5
+        socket.writable.set()
+        got = [await next_message(ws) for _ in range(5)]
+        assert [m["data"]["id"] for m in got] == [f"order-{n}" for n in range(5)]
+        assert [m["seq"] for m in got] == [1, 2, 3, 4, 5]
+        assert socket.most_waiting == 1
+        assert await ws.receive_nothing(timeout=0.3)
+    finally:
+        await ws.disconnect()
