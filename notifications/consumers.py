@@ -124,6 +124,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             # keep every push: one line in the log, a close frame for the client (which
             # reconnects with backoff and catches up: `seq`, the missed endpoint), no traceback.
             logger.warning("Live stream closed: %s", exc)
+            self.access = None  # closing: no push may follow the close frame
             await _send_unless_gone(send)({"type": "websocket.close", "code": CLOSE_LAYER_FAILED})
         finally:
             await self._release()

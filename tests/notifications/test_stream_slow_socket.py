@@ -9,6 +9,8 @@ background; without it (the in-memory layer) every push is queued. Both must kee
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 
 import pytest
 from channels.db import database_sync_to_async
@@ -35,6 +37,7 @@ class FullSocket:
         self.writable.set()
         self.waiting = 0
         self.most_waiting = 0
+        self.closed = False
 
     async def __call__(self, scope, receive, send) -> None:
         async def send_when_writable(message) -> None:
@@ -43,6 +46,9 @@ class FullSocket:
                 self.most_waiting = max(self.most_waiting, self.waiting)
                 await self.writable.wait()
                 self.waiting -= 1
+            if self.closed:  # as uvicorn: nothing may follow the close frame
+                raise RuntimeError(f"Unexpected ASGI message {message['type']!r} after close.")
+            self.closed = message["type"] == "websocket.close"
             await send(message)
 
         await application(scope, receive, send_when_writable)
@@ -88,3 +94,66 @@ async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader
         assert await ws.receive_nothing(timeout=0.3)
     finally:
         await ws.disconnect()
+
+
+@pytest.fixture
+def small_backlog_layer(settings):
+    """The Redis layer with room for only 3 undroppable pushes per stream."""
+    if "LocalFanoutRedisLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        pytest.skip("needs REDIS_URL (the Redis layer's per-stream backlog)")
+    from channels.layers import channel_layers
+
+    from notifications.channel_layer import LocalFanoutRedisLayer
+
+    config = {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "capacity": 3}
+    previous = channel_layers.backends.get("default")
+    channel_layers.backends["default"] = LocalFanoutRedisLayer(**config)
+    yield
+    if previous is None:
+        channel_layers.backends.pop("default", None)
+    else:
+        channel_layers.backends["default"] = previous
+
+
+async def test_a_stream_left_too_far_behind_is_closed_1011_without_a_traceback(
+    trader, api_key_for, small_backlog_layer, caplog
+):
+    # given a trader's stream whose socket stays full
+    account = await database_sync_to_async(account_with_member)(user=trader, role="owner")
+    key = await database_sync_to_async(api_key_for)(trader)
+    socket = FullSocket()
+    ws = WebsocketCommunicator(
+        socket,
+        "/ws/stream/",
+        headers=[(b"host", b"testserver"), (b"authorization", f"Token {key}".encode())],
+    )
+    connected, _ = await ws.connect(timeout=RECEIVE_TIMEOUT)
+    assert connected
+    await subscribe(ws, ["orders"])
+    socket.writable.clear()
+
+    # when more order updates are published than its backlog holds
+    for n in range(8):
+        await publish_async(
+            channel="orders",
+            event="order.updated",
+            data={"id": f"order-{n}", "account": str(account.pk), "status": "new"},
+            account_id=account.pk,
+        )
+    await asyncio.sleep(0.5)
+    socket.writable.set()
+
+    # then it gets the first ones in order, then a 1011 close (it reconnects and catches up
+    # through `seq`), and the server logs a warning, no error or traceback
+    ids = []
+    while True:
+        output = await ws.receive_output(timeout=RECEIVE_TIMEOUT)
+        if output["type"] == "websocket.close":
+            break
+        message = json.loads(output["text"])
+        if message.get("event") != "heartbeat":
+            ids.append(message["data"]["id"])
+    assert output["code"] == 1011
+    assert ids == [f"order-{n}" for n in range(len(ids))] and 1 <= len(ids) < 8
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await ws.disconnect()
