@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import TradingAccount, User
 from accounts.selectors import account_get_for_user, account_list_for_user
 from execution.broker_sync import OurOrder
+from oms_site.compiled_query import CompiledSelect
 from oms_site.errors import NotFound, ValidationFailed
 from orders.models import (
     OPEN_STATUSES,
@@ -184,9 +185,26 @@ def open_buy_commitment(
     OrdersConfig.ready(), so `account_buying_power` = cash − this. Algo slices and the
     held member of an OCO pair are covered by another open order and not counted twice.
     """
+    if exclude_order_id is None:  # every order placed asks this: compiled once
+        rows = _BUY_COMMITMENT.rows(account_id=account.pk)
+        return Decimal(rows[0][0] or 0) if rows else Decimal(0)
     qs = _excluding(_committing_buys().filter(account_id=account.pk), exclude_order_id)
     total = qs.aggregate(v=Sum(_REMAINING_VALUE))["v"]
     return Decimal(total or 0)
+
+
+# The same sum as a grouped SELECT (one account: one row, or none without open buys).
+_BUY_COMMITMENT = CompiledSelect(
+    lambda account_id: (
+        _committing_buys()
+        .filter(account_id=account_id)
+        .order_by()
+        .values("account_id")
+        .annotate(v=Sum(_REMAINING_VALUE))
+        .values_list("v")
+    ),
+    account_id=TradingAccount._meta.pk,
+)
 
 
 def order_commitment(order: Order) -> Decimal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -98,3 +99,54 @@ def test_an_admin_may_trade_once_any_account_exists(admin_user):
     assert user_can_trade_any(user=admin_user) is False
     TradingAccountFactory()
     assert user_can_trade_any(user=admin_user) is True
+
+
+@pytest.mark.parametrize(("role", "allowed"), [("owner", True), ("trade", True), ("view", False)])
+def test_the_locked_read_of_a_placement_is_the_same_account_with_its_limits(
+    trader, other_trader, role, allowed
+):
+    # Given a member of an account with risk limits, and another trader's account
+    from django.db import transaction
+
+    from tests.factories import RiskLimitsFactory
+
+    account = account_with_member(user=trader, role=role)
+    limits = RiskLimitsFactory(account=account)
+    limits.max_order_qty = Decimal("123.5")
+    limits.save()
+    theirs = account_with_member(user=other_trader, role="owner")
+    with transaction.atomic():
+        # When a placement reads it locked, with its risk limits (the compiled query)
+        if not allowed:
+            with pytest.raises(PermissionDenied):
+                account_get_for_user(
+                    user=trader,
+                    account_id=account.pk,
+                    level="trade",
+                    for_update=True,
+                    related=("risk_limits",),
+                )
+            return
+        found = account_get_for_user(
+            user=trader,
+            account_id=str(account.pk),
+            level="trade",
+            for_update=True,
+            related=("risk_limits",),
+        )
+        # Then it is the account as the ORM reads it, its limits and the member's role on it
+        assert found == account
+        assert found.cash == account.cash and found.name == account.name
+        assert found.member_role == role
+        assert found.risk_limits.pk == limits.pk
+        assert found.risk_limits.max_order_qty == limits.max_order_qty
+        # and another trader's account, or an unknown or malformed id, is not found
+        for missing in (theirs.pk, uuid.uuid4(), "not-a-uuid"):
+            with pytest.raises(NotFound):
+                account_get_for_user(
+                    user=trader,
+                    account_id=missing,
+                    level="trade",
+                    for_update=True,
+                    related=("risk_limits",),
+                )
