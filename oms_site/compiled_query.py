@@ -9,6 +9,13 @@ SQL, the same parameters as Django would prepare them, the same Python values ba
 (Decimal, UUID, datetime through Django's own converters), or the same model instances
 (`instances`: `select_related` rows and annotations included, as Django's ModelIterable
 builds them). A compiled `select_for_update` keeps Django's rule: only inside a transaction.
+
+`insert_new` does the same for INSERTs of new rows (an order, its created event): the
+statement is written once per model and database; each row's values are prepared as
+Django's insert prepares them (`pre_save(add=True)`, then `get_db_prep_save`), so defaults,
+auto_now timestamps, decimals and JSON go in exactly as `save(force_insert=True)` would put
+them. Only for models that save the plain way: it refuses a model with its own `save`,
+save signals, a database default or an inherited table, and a value that is an expression.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import get_related_populators
+from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
 
 
@@ -142,3 +150,61 @@ def _sentinel(field: Field) -> Any:
     if field.get_internal_type() == "UUIDField":
         return uuid.uuid4()
     raise TypeError(f"No sentinel for a {field.get_internal_type()} parameter.")
+
+
+_INSERTS: dict[tuple[type[Model], str, str], tuple[str, tuple[Field, ...]]] = {}
+
+
+def insert_new(objs: list[Model], *, using: str = "default") -> None:
+    """INSERT new instances of one model in one statement (`save(force_insert=True)` for
+    one), through a statement written once. A model with an auto-increment key: one
+    instance at a time, which gets its key as save() gives it."""
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[using]
+    key = (model, using, connection.vendor)
+    compiled = _INSERTS.get(key)
+    if compiled is None:
+        compiled = _INSERTS[key] = _insert_statement(model, connection)
+    head, fields = compiled
+    auto_key = model._meta.auto_field
+    if auto_key is not None and len(objs) > 1:
+        raise TypeError(f"insert_new(): one {model.__name__} at a time (its auto key).")
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list[Any] = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError("insert_new() takes instances of one model.")
+        for field in fields:
+            value = field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):
+                raise TypeError(f"{model.__name__}.{field.name}: an expression, not a value.")
+            params.append(field.get_db_prep_save(value, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([row] * len(objs)), params)
+        if auto_key is not None:
+            setattr(objs[0], auto_key.attname, cursor.lastrowid)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def _insert_statement(model: type[Model], connection: Any) -> tuple[str, tuple[Field, ...]]:
+    meta = model._meta
+    if meta.parents:
+        raise TypeError(f"insert_new(): {model.__name__} inherits a table: the ORM's insert.")
+    if (
+        model.save is not Model.save
+        or pre_save.has_listeners(model)
+        or post_save.has_listeners(model)
+    ):
+        raise TypeError(f"insert_new(): {model.__name__} saves its own way: the ORM's insert.")
+    fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
+    for field in fields:
+        if field.has_db_default():
+            raise TypeError(f"insert_new(): {model.__name__}.{field.name} has a db default.")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    # Identifiers from the model, quoted by the backend; every value is a parameter.
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ", fields  # noqa: S608

@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from oms_site.compiled_query import insert_new
 from oms_site.errors import InvalidState
 from orders.core.hooks import change_hooks, transition_listeners
 from orders.core.values import decimal_or_none, json_value
@@ -212,7 +213,7 @@ def order_event_created(
     }
     if order.event_seq != 1:
         raise ValueError("insert a new order with event_seq=1: its created event is seq 1")
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         seq=1,
         type=OrderEventType.CREATED,
@@ -220,6 +221,8 @@ def order_event_created(
         actor=actor.as_json(),
         data=json_value(snapshot),
     )
+    insert_new([event])  # every order placed: the statement written once
+    return event
 
 
 def order_transition(

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import ApiKey, TradingAccount, User
 from notifications.services import PublishBatch
+from oms_site.compiled_query import insert_new
 from oms_site.errors import ApplicationError, Conflict, RiskRejected
 from orders.core import risk
 from orders.core.hooks import PlacementExtension, placement_extensions
@@ -236,7 +237,7 @@ def place_locked(
                 instrument=prepared.instrument,
                 now=prepared.now,
             )
-    order.save(force_insert=True)
+    insert_new([order])  # order.save(force_insert=True), its statement written once
     order_event_created(order=order, actor=placement.actor, data=_created_data(order, placement))
     _settle(order, placement, decision, extensions)
     # Push before enqueueing: on-commit callbacks run in order, so this state reaches the

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.contrib.sessions.models import Session
 from django.db import connection, transaction
+from django.db.models import F
 from django.db.transaction import TransactionManagementError
 
 from accounts.models import TradingAccount
-from oms_site.compiled_query import CompiledSelect
+from oms_site.compiled_query import CompiledSelect, insert_new
 from oms_site.locks import lock_query
 from tests.factories import TradingAccountFactory
 
@@ -52,3 +56,98 @@ def test_a_locking_select_is_refused_outside_a_transaction_where_the_database_lo
     # then, as Django's own select_for_update, it is refused rather than locking nothing
     with pytest.raises(TransactionManagementError):
         LOCKED_BY_PK.instances(account_id=account.pk)
+
+
+@pytest.fixture
+def account_and_instrument():
+    from tests.marketdata.factories import ExchangeFactory, InstrumentFactory
+
+    return TradingAccountFactory(), InstrumentFactory(symbol="ACME", exchange=ExchangeFactory())
+
+
+def _new_order(account, instrument, **fields):
+    from orders.models import Order
+
+    values = {
+        "account": account,
+        "instrument": instrument,
+        "symbol": instrument.symbol,
+        "side": "buy",
+        "type": "limit",
+        "qty": Decimal("7.125"),
+        "limit_price": Decimal("1234.5"),
+        "time_in_force": "day",
+        "status": "new",
+        "tag": "t",
+    }
+    values.update(fields)
+    return Order(**values)
+
+
+def _stored(model, pk) -> dict:
+    obj = model.objects.get(pk=pk)
+    return {f.attname: getattr(obj, f.attname) for f in model._meta.concrete_fields}
+
+
+def test_an_inserted_row_reads_back_as_the_orms_own_insert(account_and_instrument):
+    # given two orders alike, one saved by the ORM and one through insert_new
+    from orders.models import Order
+
+    by_orm, compiled = _new_order(*account_and_instrument), _new_order(*account_and_instrument)
+    by_orm.save(force_insert=True)
+    insert_new([compiled])
+
+    # then both read back the same, field for field, but for their own key and timestamps
+    differ = {"id", "created_at", "updated_at"}
+    mine, theirs = _stored(Order, compiled.pk), _stored(Order, by_orm.pk)
+    assert {k: v for k, v in mine.items() if k not in differ} == {
+        k: v for k, v in theirs.items() if k not in differ
+    }
+    assert mine["created_at"] is not None and mine["updated_at"] is not None
+    assert not compiled._state.adding
+
+
+def test_an_auto_key_row_gets_its_key_as_save_gives_it(account_and_instrument):
+    # given a new order and its created event (an auto-increment key)
+    from orders.models import OrderEvent
+
+    order = _new_order(*account_and_instrument, type="market", limit_price=None)
+    insert_new([order])
+    event = OrderEvent(order=order, seq=1, type="created", at=order.created_at, data={"a": [1]})
+
+    # when the event is inserted
+    insert_new([event])
+
+    # then it has the key the database gave it, and reads back as written
+    assert event.pk is not None
+    stored = OrderEvent.objects.get(pk=event.pk)
+    assert stored.order_id == order.pk and stored.data == {"a": [1]}
+
+
+def test_several_rows_go_in_one_statement_and_a_wrong_use_is_refused(account_and_instrument):
+    from orders.models import Order, OrderEvent
+
+    account, instrument = account_and_instrument
+    orders = [_new_order(account, instrument, qty=Decimal(n + 1)) for n in range(3)]
+    insert_new(orders)
+    stored = Order.objects.filter(account=account).values_list("qty", flat=True)
+    assert sorted(stored) == [Decimal(1), Decimal(2), Decimal(3)]
+
+    first = orders[0]
+    with pytest.raises(TypeError):  # auto keys: one at a time
+        insert_new(
+            [OrderEvent(order=first, seq=n, type="created", at=first.created_at) for n in (1, 2)]
+        )
+    with pytest.raises(TypeError):  # a value computed by the database is not a value
+        insert_new([_new_order(account, instrument, qty=F("filled_qty"))])
+    with pytest.raises(TypeError):  # a model that saves its own way
+
+        class Custom(Session):
+            class Meta:
+                proxy = True
+                app_label = "sessions"
+
+            def save(self, *args, **kwargs):
+                super().save(*args, **kwargs)
+
+        insert_new([Custom(session_key="k", session_data="d", expire_date=first.created_at)])
