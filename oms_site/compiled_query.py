@@ -14,7 +14,8 @@ builds them). A compiled `select_for_update` keeps Django's rule: only inside a 
 statement is written once per model and database; each row's values are prepared as
 Django's insert prepares them (`pre_save(add=True)`, then `get_db_prep_save`), so defaults,
 auto_now timestamps, decimals and JSON go in exactly as `save(force_insert=True)` would put
-them. Only for models that save the plain way: it refuses a model with its own `save`,
+them; `update_saved` the same for `save(update_fields=...)` of an order's transition. Only
+for models that save the plain way: it refuses a model with its own `save`,
 save signals, a database default or an inherited table, and a value that is an expression.
 """
 
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import Field, Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
@@ -190,16 +191,61 @@ def insert_new(objs: list[Model], *, using: str = "default") -> None:
         obj._state.db = using
 
 
-def _insert_statement(model: type[Model], connection: Any) -> tuple[str, tuple[Field, ...]]:
+_UPDATES: dict[tuple[type[Model], tuple[str, ...], str, str], tuple[str, tuple[Field, ...]]] = {}
+
+
+def update_saved(obj: Model, *, fields: tuple[str, ...], using: str = "default") -> None:
+    """`obj.save(update_fields=fields)` through a statement written once per field set."""
+    model = type(obj)
+    connection = connections[using]
+    key = (model, fields, using, connection.vendor)
+    compiled = _UPDATES.get(key)
+    if compiled is None:
+        compiled = _UPDATES[key] = _update_statement(model, fields, connection)
+    sql, targets = compiled
+    params: list[Any] = []
+    for field in targets:
+        value = field.pre_save(obj, False)
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"{model.__name__}.{field.name}: an expression, not a value.")
+        params.append(field.get_db_prep_save(value, connection))
+    params.append(model._meta.pk.get_db_prep_value(obj.pk, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if cursor.rowcount == 0:  # as save(update_fields=...) says it
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+def _update_statement(
+    model: type[Model], fields: tuple[str, ...], connection: Any
+) -> tuple[str, tuple[Field, ...]]:
+    _plain_saving(model)
+    meta = model._meta
+    targets = tuple(meta.get_field(name) for name in fields)
+    if not targets or any(f.primary_key or not f.concrete for f in targets):
+        raise TypeError(f"update_saved(): {model.__name__} fields {fields!r}.")
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in targets)
+    # Identifiers from the model, quoted by the backend; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return sql, targets
+
+
+def _plain_saving(model: type[Model]) -> None:
     meta = model._meta
     if meta.parents:
-        raise TypeError(f"insert_new(): {model.__name__} inherits a table: the ORM's insert.")
+        raise TypeError(f"{model.__name__} inherits a table: the ORM's save.")
     if (
         model.save is not Model.save
         or pre_save.has_listeners(model)
         or post_save.has_listeners(model)
     ):
-        raise TypeError(f"insert_new(): {model.__name__} saves its own way: the ORM's insert.")
+        raise TypeError(f"{model.__name__} saves its own way: the ORM's save.")
+
+
+def _insert_statement(model: type[Model], connection: Any) -> tuple[str, tuple[Field, ...]]:
+    _plain_saving(model)
+    meta = model._meta
     fields = tuple(f for f in meta.local_concrete_fields if f is not meta.auto_field)
     for field in fields:
         if field.has_db_default():

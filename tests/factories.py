@@ -68,3 +68,23 @@ def account_with_member(*, user: User, role: str = "owner", **account_kwargs) ->
     MembershipFactory(user=user, account=account, role=role)
     RiskLimitsFactory(account=account)
     return account
+
+
+def order_unsaved(account, instrument, **fields):
+    """A new order, not stored yet: a buy limit of 10 at 100 (est. 100.05), day, new."""
+    from orders.models import Order
+
+    values = {
+        "account": account,
+        "instrument": instrument,
+        "symbol": instrument.symbol,
+        "side": "buy",
+        "type": "limit",
+        "qty": Decimal("10"),
+        "limit_price": Decimal("100"),
+        "est_price": Decimal("100.05"),
+        "time_in_force": "day",
+        "status": "new",
+    }
+    values.update(fields)
+    return Order(**values)

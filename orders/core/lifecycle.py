@@ -18,7 +18,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
-from oms_site.compiled_query import insert_new
+from oms_site.compiled_query import insert_new, update_saved
 from oms_site.errors import InvalidState
 from orders.core.hooks import change_hooks, transition_listeners
 from orders.core.values import decimal_or_none, json_value
@@ -259,7 +259,7 @@ def order_transition(
     if to_status == S.REJECTED:
         payload.setdefault("reason", order.reject_reason)
     event = _append_event(order=order, event_type=event_type, actor=actor, data=payload)
-    order.save(update_fields=sorted(fields))
+    update_saved(order, fields=tuple(sorted(fields)))  # order.save(update_fields=...)
     if is_automated(order):
         _run_change_hooks(order=order, from_status=from_status, event_type=event_type, data=payload)
     for listener in transition_listeners():

@@ -11,9 +11,9 @@ from django.db.models import F
 from django.db.transaction import TransactionManagementError
 
 from accounts.models import TradingAccount
-from oms_site.compiled_query import CompiledSelect, insert_new
+from oms_site.compiled_query import CompiledSelect, insert_new, update_saved
 from oms_site.locks import lock_query
-from tests.factories import TradingAccountFactory
+from tests.factories import TradingAccountFactory, order_unsaved
 
 pytestmark = pytest.mark.django_db
 
@@ -66,22 +66,7 @@ def account_and_instrument():
 
 
 def _new_order(account, instrument, **fields):
-    from orders.models import Order
-
-    values = {
-        "account": account,
-        "instrument": instrument,
-        "symbol": instrument.symbol,
-        "side": "buy",
-        "type": "limit",
-        "qty": Decimal("7.125"),
-        "limit_price": Decimal("1234.5"),
-        "time_in_force": "day",
-        "status": "new",
-        "tag": "t",
-    }
-    values.update(fields)
-    return Order(**values)
+    return order_unsaved(account, instrument, **{"qty": Decimal("7.125"), "tag": "t", **fields})
 
 
 def _stored(model, pk) -> dict:
@@ -151,3 +136,34 @@ def test_several_rows_go_in_one_statement_and_a_wrong_use_is_refused(account_and
                 super().save(*args, **kwargs)
 
         insert_new([Custom(session_key="k", session_data="d", expire_date=first.created_at)])
+
+
+def test_an_update_of_named_fields_saves_those_and_nothing_else(account_and_instrument):
+    # given a stored order changed in memory: two fields named, one not
+    from orders.models import Order
+
+    order = _new_order(*account_and_instrument)
+    insert_new([order])
+    order.status, order.filled_qty, order.tag = "filled", Decimal("7.125"), "not saved"
+
+    # when the named fields are saved
+    update_saved(order, fields=("filled_qty", "status"))
+
+    # then those changed in the database, the other did not
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.filled_qty, stored.tag) == ("filled", Decimal("7.125"), "t")
+
+
+def test_an_update_of_a_row_that_is_gone_fails_as_save_does(account_and_instrument):
+    # given an order deleted behind this instance's back
+    from django.db import DatabaseError
+
+    from orders.models import Order
+
+    order = _new_order(*account_and_instrument)
+    insert_new([order])
+    Order.objects.filter(pk=order.pk).delete()
+
+    # then saving it says so, as save(update_fields=...) does
+    with pytest.raises(DatabaseError):
+        update_saved(order, fields=("status",))

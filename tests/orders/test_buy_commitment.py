@@ -14,26 +14,15 @@ from accounts.selectors import global_kill_switch_engaged
 from oms_site.compiled_query import CompiledSelect
 from orders.core.selectors import _REMAINING_VALUE, _committing_buys, open_buy_commitment
 from orders.models import Order
-from tests.factories import TradingAccountFactory
+from tests.factories import TradingAccountFactory, order_unsaved
 
 pytestmark = pytest.mark.django_db
 
 
 def _order(account, instrument, **fields) -> Order:
-    values = {
-        "account": account,
-        "instrument": instrument,
-        "symbol": instrument.symbol,
-        "side": "buy",
-        "type": "limit",
-        "qty": Decimal("10"),
-        "limit_price": Decimal("100"),
-        "est_price": Decimal("100.05"),
-        "time_in_force": "day",
-        "status": "new",
-    }
-    values.update(fields)
-    return Order.objects.create(**values)
+    order = order_unsaved(account, instrument, **fields)
+    order.save(force_insert=True)
+    return order
 
 
 def _orm_sum(account) -> Decimal:
