@@ -36,3 +36,15 @@ class SharedPoolRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedPoolRedisCacheClient
+
+    def count_and_read(self, key: str, *, also: str, timeout: int) -> tuple[int, int]:
+        """Add one to the counter `key` (made at 1 if missing, kept `timeout` seconds) and
+        read the counter `also`, in one round trip: (key's new count, also's count)."""
+        counted = self.make_and_validate_key(key)
+        client = self._cache.get_client(counted, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(counted)
+        pipe.expire(counted, timeout)
+        pipe.get(self.make_and_validate_key(also))
+        count, _, other = pipe.execute()
+        return int(count), int(other or 0)

@@ -6,7 +6,9 @@ read and write it whole on every request: at the default user rate (6,000/min) t
 keep two counters instead, this fixed window's and the previous one's, and estimate the
 sliding window the usual way: the previous window's count weighted by the part of it still
 inside the sliding window, plus the current count. One read of two keys and one increment
-per request. Same scopes and rates as DRF's (`user`, `anon` in DEFAULT_THROTTLE_RATES).
+per request — on Redis one round trip: the request is counted and the previous window read
+together, and taken back if it is refused. Same scopes and rates as DRF's (`user`, `anon`
+in DEFAULT_THROTTLE_RATES).
 """
 
 from __future__ import annotations
@@ -31,8 +33,16 @@ class SlidingWindowCounterMixin:
         now = self.timer()
         window = int(now // self.duration)
         current, previous = f"{self.key}:w{window}", f"{self.key}:w{window - 1}"
-        counts = self.cache.get_many([current, previous])
         into = (now - window * self.duration) / self.duration  # 0 <= into < 1
+        count_and_read = getattr(self.cache, "count_and_read", None)
+        if count_and_read is not None:  # Redis: count this request and read, one round trip
+            count, before = count_and_read(current, also=previous, timeout=2 * self.duration)
+            if before * (1 - into) + count > self.num_requests:
+                self.cache.decr(current)  # refused: it does not count
+                self._retry_after = (1 - into) * self.duration
+                return False
+            return True
+        counts = self.cache.get_many([current, previous])
         estimate = counts.get(previous, 0) * (1 - into) + counts.get(current, 0)
         if estimate + 1 > self.num_requests:  # admitted only if the estimate stays within
             # Conservative: by the end of this window the previous one no longer counts.
