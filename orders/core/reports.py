@@ -28,6 +28,7 @@ from orders.core.external_match import external_reports_resolve
 from orders.core.lifecycle import (
     SYSTEM_VENUE,
     can_transition,
+    is_automated,
     order_record_event,
     order_transition,
     weighted_average,
@@ -104,22 +105,54 @@ def order_apply_reports(
             elif report.report_id not in done:
                 done.add(report.report_id)  # a report repeated inside the batch is a duplicate
                 todo.append((index, report, order))
-        fills = _fills_book([(report, order) for _, report, order in todo])
+        # What comes before an order's first fill (its acknowledgement) is applied before
+        # the fills are booked: booking locks the accounts (until commit), and a placement
+        # on one of them waits for that lock, so the less that runs after it the better.
+        early, late = _before_first_fill(todo)
         processed: list[ProcessedReport] = []
-        for index, report, order in todo:
-            # The change hooks run inside (orders/core/hooks.py) touch only rows no report
-            # names: every order of the batch is its one locked instance.
-            outcome = _apply_one(order, report, fills, pushes)
-            outcomes[index] = outcome
-            processed.append(
-                ProcessedReport(
-                    report_id=report.report_id, order=order, type=report.type, outcome=outcome
-                )
-            )
-            if outcome == APPLIED:
-                order_publish(order, batch=pushes)  # each state the order passes through
+        _apply_all(early, {}, pushes, outcomes, processed)
+        fills = _fills_book([(report, order) for _, report, order in todo])
+        _apply_all(late, fills, pushes, outcomes, processed)
         ProcessedReport.objects.bulk_create(processed)
     return outcomes
+
+
+def _apply_all(
+    items: list[tuple[int, ExecutionReport, Order]],
+    fills: dict[str, Fill],
+    pushes: PublishBatch,
+    outcomes: list[str],
+    processed: list[ProcessedReport],
+) -> None:
+    for index, report, order in items:
+        # The change hooks run inside (orders/core/hooks.py) touch only rows no report
+        # names: every order of the batch is its one locked instance.
+        outcome = _apply_one(order, report, fills, pushes)
+        outcomes[index] = outcome
+        processed.append(
+            ProcessedReport(
+                report_id=report.report_id, order=order, type=report.type, outcome=outcome
+            )
+        )
+        if outcome == APPLIED:
+            order_publish(order, batch=pushes)  # each state the order passes through
+
+
+def _before_first_fill(
+    todo: list[tuple[int, ExecutionReport, Order]],
+) -> tuple[list[tuple[int, ExecutionReport, Order]], list[tuple[int, ExecutionReport, Order]]]:
+    """(each order's reports before its first fill, the rest), both in report order: an
+    order's reports still apply in their order, and the orders of a batch do not touch
+    each other. An automated order's reports all stay after the booking: its hooks may
+    place orders, whose account locks must come after the booking's (pk order)."""
+    filled: set[Any] = set()
+    early, late = [], []
+    for item in todo:
+        _, report, order = item
+        if report.type in FILL_TYPES or is_automated(order):
+            filled.add(order.pk)
+        (late if order.pk in filled else early).append(item)
+    return early, late
 
 
 def _order_pk(report: ExecutionReport) -> uuid.UUID | None:

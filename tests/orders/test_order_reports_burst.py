@@ -197,3 +197,38 @@ def test_a_venue_burst_reaches_orders_through_the_sink_as_one_call(two_working, 
     )
     assert calls == [2]
     assert (state(first)[0], state(second)[0]) == (OrderStatus.FILLED, OrderStatus.FILLED)
+
+
+def test_acks_and_fills_of_several_orders_in_one_burst_apply_in_each_orders_order(
+    trader, account, second_account, quoted, fake_broker, delivered, submit
+):
+    # given two orders not yet acknowledged by the venue
+    first, second = place(trader, account), place(trader, second_account, limit_price="101")
+    for order in (first, second):
+        order.refresh_from_db()
+        order.status = OrderStatus.PENDING_NEW  # as sent, its acknowledgement still to come
+        order.save(update_fields=["status"])
+
+    # when one burst carries each one's acknowledgement and fills, interleaved
+    with submit():
+        outcomes = order_apply_reports(
+            [
+                report(first.pk, ReportType.ACK),
+                fill(first, "10", "100", kind=ReportType.FILL),
+                report(second.pk, ReportType.ACK),
+                fill(second, "4", "101"),
+            ]
+        )
+
+    # then every report applies, each order ends where its own reports lead
+    assert outcomes == ["applied"] * 4
+    assert state(first)[:2] == (OrderStatus.FILLED, Decimal("10"))
+    assert state(second)[:2] == (OrderStatus.PARTIALLY_FILLED, Decimal("4"))
+    # and each order's audit trail and pushes follow its own reports' order
+    for order in (first, second):
+        assert order_replay(order.events.order_by("seq")) == order_state(order)
+    pushed = [
+        (m["data"]["id"], m["data"]["status"]) for m in delivered if m["event"] == "order.updated"
+    ]
+    assert [s for i, s in pushed if i == str(first.pk)][-2:] == ["new", "filled"]
+    assert [s for i, s in pushed if i == str(second.pk)][-2:] == ["new", "partially_filled"]
