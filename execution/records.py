@@ -20,6 +20,7 @@ from execution.protocol import (
     VenueOrderView,
     VenuePosition,
 )
+from oms_site.compiled_query import insert_new
 
 _DECIMAL_FIELDS = ("fill_qty", "fill_price", "fee", "leaves_qty")
 
@@ -78,7 +79,7 @@ def report_from_payload(payload: dict[str, Any]) -> ExecutionReport:
 
 def reports_store(*, venue: str, reports: list[ExecutionReport]) -> None:
     """Keep every report a venue produced (inside the caller's transaction)."""
-    VenueReport.objects.bulk_create(
+    insert_new(
         [
             VenueReport(
                 report_id=report.report_id,

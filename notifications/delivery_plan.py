@@ -23,6 +23,7 @@ from notifications.models import (
     WebhookEndpoint,
 )
 from notifications.preferences import QUIET_CHANNELS, Preferences, preferences_for_users
+from oms_site.compiled_query import insert_new
 from oms_site.task_enqueue import enqueue_after_commit, task_named
 
 FLUSH_LOCK = "notif-flush:{user}:{channel}"
@@ -92,7 +93,7 @@ def deliveries_plan(
                     )
                 )
     if rows:
-        Delivery.objects.bulk_create(rows)
+        insert_new(rows)
         deliveries_enqueue(deliveries=[r for r in rows if r.status == DeliveryStatus.PENDING])
     return rows
 

@@ -43,6 +43,7 @@ from notifications.selectors import (
 )
 from notifications.serializers import NotificationSerializer
 from notifications.stream import NOTIFICATIONS, json_safe, normalize_id
+from oms_site.compiled_query import insert_new
 from oms_site.locks import lock_rows
 
 __all__ = [
@@ -180,7 +181,7 @@ def _notify_store(
     if pending is not None:
         pending.append((rows, prefs))
     else:
-        Notification.objects.bulk_create(rows)
+        insert_new(rows)
     for row in rows:
         if row.read_at is None:
             _publish_to_user(
@@ -202,7 +203,7 @@ def _notifications_store(
     prefs: dict[object, Any] = {}
     for _, batch_prefs in pending:
         prefs.update(batch_prefs)
-    Notification.objects.bulk_create(rows)
+    insert_new(rows)
     deliveries_plan(notifications=rows, prefs=prefs)
 
 

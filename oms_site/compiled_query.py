@@ -156,10 +156,11 @@ def _sentinel(field: Field) -> Any:
 _INSERTS: dict[tuple[type[Model], str, str], tuple[str, tuple[Field, ...]]] = {}
 
 
-def insert_new(objs: list[Model], *, using: str = "default") -> None:
+def insert_new(objs: list[Model], *, using: str = "default", keys: bool = True) -> None:
     """INSERT new instances of one model in one statement (`save(force_insert=True)` for
-    one), through a statement written once. A model with an auto-increment key: one
-    instance at a time, which gets its key as save() gives it."""
+    one, `bulk_create` for several), through a statement written once. A model with an
+    auto-increment key: one instance at a time, which gets its key as save() gives it —
+    or, with `keys=False` (the caller never reads them), several, left without keys."""
     if not objs:
         return
     model = type(objs[0])
@@ -170,7 +171,7 @@ def insert_new(objs: list[Model], *, using: str = "default") -> None:
         compiled = _INSERTS[key] = _insert_statement(model, connection)
     head, fields = compiled
     auto_key = model._meta.auto_field
-    if auto_key is not None and len(objs) > 1:
+    if auto_key is not None and len(objs) > 1 and keys:
         raise TypeError(f"insert_new(): one {model.__name__} at a time (its auto key).")
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list[Any] = []
@@ -184,7 +185,7 @@ def insert_new(objs: list[Model], *, using: str = "default") -> None:
             params.append(field.get_db_prep_save(value, connection))
     with connection.cursor() as cursor:
         cursor.execute(head + ", ".join([row] * len(objs)), params)
-        if auto_key is not None:
+        if auto_key is not None and len(objs) == 1:
             setattr(objs[0], auto_key.attname, cursor.lastrowid)
     for obj in objs:
         obj._state.adding = False

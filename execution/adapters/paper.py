@@ -53,6 +53,7 @@ from execution.records import (
 )
 from execution.registry import emit_reports
 from marketdata.listeners import AppliedTick
+from oms_site.compiled_query import insert_new
 from oms_site.locks import lock_one_or_none
 from oms_site.values import decimal_text_or_none, format_decimal
 
@@ -145,8 +146,8 @@ class PaperBroker:
             with transaction.atomic():
                 market = _MarketView()
                 decided = [self._decide(request, market) for request in requests]
-                VenueOrder.objects.bulk_create([order for order, _ in decided])
-                VenueFill.objects.bulk_create(
+                insert_new([order for order, _ in decided])
+                insert_new(
                     [fill for order, reports in decided for fill in _fills_of(order, reports)]
                 )
                 reports_store(

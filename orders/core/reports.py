@@ -23,6 +23,7 @@ from django.utils import timezone
 from execution.protocol import ExecutionReport, ReportType
 from notifications.services import PublishBatch, publish_batch
 from oms_site.api import format_decimal
+from oms_site.compiled_query import insert_new
 from oms_site.locks import lock_rows
 from orders.core.external_match import external_reports_resolve
 from orders.core.lifecycle import (
@@ -113,7 +114,7 @@ def order_apply_reports(
         _apply_all(early, {}, pushes, outcomes, processed)
         fills = _fills_book([(report, order) for _, report, order in todo])
         _apply_all(late, fills, pushes, outcomes, processed)
-        ProcessedReport.objects.bulk_create(processed)
+        insert_new(processed)
     return outcomes
 
 

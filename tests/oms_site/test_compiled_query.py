@@ -119,6 +119,9 @@ def test_several_rows_go_in_one_statement_and_a_wrong_use_is_refused(account_and
     assert sorted(stored) == [Decimal(1), Decimal(2), Decimal(3)]
 
     first = orders[0]
+    events = [OrderEvent(order=first, seq=n, type="created", at=first.created_at) for n in (1, 2)]
+    insert_new(events, keys=False)  # several auto-key rows, when nobody reads their keys
+    assert list(OrderEvent.objects.filter(order=first).values_list("seq", flat=True)) == [1, 2]
     with pytest.raises(TypeError):  # auto keys: one at a time
         insert_new(
             [OrderEvent(order=first, seq=n, type="created", at=first.created_at) for n in (1, 2)]
