@@ -54,8 +54,9 @@ class FullSocket:
         await application(scope, receive, send_when_writable)
 
 
-async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader, api_key_for):
-    # given a trader's stream on her account's orders
+async def open_stream_behind_full_socket(trader, api_key_for):
+    """A trader's stream on her account's orders, through a `FullSocket` (still writable);
+    → (the account, the socket, the communicator)."""
     account = await database_sync_to_async(account_with_member)(user=trader, role="owner")
     key = await database_sync_to_async(api_key_for)(trader)
     socket = FullSocket()
@@ -66,9 +67,14 @@ async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader
     )
     connected, _ = await ws.connect(timeout=RECEIVE_TIMEOUT)
     assert connected
-    try:
-        await subscribe(ws, ["orders"])
+    await subscribe(ws, ["orders"])
+    return account, socket, ws
 
+
+async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader, api_key_for):
+    # given a trader's stream on her account's orders
+    account, socket, ws = await open_stream_behind_full_socket(trader, api_key_for)
+    try:
         # when her socket fills up and five order updates are published meanwhile
         socket.writable.clear()
         for n in range(5):
@@ -119,17 +125,7 @@ async def test_a_stream_left_too_far_behind_is_closed_1011_without_a_traceback(
     trader, api_key_for, small_backlog_layer, caplog
 ):
     # given a trader's stream whose socket stays full
-    account = await database_sync_to_async(account_with_member)(user=trader, role="owner")
-    key = await database_sync_to_async(api_key_for)(trader)
-    socket = FullSocket()
-    ws = WebsocketCommunicator(
-        socket,
-        "/ws/stream/",
-        headers=[(b"host", b"testserver"), (b"authorization", f"Token {key}".encode())],
-    )
-    connected, _ = await ws.connect(timeout=RECEIVE_TIMEOUT)
-    assert connected
-    await subscribe(ws, ["orders"])
+    account, socket, ws = await open_stream_behind_full_socket(trader, api_key_for)
     socket.writable.clear()
 
     # when more order updates are published than its backlog holds
