@@ -9,15 +9,24 @@ background; without it (the in-memory layer) every push is queued. Both must kee
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from notifications.services import publish
 from oms_site.asgi import application
+from oms_site.embedded_redis import (
+    embedded_redis_spec,
+    free_tcp_port,
+    redis_url_for,
+    wait_until_answering,
+)
+from oms_site.supervisor import Supervisor
 from tests.factories import account_with_member
 from tests.notifications.stream_helpers import RECEIVE_TIMEOUT, next_message, subscribe
 
@@ -54,6 +63,17 @@ class FullSocket:
         await application(scope, receive, send_when_writable)
 
 
+async def publish_order_updates(account, *, count: int) -> None:
+    """`order.updated` for orders order-0 .. order-<count - 1> of `account`, in that order."""
+    for n in range(count):
+        await publish_async(
+            channel="orders",
+            event="order.updated",
+            data={"id": f"order-{n}", "account": str(account.pk), "status": "new"},
+            account_id=account.pk,
+        )
+
+
 async def open_stream_behind_full_socket(trader, api_key_for):
     """A trader's stream on her account's orders, through a `FullSocket` (still writable);
     → (the account, the socket, the communicator)."""
@@ -77,13 +97,7 @@ async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader
     try:
         # when her socket fills up and five order updates are published meanwhile
         socket.writable.clear()
-        for n in range(5):
-            await publish_async(
-                channel="orders",
-                event="order.updated",
-                data={"id": f"order-{n}", "account": str(account.pk), "status": "new"},
-                account_id=account.pk,
-            )
+        await publish_order_updates(account, count=5)
         for _ in range(100):
             if socket.waiting:
                 break
@@ -103,22 +117,34 @@ async def test_pushes_behind_a_full_socket_arrive_in_order_once_it_drains(trader
 
 
 @pytest.fixture
-def small_backlog_layer(settings):
-    """The Redis layer with room for only 3 undroppable pushes per stream."""
-    if "LocalFanoutRedisLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
-        pytest.skip("needs REDIS_URL (the Redis layer's per-stream backlog)")
+def small_backlog_layer(settings, tmp_path):
+    """The Redis layer with room for only 3 undroppable pushes per stream: on REDIS_URL's
+    Redis when the tests have one, else on an embedded Redis of its own (the embedded
+    defaults' in-memory layer has no per-stream backlog to overflow)."""
     from channels.layers import channel_layers
 
     from notifications.channel_layer import LocalFanoutRedisLayer
 
-    config = {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "capacity": 3}
+    supervisor = None
+    if "LocalFanoutRedisLayer" in settings.CHANNEL_LAYERS["default"]["BACKEND"]:
+        config = {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "capacity": 3}
+    else:
+        port = free_tcp_port()
+        supervisor = Supervisor(env={}, cwd=tmp_path, out=io.StringIO(), stop_timeout=5)
+        (child,) = supervisor.start([embedded_redis_spec(port=port, data_dir=tmp_path)])
+        url = redis_url_for(port)
+        wait_until_answering(url, alive=child.running)
+        config = {"hosts": [url], "capacity": 3}
     previous = channel_layers.backends.get("default")
-    channel_layers.backends["default"] = LocalFanoutRedisLayer(**config)
+    layer = channel_layers.backends["default"] = LocalFanoutRedisLayer(**config)
     yield
+    async_to_sync(layer.flush)()
     if previous is None:
         channel_layers.backends.pop("default", None)
     else:
         channel_layers.backends["default"] = previous
+    if supervisor is not None:
+        supervisor.stop_all()
 
 
 async def test_a_stream_left_too_far_behind_is_closed_1011_without_a_traceback(
@@ -129,13 +155,7 @@ async def test_a_stream_left_too_far_behind_is_closed_1011_without_a_traceback(
     socket.writable.clear()
 
     # when more order updates are published than its backlog holds
-    for n in range(8):
-        await publish_async(
-            channel="orders",
-            event="order.updated",
-            data={"id": f"order-{n}", "account": str(account.pk), "status": "new"},
-            account_id=account.pk,
-        )
+    await publish_order_updates(account, count=8)
     await asyncio.sleep(0.5)
     socket.writable.set()
 
