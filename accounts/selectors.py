@@ -88,18 +88,6 @@ def account_get_for_user(
     for_update: the account row locked (inside a transaction), with `related` one-to-one
     rows read in the same query — one read both checks the caller and locks the account.
     """
-    if for_update and related == ("risk_limits",) and not user.is_oms_admin:
-        # An order placement's read (every order): the same query, compiled once.
-        try:
-            found = _LOCKED_FOR_MEMBER.instances(account_id=account_id, user_id=user.pk)
-        except (ValueError, TypeError, DjangoValidationError) as exc:
-            raise NotFound("Account not found.") from exc
-        if not found:
-            raise NotFound("Account not found.")
-        account = found[0]
-        if account.member_role not in _LEVELS[level]:
-            raise PermissionDenied(_REFUSALS[level])
-        return account
     try:
         accounts = TradingAccount.objects.filter(pk=account_id)
         if related:
@@ -123,8 +111,30 @@ def account_get_for_user(
     return account
 
 
-# account_get_for_user(for_update=True, related=("risk_limits",)) for a member: the account
-# row locked, its risk limits and the member's role on it, in one query.
+def account_locked_with_limits(
+    *, user: User, account_id: object, level: AccessLevel = "trade"
+) -> TradingAccount:
+    """`account_get_for_user(for_update=True, related=("risk_limits",))`: the account row
+    locked (inside a transaction) with its risk limits and the caller's role, in one query.
+    Every order placement reads it: for a member it is a query compiled once."""
+    if user.is_oms_admin:
+        return account_get_for_user(
+            user=user, account_id=account_id, level=level, for_update=True, related=("risk_limits",)
+        )
+    try:
+        found = _LOCKED_FOR_MEMBER.instances(account_id=account_id, user_id=user.pk)
+    except (ValueError, TypeError, DjangoValidationError) as exc:
+        raise NotFound("Account not found.") from exc
+    if not found:
+        raise NotFound("Account not found.")
+    account = found[0]
+    if account.member_role not in _LEVELS[level]:
+        raise PermissionDenied(_REFUSALS[level])
+    return account
+
+
+# account_locked_with_limits for a member: the account row locked, its risk limits and the
+# member's role on it, in one query.
 _LOCKED_FOR_MEMBER = CompiledSelect(
     lambda account_id, user_id: (
         lock_query(TradingAccount.objects.filter(pk=account_id).select_related("risk_limits"))

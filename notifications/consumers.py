@@ -311,36 +311,39 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def stream_event(self, message: dict[str, Any]) -> None:
         """A published event: forward it on every subscribed channel it is for and allowed on."""
+        for text in self._frames(message):
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    def _frames(self, message: dict[str, Any]) -> list[str]:
+        """The frames `message` makes for this stream: one per subscribed channel it is for
+        and allowed on (none while closing)."""
         access = self.access
         if access is None:
-            return
+            return []
         names = self.groups_joined.get(message.get("via"), ())
-        seq = (message.get("seqs") or {}).get(access.user_id) if names else None
+        if not names:
+            return []
+        seq = (message.get("seqs") or {}).get(access.user_id)
+        frames = []
         for name in sorted(names) if len(names) > 1 else names:
             spec = self.specs.get(name)
             if spec is not None and event_visible(spec, message, access):
-                await self.base_send(
-                    {"type": "websocket.send", "text": _push_text(message, name, seq)}
-                )
+                frames.append(_push_text(message, name, seq))
+        return frames
 
     def _push_now(self, message: dict[str, Any]) -> bool:
         """The hub's direct delivery (stream_hub.Hub.deliver): send `message` now, on the
         hub's loop, or return False to have it queued for `_layer_messages`. Refused while
-        a subscribe holds the state lock (its reply comes first), while an earlier push is
-        still waiting for the socket, and for a message on several of this stream's
-        channels (the queued path sends those in order)."""
-        access = self.access
-        if access is None or self.inflight is not None or self.state_lock.locked():
+        closing, while a subscribe holds the state lock (its reply comes first), while an
+        earlier push is still waiting for the socket, and for a message that makes several
+        frames (the queued path sends those one after another)."""
+        if self.access is None or self.inflight is not None or self.state_lock.locked():
             return False
-        names = self.groups_joined.get(message.get("via"), ())
-        if len(names) != 1:
-            return not names  # on none of this stream's channels (any more): nothing to send
-        (name,) = names
-        spec = self.specs.get(name)
-        if spec is None or not event_visible(spec, message, access):
-            return True
-        seq = (message.get("seqs") or {}).get(access.user_id)
-        self._send_now({"type": "websocket.send", "text": _push_text(message, name, seq)})
+        frames = self._frames(message)
+        if len(frames) > 1:
+            return False
+        if frames:
+            self._send_now({"type": "websocket.send", "text": frames[0]})
         return True
 
     def _send_now(self, event: dict[str, Any]) -> None:

@@ -17,7 +17,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from accounts.models import MembershipRole, TradingAccount, User
-from accounts.selectors import account_get_for_user, account_roles_for_user
+from accounts.selectors import (
+    account_get_for_user,
+    account_locked_with_limits,
+    account_roles_for_user,
+)
 from marketdata.calendar import next_open, session_close, trading_date
 from marketdata.models import Instrument
 from marketdata.selectors import instrument_get_current, quote_latest
@@ -158,12 +162,11 @@ def account_for_trading(
     """The account to place on. Not visible → 400 naming `account` (API.md); view-only → 403.
 
     for_update: locked (call inside a transaction), with its risk limits, in one query."""
-    related = ("risk_limits",) if for_update else ()
     if user is None:
         try:
             accounts = TradingAccount.objects.filter(pk=account_id)
             if for_update:
-                accounts = lock_query(accounts.select_related(*related))
+                accounts = lock_query(accounts.select_related("risk_limits"))
             account = accounts.first()
         except (ValueError, TypeError, DjangoValidationError) as exc:
             raise unknown_account() from exc
@@ -171,9 +174,9 @@ def account_for_trading(
             raise unknown_account()
         return account
     try:
-        return account_get_for_user(
-            user=user, account_id=account_id, level="trade", for_update=for_update, related=related
-        )
+        if for_update:
+            return account_locked_with_limits(user=user, account_id=account_id)
+        return account_get_for_user(user=user, account_id=account_id, level="trade")
     except NotFound as exc:
         raise unknown_account() from exc
     except PermissionDenied as exc:

@@ -10,6 +10,7 @@ import pytest
 from accounts.models import GlobalKillSwitch
 from accounts.selectors import (
     account_get_for_user,
+    account_locked_with_limits,
     global_kill_switch_engaged,
     user_can_trade_any,
 )
@@ -119,21 +120,9 @@ def test_the_locked_read_of_a_placement_is_the_same_account_with_its_limits(
         # When a placement reads it locked, with its risk limits (the compiled query)
         if not allowed:
             with pytest.raises(PermissionDenied):
-                account_get_for_user(
-                    user=trader,
-                    account_id=account.pk,
-                    level="trade",
-                    for_update=True,
-                    related=("risk_limits",),
-                )
+                account_locked_with_limits(user=trader, account_id=account.pk)
             return
-        found = account_get_for_user(
-            user=trader,
-            account_id=str(account.pk),
-            level="trade",
-            for_update=True,
-            related=("risk_limits",),
-        )
+        found = account_locked_with_limits(user=trader, account_id=str(account.pk))
         # Then it is the account as the ORM reads it, its limits and the member's role on it
         assert found == account
         assert found.cash == account.cash and found.name == account.name
@@ -143,10 +132,4 @@ def test_the_locked_read_of_a_placement_is_the_same_account_with_its_limits(
         # and another trader's account, or an unknown or malformed id, is not found
         for missing in (theirs.pk, uuid.uuid4(), "not-a-uuid"):
             with pytest.raises(NotFound):
-                account_get_for_user(
-                    user=trader,
-                    account_id=missing,
-                    level="trade",
-                    for_update=True,
-                    related=("risk_limits",),
-                )
+                account_locked_with_limits(user=trader, account_id=missing)
