@@ -45,6 +45,7 @@ from notifications.serializers import NotificationSerializer
 from notifications.stream import NOTIFICATIONS, json_safe, normalize_id
 from oms_site.compiled_query import insert_new
 from oms_site.locks import lock_rows
+from oms_site.representation import represent
 
 __all__ = [
     "STREAM_MESSAGE_TYPE",
@@ -187,7 +188,7 @@ def _notify_store(
             _publish_to_user(
                 user_id=row.user_id,
                 event="notification.created",
-                data=NotificationSerializer(row).data,
+                data=represent(NotificationSerializer, row),
             )
     if pending is not None:
         return rows

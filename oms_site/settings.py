@@ -221,7 +221,7 @@ CELERY_TASK_DEFAULT_QUEUE = "execution"
 # Submission in bursts to the in-process venues (orders/core/submit_burst.py): drainers that
 # may run at once, the most orders one burst takes, how long a dead drainer's slot stays
 # taken, and how long one drain task loops before handing over to a fresh one.
-OMS_SUBMIT_DRAINERS = env.int("OMS_SUBMIT_DRAINERS", default=1)
+OMS_SUBMIT_DRAINERS = env.int("OMS_SUBMIT_DRAINERS", default=2)
 OMS_SUBMIT_BURST_MAX = env.int("OMS_SUBMIT_BURST_MAX", default=200)
 OMS_SUBMIT_WAKE_TTL_S = env.int("OMS_SUBMIT_WAKE_TTL_S", default=10)
 OMS_SUBMIT_DRAIN_ROUND_S = env.int("OMS_SUBMIT_DRAIN_ROUND_S", default=5)
@@ -229,6 +229,9 @@ OMS_SUBMIT_DRAIN_ROUND_S = env.int("OMS_SUBMIT_DRAIN_ROUND_S", default=5)
 # before it frees its slot (not when tasks run inline: the caller would wait).
 OMS_SUBMIT_LINGER_MS = env.int("OMS_SUBMIT_LINGER_MS", default=200)
 OMS_SUBMIT_POLL_MS = env.int("OMS_SUBMIT_POLL_MS", default=25)
+# The longest an API placement's answer waits for a submission queue that is behind
+# (orders/core/submit_burst.py `submission_pace`); 0 = never wait.
+OMS_SUBMIT_PACE_MAX_MS = env.int("OMS_SUBMIT_PACE_MAX_MS", default=1000)
 CELERY_QUEUES_ALL = ["execution", "marketdata", "monitoring", "notifications"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

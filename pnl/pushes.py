@@ -5,9 +5,9 @@ together, in order, on commit)."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, Protocol
 
+from oms_site.representation import represent
 from pnl import registry
 from pnl.models import Fill
 from pnl.serializers import FillSerializer
@@ -21,13 +21,6 @@ class PushBatch(Protocol):
     def add(self, *, channel: str, event: str, data: Any, account_id: Any) -> None: ...
 
 
-@cache
-def _fill_serializer() -> FillSerializer:
-    # One unbound instance per process: building a serializer's fields costs more than the
-    # representation; to_representation only reads.
-    return FillSerializer()
-
-
 def fill_publish(fill: Fill, *, batch: PushBatch | None = None) -> None:
     """`fill.created` with the fill; with `batch`, sent with the batch."""
     publisher = batch.add if batch is not None else registry.position_publisher()
@@ -36,6 +29,6 @@ def fill_publish(fill: Fill, *, batch: PushBatch | None = None) -> None:
     publisher(
         channel=FILLS_CHANNEL,
         event="fill.created",
-        data=_fill_serializer().to_representation(fill),
+        data=represent(FillSerializer, fill),
         account_id=fill.account_id,
     )

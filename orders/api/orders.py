@@ -109,7 +109,10 @@ class OrderListCreateView(GenericAPIView):
         serializer = OrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.order_place(
-            user=request.user, api_key=request_api_key(request), **serializer.to_service_kwargs()
+            user=request.user,
+            api_key=request_api_key(request),
+            paced=True,
+            **serializer.to_service_kwargs(),
         )
         return Response(order_data_current(result.order), status=201 if result.created else 200)
 
@@ -228,7 +231,7 @@ class OrderBatchView(GenericAPIView):
         kwargs_list = [kwargs for _, kwargs, _ in parsed if kwargs is not None]
         placed = iter(
             services.order_place_batch(
-                user=request.user, api_key=request_api_key(request), orders=kwargs_list
+                user=request.user, api_key=request_api_key(request), orders=kwargs_list, paced=True
             )
         )
         results = []

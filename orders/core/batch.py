@@ -27,11 +27,16 @@ from orders.core.placement import (
     unknown_account,
 )
 from orders.core.selectors import order_commitment
+from orders.core.submit_burst import submission_pace
 from orders.models import Order, OrderClass
 
 
 def order_place_batch(
-    *, user: User | None, api_key: ApiKey | None = None, orders: list[dict[str, Any]]
+    *,
+    user: User | None,
+    api_key: ApiKey | None = None,
+    orders: list[dict[str, Any]],
+    paced: bool = False,
 ) -> list[tuple[int, Order | None, ApplicationError | None]]:
     """Place up to 100 orders, each judged on its own: [(http status, order, error)].
 
@@ -42,6 +47,7 @@ def order_place_batch(
     the caller's roles), the global kill switch and each account's buying power (kept up
     to date in hand as orders are added). The orders of one account are placed in one
     transaction, each in a savepoint of its own: one failing never affects another.
+    `paced`: as for `order_place`, once all are stored.
     """
     if len(orders) > 100:
         raise ValidationFailed(
@@ -83,6 +89,8 @@ def order_place_batch(
     with pushes_sent_together():
         for key in sorted(by_account):
             results.update(_place_for_account(user=user, key=key, items=by_account[key]))
+    if paced:
+        submission_pace(orders=[order for _, order, _ in results.values() if order is not None])
     return [results[index] for index in range(len(orders))]
 
 

@@ -34,7 +34,7 @@ from orders.core.placement import (
     prepare,
 )
 from orders.core.publish import order_publish
-from orders.core.submit_burst import enqueue_submission
+from orders.core.submit_burst import enqueue_submission, submission_pace
 from orders.core.trigger_store import trigger_create_for_order
 from orders.models import TRIGGERED_TYPES, HoldReason, Order, OrderEventType, OrderStatus
 
@@ -98,6 +98,7 @@ def order_place(
     actor: Actor | None = None,
     account_id: object,
     links: PlacementLinks | None = None,
+    paced: bool = False,
     **fields: Unpack[OrderFields],
 ) -> PlaceResult:
     """Validate, risk-check and persist one order; submit it after commit.
@@ -112,7 +113,9 @@ def order_place(
     body returns the existing order with created=False.
 
     `user` None = a system placement (strategies, automation): no membership check; pass
-    `actor` to name who placed it, and `links` to attach it to a parent / GTT.
+    `actor` to name who placed it, and `links` to attach it to a parent / GTT. `paced`
+    (the API): once stored, the answer waits while the submission queue is behind
+    (orders/core/submit_burst.py `submission_pace`).
 
     order_class bracket/oto: the exit legs are created when the entry fills (sized to the
     filled quantity). oco: the order is the take-profit limit and a held stop-loss leg is
@@ -140,7 +143,10 @@ def order_place(
         tag=request.tag,
         links=links or PlacementLinks(),
     )
-    return place_result(_place_or_replay(placement, account_id=key))
+    placed = _place_or_replay(placement, account_id=key)
+    if paced and placed[2]:
+        submission_pace(orders=[placed[0]])
+    return place_result(placed)
 
 
 def place_result(placed: tuple[Order, risk.RiskDecision, bool]) -> PlaceResult:

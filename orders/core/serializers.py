@@ -3,13 +3,13 @@ audit events. What the API reads in is orders/api/serializers.py."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from oms_site.api import DecimalString, UtcDateTimeField
+from oms_site.representation import represent
 from oms_site.schema import NULLABLE_STRING
 from orders.core.hooks import detail_reader
 from orders.core.reasons import cancel_reason_text
@@ -160,19 +160,11 @@ class OrderSerializer(serializers.ModelSerializer):
         return reader(order)
 
 
-@cache
-def _shared_order_serializer() -> OrderSerializer:
-    return OrderSerializer()
-
-
 def order_data(order: Order) -> dict[str, Any]:
-    """`OrderSerializer(order).data` (no request context) without building the serializer's
-    fields again: DRF deep-copies every declared field and introspects the model for each
-    new serializer, which costs more than the representation itself. One unbound instance
-    per process; to_representation only reads its fields.
+    """`OrderSerializer(order).data` (no request context), from the shared instance.
 
     The representation is remembered on the instance (`order_data_current` reuses it)."""
-    data = _shared_order_serializer().to_representation(order)
+    data = represent(OrderSerializer, order)
     order._oms_shown = (_shown_state(order), data)  # type: ignore[attr-defined]
     return data
 

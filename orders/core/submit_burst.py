@@ -11,18 +11,35 @@ The database is the queue: a pending order IS the work, so nothing is lost when 
 dies mid-burst (its transaction rolls back; the orders stay pending for the next burst or
 the pending_new sweeper), and a burst delivered twice finds its orders already claimed.
 
-Waking: after an order commits, `submit_wake` takes one of OMS_SUBMIT_DRAINERS slots
-(`cache.add`: Redis SET NX) and sends a drain task for it; when every slot is taken, a
-drainer is already due to look again. A drainer frees its slot BEFORE each look, so an
-order committed before the free is seen by that look, and one committed after it finds a
-free slot and wakes a drainer. Outside venues (Alpaca, Kite) keep one task per order:
-their cost is the network round trip, sent between transactions (orders/core/submit.py).
+Waking: after an order commits, `submit_wake` takes the main drainer's slot (slot 0,
+`cache.add`: Redis SET NX) and sends its drain task; when the slot is taken, the drainer is
+already due to look again. It frees its slot BEFORE its last look, so an order committed
+before the free is seen by that look, and one committed after it finds the slot free and
+wakes a drainer. Between bursts it pauses OMS_SUBMIT_POLL_MS, so what arrives meanwhile
+makes one burst (fewer, larger bursts: the cost of a burst is mostly fixed).
+
+Helpers: a drainer whose claim finds more than a burst still waiting wakes the other
+OMS_SUBMIT_DRAINERS - 1 slots; a helper drains full bursts side by side with the main
+drainer (skip-locked claims: never the same order) and leaves at its first burst that is
+not full. Under a light load one drainer runs; under a backlog, all of them.
+
+Pacing: a drainer that sees more than a burst still waiting after its own claim marks the
+submission queue "behind" (BEHIND_KEY, a short TTL) and clears it when it has caught up. An
+API placement for an in-process venue (`submission_pace`, after its commit) then holds its
+answer until the queue has caught up (at most OMS_SUBMIT_PACE_MAX_MS): a client sending as
+fast as it is answered slows to the rate its orders are filled, instead of the web taking
+orders faster than the venue path fills them (a backlog, and fill times, growing without
+bound). Nothing is refused and the order is stored before any wait.
+
+Outside venues (Alpaca, Kite) keep one task per order: their cost is the network round
+trip, sent between transactions (orders/core/submit.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -57,6 +74,9 @@ logger = logging.getLogger(__name__)
 
 DRAIN_TASK = "orders.submit_drain"
 WAKE_KEY = "oms:submit:wake:{slot}"
+BEHIND_KEY = "oms:submit:behind"
+BEHIND_TTL_S = 2  # a drainer that died while behind: the mark goes by itself
+PACE_STEP_S = 0.02
 
 
 def drainers() -> int:
@@ -73,16 +93,28 @@ def wake_ttl_s() -> int:
     return max(1, int(settings.OMS_SUBMIT_WAKE_TTL_S))
 
 
-def linger_s() -> float:
+def _inline() -> bool:
     from celery import current_app
 
-    if current_app.conf.task_always_eager:
-        return 0.0  # the drain runs inline, in the committing caller: it must not wait
-    return max(0, int(settings.OMS_SUBMIT_LINGER_MS)) / 1000
+    # The drain runs inline, in the committing caller: it must not wait.
+    return bool(current_app.conf.task_always_eager)
+
+
+def linger_s() -> float:
+    return 0.0 if _inline() else max(0, int(settings.OMS_SUBMIT_LINGER_MS)) / 1000
+
+
+def gather_s() -> float:
+    """The pause after a burst that was not full, so what arrives meanwhile makes one."""
+    return 0.0 if _inline() else poll_s()
 
 
 def poll_s() -> float:
     return max(1, int(settings.OMS_SUBMIT_POLL_MS)) / 1000
+
+
+def pace_max_s() -> float:
+    return max(0, int(settings.OMS_SUBMIT_PACE_MAX_MS)) / 1000
 
 
 def drain_round_s() -> int:
@@ -108,13 +140,66 @@ def enqueue_submission(order: Order) -> None:
 
 
 def submit_wake() -> bool:
-    """Take a free drainer slot and send its drain task; False when all are taken (a
+    """Take the main drainer's slot and send its drain task; False when it is taken (the
     drainer is due to look again, and will see what is committed now)."""
-    for slot in range(drainers()):
-        if cache.add(WAKE_KEY.format(slot=slot), 1, timeout=wake_ttl_s()):
-            jobs.send(DRAIN_TASK, slot=slot)
-            return True
+    return _wake(slot=0)
+
+
+def _wake(*, slot: int) -> bool:
+    if cache.add(WAKE_KEY.format(slot=slot), 1, timeout=wake_ttl_s()):
+        jobs.send(DRAIN_TASK, slot=slot)
+        return True
     return False
+
+
+def _wake_helpers() -> None:
+    """Behind: each helper slot not taken gets a drain task."""
+    for slot in range(1, drainers()):
+        _wake(slot=slot)
+
+
+# --- pacing -------------------------------------------------------------------------------
+
+
+def submission_pace(*, orders: Iterable[Order]) -> float:
+    """After commit, in an API request: when the submission queue is behind and one of
+    `orders` waits in it, wait (up to OMS_SUBMIT_PACE_MAX_MS) until it has caught up.
+    Returns the seconds waited. Never inside a transaction (it would hold its locks), never
+    for orders that are not queued for an in-process venue."""
+    limit = pace_max_s()
+    if not limit or transaction.get_connection().in_atomic_block:
+        return 0.0
+    kinds = in_process_brokers()
+    if not any(
+        order.status == OrderStatus.PENDING_NEW and order.broker in kinds for order in orders
+    ):
+        return 0.0
+    started = time.monotonic()
+    while cache.get(BEHIND_KEY) and time.monotonic() - started < limit:
+        time.sleep(PACE_STEP_S)
+    return time.monotonic() - started
+
+
+class _BehindMark:
+    """This process's last word on BEHIND_KEY: written when the state changes (and again
+    while behind, before the mark expires), not on every burst."""
+
+    marked_at: float | None = None
+
+    @classmethod
+    def note(cls, *, behind: bool) -> None:
+        now = time.monotonic()
+        if behind:
+            if cls.marked_at is None or now - cls.marked_at > BEHIND_TTL_S / 2:
+                cache.set(BEHIND_KEY, 1, timeout=BEHIND_TTL_S)
+                cls.marked_at = now
+        elif cls.marked_at is not None:
+            cls.clear()
+
+    @classmethod
+    def clear(cls) -> None:
+        cache.delete(BEHIND_KEY)
+        cls.marked_at = None
 
 
 # --- draining -----------------------------------------------------------------------------
@@ -126,37 +211,53 @@ class Burst:
 
     orders: int = 0
     outcomes: list[str] = field(default_factory=list)
+    behind: bool = False  # its claim saw more than another burst still waiting
 
 
 def orders_submit_drain(*, slot: int) -> list[int]:
-    """The drain task's body; returns the burst sizes. Bursts while orders keep coming,
-    lingering `OMS_SUBMIT_LINGER_MS` after the last one and looking every
-    `OMS_SUBMIT_POLL_MS` (a drainer already running costs less than a new task per burst,
-    and what arrives meanwhile makes one burst), then frees its slot and looks once more."""
+    """The drain task's body; returns the burst sizes.
+
+    The main drainer (slot 0) bursts while orders keep coming — straight on after a full
+    burst, after a pause of `OMS_SUBMIT_POLL_MS` otherwise — and lingers
+    `OMS_SUBMIT_LINGER_MS` after the last one (a drainer already running costs less than a
+    new task per burst), then frees its slot and looks once more. A helper (slot > 0)
+    leaves at its first burst that is not full."""
     key = WAKE_KEY.format(slot=slot)
+    helper = slot > 0
+    limit = burst_max()
     deadline = time.monotonic() + drain_round_s()
     sizes: list[int] = []
     idle_since: float | None = None
     while True:
-        burst = orders_submit_burst(limit=burst_max())
+        burst = orders_submit_burst(limit=limit)
+        if burst.behind:
+            _wake_helpers()
         now = time.monotonic()
         if burst.orders:
             sizes.append(burst.orders)
             idle_since = None
+        if helper and burst.orders < limit:
+            cache.delete(key)
+            return sizes
+        if burst.orders:
             if now > deadline:  # hand over: a fresh task goes on, other work gets the process
                 cache.delete(key)
                 submit_wake()
                 return sizes
+            if burst.orders < limit and gather_s():
+                time.sleep(gather_s())  # what arrives meanwhile makes the next burst
             continue
         idle_since = now if idle_since is None else idle_since
         if now - idle_since < linger_s():
             time.sleep(poll_s())
             continue
-        # Leaving. The slot is freed BEFORE the last look: an order committed before the
+        # Leaving, caught up: whichever drainer marked the queue behind, it is not now.
+        _BehindMark.clear()
+        # The slot is freed BEFORE the last look: an order committed before the
         # free found the slot taken (it woke nobody) and is seen by this look; one
         # committed after it takes the slot and wakes a drainer itself.
         cache.delete(key)
-        burst = orders_submit_burst(limit=burst_max())
+        burst = orders_submit_burst(limit=limit)
         if not burst.orders:
             return sizes
         sizes.append(burst.orders)
@@ -181,10 +282,10 @@ def _submit_burst(*, limit: int) -> Burst:
     claimed: list[object] = []
     try:
         with transaction.atomic(), publishing_together(), order_events_together():
-            orders = _claim_pending(limit=limit)
+            orders, behind = _claim_pending(limit=limit)
             claimed = [order.pk for order in orders]
             if not orders:
-                return Burst()
+                return Burst(behind=behind)
             reports: list[ExecutionReport] = []
             answered: list[Order] = []
             for broker, group in _by_broker(orders).items():
@@ -197,8 +298,8 @@ def _submit_burst(*, limit: int) -> Burst:
         if not claimed:
             raise
         logger.exception("A burst of %d orders failed; submitting them one by one", len(claimed))
-        return Burst(orders=len(claimed), outcomes=_submit_each(claimed))
-    return Burst(orders=len(orders), outcomes=outcomes)
+        return Burst(orders=len(claimed), outcomes=_submit_each(claimed), behind=behind)
+    return Burst(orders=len(orders), outcomes=outcomes, behind=behind)
 
 
 def _submit_each(order_ids: list[object]) -> list[str]:
@@ -217,17 +318,20 @@ def _submit_each(order_ids: list[object]) -> list[str]:
     return outcomes
 
 
-def _claim_pending(*, limit: int) -> list[Order]:
+def _claim_pending(*, limit: int) -> tuple[list[Order], bool]:
     """The oldest pending, never-sent orders of in-process venues, row-locked in pk order
-    (the fill path's lock order) with the locked ones skipped; each recorded `submitted`."""
+    (the fill path's lock order) with the locked ones skipped; each recorded `submitted`.
+    And whether more than another burst is waiting after these (the queue is behind)."""
     pending = Order.objects.filter(
         status=OrderStatus.PENDING_NEW,
         submitted_at__isnull=True,
         broker__in=in_process_brokers(),
     )
     oldest = list(pending.order_by("updated_at").values_list("pk", flat=True)[: limit * 2])
+    behind = len(oldest) >= limit * 2  # a full window: a burst more waits after this one
+    _BehindMark.note(behind=behind)
     if not oldest:
-        return []
+        return [], behind
     # Locked by primary key alone, the conditions checked on the locked rows: with them in
     # the locking query MariaDB may scan a status index and keep that index's records
     # locked — for orders another burst holds and is about to update — a deadlock.
@@ -240,7 +344,7 @@ def _claim_pending(*, limit: int) -> list[Order]:
         and order.broker in kinds
     ]
     if not orders:
-        return []
+        return [], behind
     # Their accounts in one read, not one each when an answer names the account.
     accounts = TradingAccount.objects.in_bulk({order.account_id for order in orders})
     for order in orders:
@@ -254,7 +358,7 @@ def _claim_pending(*, limit: int) -> list[Order]:
             data={"broker": broker, "burst": len(orders)},
             values={"submitted_at": now},
         )
-    return orders
+    return orders, behind
 
 
 def _by_broker(orders: list[Order]) -> dict[str, list[Order]]:

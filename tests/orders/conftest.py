@@ -156,3 +156,15 @@ def delivered(monkeypatch):
 
     monkeypatch.setattr("notifications.publishing._deliver", _deliver)
     return sent
+
+
+@pytest.fixture
+def worker_drain():
+    """Tasks run by a worker, not inline (the test suite runs them inline): the submission
+    drainers pause and linger as they do in a worker."""
+    from oms_site.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = False
+    yield
+    celery_app.conf.task_always_eager = before

@@ -192,7 +192,7 @@ def test_a_permanent_refusal_rejects_only_its_own_order(trader, quoted, fake_bro
     assert second.status == OrderStatus.NEW
 
 
-def test_wake_takes_a_free_drainer_slot_and_a_drain_frees_it(settings, monkeypatch):
+def test_orders_wake_the_main_drainer_once_and_its_look_frees_the_slot(settings, monkeypatch):
     # given two drainer slots and a task sender that records
     settings.OMS_SUBMIT_DRAINERS = 2
     sent: list[dict] = []
@@ -202,25 +202,13 @@ def test_wake_takes_a_free_drainer_slot_and_a_drain_frees_it(settings, monkeypat
     submit_burst.cache.delete_many([submit_burst.WAKE_KEY.format(slot=s) for s in (0, 1)])
     # when three orders wake the drainers
     woken = [submit_burst.submit_wake() for _ in range(3)]
-    # then two drain tasks were sent, one per slot, and the third found both taken
-    assert woken == [True, True, False]
-    assert sent == [
-        {"name": submit_burst.DRAIN_TASK, "slot": 0},
-        {"name": submit_burst.DRAIN_TASK, "slot": 1},
-    ]
-    # and once slot 0's drainer has looked (and found nothing), the next order wakes it again
+    # then one drain task was sent, for the main drainer: the helper is not woken by orders
+    assert woken == [True, False, False]
+    assert sent == [{"name": submit_burst.DRAIN_TASK, "slot": 0}]
+    # and once the main drainer has looked (and found nothing), the next order wakes it again
     assert submit_burst.orders_submit_drain(slot=0) == []
     assert submit_burst.submit_wake() is True
     assert sent[-1] == {"name": submit_burst.DRAIN_TASK, "slot": 0}
-
-
-@pytest.fixture
-def worker_drain():
-    """Tasks run by a worker, not inline (the test suite runs them inline)."""
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def test_a_drainer_lingers_and_takes_what_arrives_meanwhile_in_the_same_task(
