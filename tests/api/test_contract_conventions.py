@@ -124,6 +124,18 @@ def test_order_post_patch_delete_work_with_and_without_a_trailing_slash(
     assert canceled.status_code == 200, canceled.content
 
 
+@pytest.mark.parametrize("path", ["/market-data", "/orders", "/accounts"])
+def test_a_format_query_parameter_is_ignored_like_any_unknown_one(path, alice, alice_account):
+    # given a trader, and what a read answers without a `format` parameter
+    plain = alice.get(path)
+    # when the same read carries `format` with a value no renderer has (or "csv")
+    for value in ("xyz", "csv"):
+        response = alice.get(f"{path}?format={value}")
+        # then it answers the same JSON (it was DRF's renderer override: a 404 "Not found.")
+        assert response.status_code == 200, (path, value, response.content[:200])
+        assert response.json() == plain.json()
+
+
 def test_the_api_lives_under_api_v1_only(alice):
     # given a trader
     # when the accounts list is asked for outside the base path
