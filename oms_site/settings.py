@@ -295,9 +295,9 @@ REST_FRAMEWORK = {
     # No OPTIONS metadata: not part of the API (and DRF's would call get_object() on views
     # not built for it: a 500); OPTIONS is a 405 like any method an operation does not list.
     "DEFAULT_METADATA_CLASS": None,
-    # The API answers JSON only: a `format` query parameter is one more unknown parameter
-    # (ignored), not DRF's renderer override (any value but "json" was a 404 "Not found.").
-    "URL_FORMAT_OVERRIDE": None,
+    # `?format=` picks one of the view's renderers (the schema's json / yaml); any other
+    # value is an unknown parameter, ignored (DRF's own answer was a 404 "Not found.").
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "oms_site.negotiation.LenientContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": [
         "oms_site.throttling.UserSlidingWindowThrottle",
         "oms_site.throttling.AnonSlidingWindowThrottle",

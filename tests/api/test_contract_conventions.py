@@ -136,6 +136,17 @@ def test_a_format_query_parameter_is_ignored_like_any_unknown_one(path, alice, a
         assert response.json() == plain.json()
 
 
+def test_the_schema_still_comes_as_json_or_yaml_by_its_format_parameter(alice):
+    # given a caller of the published schema
+    # when it asks for each format the schema view renders
+    as_json = alice.get("/schema?format=json")
+    as_yaml = alice.get("/schema?format=yaml")
+    # then each comes in its own type
+    assert as_json.status_code == as_yaml.status_code == 200
+    assert as_json.json()["openapi"].startswith("3.")
+    assert b"openapi:" in as_yaml.content
+
+
 def test_the_api_lives_under_api_v1_only(alice):
     # given a trader
     # when the accounts list is asked for outside the base path
