@@ -30,7 +30,7 @@ def test_stream_js_connects_keeps_the_bell_and_serves_page_components(
     # then the live dot turns open and the bell shows the unread count
     page.wait_for_selector("#live-status[data-state=open]", timeout=WAIT_MS)
     page.wait_for_function(
-        "document.getElementById('notif-count').textContent === '2'", timeout=WAIT_MS
+        "() => document.getElementById('notif-count').textContent === '2'", timeout=WAIT_MS
     )
     assert page.get_attribute("#notif-count", "hidden") is None
 
@@ -51,10 +51,12 @@ def test_stream_js_connects_keeps_the_bell_and_serves_page_components(
 
     # then the pushed event clears the bell and the page's rows, and reaches both handlers
     page.wait_for_function(
-        "document.getElementById('notif-count').hidden === true", timeout=WAIT_MS
+        "() => document.getElementById('notif-count').hidden === true", timeout=WAIT_MS
     )
-    page.wait_for_function("document.querySelectorAll('tr.unread').length === 0", timeout=WAIT_MS)
-    page.wait_for_function("window.__got.length === 2", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('tr.unread').length === 0", timeout=WAIT_MS
+    )
+    page.wait_for_function("() => window.__got.length === 2", timeout=WAIT_MS)
     assert sorted(page.evaluate("window.__got")) == [
         "a:notification.read_all",
         "b:notification.read_all",
