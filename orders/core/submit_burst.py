@@ -244,8 +244,9 @@ def orders_submit_drain(*, slot: int) -> list[int]:
                 cache.delete(key)
                 submit_wake()
                 return sizes
-            if burst.orders < limit and gather_s():
-                time.sleep(gather_s())  # what arrives meanwhile makes the next burst
+            pause = gather_s() if burst.orders < limit else 0.0
+            if pause:
+                time.sleep(pause)  # what arrives meanwhile makes the next burst
             continue
         idle_since = now if idle_since is None else idle_since
         if now - idle_since < linger_s():
