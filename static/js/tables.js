@@ -19,8 +19,12 @@
       let column = 0;
       Array.from(tr.children).forEach(function (cell) {
         const name = names[column];
-        if (name && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", name);
-        column += Number(cell.getAttribute("colspan")) || 1;
+        const span = Number(cell.getAttribute("colspan")) || 1;
+        // A cell across the whole row ("No open orders.") is a message, not a column's value.
+        if (name && span < names.length && !cell.hasAttribute("data-label")) {
+          cell.setAttribute("data-label", name);
+        }
+        column += span;
       });
     });
   }

@@ -113,7 +113,27 @@ def _problems(page, name: str) -> list[str]:
     if width[0] != width[1]:
         problems.append(f"{name}: page is {width[0]} px wide in a {width[1]} px viewport")
     problems += [f"{name}: {bad}" for bad in page.evaluate(HIDDEN_ACTIONS_JS, list(ACTIONS))]
+    problems += [f"{name}: {bad}" for bad in page.evaluate(LABELLED_MESSAGES_JS)]
     return problems
+
+
+# A cell across a whole card table's row is a message ("No open orders."): on a phone it
+# must not wear a column's label above it.
+LABELLED_MESSAGES_JS = """() => {
+  const bad = [];
+  document.querySelectorAll("table.cards").forEach(table => {
+    let columns = 0;
+    table.querySelectorAll("thead tr:first-child th").forEach(th => {
+      columns += Number(th.getAttribute("colspan")) || 1;
+    });
+    table.querySelectorAll("tbody td[data-label]").forEach(td => {
+      if ((Number(td.getAttribute("colspan")) || 1) >= columns) {
+        bad.push(`"${td.textContent.trim()}" is labelled "${td.dataset.label}"`);
+      }
+    });
+  });
+  return bad;
+}"""
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["390px", "1440px"])
